@@ -1,0 +1,57 @@
+//! The one error type of byoc-core. Functions wrap it in their own enums and map those to the
+//! error names the state machines route on.
+
+use crate::ids::{InstallId, InvalidInput, TenantId};
+use crate::model::InstallStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    InvalidInput(#[from] InvalidInput),
+
+    #[error("tenant \"{0}\" already exists")]
+    TenantExists(TenantId),
+
+    #[error("tenant \"{0}\" does not exist")]
+    TenantNotFound(TenantId),
+
+    #[error("install \"{0}\" does not exist")]
+    InstallNotFound(InstallId),
+
+    /// Another install already holds this tenant/account/region.
+    #[error("install \"{existing}\" is already active for this tenant, account and region")]
+    SlotTaken { existing: InstallId },
+
+    #[error("install \"{install_id}\" cannot go from {from} to {to}")]
+    InvalidTransition { install_id: InstallId, from: InstallStatus, to: InstallStatus },
+
+    #[error("install \"{0}\" kept changing while we tried to record a step; try again")]
+    Contended(InstallId),
+
+    /// A call to AWS failed in a way that may pass on retry (throttling, 5xx, network).
+    #[error("{service} call failed: {message}")]
+    Aws { service: &'static str, message: String },
+
+    #[error("a stored item could not be read: {0}")]
+    Corrupt(String),
+
+    #[error("the operating system could not provide random bytes: {0}")]
+    Randomness(String),
+
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    pub fn aws(service: &'static str, err: impl std::error::Error) -> Self {
+        Error::Aws { service, message: crate::aws::describe_sdk_error(&err) }
+    }
+}
+
+impl From<getrandom::Error> for Error {
+    fn from(err: getrandom::Error) -> Self {
+        Error::Randomness(err.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

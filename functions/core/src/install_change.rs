@@ -1,0 +1,165 @@
+//! What a step records about an install, and the pure rule that turns the install as read
+//! into the install as written plus its timeline event. Kept apart from the store so the rules
+//! are tested without DynamoDB.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+use crate::model::{Install, InstallError, InstallStatus, Outcome, Step, TimelineEvent};
+
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub step: Step,
+    pub outcome: Outcome,
+    pub message: String,
+    /// The status this change moves the install to; `None` leaves it as it is.
+    pub status: Option<InstallStatus>,
+    pub error: Option<InstallError>,
+    pub resources: BTreeMap<String, String>,
+    pub execution_arn: Option<String>,
+    pub notified: Option<InstallStatus>,
+}
+
+impl Change {
+    pub fn new(step: Step, outcome: Outcome, message: impl Into<String>) -> Self {
+        Self {
+            step,
+            outcome,
+            message: message.into(),
+            status: None,
+            error: None,
+            resources: BTreeMap::new(),
+            execution_arn: None,
+            notified: None,
+        }
+    }
+
+    pub fn status(mut self, status: InstallStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn error(mut self, error: InstallError) -> Self {
+        self.error = Some(error);
+        self
+    }
+
+    pub fn resource(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.resources.insert(name.into(), value.into());
+        self
+    }
+
+    pub fn execution_arn(mut self, arn: impl Into<String>) -> Self {
+        self.execution_arn = Some(arn.into());
+        self
+    }
+
+    pub fn notified(mut self, status: InstallStatus) -> Self {
+        self.notified = Some(status);
+        self
+    }
+}
+
+/// Applies `change` to `current`. The new version is `current.version + 1`, and it is also
+/// the seq of the returned event.
+pub fn apply(current: &Install, change: &Change, now: DateTime<Utc>) -> Result<(Install, TimelineEvent)> {
+    let mut next = current.clone();
+    if let Some(to) = change.status {
+        if to != current.status {
+            if !current.status.can_become(to) {
+                return Err(Error::InvalidTransition { install_id: current.install_id.clone(), from: current.status, to });
+            }
+            next.status = to;
+        }
+    }
+    // Retrying a failed install starts afresh: the old error no longer describes it.
+    if next.status == InstallStatus::Pending {
+        next.last_error = None;
+        next.notified.clear();
+    }
+    if let Some(error) = &change.error {
+        next.last_error = Some(error.clone());
+    }
+    next.current_step = Some(change.step);
+    next.resources.extend(change.resources.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Some(arn) = &change.execution_arn {
+        next.execution_arn = Some(arn.clone());
+    }
+    if let Some(status) = change.notified {
+        if !next.notified.contains(&status) {
+            next.notified.push(status);
+        }
+    }
+    next.version = current.version + 1;
+    next.updated_at = now;
+    let event = TimelineEvent {
+        seq: next.version,
+        step: change.step,
+        outcome: change.outcome,
+        at: now,
+        message: change.message.clone(),
+        status: (next.status != current.status).then_some(next.status),
+    };
+    Ok((next, event))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{AccountId, InstallId, Region, TenantId};
+
+    fn install(status: InstallStatus, version: u64) -> Install {
+        let now = Utc::now();
+        Install {
+            install_id: InstallId::generate(1).unwrap(),
+            tenant_id: TenantId::parse("t", "acme").unwrap(),
+            account_id: AccountId::parse("a", "111122223333").unwrap(),
+            region: Region::parse("r", "us-east-1").unwrap(),
+            status,
+            current_step: None,
+            created_at: now,
+            updated_at: now,
+            version,
+            execution_arn: None,
+            last_error: None,
+            resources: Default::default(),
+            notified: vec![],
+        }
+    }
+
+    #[test]
+    fn each_change_takes_the_next_seq() {
+        let start = install(InstallStatus::Pending, 1);
+        let (next, event) = apply(&start, &Change::new(Step::ValidateTrust, Outcome::Started, "checking").status(InstallStatus::Running), Utc::now()).unwrap();
+        assert_eq!((next.version, event.seq), (2, 2));
+        assert_eq!(event.status, Some(InstallStatus::Running));
+        let (next, event) = apply(&next, &Change::new(Step::ValidateTrust, Outcome::Succeeded, "ok").resource("role_arn", "arn:x"), Utc::now()).unwrap();
+        assert_eq!((next.version, event.seq, event.status), (3, 3, None));
+        assert_eq!(next.resources["role_arn"], "arn:x");
+        assert_eq!(next.current_step, Some(Step::ValidateTrust));
+    }
+
+    #[test]
+    fn refuses_a_skipped_state() {
+        let err = apply(&install(InstallStatus::Pending, 1), &Change::new(Step::Notify, Outcome::Succeeded, "").status(InstallStatus::Ready), Utc::now()).unwrap_err();
+        assert!(matches!(err, Error::InvalidTransition { from: InstallStatus::Pending, to: InstallStatus::Ready, .. }));
+    }
+
+    #[test]
+    fn same_status_is_not_a_move() {
+        let (next, event) = apply(&install(InstallStatus::Running, 4), &Change::new(Step::ValidateTrust, Outcome::Started, "again").status(InstallStatus::Running), Utc::now()).unwrap();
+        assert_eq!(next.status, InstallStatus::Running);
+        assert_eq!(event.status, None);
+    }
+
+    #[test]
+    fn retry_clears_the_old_error_and_notifications() {
+        let mut failed = install(InstallStatus::Failed, 7);
+        failed.last_error = Some(InstallError { step: Step::ValidateTrust, code: "TrustInvalid".into(), message: "x".into() });
+        failed.notified = vec![InstallStatus::Failed];
+        let (next, _) = apply(&failed, &Change::new(Step::Request, Outcome::Started, "retry").status(InstallStatus::Pending), Utc::now()).unwrap();
+        assert!(next.last_error.is_none() && next.notified.is_empty());
+    }
+}

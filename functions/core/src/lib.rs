@@ -1,0 +1,20 @@
+//! byoc-core: what every byoc-installer function shares — identifiers, the install record and
+//! its store, AWS client setup and cross-account access, and the pure rules (trust policy
+//! checks, email text) that are tested without AWS.
+
+pub mod aws;
+pub mod customer_access;
+pub mod email;
+pub mod error;
+pub mod external_id;
+pub mod ids;
+pub mod install_change;
+pub mod model;
+pub mod quick_create;
+pub mod regions;
+pub mod step_input;
+pub mod store;
+pub mod telemetry;
+pub mod trust_policy;
+
+pub use error::{Error, Result};

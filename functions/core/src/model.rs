@@ -1,0 +1,195 @@
+//! What the installer records: tenants, installs, and each install's timeline.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::external_id::ExternalId;
+use crate::ids::{AccountId, Email, InstallId, Region, TenantId};
+
+/// A vendor's customer. The External ID lives here and only here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub email: Email,
+    pub external_id: ExternalId,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstallStatus {
+    /// Recorded; the state machine has not picked it up yet.
+    Pending,
+    Running,
+    Ready,
+    Failed,
+    Removing,
+    Removed,
+}
+
+impl InstallStatus {
+    /// The only moves an install can make. Anything else is a bug or a stale writer, and the
+    /// store refuses it rather than skipping a state.
+    pub fn can_become(self, next: InstallStatus) -> bool {
+        use InstallStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Running)
+                | (Pending, Failed)
+                | (Running, Ready)
+                | (Running, Failed)
+                | (Ready, Removing)
+                | (Failed, Removing)
+                | (Failed, Pending)
+                | (Removing, Removed)
+                | (Removing, Failed)
+        )
+    }
+
+    /// An install that holds its tenant/account/region slot: a second one there is refused.
+    pub fn holds_slot(self) -> bool {
+        matches!(self, InstallStatus::Pending | InstallStatus::Running | InstallStatus::Ready | InstallStatus::Removing)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallStatus::Pending => "pending",
+            InstallStatus::Running => "running",
+            InstallStatus::Ready => "ready",
+            InstallStatus::Failed => "failed",
+            InstallStatus::Removing => "removing",
+            InstallStatus::Removed => "removed",
+        }
+    }
+}
+
+impl fmt::Display for InstallStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The steps of an install, as they appear on its timeline and in emails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    Request,
+    ValidateTrust,
+    Notify,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Request => "request",
+            Step::ValidateTrust => "validate-trust",
+            Step::Notify => "notify",
+        }
+    }
+
+    /// How the step reads in a sentence to a customer.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Step::Request => "accepting the install request",
+            Step::ValidateTrust => "checking access to your AWS account",
+            Step::Notify => "sending the notification",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Started,
+    /// Not done yet, will be tried again (e.g. the customer's stack is still being created).
+    Waiting,
+    Succeeded,
+    Failed,
+}
+
+/// One entry of an install's timeline. `seq` numbers them 1, 2, 3… with no gap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    pub seq: u64,
+    pub step: Step,
+    pub outcome: Outcome,
+    pub at: DateTime<Utc>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<InstallStatus>,
+}
+
+/// Why an install failed, in words a customer can act on. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstallError {
+    pub step: Step,
+    /// The stable error name the state machine routed on, e.g. `TrustNotReady`.
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Install {
+    pub install_id: InstallId,
+    pub tenant_id: TenantId,
+    pub account_id: AccountId,
+    pub region: Region,
+    pub status: InstallStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_step: Option<Step>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Bumped by every recorded change; also the seq of the newest timeline event.
+    pub version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<InstallError>,
+    /// Ids and ARNs of what the install found or made, by name (e.g. `role_arn`).
+    #[serde(default)]
+    pub resources: BTreeMap<String, String>,
+    /// Which notifications went out, so a retried notify step does not email twice.
+    #[serde(default)]
+    pub notified: Vec<InstallStatus>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use InstallStatus::*;
+
+    const ALL: [InstallStatus; 6] = [Pending, Running, Ready, Failed, Removing, Removed];
+
+    #[test]
+    fn removed_is_final_and_nothing_skips_running() {
+        for s in ALL {
+            assert!(!Removed.can_become(s));
+            assert!(!s.can_become(s), "{s} -> {s} is not a transition");
+        }
+        assert!(!Pending.can_become(Ready), "ready without running would skip a state");
+        assert!(Pending.can_become(Running) && Running.can_become(Ready));
+    }
+
+    #[test]
+    fn only_removed_and_failed_installs_free_their_slot() {
+        let free: Vec<_> = ALL.into_iter().filter(|s| !s.holds_slot()).collect();
+        assert_eq!(free, vec![Failed, Removed]);
+    }
+
+    #[test]
+    fn statuses_and_steps_serialize_as_documented() {
+        assert_eq!(serde_json::to_string(&Running).unwrap(), "\"running\"");
+        assert_eq!(serde_json::to_string(&Step::ValidateTrust).unwrap(), "\"validate-trust\"");
+        assert_eq!(Step::ValidateTrust.as_str(), "validate-trust");
+    }
+}
