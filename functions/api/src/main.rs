@@ -1,1 +1,16 @@
-fn main() {}
+use api::{handle, Deps, Settings};
+use byoc_core::store::InstallStore;
+use lambda_http::{service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    byoc_core::telemetry::init();
+    let config = byoc_core::aws::load_config().await;
+    let deps = Deps {
+        store: InstallStore::new(aws_sdk_dynamodb::Client::new(&config), byoc_core::aws::env("TABLE_NAME")?),
+        sns: aws_sdk_sns::Client::new(&config),
+        sfn: aws_sdk_sfn::Client::new(&config),
+        settings: Settings::from_env()?,
+    };
+    lambda_http::run(service_fn(|request: Request| handle(&deps, request))).await
+}

@@ -43,6 +43,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// The Step Functions error name for a core failure. What a Retry can fix is `Transient`;
+    /// the state machines route on these names, so they never change.
+    pub fn error_name(&self) -> &'static str {
+        match self {
+            Error::Aws { .. } | Error::Contended(_) => "Transient",
+            Error::InvalidTransition { .. } => "InvalidTransition",
+            Error::InstallNotFound(_) | Error::TenantNotFound(_) => "InstallNotFound",
+            _ => "Internal",
+        }
+    }
+
     pub fn aws(service: &'static str, err: impl std::error::Error) -> Self {
         Error::Aws { service, message: crate::aws::describe_sdk_error(&err) }
     }

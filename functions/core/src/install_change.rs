@@ -82,7 +82,11 @@ pub fn apply(current: &Install, change: &Change, now: DateTime<Utc>) -> Result<(
     if let Some(error) = &change.error {
         next.last_error = Some(error.clone());
     }
-    next.current_step = Some(change.step);
+    // A step becomes the current one when it starts; later events about it (or a record
+    // made by another writer meanwhile) do not move the pointer back.
+    if change.outcome == Outcome::Started {
+        next.current_step = Some(change.step);
+    }
     next.resources.extend(change.resources.iter().map(|(k, v)| (k.clone(), v.clone())));
     if let Some(arn) = &change.execution_arn {
         next.execution_arn = Some(arn.clone());
@@ -139,6 +143,8 @@ mod tests {
         assert_eq!((next.version, event.seq, event.status), (3, 3, None));
         assert_eq!(next.resources["role_arn"], "arn:x");
         assert_eq!(next.current_step, Some(Step::ValidateTrust));
+        let (next, _) = apply(&next, &Change::new(Step::Request, Outcome::Succeeded, "execution started"), Utc::now()).unwrap();
+        assert_eq!(next.current_step, Some(Step::ValidateTrust), "only a starting step becomes current");
     }
 
     #[test]

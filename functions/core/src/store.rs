@@ -142,6 +142,19 @@ impl InstallStore {
         }
     }
 
+    /// Undoes `create_tenant` when the rest of tenant creation failed.
+    pub async fn delete_tenant(&self, tenant_id: &TenantId) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant_id)))
+            .key("sk", s("META"))
+            .send()
+            .await
+            .map_err(|e| Error::aws("DynamoDB", e))?;
+        Ok(())
+    }
+
     pub async fn get_tenant(&self, tenant_id: &TenantId) -> Result<Tenant> {
         let item = self.get_item(tenant_pk(tenant_id)).await?;
         from_item(item.ok_or_else(|| Error::TenantNotFound(tenant_id.clone()))?)

@@ -1,0 +1,137 @@
+//! notify: closes an install — marks it ready or failed on its record — and emails the
+//! customer through the SNS topic, filtered to the tenant by its `tenant_id` attribute.
+//! A retried call does not email twice: the record says which notifications went out.
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use byoc_core::email::{self, Email};
+use byoc_core::install_change::Change;
+use byoc_core::model::{Install, InstallError, InstallStatus, Outcome, Step};
+use byoc_core::step_input::CaughtError;
+use byoc_core::ids::{InstallId, TenantId};
+use byoc_core::store::InstallStore;
+use lambda_runtime::Diagnostic;
+use serde::{Deserialize, Serialize};
+use tracing::{info, info_span, Instrument};
+
+pub struct Deps {
+    pub store: InstallStore,
+    pub sns: aws_sdk_sns::Client,
+    pub topic_arn: String,
+    pub vendor_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyOutcome {
+    Ready,
+    Failed,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyInput {
+    pub install_id: InstallId,
+    pub tenant_id: TenantId,
+    pub outcome: NotifyOutcome,
+    /// What the state machine caught, for `failed`.
+    #[serde(default)]
+    pub error: Option<CaughtError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotifyOutput {
+    pub install_id: InstallId,
+    pub tenant_id: TenantId,
+    pub status: InstallStatus,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Core(#[from] byoc_core::Error),
+}
+
+impl From<NotifyError> for Diagnostic {
+    fn from(err: NotifyError) -> Self {
+        let NotifyError::Core(core) = &err;
+        Diagnostic { error_type: core.error_name().into(), error_message: err.to_string() }
+    }
+}
+
+pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, NotifyError> {
+    let span = info_span!("notify", install_id = %input.install_id, tenant_id = %input.tenant_id, outcome = ?input.outcome);
+    async {
+        let install = deps.store.get_install(&input.install_id).await?;
+        if install.tenant_id != input.tenant_id {
+            return Err(byoc_core::Error::InstallNotFound(input.install_id.clone()).into());
+        }
+        let (install, email) = match input.outcome {
+            NotifyOutcome::Ready => mark_ready(deps, install).await?,
+            NotifyOutcome::Failed => mark_failed(deps, install, input.error.as_ref()).await?,
+        };
+        if install.notified.contains(&install.status) {
+            info!("notification already sent");
+        } else {
+            let message_id = publish(deps, &install, &email).await?;
+            let change = Change::new(Step::Notify, Outcome::Succeeded, format!("{} email sent (SNS message {message_id})", install.status));
+            deps.store.record(&install.install_id, change.notified(install.status)).await?;
+            info!(%message_id, "notification sent");
+        }
+        Ok(NotifyOutput { install_id: install.install_id, tenant_id: install.tenant_id, status: install.status })
+    }
+    .instrument(span)
+    .await
+}
+
+async fn mark_ready(deps: &Deps, install: Install) -> Result<(Install, Email), NotifyError> {
+    let install = if install.status == InstallStatus::Ready {
+        install
+    } else {
+        let change = Change::new(Step::Notify, Outcome::Succeeded, "install is ready").status(InstallStatus::Ready);
+        deps.store.record(&install.install_id, change).await?
+    };
+    let email = email::ready(&deps.vendor_name, &install);
+    Ok((install, email))
+}
+
+async fn mark_failed(deps: &Deps, install: Install, caught: Option<&CaughtError>) -> Result<(Install, Email), NotifyError> {
+    let install = if install.status == InstallStatus::Failed {
+        install
+    } else {
+        let error = InstallError {
+            // The step that was running when the state machine caught the error.
+            step: install.current_step.unwrap_or(Step::Request),
+            code: caught.map_or_else(|| "Unknown".to_owned(), |c| c.error.clone()),
+            message: caught.map_or_else(|| "the install stopped without an error description".to_owned(), CaughtError::message),
+        };
+        let change = Change::new(error.step, Outcome::Failed, format!("install failed: {}", error.message))
+            .status(InstallStatus::Failed)
+            .error(error);
+        deps.store.record(&install.install_id, change).await?
+    };
+    let error = install.last_error.clone().unwrap_or(InstallError {
+        step: Step::Request,
+        code: "Unknown".into(),
+        message: "the install failed".into(),
+    });
+    let email = email::failed(&deps.vendor_name, &install, &error);
+    Ok((install, email))
+}
+
+async fn publish(deps: &Deps, install: &Install, email: &Email) -> Result<String, NotifyError> {
+    let attribute = |value: &str| MessageAttributeValue::builder().data_type("String").string_value(value).build();
+    let attribute = |value: &str| attribute(value).map_err(|e| byoc_core::Error::Corrupt(e.to_string()));
+    let out = deps
+        .sns
+        .publish()
+        .topic_arn(&deps.topic_arn)
+        .subject(&email.subject)
+        .message(&email.body)
+        .message_attributes("tenant_id", attribute(install.tenant_id.as_str())?)
+        .message_attributes("install_id", attribute(install.install_id.as_str())?)
+        .message_attributes("status", attribute(install.status.as_str())?)
+        .send()
+        .await
+        .map_err(|e| byoc_core::Error::aws("SNS", e))?;
+    Ok(out.message_id.unwrap_or_default())
+}

@@ -1,1 +1,16 @@
-fn main() {}
+use byoc_core::store::InstallStore;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use notify::{handle, Deps};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    byoc_core::telemetry::init();
+    let config = byoc_core::aws::load_config().await;
+    let deps = Deps {
+        store: InstallStore::new(aws_sdk_dynamodb::Client::new(&config), byoc_core::aws::env("TABLE_NAME")?),
+        sns: aws_sdk_sns::Client::new(&config),
+        topic_arn: byoc_core::aws::env("TOPIC_ARN")?,
+        vendor_name: byoc_core::aws::env("VENDOR_NAME")?,
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(&deps, event.payload))).await
+}

@@ -1,0 +1,178 @@
+//! validate-trust: proves the installer can act in the customer's account before anything is
+//! made there. It assumes the customer role with the tenant's External ID, checks whose
+//! account that lands in, refuses an unsafe trust policy, and reads the customer stack's
+//! outputs (the roles later steps hand to EKS) onto the install record.
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation::types::StackStatus;
+use byoc_core::customer_access::{assume_customer_role, AssumeRoleError, CustomerAccess};
+use byoc_core::ids::AccountId;
+use byoc_core::install_change::Change;
+use byoc_core::model::{InstallStatus, Outcome, Step};
+use byoc_core::step_input::StepInput;
+use byoc_core::store::InstallStore;
+use byoc_core::trust_policy;
+use lambda_runtime::Diagnostic;
+use tracing::{info, info_span, warn, Instrument};
+
+pub struct Deps {
+    pub store: InstallStore,
+    /// The vendor-account config the function runs with; customer configs derive from it.
+    pub base: SdkConfig,
+    pub access: CustomerAccess,
+    pub vendor_account: AccountId,
+}
+
+/// The stack outputs the installer needs, by output key, and the resource name it records.
+const REQUIRED_OUTPUTS: [(&str, &str); 3] =
+    [("RoleArn", "customer_role_arn"), ("ClusterRoleArn", "cluster_role_arn"), ("NodeRoleArn", "node_role_arn")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateTrustError {
+    /// Not there yet (the customer is still creating the stack): the state machine waits and
+    /// tries again, for a bounded time.
+    #[error("{0}")]
+    NotReady(String),
+    /// There, but wrong: waiting will not fix it, the customer must.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Core(#[from] byoc_core::Error),
+}
+
+impl From<ValidateTrustError> for Diagnostic {
+    fn from(err: ValidateTrustError) -> Self {
+        let error_type = match &err {
+            ValidateTrustError::NotReady(_) => "TrustNotReady",
+            ValidateTrustError::Invalid(_) => "TrustInvalid",
+            ValidateTrustError::Core(core) => core.error_name(),
+        };
+        Diagnostic { error_type: error_type.into(), error_message: err.to_string() }
+    }
+}
+
+fn aws_error(service: &'static str, err: impl std::error::Error) -> ValidateTrustError {
+    ValidateTrustError::Core(byoc_core::Error::aws(service, err))
+}
+
+pub async fn handle(deps: &Deps, input: StepInput) -> Result<StepInput, ValidateTrustError> {
+    let span = info_span!("validate-trust", install_id = %input.install_id, tenant_id = %input.tenant_id);
+    async {
+        let result = validate(deps, &input).await;
+        match &result {
+            Ok(()) => info!("trust validated"),
+            Err(ValidateTrustError::NotReady(message)) => {
+                info!(%message, "trust not ready yet");
+                deps.store.record(&input.install_id, Change::new(Step::ValidateTrust, Outcome::Waiting, message.clone())).await?;
+            }
+            Err(ValidateTrustError::Invalid(message)) => {
+                warn!(%message, "trust invalid");
+                deps.store.record(&input.install_id, Change::new(Step::ValidateTrust, Outcome::Failed, message.clone())).await?;
+            }
+            Err(err) => warn!(error = %err, "validate-trust failed"),
+        }
+        result.map(|()| input.clone())
+    }
+    .instrument(span)
+    .await
+}
+
+async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustError> {
+    let install = deps.store.get_install(&input.install_id).await?;
+    if install.tenant_id != input.tenant_id {
+        return Err(byoc_core::Error::InstallNotFound(input.install_id.clone()).into());
+    }
+    let tenant = deps.store.get_tenant(&install.tenant_id).await?;
+    if install.status == InstallStatus::Pending || install.current_step != Some(Step::ValidateTrust) {
+        let change = Change::new(Step::ValidateTrust, Outcome::Started, format!("checking access to account {}", install.account_id));
+        deps.store.record(&install.install_id, change.status(InstallStatus::Running)).await?;
+    }
+
+    let role_arn = deps.access.role_arn(&install.account_id);
+    let customer = match assume_customer_role(&deps.base, &role_arn, &tenant.external_id, &format!("byoc-{}", install.install_id), &install.region).await {
+        Ok(config) => config,
+        Err(AssumeRoleError::Denied { role_arn }) => {
+            return Err(ValidateTrustError::NotReady(format!(
+                "could not assume role {role_arn} with this tenant's External ID: the customer's CloudFormation stack \
+                 \"{}\" is not created yet (or still being created), or its ExternalId or VendorAccountId parameter \
+                 differs from the install link",
+                deps.access.stack_name
+            )))
+        }
+        Err(AssumeRoleError::Other(err)) => return Err(err.into()),
+    };
+
+    let identity = aws_sdk_sts::Client::new(&customer).get_caller_identity().send().await.map_err(|e| aws_error("STS", e))?;
+    let landed_in = identity.account().unwrap_or_default();
+    if landed_in != install.account_id.as_str() {
+        return Err(ValidateTrustError::Invalid(format!(
+            "role {role_arn} leads into account {landed_in}, not the install's account {}; check the account id of the install",
+            install.account_id
+        )));
+    }
+
+    let role = aws_sdk_iam::Client::new(&customer)
+        .get_role()
+        .role_name(&deps.access.role_name)
+        .send()
+        .await
+        .map_err(|e| aws_error("IAM", e))?;
+    let document = role.role().and_then(|r| r.assume_role_policy_document()).unwrap_or_default();
+    let problems = trust_policy::assess(document, deps.vendor_account.as_str());
+    if !problems.is_empty() {
+        let fixes: Vec<String> = problems.iter().map(|p| p.fix(deps.vendor_account.as_str())).collect();
+        return Err(ValidateTrustError::Invalid(format!("role {role_arn} is not safe to use: {}", fixes.join("; "))));
+    }
+
+    let outputs = read_stack_outputs(deps, &customer).await?;
+    let mut change = Change::new(Step::ValidateTrust, Outcome::Succeeded, format!("access to account {} verified through {role_arn}", install.account_id));
+    for (key, resource) in REQUIRED_OUTPUTS {
+        let value = outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).ok_or_else(|| {
+            ValidateTrustError::Invalid(format!(
+                "the customer stack \"{}\" has no {key} output: it was made from an older template; update the stack from the install link",
+                deps.access.stack_name
+            ))
+        })?;
+        change = change.resource(resource, value);
+    }
+    deps.store.record(&install.install_id, change.resource("customer_stack", deps.access.stack_name.clone())).await?;
+    Ok(())
+}
+
+/// The customer stack's outputs, once the stack is complete.
+async fn read_stack_outputs(deps: &Deps, customer: &SdkConfig) -> Result<Vec<(String, String)>, ValidateTrustError> {
+    let config = customer.to_builder().region(aws_config::Region::new(deps.access.stack_region.as_str().to_owned())).build();
+    let stack_name = &deps.access.stack_name;
+    let out = aws_sdk_cloudformation::Client::new(&config).describe_stacks().stack_name(stack_name).send().await;
+    let out = match out {
+        Ok(out) => out,
+        // CloudFormation answers a missing stack with a ValidationError.
+        Err(err) if err.as_service_error().and_then(|e| aws_sdk_cloudformation::error::ProvideErrorMetadata::message(e)).is_some_and(|m| m.contains("does not exist")) => {
+            return Err(ValidateTrustError::NotReady(format!(
+                "the customer stack \"{stack_name}\" does not exist in {}; create it from the install link",
+                deps.access.stack_region
+            )))
+        }
+        Err(err) => return Err(aws_error("CloudFormation", err)),
+    };
+    let Some(stack) = out.stacks().first() else {
+        return Err(ValidateTrustError::NotReady(format!("the customer stack \"{stack_name}\" was not found")));
+    };
+    match stack.stack_status() {
+        Some(StackStatus::CreateComplete | StackStatus::UpdateComplete) => {}
+        Some(status @ (StackStatus::CreateInProgress | StackStatus::UpdateInProgress | StackStatus::UpdateCompleteCleanupInProgress)) => {
+            return Err(ValidateTrustError::NotReady(format!("the customer stack \"{stack_name}\" is {status}; waiting for it to complete")))
+        }
+        status => {
+            let status = status.map(|s| s.as_str().to_owned()).unwrap_or_else(|| "in an unknown state".into());
+            return Err(ValidateTrustError::Invalid(format!(
+                "the customer stack \"{stack_name}\" is {status}; delete it and create it again from the install link"
+            )));
+        }
+    }
+    Ok(stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect())
+}

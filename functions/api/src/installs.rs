@@ -1,0 +1,140 @@
+//! `POST /installs`, `GET /installs/{id}`, `GET /tenants/{tenant_id}/installs`.
+
+use byoc_core::ids::{AccountId, InstallId, Region, TenantId};
+use byoc_core::install_change::Change;
+use byoc_core::model::{Install, InstallError, InstallStatus, Outcome, Step, TimelineEvent};
+use byoc_core::step_input::StepInput;
+use chrono::Utc;
+use lambda_http::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use crate::api_error::ApiError;
+use crate::Deps;
+
+const DEFAULT_PAGE: i32 = 20;
+const MAX_PAGE: i32 = 100;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInstall {
+    pub tenant_id: TenantId,
+    pub account_id: AccountId,
+    pub region: Region,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    pub install_id: InstallId,
+    pub status: InstallStatus,
+    pub execution_arn: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InstallView {
+    #[serde(flatten)]
+    pub install: Install,
+    pub timeline: Vec<TimelineEvent>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InstallList {
+    pub installs: Vec<Install>,
+    pub next_cursor: Option<InstallId>,
+}
+
+pub async fn create(deps: &Deps, request: CreateInstall) -> Result<(StatusCode, Accepted), ApiError> {
+    deps.store.get_tenant(&request.tenant_id).await?;
+    let now = Utc::now();
+    let install_id = InstallId::generate(u64::try_from(now.timestamp_millis()).unwrap_or(0)).map_err(byoc_core::Error::from)?;
+    let install = Install {
+        install_id: install_id.clone(),
+        tenant_id: request.tenant_id,
+        account_id: request.account_id,
+        region: request.region,
+        status: InstallStatus::Pending,
+        current_step: Some(Step::Request),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        execution_arn: None,
+        last_error: None,
+        resources: Default::default(),
+        notified: vec![],
+    };
+    let requested = TimelineEvent {
+        seq: 1,
+        step: Step::Request,
+        outcome: Outcome::Succeeded,
+        at: now,
+        message: format!("install requested for account {} in {}", install.account_id, install.region),
+        status: Some(InstallStatus::Pending),
+    };
+    deps.store.create_install(&install, &requested).await?;
+
+    // Named after the install: a repeated start cannot run the install twice.
+    let input = serde_json::to_string(&StepInput { install_id: install_id.clone(), tenant_id: install.tenant_id.clone() })
+        .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
+    let started = deps
+        .sfn
+        .start_execution()
+        .state_machine_arn(&deps.settings.install_state_machine_arn)
+        .name(install_id.as_str())
+        .input(input)
+        .send()
+        .await;
+    let execution_arn = match started {
+        Ok(out) => out.execution_arn,
+        Err(err) => {
+            let message = byoc_core::aws::describe_sdk_error(&err);
+            warn!(install_id = %install_id, error = %message, "could not start the install state machine");
+            let failed = Change::new(Step::Request, Outcome::Failed, "the install state machine could not be started")
+                .status(InstallStatus::Failed)
+                .error(InstallError { step: Step::Request, code: "StartFailed".into(), message: "the install state machine could not be started; retry the request".into() });
+            deps.store.record(&install_id, failed).await?;
+            return Err(byoc_core::Error::Aws { service: "Step Functions", message }.into());
+        }
+    };
+    let change = Change::new(Step::Request, Outcome::Succeeded, "install state machine started").execution_arn(&execution_arn);
+    deps.store.record(&install_id, change).await?;
+    info!(install_id = %install_id, tenant_id = %install.tenant_id, "install started");
+    Ok((StatusCode::ACCEPTED, Accepted { install_id, status: InstallStatus::Pending, execution_arn }))
+}
+
+pub async fn show(deps: &Deps, install_id: &InstallId) -> Result<(StatusCode, InstallView), ApiError> {
+    let found = deps.store.get_install_with_timeline(install_id).await?;
+    Ok((StatusCode::OK, InstallView { install: found.install, timeline: found.timeline }))
+}
+
+fn parse_limit(raw: Option<&str>) -> Result<i32, ApiError> {
+    match raw {
+        None => Ok(DEFAULT_PAGE),
+        Some(text) => text
+            .parse::<i32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", format!("\"limit\" must be a whole number from 1 to {MAX_PAGE}"))),
+    }
+}
+
+pub async fn list(deps: &Deps, tenant_id: &TenantId, limit: Option<&str>, cursor: Option<&str>) -> Result<(StatusCode, InstallList), ApiError> {
+    let limit = parse_limit(limit)?;
+    let cursor = cursor.map(|c| InstallId::parse("cursor", c)).transpose()?;
+    deps.store.get_tenant(tenant_id).await?;
+    let page = deps.store.list_installs(tenant_id, limit, cursor.as_ref()).await?;
+    Ok((StatusCode::OK, InstallList { installs: page.installs, next_cursor: page.next }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_bounded() {
+        assert_eq!(parse_limit(None).unwrap(), DEFAULT_PAGE);
+        assert_eq!(parse_limit(Some("100")).unwrap(), 100);
+        for bad in ["0", "101", "-1", "ten", ""] {
+            assert_eq!(parse_limit(Some(bad)).unwrap_err().field.as_deref(), Some("limit"));
+        }
+    }
+}

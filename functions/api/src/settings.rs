@@ -1,0 +1,28 @@
+//! The api function's configuration, read once at start from its environment.
+
+use byoc_core::customer_access::CustomerAccess;
+use byoc_core::ids::AccountId;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub topic_arn: String,
+    pub install_state_machine_arn: String,
+    /// Where the customer template is published; the quick-create link points here.
+    pub customer_template_url: String,
+    pub vendor_account: AccountId,
+    pub access: CustomerAccess,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, byoc_core::Error> {
+        let env = byoc_core::aws::env;
+        let vendor = env("VENDOR_ACCOUNT_ID")?;
+        Ok(Self {
+            topic_arn: env("TOPIC_ARN")?,
+            install_state_machine_arn: env("INSTALL_STATE_MACHINE_ARN")?,
+            customer_template_url: env("CUSTOMER_TEMPLATE_URL")?,
+            vendor_account: AccountId::parse("VENDOR_ACCOUNT_ID", &vendor).map_err(|e| byoc_core::Error::Config(e.to_string()))?,
+            access: CustomerAccess::from_env()?,
+        })
+    }
+}

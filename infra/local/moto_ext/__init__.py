@@ -1,0 +1,48 @@
+"""In-process extensions of moto for the byoc-installer local AWS stack.
+
+Each module patches one gap between moto and what the installer relies on AWS to do:
+  sts_trust       AssumeRole checks that the role exists and trusts the caller
+  lambda_runtime  Lambda Invoke runs this repo's functions (Lambda Runtime API host)
+  api_gateway     REST APIs with Lambda proxy integrations are actually served
+and, here, state machines made by CloudFormation land where executions run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from . import lambda_runtime, sts_trust
+
+# A client that sends AssumeRole as a GET would put the External ID in the request line
+# that werkzeug logs; that secret must never reach a log.
+_SECRET_PARAMS = re.compile(r"((?:ExternalId|SecretAccessKey|SessionToken)=)[^&\s\"]*", re.I)
+
+
+class _RedactSecrets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_PARAMS.sub(r"\1REDACTED", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def _cloudformation_state_machines_execute() -> None:
+    """With execute_state_machine on, the Step Functions API uses moto's parser
+    (executing) backend, but AWS::StepFunctions::StateMachine resources are still created
+    in the plain backend, where the API cannot see them. Point the CloudFormation hooks,
+    which look the backend up through this module global, at the executing one."""
+    import moto.stepfunctions.models as plain
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    plain.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
+
+
+def install(state_dir: Path, moto_port: int) -> None:
+    """Apply every extension; call before moto starts serving."""
+    logging.getLogger("werkzeug").addFilter(_RedactSecrets())
+    sts_trust.install()
+    lambda_runtime.install(state_dir, moto_port)
+    _cloudformation_state_machines_execute()

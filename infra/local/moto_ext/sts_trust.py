@@ -1,0 +1,272 @@
+"""STS AssumeRole that checks the role and its trust policy, as AWS does.
+
+moto's AssumeRole hands out credentials for any role ARN, existing or not, whatever its
+trust policy says. The installer's first step (validate-trust) exists precisely to find
+out whether a customer's role is there and trusts the vendor with the right External ID,
+so the emulator has to answer that question the way AWS would.
+
+Scope: the identity-based half of AWS's evaluation is not modelled (moto grants every
+caller every permission); only the role's trust policy decides. Supported in trust
+policies: Allow/Deny statements, Action (string or list, wildcards), Principal "*",
+{"AWS": ...} with account ids, account root ARNs or exact principal ARNs, and Condition
+operators StringEquals / StringLike on the keys sts:ExternalId, aws:PrincipalAccount and
+aws:PrincipalArn. Anything else makes a statement not apply to an Allow (and apply to a
+Deny): when in doubt, refuse.
+
+The External ID is a secret shared with the customer: it is compared here and never
+written to any message or log line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+LOG = logging.getLogger("byoc.sts_trust")
+
+ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(.+)$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+ROOT_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: what AWS puts in aws:PrincipalAccount / aws:PrincipalArn."""
+
+    account: str
+    arn: str  # the identity ARN as shown in errors (session ARN for an assumed role)
+    principal_arn: str  # the role ARN for an assumed-role session, else same as arn
+
+
+@dataclass(frozen=True)
+class Request:
+    caller: Caller
+    external_id: str | None
+
+
+# ---------------------------------------------------------------- policy evaluation
+
+
+def trust_allows(policy_document: str | dict | None, request: Request) -> bool:
+    """True when the trust policy lets request.caller call sts:AssumeRole."""
+    statements = _statements(policy_document)
+    allowed = False
+    for statement in statements:
+        effect = statement.get("Effect")
+        if effect == "Deny" and _deny_applies(statement, request):
+            return False  # an explicit Deny always wins
+        if effect == "Allow" and _allow_applies(statement, request):
+            allowed = True
+    return allowed
+
+
+def _statements(policy_document: str | dict | None) -> list[dict]:
+    if not policy_document:
+        return []
+    if isinstance(policy_document, str):
+        text = policy_document.strip()
+        if not text.startswith("{"):
+            text = unquote(text)  # IAM hands policies back URL-encoded
+        try:
+            policy_document = json.loads(text)
+        except ValueError:
+            return []
+    statements = policy_document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    return [s for s in statements if isinstance(s, dict)]
+
+
+def _allow_applies(statement: dict, request: Request) -> bool:
+    if "NotAction" in statement or "NotPrincipal" in statement:
+        return False  # not modelled: refuse
+    return (
+        _action_matches(statement.get("Action"))
+        and _principal_matches(statement.get("Principal"), request.caller)
+        and _condition_holds(statement.get("Condition"), request, unsupported=False)
+    )
+
+
+def _deny_applies(statement: dict, request: Request) -> bool:
+    if "NotAction" in statement or "NotPrincipal" in statement:
+        return True  # not modelled: a Deny we cannot read is taken as denying
+    return (
+        _action_matches(statement.get("Action"))
+        and _principal_matches(statement.get("Principal"), request.caller)
+        and _condition_holds(statement.get("Condition"), request, unsupported=True)
+    )
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _action_matches(action: Any) -> bool:
+    return any(
+        isinstance(a, str) and fnmatch.fnmatchcase("sts:assumerole", a.lower())
+        for a in _as_list(action)
+    )
+
+
+def _principal_matches(principal: Any, caller: Caller) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    # Service and Federated principals never describe an IAM caller.
+    for value in _as_list(principal.get("AWS")):
+        if not isinstance(value, str):
+            continue
+        if value == "*":
+            return True
+        if ACCOUNT_ID.match(value) and value == caller.account:
+            return True
+        root = ROOT_ARN.match(value)
+        if root and root.group(1) == caller.account:
+            return True
+        if value in (caller.arn, caller.principal_arn):
+            return True
+    return False
+
+
+def _condition_holds(condition: Any, request: Request, unsupported: bool) -> bool:
+    """All operators and keys must hold. `unsupported` is the answer for anything
+    this module cannot evaluate (False for an Allow, True for a Deny)."""
+    if not condition:
+        return True
+    if not isinstance(condition, dict):
+        return unsupported
+    for operator, tests in condition.items():
+        matcher = _OPERATORS.get(operator)
+        if matcher is None or not isinstance(tests, dict):
+            return unsupported
+        for key, expected in tests.items():
+            known, actual = _context_value(key, request)
+            if not known:
+                return unsupported
+            if actual is None:
+                return False  # a missing key never satisfies a String* operator
+            if not any(matcher(actual, str(e)) for e in _as_list(expected)):
+                return False
+    return True
+
+
+_OPERATORS = {
+    "StringEquals": lambda actual, expected: actual == expected,
+    # StringLike: * matches any run of characters, ? exactly one; nothing else special.
+    "StringLike": lambda actual, expected: re.fullmatch(
+        "".join(
+            ".*" if c == "*" else "." if c == "?" else re.escape(c) for c in expected
+        ),
+        actual,
+        re.DOTALL,
+    )
+    is not None,
+}
+
+
+def _context_value(key: str, request: Request) -> tuple[bool, str | None]:
+    """(is the key supported, its value in this request)."""
+    key = key.lower()  # condition keys are case-insensitive
+    if key == "sts:externalid":
+        return True, request.external_id
+    if key == "aws:principalaccount":
+        return True, request.caller.account
+    if key == "aws:principalarn":
+        return True, request.caller.principal_arn
+    return False, None
+
+
+# ---------------------------------------------------------------- moto wiring
+
+
+def caller_for_access_key(access_key: str, account: str, partition: str) -> Caller:
+    """Resolve a request's access key the way moto's GetCallerIdentity does."""
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    assumed = sts_backends[account][partition].get_assumed_role_from_access_key(
+        access_key
+    )
+    if assumed:
+        return Caller(assumed.account_id, assumed.arn, assumed.role_arn)
+    user = iam_backends[account][partition].get_user_from_access_key_id(access_key)
+    if user:
+        return Caller(account, user.arn, user.arn)
+    # Unknown keys (e.g. "test") are moto's default user of the resolved account.
+    arn = f"arn:{partition}:iam::{account}:user/moto"
+    return Caller(account, arn, arn)
+
+
+def check_assume_role(
+    caller: Caller, role_arn: str, external_id: str | None, partition: str
+) -> None:
+    """Raise AccessDenied (or ValidationError) unless AWS would let caller assume role_arn."""
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError, STSValidationError
+
+    match = ROLE_ARN.match(role_arn or "")
+    if not match:
+        raise STSValidationError(f"{role_arn} is invalid")
+    denied = STSClientError(
+        "AccessDenied",
+        f"User: {caller.arn} is not authorized to perform: sts:AssumeRole "
+        f"on resource: {role_arn}",
+    )
+    try:
+        role = iam_backends[match.group(2)][partition].get_role_by_arn(role_arn)
+    except NotFoundException:
+        LOG.info("AssumeRole denied: %s does not exist", role_arn)
+        raise denied
+    request = Request(caller=caller, external_id=external_id)
+    if not trust_allows(role.assume_role_policy_document, request):
+        LOG.info("AssumeRole denied: trust policy of %s refuses %s", role_arn, caller.arn)
+        raise denied
+
+
+def install() -> None:
+    """Wrap moto's AssumeRole handler with the trust check.
+
+    The check sits in the response layer because only there is the caller known (the
+    backend method receives the target role but not who asks); on success moto's own
+    handler runs unchanged and returns keys that moto maps to the role's account.
+    """
+    from moto.core.responses import ActionResult
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.responses import TokenResponse
+
+    original = TokenResponse.assume_role
+    if getattr(original, "_byoc_trust_checked", False):
+        return
+
+    def assume_role(self: TokenResponse) -> Any:
+        caller = caller_for_access_key(
+            self.get_access_key(), self.current_account, self.partition
+        )
+        try:
+            check_assume_role(
+                caller,
+                self._get_param("RoleArn"),
+                self._get_param("ExternalId"),
+                self.partition,
+            )
+        except STSClientError as error:
+            if error.code != "AccessDenied":
+                raise
+            # moto would send this as 400 (AccessDenied is not in STS's error model);
+            # AWS sends 403.
+            _, headers, body = self.serialized(ActionResult(error))
+            headers["status"] = 403
+            return body, headers
+        return original(self)
+
+    assume_role._byoc_trust_checked = True  # type: ignore[attr-defined]
+    TokenResponse.assume_role = assume_role  # type: ignore[method-assign]

@@ -1,0 +1,178 @@
+//! The deployed local stack (its endpoint and outputs), and a customer account on it.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use serde::Deserialize;
+
+use crate::account_header::AccountHeader;
+
+/// `infra/deploy.py`'s outputs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Outputs {
+    pub api_url: String,
+    pub region: String,
+    pub vendor_account_id: String,
+    pub table_name: String,
+    pub topic_arn: String,
+    pub install_state_machine_arn: String,
+    pub customer_template_url: String,
+    pub customer_role_name: String,
+    pub customer_stack_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalStack {
+    pub endpoint: String,
+    pub outputs: Outputs,
+    pub config: SdkConfig,
+    pub dir: PathBuf,
+}
+
+fn state_dir() -> PathBuf {
+    std::env::var_os("BYOC_LOCAL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(".local"))
+}
+
+fn read(path: &PathBuf) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        format!("{}: {e}. Start and deploy the local stack first: infra/test does it all, or infra/local/up then infra/deploy-local", path.display())
+    })
+}
+
+impl LocalStack {
+    /// Reads the running stack's endpoint (`stack.env`) and deployment (`outputs.json`).
+    pub async fn connect() -> Result<Self, String> {
+        let dir = state_dir();
+        let env = read(&dir.join("stack.env"))?;
+        let endpoint = env
+            .lines()
+            .find_map(|line| line.strip_prefix("AWS_ENDPOINT_URL="))
+            .ok_or("stack.env has no AWS_ENDPOINT_URL")?
+            .trim()
+            .to_owned();
+        let outputs: Outputs = serde_json::from_str(&read(&dir.join("outputs.json"))?).map_err(|e| format!("outputs.json: {e}"))?;
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(Region::new(outputs.region.clone()))
+            .credentials_provider(Credentials::new("test", "test", None, None, "byoc-e2e"))
+            .load()
+            .await;
+        Ok(Self { endpoint, outputs, config, dir })
+    }
+
+    pub fn customer(&self, account_id: &str) -> Customer {
+        Customer { account_id: account_id.to_owned(), stack: self.clone() }
+    }
+
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.config)
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.config)
+    }
+
+    /// Waits for an execution to leave RUNNING and returns its final status.
+    pub async fn wait_for_execution(&self, arn: &str, timeout: Duration) -> Result<String, String> {
+        let start = Instant::now();
+        loop {
+            let out = self.sfn().describe_execution().execution_arn(arn).send().await.map_err(|e| format!("DescribeExecution: {e:?}"))?;
+            let status = out.status().as_str().to_owned();
+            if status != "RUNNING" {
+                return Ok(status);
+            }
+            if start.elapsed() > timeout {
+                return Err(format!("execution {arn} still RUNNING after {timeout:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Every input, output, error and cause in the execution's history, one per line, for
+    /// checks that read what the console would show. (The SDK's Debug redacts these fields,
+    /// so they are pulled out one by one.)
+    pub async fn execution_history_text(&self, arn: &str) -> Result<String, String> {
+        let out = self.sfn().get_execution_history().execution_arn(arn).max_results(1000).send().await.map_err(|e| format!("GetExecutionHistory: {e:?}"))?;
+        let mut lines = Vec::new();
+        for event in out.events() {
+            let mut push = |text: Option<&str>| lines.extend(text.map(str::to_owned));
+            if let Some(d) = event.execution_started_event_details() { push(d.input()); }
+            if let Some(d) = event.execution_succeeded_event_details() { push(d.output()); }
+            if let Some(d) = event.execution_failed_event_details() { push(d.error()); push(d.cause()); }
+            if let Some(d) = event.state_entered_event_details() { push(d.input()); }
+            if let Some(d) = event.state_exited_event_details() { push(d.output()); }
+            if let Some(d) = event.lambda_function_scheduled_event_details() { push(d.input()); }
+            if let Some(d) = event.lambda_function_succeeded_event_details() { push(d.output()); }
+            if let Some(d) = event.lambda_function_failed_event_details() { push(d.error()); push(d.cause()); }
+            if let Some(d) = event.task_scheduled_event_details() { push(Some(d.parameters())); }
+            if let Some(d) = event.task_succeeded_event_details() { push(d.output()); }
+            if let Some(d) = event.task_failed_event_details() { push(d.error()); push(d.cause()); }
+        }
+        Ok(lines.join("\n"))
+    }
+
+    /// Every function log line written so far (the local CloudWatch Logs).
+    pub fn function_logs(&self) -> String {
+        let dir = self.dir.join("logs").join("functions");
+        let mut text = String::new();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        text
+    }
+}
+
+/// A customer's AWS account on the local stack.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub account_id: String,
+    stack: LocalStack,
+}
+
+impl Customer {
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        let config = aws_sdk_cloudformation::config::Builder::from(&self.stack.config).interceptor(AccountHeader(self.account_id.clone())).build();
+        aws_sdk_cloudformation::Client::from_conf(config)
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        let config = aws_sdk_iam::config::Builder::from(&self.stack.config).interceptor(AccountHeader(self.account_id.clone())).build();
+        aws_sdk_iam::Client::from_conf(config)
+    }
+
+    /// Creates the access stack from `cfn/customer-role.yaml` as the quick-create link would,
+    /// and waits for it to complete.
+    pub async fn create_access_stack(&self, vendor_account_id: &str, external_id: &str) -> Result<(), String> {
+        let template = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cfn/customer-role.yaml")).map_err(|e| e.to_string())?;
+        let parameter = |key: &str, value: &str| Parameter::builder().parameter_key(key).parameter_value(value).build();
+        let outputs = &self.stack.outputs;
+        self.cloudformation()
+            .create_stack()
+            .stack_name(&outputs.customer_stack_name)
+            .template_body(template)
+            .parameters(parameter("VendorAccountId", vendor_account_id))
+            .parameters(parameter("ExternalId", external_id))
+            .parameters(parameter("RoleName", &outputs.customer_role_name))
+            .capabilities(Capability::CapabilityNamedIam)
+            .send()
+            .await
+            .map_err(|e| format!("CreateStack: {e:?}"))?;
+        let start = Instant::now();
+        loop {
+            let out = self.cloudformation().describe_stacks().stack_name(&outputs.customer_stack_name).send().await.map_err(|e| format!("DescribeStacks: {e:?}"))?;
+            let status = out.stacks().first().and_then(|s| s.stack_status().cloned());
+            match status {
+                Some(StackStatus::CreateComplete) => return Ok(()),
+                Some(StackStatus::CreateInProgress) if start.elapsed() < Duration::from_secs(60) => tokio::time::sleep(Duration::from_millis(200)).await,
+                other => return Err(format!("customer stack ended in {other:?}")),
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The HTTP API as a vendor's backend meets it: the routes, the conflicts, and bad input —
+//! which always gets a 4xx JSON error naming the field, and writes nothing.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use byoc_e2e::{random_account_id, random_tenant_id, Api, LocalStack};
+use serde_json::json;
+
+async fn setup() -> (LocalStack, Api) {
+    let stack = LocalStack::connect().await.unwrap_or_else(|e| panic!("{e}"));
+    let api = Api::new(&stack);
+    (stack, api)
+}
+
+/// Items in the table whose key mentions `needle`.
+async fn items_mentioning(stack: &LocalStack, needle: &str) -> usize {
+    let out = stack
+        .dynamodb()
+        .scan()
+        .table_name(&stack.outputs.table_name)
+        .filter_expression("contains(pk, :n) OR contains(holder, :n)")
+        .expression_attribute_values(":n", AttributeValue::S(needle.into()))
+        .send()
+        .await
+        .unwrap();
+    out.count as usize
+}
+
+#[tokio::test]
+async fn a_tenant_gets_its_external_id_and_a_prefilled_quick_create_link() {
+    let (stack, api) = setup().await;
+    let tenant_id = random_tenant_id("link");
+    let created = api.post("/tenants", &json!({"tenant_id": tenant_id, "name": "Acme", "email": "ops@acme.example"})).await.unwrap();
+    assert_eq!(created.status, 201, "{}", created.text);
+    let external_id = created.json["external_id"].as_str().unwrap();
+    assert!(external_id.len() >= 32 && external_id.bytes().all(|b| b.is_ascii_hexdigit()), "{external_id}");
+    let link = created.json["customer_setup"]["quick_create_url"].as_str().unwrap();
+    assert!(link.contains("#/stacks/quickcreate?templateURL="), "{link}");
+    assert!(link.contains(&format!("param_ExternalId={external_id}")));
+    assert!(link.contains(&format!("param_VendorAccountId={}", stack.outputs.vendor_account_id)));
+    assert!(link.contains(&format!("stackName={}", stack.outputs.customer_stack_name)));
+
+    // The link's template is published where it points.
+    let template = reqwest::get(created.json["customer_setup"]["template_url"].as_str().unwrap()).await.unwrap().text().await.unwrap();
+    assert!(template.contains("sts:ExternalId"), "template not published");
+
+    let shown = api.get(&format!("/tenants/{tenant_id}")).await.unwrap();
+    assert_eq!((shown.status, shown.json["external_id"].as_str()), (200, Some(external_id)));
+
+    let again = api.post("/tenants", &json!({"tenant_id": tenant_id, "name": "Other", "email": "x@y.example"})).await.unwrap();
+    assert_eq!((again.status, again.error_field()), (409, Some("tenant_id")), "{}", again.text);
+    assert_eq!(api.get(&format!("/tenants/{tenant_id}")).await.unwrap().json["name"], "Acme", "the 409 changed nothing");
+
+    // The tenant's email is subscribed to the topic, filtered to this tenant.
+    let sns = aws_sdk_sns::Client::new(&stack.config);
+    let subs = sns.list_subscriptions_by_topic().topic_arn(&stack.outputs.topic_arn).send().await.unwrap();
+    let sub = subs.subscriptions().iter().find(|s| s.endpoint() == Some("ops@acme.example") && s.protocol() == Some("email"));
+    let attrs = sns.get_subscription_attributes().subscription_arn(sub.unwrap().subscription_arn().unwrap()).send().await.unwrap();
+    let filters: Vec<String> = attrs.attributes().unwrap().get("FilterPolicy").into_iter().cloned().collect();
+    assert!(filters.iter().any(|f| f.contains(&tenant_id)), "no subscription filtered to {tenant_id}: {filters:?}");
+}
+
+#[tokio::test]
+async fn a_second_active_install_for_the_same_place_is_a_conflict_naming_the_first() {
+    let (stack, api) = setup().await;
+    let tenant_id = random_tenant_id("dup");
+    let created = api.post("/tenants", &json!({"tenant_id": tenant_id, "name": "Dup", "email": "ops@dup.example"})).await.unwrap();
+    let account = random_account_id();
+    stack.customer(&account).create_access_stack(&stack.outputs.vendor_account_id, created.json["external_id"].as_str().unwrap()).await.unwrap();
+
+    let body = json!({"tenant_id": tenant_id, "account_id": account, "region": "eu-west-1"});
+    let first = api.post("/installs", &body).await.unwrap();
+    assert_eq!(first.status, 202, "{}", first.text);
+    let first_id = first.json["install_id"].as_str().unwrap();
+    let second = api.post("/installs", &body).await.unwrap();
+    assert_eq!(second.status, 409, "{}", second.text);
+    assert!(second.json["error"]["message"].as_str().unwrap().contains(first_id), "{}", second.text);
+
+    // Another region is another place.
+    let elsewhere = api.post("/installs", &json!({"tenant_id": tenant_id, "account_id": account, "region": "eu-west-2"})).await.unwrap();
+    assert_eq!(elsewhere.status, 202, "{}", elsewhere.text);
+
+    stack.wait_for_execution(first.json["execution_arn"].as_str().unwrap(), Duration::from_secs(90)).await.unwrap();
+    stack.wait_for_execution(elsewhere.json["execution_arn"].as_str().unwrap(), Duration::from_secs(90)).await.unwrap();
+    let ready = api.post("/installs", &body).await.unwrap();
+    assert_eq!(ready.status, 409, "a ready install still holds its place: {}", ready.text);
+
+    // Listing: newest first, paginated.
+    let page1 = api.get(&format!("/tenants/{tenant_id}/installs?limit=1")).await.unwrap();
+    assert_eq!(page1.status, 200, "{}", page1.text);
+    assert_eq!(page1.json["installs"][0]["install_id"], elsewhere.json["install_id"]);
+    let cursor = page1.json["next_cursor"].as_str().expect("a second page");
+    let page2 = api.get(&format!("/tenants/{tenant_id}/installs?limit=1&cursor={cursor}")).await.unwrap();
+    assert_eq!(page2.json["installs"][0]["install_id"].as_str(), Some(first_id));
+    let all = api.get(&format!("/tenants/{tenant_id}/installs")).await.unwrap();
+    assert_eq!(all.json["installs"].as_array().unwrap().len(), 2, "{}", all.text);
+    assert!(all.json["next_cursor"].is_null());
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_4xx_naming_the_field_and_writes_nothing() {
+    let (stack, api) = setup().await;
+    let ghost = random_tenant_id("ghost");
+    let real = random_tenant_id("real");
+    let created = api.post("/tenants", &json!({"tenant_id": real, "name": "Real", "email": "ops@real.example"})).await.unwrap();
+    assert_eq!(created.status, 201);
+    let account = random_account_id();
+
+    let (ghost_path, limit_path, cursor_path) = (format!("/tenants/{ghost}"), format!("/tenants/{real}/installs?limit=0"), format!("/tenants/{real}/installs?cursor=bogus"));
+    let cases: Vec<(&str, &str, String, u16, &str)> = vec![
+        ("POST", "/tenants", json!({"name": "x", "email": "a@b.example"}).to_string(), 400, "tenant_id"),
+        ("POST", "/tenants", json!({"tenant_id": "Ghost Co", "name": "x", "email": "a@b.example"}).to_string(), 400, "tenant_id"),
+        ("POST", "/tenants", json!({"tenant_id": ghost, "name": "x", "email": "not-an-email"}).to_string(), 400, "email"),
+        ("POST", "/tenants", json!({"tenant_id": ghost, "name": "", "email": "a@b.example"}).to_string(), 400, "name"),
+        ("POST", "/tenants", json!({"tenant_id": ghost, "name": 7, "email": "a@b.example"}).to_string(), 400, "name"),
+        ("POST", "/tenants", json!({"tenant_id": ghost, "name": "x", "email": "a@b.example", "admin": true}).to_string(), 400, "admin"),
+        ("POST", "/tenants", "{\"tenant_id\": ".to_string(), 400, "body"),
+        ("POST", "/tenants", String::new(), 400, "body"),
+        ("POST", "/tenants", format!("{{\"tenant_id\":\"{ghost}\",\"name\":\"{}\",\"email\":\"a@b.example\"}}", "x".repeat(70_000)), 413, "body"),
+        ("POST", "/installs", json!({"tenant_id": real, "account_id": "12345", "region": "us-east-1"}).to_string(), 400, "account_id"),
+        ("POST", "/installs", json!({"tenant_id": real, "account_id": account, "region": "us-north-7"}).to_string(), 400, "region"),
+        ("POST", "/installs", json!({"tenant_id": real, "account_id": 111122223333u64, "region": "us-east-1"}).to_string(), 400, "account_id"),
+        ("POST", "/installs", json!({"tenant_id": ghost, "account_id": account, "region": "us-east-1"}).to_string(), 404, "tenant_id"),
+        ("GET", "/installs/inst-00000000000000000000000000", String::new(), 404, "install_id"),
+        ("GET", "/installs/..%2F..%2Fetc", String::new(), 400, "install_id"),
+        ("GET", &ghost_path, String::new(), 404, "tenant_id"),
+        ("GET", &limit_path, String::new(), 400, "limit"),
+        ("GET", &cursor_path, String::new(), 400, "cursor"),
+        ("GET", "/nowhere", String::new(), 404, "path"),
+    ];
+    for (method, path, body, status, field) in &cases {
+        let response = api.send(method, path, Some(body.clone()), true).await.unwrap();
+        assert_eq!(response.status, *status, "{method} {path}: {}", response.text);
+        assert_eq!(response.error_field(), Some(*field), "{method} {path}: {}", response.text);
+        assert!(!response.json["error"]["message"].as_str().unwrap_or_default().is_empty(), "{method} {path}: no message");
+    }
+    let wrong_method = api.send("DELETE", "/tenants", None, true).await.unwrap();
+    assert_eq!(wrong_method.status, 405, "{}", wrong_method.text);
+
+    let unsigned = api.send("POST", "/tenants", Some(json!({"tenant_id": ghost, "name": "x", "email": "a@b.example"}).to_string()), false).await.unwrap();
+    assert_eq!(unsigned.status, 403, "an unsigned request is refused: {}", unsigned.text);
+
+    assert_eq!(items_mentioning(&stack, &ghost).await, 0, "a refused request wrote to the table");
+    assert_eq!(items_mentioning(&stack, &account).await, 0, "a refused install wrote to the table");
+    assert_eq!(api.get(&format!("/tenants/{real}/installs")).await.unwrap().json["installs"].as_array().map(Vec::len), Some(0));
+}
