@@ -166,7 +166,36 @@ def ensure_rest_api(apigw, name: str, function_arn: str, region: str, account: s
     return api_id
 
 
+def check_definitions() -> None:
+    """Renders every state machine with sample values and checks that each is complete JSON
+    whose transitions all lead to a state that exists."""
+    sample = {"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sample", "Seconds": 1, "Rate": 1.5, "Attempts": 2}
+    for path in sorted((REPO / "statemachines").glob("*.asl.json")):
+        text = path.read_text()
+        names = {m.split("}")[0] for m in text.split("${")[1:]}
+        values = {n: next((v for k, v in sample.items() if n.endswith(k)), 1) for n in names}
+        machine = json.loads(render_definition(path, values))
+
+        def check(states: dict, start: str) -> None:
+            if start not in states:
+                raise SystemExit(f"{path.name}: StartAt {start} is not a state")
+            for name, state in states.items():
+                targets = [state.get("Next"), state.get("Default")]
+                targets += [c.get("Next") for c in state.get("Catch", []) + state.get("Choices", [])]
+                for target in filter(None, targets):
+                    if target not in states:
+                        raise SystemExit(f"{path.name}: {name} leads to {target}, which is not a state")
+                for branch in state.get("Branches", []) + ([state["Iterator"]] if "Iterator" in state else []):
+                    check(branch["States"], branch["StartAt"])
+
+        check(machine["States"], machine["StartAt"])
+        print(f"{path.name}: ok ({len(machine['States'])} states)")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--check-definitions"]:
+        check_definitions()
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", default="byoc", help="prefix of every resource name")
     parser.add_argument("--code-dir", type=Path, default=REPO / "target" / "debug", help="where the function binaries are")

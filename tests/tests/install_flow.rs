@@ -116,6 +116,8 @@ async fn install_reaches_ready_records_every_step_and_emails_the_customer() {
     assert!(history.contains(&install_id), "history is readable");
     assert!(!history.contains(&tenant.external_id), "External ID in execution history");
     assert!(!stack.function_logs().contains(&tenant.external_id), "External ID in function logs");
+    let emulator_log = std::fs::read_to_string(stack.dir.join("logs").join("moto.log")).unwrap_or_default();
+    assert!(!emulator_log.contains(&tenant.external_id), "External ID in the emulator's request log");
     assert!(!install.to_string().contains(&tenant.external_id), "External ID in GET /installs");
 }
 

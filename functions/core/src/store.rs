@@ -27,7 +27,9 @@ use crate::install_change::{apply, Change};
 use crate::model::{Install, Tenant, TimelineEvent};
 
 pub const TENANT_INSTALLS_INDEX: &str = "tenant-installs";
-const MAX_ATTEMPTS: usize = 8;
+/// Optimistic writes retry on conflict with jittered backoff (10 ms doubling to 320 ms):
+/// enough for dozens of concurrent writers on one install, bounded at a few seconds.
+const MAX_ATTEMPTS: u32 = 16;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -95,6 +97,14 @@ fn event_item(install_id: &InstallId, event: &TimelineEvent) -> Result<Item> {
 
 fn slot_item(install: &Install) -> Item {
     keyed(HashMap::from([("holder".to_string(), s(install.install_id.as_str()))]), slot_pk(install), "META".into())
+}
+
+fn conflict_backoff(attempt: u32) -> std::time::Duration {
+    let ceiling_ms = 10u64 << attempt.min(5);
+    let mut random = [0u8; 8];
+    // Without randomness, fall back to the full ceiling: slower, still correct.
+    let jitter = getrandom::fill(&mut random).map_or(ceiling_ms, |()| u64::from_le_bytes(random) % ceiling_ms + 1);
+    std::time::Duration::from_millis(jitter)
 }
 
 /// Which items of a cancelled transaction were refused for a failed condition, by position.
@@ -281,7 +291,10 @@ impl InstallStore {
     /// allowed. Frees the install's slot when it fails or is removed (and takes it back on a
     /// retry).
     pub async fn record(&self, install_id: &InstallId, change: Change) -> Result<Install> {
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(conflict_backoff(attempt)).await;
+            }
             let current = self.get_install(install_id).await?;
             let now: DateTime<Utc> = Utc::now();
             let (next, event) = apply(&current, &change, now)?;
