@@ -4,6 +4,7 @@ Each module patches one gap between moto and what the installer relies on AWS to
   sts_trust       AssumeRole checks that the role exists and trusts the caller
   lambda_runtime  Lambda Invoke runs this repo's functions (Lambda Runtime API host)
   api_gateway     REST APIs with Lambda proxy integrations are actually served
+  dynamodb_atomic conditional writes and transactions are atomic under concurrency
 and, here, state machines made by CloudFormation land where executions run.
 """
 
@@ -13,7 +14,7 @@ import logging
 import re
 from pathlib import Path
 
-from . import lambda_runtime, sts_trust
+from . import dynamodb_atomic, lambda_runtime, sts_trust
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -44,5 +45,6 @@ def install(state_dir: Path, moto_port: int) -> None:
     """Apply every extension; call before moto starts serving."""
     logging.getLogger("werkzeug").addFilter(_RedactSecrets())
     sts_trust.install()
+    dynamodb_atomic.install()
     lambda_runtime.install(state_dir, moto_port)
     _cloudformation_state_machines_execute()
