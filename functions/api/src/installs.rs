@@ -2,6 +2,7 @@
 
 use byoc_core::ids::{AccountId, InstallId, Region, TenantId};
 use byoc_core::install_change::Change;
+use byoc_core::options::InstallOptions;
 use byoc_core::model::{Install, InstallError, InstallStatus, Outcome, Step, TimelineEvent};
 use byoc_core::step_input::StepInput;
 use chrono::Utc;
@@ -21,6 +22,8 @@ pub struct CreateInstall {
     pub tenant_id: TenantId,
     pub account_id: AccountId,
     pub region: Region,
+    #[serde(default)]
+    pub options: InstallOptions,
 }
 
 #[derive(Debug, Serialize)]
@@ -44,7 +47,9 @@ pub struct InstallList {
 }
 
 pub async fn create(deps: &Deps, request: CreateInstall) -> Result<(StatusCode, Accepted), ApiError> {
+    request.options.validate()?;
     deps.store.get_tenant(&request.tenant_id).await?;
+    let options = request.options;
     let now = Utc::now();
     let install_id = InstallId::generate(u64::try_from(now.timestamp_millis()).unwrap_or(0)).map_err(byoc_core::Error::from)?;
     let install = Install {
@@ -52,6 +57,7 @@ pub async fn create(deps: &Deps, request: CreateInstall) -> Result<(StatusCode, 
         tenant_id: request.tenant_id,
         account_id: request.account_id,
         region: request.region,
+        options,
         status: InstallStatus::Pending,
         current_step: Some(Step::Request),
         created_at: now,
@@ -60,6 +66,7 @@ pub async fn create(deps: &Deps, request: CreateInstall) -> Result<(StatusCode, 
         execution_arn: None,
         last_error: None,
         resources: Default::default(),
+        step_data: Default::default(),
         notified: vec![],
     };
     let requested = TimelineEvent {

@@ -51,7 +51,7 @@ pub fn ready(vendor: &str, install: &Install) -> Email {
 /// What the customer can do about a failure, by the error's name.
 fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
     match error.code.as_str() {
-        "TrustNotReady" => format!(
+        "TrustNotReady" | "AccessLost" => format!(
             "Create (or fix) the CloudFormation stack from the install link {vendor} gave you, in account {}: \
              it must be in CREATE_COMPLETE, and its ExternalId and VendorAccountId parameters must be exactly \
              as the link filled them in. Then ask {vendor} to retry install {}.",
@@ -104,6 +104,7 @@ mod tests {
             tenant_id: TenantId::parse("t", "acme").unwrap(),
             account_id: AccountId::parse("a", "111122223333").unwrap(),
             region: Region::parse("r", "eu-west-2").unwrap(),
+            options: Default::default(),
             status: InstallStatus::Ready,
             current_step: None,
             created_at: Utc::now(),
@@ -112,6 +113,7 @@ mod tests {
             execution_arn: None,
             last_error: None,
             resources: [("role_arn".to_string(), "arn:aws:iam::111122223333:role/byoc/byoc-installer".to_string())].into(),
+            step_data: Default::default(),
             notified: vec![],
         }
     }

@@ -32,6 +32,10 @@ pub enum Error {
     #[error("{service} call failed: {message}")]
     Aws { service: &'static str, message: String },
 
+    /// The customer role worked when the install started and no longer does.
+    #[error("could not assume {role_arn} any more: the customer's access stack was deleted or changed; ask the customer to restore it from the install link")]
+    AccessLost { role_arn: String },
+
     #[error("a stored item could not be read: {0}")]
     Corrupt(String),
 
@@ -50,6 +54,7 @@ impl Error {
             Error::Aws { .. } | Error::Contended(_) => "Transient",
             Error::InvalidTransition { .. } => "InvalidTransition",
             Error::InstallNotFound(_) | Error::TenantNotFound(_) => "InstallNotFound",
+            Error::AccessLost { .. } => "AccessLost",
             _ => "Internal",
         }
     }

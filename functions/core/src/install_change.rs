@@ -20,6 +20,8 @@ pub struct Change {
     pub resources: BTreeMap<String, String>,
     pub execution_arn: Option<String>,
     pub notified: Option<InstallStatus>,
+    /// Replaces these keys of `Install::step_data`.
+    pub step_data: BTreeMap<String, serde_json::Value>,
 }
 
 impl Change {
@@ -33,6 +35,7 @@ impl Change {
             resources: BTreeMap::new(),
             execution_arn: None,
             notified: None,
+            step_data: BTreeMap::new(),
         }
     }
 
@@ -53,6 +56,11 @@ impl Change {
 
     pub fn execution_arn(mut self, arn: impl Into<String>) -> Self {
         self.execution_arn = Some(arn.into());
+        self
+    }
+
+    pub fn data(mut self, key: impl Into<String>, value: serde_json::Value) -> Self {
+        self.step_data.insert(key.into(), value);
         self
     }
 
@@ -88,6 +96,7 @@ pub fn apply(current: &Install, change: &Change, now: DateTime<Utc>) -> Result<(
         next.current_step = Some(change.step);
     }
     next.resources.extend(change.resources.iter().map(|(k, v)| (k.clone(), v.clone())));
+    next.step_data.extend(change.step_data.iter().map(|(k, v)| (k.clone(), v.clone())));
     if let Some(arn) = &change.execution_arn {
         next.execution_arn = Some(arn.clone());
     }
@@ -121,6 +130,7 @@ mod tests {
             tenant_id: TenantId::parse("t", "acme").unwrap(),
             account_id: AccountId::parse("a", "111122223333").unwrap(),
             region: Region::parse("r", "us-east-1").unwrap(),
+            options: Default::default(),
             status,
             current_step: None,
             created_at: now,
@@ -129,6 +139,7 @@ mod tests {
             execution_arn: None,
             last_error: None,
             resources: Default::default(),
+            step_data: Default::default(),
             notified: vec![],
         }
     }

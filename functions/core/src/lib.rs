@@ -3,17 +3,23 @@
 //! checks, email text) that are tested without AWS.
 
 pub mod aws;
+pub mod cidr;
 pub mod customer_access;
+pub mod customer_session;
 pub mod email;
 pub mod error;
 pub mod external_id;
 pub mod ids;
 pub mod install_change;
 pub mod model;
+pub mod network_plan;
+pub mod options;
 pub mod quick_create;
+pub mod quota_plan;
 pub mod regions;
 pub mod step_input;
 pub mod store;
+pub mod tags;
 pub mod telemetry;
 pub mod trust_policy;
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::external_id::ExternalId;
 use crate::ids::{AccountId, Email, InstallId, Region, TenantId};
+use crate::options::InstallOptions;
 
 /// A vendor's customer. The External ID lives here and only here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +80,11 @@ impl fmt::Display for InstallStatus {
 pub enum Step {
     Request,
     ValidateTrust,
+    CheckQuotas,
+    RequestQuota,
+    CreateNetwork,
+    CreateCluster,
+    SweepDangling,
     Notify,
 }
 
@@ -87,6 +93,11 @@ impl Step {
         match self {
             Step::Request => "request",
             Step::ValidateTrust => "validate-trust",
+            Step::CheckQuotas => "check-quotas",
+            Step::RequestQuota => "request-quota",
+            Step::CreateNetwork => "create-network",
+            Step::CreateCluster => "create-cluster",
+            Step::SweepDangling => "sweep-dangling",
             Step::Notify => "notify",
         }
     }
@@ -96,6 +107,11 @@ impl Step {
         match self {
             Step::Request => "accepting the install request",
             Step::ValidateTrust => "checking access to your AWS account",
+            Step::CheckQuotas => "checking your account's service quotas",
+            Step::RequestQuota => "requesting quota increases",
+            Step::CreateNetwork => "creating the network (VPC, subnets, NAT)",
+            Step::CreateCluster => "creating the EKS cluster",
+            Step::SweepDangling => "removing what the install created",
             Step::Notify => "sending the notification",
         }
     }
@@ -144,6 +160,8 @@ pub struct Install {
     pub tenant_id: TenantId,
     pub account_id: AccountId,
     pub region: Region,
+    #[serde(default)]
+    pub options: InstallOptions,
     pub status: InstallStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_step: Option<Step>,
@@ -158,6 +176,10 @@ pub struct Install {
     /// Ids and ARNs of what the install found or made, by name (e.g. `role_arn`).
     #[serde(default)]
     pub resources: BTreeMap<String, String>,
+    /// Structured results a step keeps for later steps and for the API (e.g. the quota
+    /// check's deficits, the network's ids), by step-chosen key.
+    #[serde(default)]
+    pub step_data: BTreeMap<String, serde_json::Value>,
     /// Which notifications went out, so a retried notify step does not email twice.
     #[serde(default)]
     pub notified: Vec<InstallStatus>,

@@ -5,6 +5,9 @@ Each module patches one gap between moto and what the installer relies on AWS to
   lambda_runtime  Lambda Invoke runs this repo's functions (Lambda Runtime API host)
   api_gateway     REST APIs with Lambda proxy integrations are actually served
   dynamodb_atomic conditional writes and transactions are atomic under concurrency
+  ec2_nat         NAT gateways stay pending for a steerable number of polls
+  service_quotas  the quotas, usage and increase requests the installer checks
+  control         tests steer the above per account through /moto-api/config
 and, here, state machines made by CloudFormation land where executions run.
 """
 
@@ -14,7 +17,7 @@ import logging
 import re
 from pathlib import Path
 
-from . import dynamodb_atomic, lambda_runtime, sts_trust
+from . import control, dynamodb_atomic, ec2_nat, lambda_runtime, service_quotas, sts_trust
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -46,5 +49,8 @@ def install(state_dir: Path, moto_port: int) -> None:
     logging.getLogger("werkzeug").addFilter(_RedactSecrets())
     sts_trust.install()
     dynamodb_atomic.install()
+    control.install()
+    ec2_nat.install()
+    service_quotas.install()
     lambda_runtime.install(state_dir, moto_port)
     _cloudformation_state_machines_execute()

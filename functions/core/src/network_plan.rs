@@ -1,0 +1,1 @@
+//! Network planning: the VPC CIDR and subnets an install gets (filled in by issue 4).

@@ -1,0 +1,138 @@
+//! What a vendor can choose for an install, with the defaults a production EKS install wants.
+//! Every field is optional in the request; a bad value names its field (`options.<name>`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::cidr::Ipv4Cidr;
+use crate::ids::InvalidInput;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NatMode {
+    /// One NAT gateway for the whole VPC: cheaper, one AZ's outage cuts egress.
+    Single,
+    /// One NAT gateway per AZ: what production wants.
+    PerAz,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InstallOptions {
+    /// Availability zones to spread subnets and nodes over (2 to 6).
+    pub az_count: u8,
+    pub nat_mode: NatMode,
+    /// A fixed VPC CIDR; without it the installer picks a free private block.
+    pub vpc_cidr: Option<Ipv4Cidr>,
+    /// Size of the block the installer picks when `vpc_cidr` is not given (16 to 24).
+    pub vpc_prefix_length: u8,
+    pub node_instance_type: String,
+    pub node_min_size: u32,
+    pub node_desired_size: u32,
+    pub node_max_size: u32,
+    pub node_disk_size_gib: u32,
+    /// Whether the vendor's software needs a network load balancer.
+    pub load_balancer: bool,
+    /// `1.NN`; without it, the newest version EKS offers in standard support.
+    pub kubernetes_version: Option<String>,
+}
+
+impl Default for InstallOptions {
+    fn default() -> Self {
+        Self {
+            az_count: 3,
+            nat_mode: NatMode::PerAz,
+            vpc_cidr: None,
+            vpc_prefix_length: 16,
+            node_instance_type: "m6i.large".into(),
+            node_min_size: 2,
+            node_desired_size: 2,
+            node_max_size: 4,
+            node_disk_size_gib: 50,
+            load_balancer: true,
+            kubernetes_version: None,
+        }
+    }
+}
+
+fn field(name: &str) -> String {
+    format!("options.{name}")
+}
+
+impl InstallOptions {
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        if !(2..=6).contains(&self.az_count) {
+            return Err(InvalidInput::new(field("az_count"), "\"az_count\" must be 2 to 6 (EKS needs subnets in at least two zones)"));
+        }
+        if let Some(cidr) = &self.vpc_cidr {
+            if !cidr.is_private() || !(16..=24).contains(&cidr.prefix()) {
+                return Err(InvalidInput::new(field("vpc_cidr"), format!("{cidr} must be a /16 to /24 block inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")));
+            }
+        }
+        if !(16..=24).contains(&self.vpc_prefix_length) {
+            return Err(InvalidInput::new(field("vpc_prefix_length"), "\"vpc_prefix_length\" must be 16 to 24"));
+        }
+        let t = &self.node_instance_type;
+        let well_formed = t.len() <= 32
+            && t.split_once('.').is_some_and(|(family, size)| {
+                family.starts_with(|c: char| c.is_ascii_lowercase())
+                    && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !size.is_empty()
+                    && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            });
+        if !well_formed {
+            return Err(InvalidInput::new(field("node_instance_type"), "\"node_instance_type\" must be an EC2 instance type such as \"m6i.large\""));
+        }
+        if self.node_max_size == 0 || self.node_max_size > 450 {
+            return Err(InvalidInput::new(field("node_max_size"), "\"node_max_size\" must be 1 to 450"));
+        }
+        if self.node_min_size > self.node_desired_size || self.node_desired_size > self.node_max_size {
+            return Err(InvalidInput::new(field("node_desired_size"), "node sizes must satisfy node_min_size <= node_desired_size <= node_max_size"));
+        }
+        if !(20..=16384).contains(&self.node_disk_size_gib) {
+            return Err(InvalidInput::new(field("node_disk_size_gib"), "\"node_disk_size_gib\" must be 20 to 16384"));
+        }
+        if let Some(version) = &self.kubernetes_version {
+            let ok = version.strip_prefix("1.").is_some_and(|minor| (1..=3).contains(&minor.len()) && minor.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                return Err(InvalidInput::new(field("kubernetes_version"), "\"kubernetes_version\" must look like \"1.33\""));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(json: &str) -> Result<InstallOptions, String> {
+        let options: InstallOptions = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        options.validate().map_err(|e| e.field)?;
+        Ok(options)
+    }
+
+    #[test]
+    fn defaults_are_valid_and_partial_input_fills_in() {
+        assert!(InstallOptions::default().validate().is_ok());
+        let o = with(r#"{"az_count":2,"nat_mode":"single","vpc_cidr":"10.20.0.0/16"}"#).unwrap();
+        assert_eq!((o.az_count, o.nat_mode, o.node_max_size), (2, NatMode::Single, 4));
+    }
+
+    #[test]
+    fn each_bad_value_names_its_field() {
+        for (json, field) in [
+            (r#"{"az_count":1}"#, "options.az_count"),
+            (r#"{"vpc_cidr":"8.8.0.0/16"}"#, "options.vpc_cidr"),
+            (r#"{"vpc_cidr":"10.0.0.0/8"}"#, "options.vpc_cidr"),
+            (r#"{"vpc_prefix_length":28}"#, "options.vpc_prefix_length"),
+            (r#"{"node_instance_type":"large"}"#, "options.node_instance_type"),
+            (r#"{"node_min_size":5}"#, "options.node_desired_size"),
+            (r#"{"node_disk_size_gib":5}"#, "options.node_disk_size_gib"),
+            (r#"{"kubernetes_version":"latest"}"#, "options.kubernetes_version"),
+        ] {
+            assert_eq!(with(json).unwrap_err(), field, "{json}");
+        }
+        assert!(with(r#"{"nat_mode":"none"}"#).unwrap_err().contains("unknown variant"));
+        assert!(with(r#"{"colour":"red"}"#).unwrap_err().contains("unknown field"));
+    }
+}

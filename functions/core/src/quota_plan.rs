@@ -1,0 +1,1 @@
+//! Quota planning: what an install needs of each quota (filled in by issue 3).
