@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod cidr;
+pub mod cluster_plan;
 pub mod customer_access;
 pub mod customer_session;
 pub mod email;

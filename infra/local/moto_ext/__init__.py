@@ -6,6 +6,7 @@ Each module patches one gap between moto and what the installer relies on AWS to
   api_gateway     REST APIs with Lambda proxy integrations are actually served
   dynamodb_atomic conditional writes and transactions are atomic under concurrency
   ec2_nat         NAT gateways stay pending for a steerable number of polls
+  eks_ext         clusters take time, add-ons and access entries exist
   service_quotas  the quotas, usage and increase requests the installer checks
   control         tests steer the above per account through /moto-api/config
 and, here, state machines made by CloudFormation land where executions run.
@@ -17,7 +18,7 @@ import logging
 import re
 from pathlib import Path
 
-from . import control, dynamodb_atomic, ec2_nat, lambda_runtime, service_quotas, sts_trust
+from . import control, dynamodb_atomic, ec2_nat, eks_ext, lambda_runtime, service_quotas, sts_trust
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -51,6 +52,7 @@ def install(state_dir: Path, moto_port: int) -> None:
     dynamodb_atomic.install()
     control.install()
     ec2_nat.install()
+    eks_ext.install()
     service_quotas.install()
     lambda_runtime.install(state_dir, moto_port)
     _cloudformation_state_machines_execute()
