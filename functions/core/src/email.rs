@@ -23,6 +23,38 @@ fn where_(install: &Install) -> String {
     format!("AWS account {} in {}", install.account_id, install.region)
 }
 
+/// One quota the install is waiting for, as the customer's email lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuotaLine {
+    pub service: String,
+    pub quota_code: String,
+    pub quota_name: String,
+    pub applied: f64,
+    pub requested: f64,
+    pub console_url: String,
+}
+
+/// How a person reaches the cluster, when the install made one.
+fn cluster_section(install: &Install) -> Option<String> {
+    let name = install.resources.get("cluster_name")?;
+    let mut text = format!("\nYour EKS cluster:\n  Name:     {name}\n");
+    for (label, key) in [("Version", "kubernetes_version"), ("Endpoint", "cluster_endpoint"), ("ARN", "cluster_arn"), ("Nodes", "nodegroup_name")] {
+        if let Some(value) = install.resources.get(key) {
+            text.push_str(&format!("  {label:<9} {value}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "\nTo reach it from a terminal with your own AWS credentials, give your role access once and\n\
+         write your kubeconfig:\n  \
+         aws eks create-access-entry --region {region} --cluster-name {name} --principal-arn <your-role-arn>\n  \
+         aws eks associate-access-policy --region {region} --cluster-name {name} --principal-arn <your-role-arn> \\\n    \
+         --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy --access-scope type=cluster\n  \
+         aws eks update-kubeconfig --region {region} --name {name}\n",
+        region = install.region
+    ));
+    Some(text)
+}
+
 pub fn ready(vendor: &str, install: &Install) -> Email {
     let mut body = format!(
         "Hello,\n\n\
@@ -35,6 +67,9 @@ pub fn ready(vendor: &str, install: &Install) -> Email {
         account = install.account_id,
         region = install.region,
     );
+    if let Some(cluster) = cluster_section(install) {
+        body.push_str(&cluster);
+    }
     if !install.resources.is_empty() {
         body.push_str("\nWhat was set up:\n");
         for (name, value) in &install.resources {
@@ -48,6 +83,35 @@ pub fn ready(vendor: &str, install: &Install) -> Email {
     Email { subject: subject_line(&format!("{vendor} is ready in your {}", where_(install))), body }
 }
 
+/// Sent once when the install starts waiting for AWS to raise quotas: nothing is broken, and
+/// nothing needs doing unless AWS asks the customer (support cases) or denies.
+pub fn waiting_for_quota(vendor: &str, install: &Install, quotas: &[QuotaLine]) -> Email {
+    let mut body = format!(
+        "Hello,\n\n\
+         Installing {vendor} in your {where_} needs more of some AWS service quotas than your account has.\n\
+         We asked AWS for these increases on your behalf:\n\n",
+        where_ = where_(install)
+    );
+    for quota in quotas {
+        body.push_str(&format!(
+            "  - {name} ({service} {code}): from {applied} to {requested}\n    {url}\n",
+            name = quota.quota_name,
+            service = quota.service,
+            code = quota.quota_code,
+            applied = quota.applied,
+            requested = quota.requested,
+            url = quota.console_url,
+        ));
+    }
+    body.push_str(&format!(
+        "\nWhat to do: usually nothing. AWS approves most requests within hours; the install continues by \
+         itself as soon as they are approved, and you will get another email when it is ready. If AWS opens a \
+         support case, answer it in the AWS console (links above).\n\nInstall: {}\n",
+        install.install_id
+    ));
+    Email { subject: subject_line(&format!("{vendor} install in {}: waiting for AWS quota increases", where_(install))), body }
+}
+
 /// What the customer can do about a failure, by the error's name.
 fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
     match error.code.as_str() {
@@ -56,6 +120,12 @@ fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
              it must be in CREATE_COMPLETE, and its ExternalId and VendorAccountId parameters must be exactly \
              as the link filled them in. Then ask {vendor} to retry install {}.",
             install.account_id, install.install_id
+        ),
+        "QuotaDenied" | "QuotaWaitExpired" => format!(
+            "Raise the quotas named above in the Service Quotas console (or open a support case), then ask \
+             {vendor} to retry install {}. {vendor} can also retry with a smaller install (fewer zones, \
+             a single NAT gateway, a smaller node group).",
+            install.install_id
         ),
         "TrustInvalid" => format!(
             "Update the stack from the install link so the role is as the template makes it (see above), \
@@ -136,6 +206,39 @@ mod tests {
         assert!(email.body.contains("ExternalId"));
         assert!(email.body.contains("retry install inst-01hzy0000000000000000000aa"));
         assert!(email.body.contains("validate-trust (checking access to your AWS account)"));
+    }
+
+    #[test]
+    fn ready_email_shows_the_cluster_and_how_to_reach_it() {
+        let mut install = install();
+        for (k, v) in [("cluster_name", "byoc-inst-x"), ("kubernetes_version", "1.33"), ("cluster_endpoint", "https://ABC.gr7.eu-west-2.eks.amazonaws.com")] {
+            install.resources.insert(k.into(), v.into());
+        }
+        let body = ready("V", &install).body;
+        assert!(body.contains("Name:     byoc-inst-x"), "{body}");
+        assert!(body.contains("Version   1.33"));
+        assert!(body.contains("aws eks update-kubeconfig --region eu-west-2 --name byoc-inst-x"));
+        assert!(!ready("V", &self::install()).body.contains("update-kubeconfig"), "no cluster, no command");
+    }
+
+    #[test]
+    fn quota_wait_email_lists_each_request_with_its_link() {
+        let quotas = vec![
+            QuotaLine { service: "ec2".into(), quota_code: "L-1216C47A".into(), quota_name: "Running On-Demand Standard instances".into(), applied: 5.0, requested: 16.0, console_url: "https://eu-west-2.console.aws.amazon.com/servicequotas/home/services/ec2/quotas/L-1216C47A".into() },
+            QuotaLine { service: "ec2".into(), quota_code: "L-0263D0A3".into(), quota_name: "EC2-VPC Elastic IPs".into(), applied: 5.0, requested: 8.0, console_url: "https://x/L-0263D0A3".into() },
+        ];
+        let email = waiting_for_quota("Acme Data", &install(), &quotas);
+        assert_eq!(email.subject, "Acme Data install in AWS account 111122223333 in eu-west-2: waiting for AWS quota increases");
+        assert!(email.body.contains("Running On-Demand Standard instances (ec2 L-1216C47A): from 5 to 16"), "{}", email.body);
+        assert!(email.body.contains("EC2-VPC Elastic IPs (ec2 L-0263D0A3): from 5 to 8"));
+        assert!(email.body.contains("continues by itself"));
+    }
+
+    #[test]
+    fn denied_quotas_say_how_to_get_unstuck() {
+        let error = InstallError { step: Step::RequestQuota, code: "QuotaDenied".into(), message: "AWS denied L-1216C47A".into() };
+        let body = failed("V", &install(), &error).body;
+        assert!(body.contains("Service Quotas console") && body.contains("smaller install"), "{body}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-use crate::model::{Install, InstallError, InstallStatus, Outcome, Step, TimelineEvent};
+use crate::model::{Install, InstallError, InstallStatus, Notice, Outcome, Step, TimelineEvent};
 
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -19,7 +19,7 @@ pub struct Change {
     pub error: Option<InstallError>,
     pub resources: BTreeMap<String, String>,
     pub execution_arn: Option<String>,
-    pub notified: Option<InstallStatus>,
+    pub notified: Option<Notice>,
     /// Replaces these keys of `Install::step_data`.
     pub step_data: BTreeMap<String, serde_json::Value>,
 }
@@ -64,8 +64,8 @@ impl Change {
         self
     }
 
-    pub fn notified(mut self, status: InstallStatus) -> Self {
-        self.notified = Some(status);
+    pub fn notified(mut self, notice: Notice) -> Self {
+        self.notified = Some(notice);
         self
     }
 }
@@ -100,9 +100,9 @@ pub fn apply(current: &Install, change: &Change, now: DateTime<Utc>) -> Result<(
     if let Some(arn) = &change.execution_arn {
         next.execution_arn = Some(arn.clone());
     }
-    if let Some(status) = change.notified {
-        if !next.notified.contains(&status) {
-            next.notified.push(status);
+    if let Some(notice) = change.notified {
+        if !next.notified.contains(&notice) {
+            next.notified.push(notice);
         }
     }
     next.version = current.version + 1;
@@ -175,7 +175,7 @@ mod tests {
     fn retry_clears_the_old_error_and_notifications() {
         let mut failed = install(InstallStatus::Failed, 7);
         failed.last_error = Some(InstallError { step: Step::ValidateTrust, code: "TrustInvalid".into(), message: "x".into() });
-        failed.notified = vec![InstallStatus::Failed];
+        failed.notified = vec![Notice::Failed];
         let (next, _) = apply(&failed, &Change::new(Step::Request, Outcome::Started, "retry").status(InstallStatus::Pending), Utc::now()).unwrap();
         assert!(next.last_error.is_none() && next.notified.is_empty());
     }

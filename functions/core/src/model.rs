@@ -133,6 +133,26 @@ pub enum Outcome {
     Failed,
 }
 
+/// The emails an install sends, each at most once per attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Notice {
+    Ready,
+    Failed,
+    /// Quota increases were requested; the install resumes by itself once AWS approves.
+    WaitingForQuota,
+}
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::Ready => "ready",
+            Notice::Failed => "failed",
+            Notice::WaitingForQuota => "waiting-for-quota",
+        }
+    }
+}
+
 /// One entry of an install's timeline. `seq` numbers them 1, 2, 3… with no gap.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEvent {
@@ -182,7 +202,7 @@ pub struct Install {
     pub step_data: BTreeMap<String, serde_json::Value>,
     /// Which notifications went out, so a retried notify step does not email twice.
     #[serde(default)]
-    pub notified: Vec<InstallStatus>,
+    pub notified: Vec<Notice>,
 }
 
 #[cfg(test)]
@@ -213,5 +233,8 @@ mod tests {
         assert_eq!(serde_json::to_string(&Running).unwrap(), "\"running\"");
         assert_eq!(serde_json::to_string(&Step::ValidateTrust).unwrap(), "\"validate-trust\"");
         assert_eq!(Step::ValidateTrust.as_str(), "validate-trust");
+        for notice in [Notice::Ready, Notice::Failed, Notice::WaitingForQuota] {
+            assert_eq!(serde_json::to_value(notice).unwrap(), notice.as_str());
+        }
     }
 }

@@ -3,9 +3,9 @@
 //! A retried call does not email twice: the record says which notifications went out.
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use byoc_core::email::{self, Email};
+use byoc_core::email::{self, Email, QuotaLine};
 use byoc_core::install_change::Change;
-use byoc_core::model::{Install, InstallError, InstallStatus, Outcome, Step};
+use byoc_core::model::{Install, InstallError, InstallStatus, Notice, Outcome, Step};
 use byoc_core::step_input::CaughtError;
 use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::store::InstallStore;
@@ -25,6 +25,8 @@ pub struct Deps {
 pub enum NotifyOutcome {
     Ready,
     Failed,
+    /// Quota increases were requested: tell the customer the install is waiting for AWS.
+    WaitingForQuota,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,16 +67,26 @@ pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, Not
         if install.tenant_id != input.tenant_id {
             return Err(byoc_core::Error::InstallNotFound(input.install_id.clone()).into());
         }
-        let (install, email) = match input.outcome {
-            NotifyOutcome::Ready => mark_ready(deps, install).await?,
-            NotifyOutcome::Failed => mark_failed(deps, install, input.error.as_ref()).await?,
+        let (install, email, notice) = match input.outcome {
+            NotifyOutcome::Ready => {
+                let (install, email) = mark_ready(deps, install).await?;
+                (install, email, Notice::Ready)
+            }
+            NotifyOutcome::Failed => {
+                let (install, email) = mark_failed(deps, install, input.error.as_ref()).await?;
+                (install, email, Notice::Failed)
+            }
+            NotifyOutcome::WaitingForQuota => {
+                let email = email::waiting_for_quota(&deps.vendor_name, &install, &requested_quotas(&install));
+                (install, email, Notice::WaitingForQuota)
+            }
         };
-        if install.notified.contains(&install.status) {
+        if install.notified.contains(&notice) {
             info!("notification already sent");
         } else {
-            let message_id = publish(deps, &install, &email).await?;
-            let change = Change::new(Step::Notify, Outcome::Succeeded, format!("{} email sent (SNS message {message_id})", install.status));
-            deps.store.record(&install.install_id, change.notified(install.status)).await?;
+            let message_id = publish(deps, &install, &email, notice).await?;
+            let change = Change::new(Step::Notify, Outcome::Succeeded, format!("{} email sent (SNS message {message_id})", notice.as_str()));
+            deps.store.record(&install.install_id, change.notified(notice)).await?;
             info!(%message_id, "notification sent");
         }
         Ok(NotifyOutput { install_id: install.install_id, tenant_id: install.tenant_id, status: install.status })
@@ -118,7 +130,36 @@ async fn mark_failed(deps: &Deps, install: Install, caught: Option<&CaughtError>
     Ok((install, email))
 }
 
-async fn publish(deps: &Deps, install: &Install, email: &Email) -> Result<String, NotifyError> {
+/// The quotas check-quotas found short, as recorded under `step_data["quota_check"]`.
+fn requested_quotas(install: &Install) -> Vec<QuotaLine> {
+    #[derive(Deserialize)]
+    struct Deficit {
+        #[serde(default)]
+        service: String,
+        #[serde(default)]
+        quota_code: String,
+        #[serde(default)]
+        quota_name: String,
+        #[serde(default)]
+        applied: f64,
+        #[serde(default)]
+        request_value: f64,
+        #[serde(default)]
+        console_url: String,
+    }
+    let deficits = install
+        .step_data
+        .get("quota_check")
+        .and_then(|check| check.get("deficits"))
+        .and_then(|d| serde_json::from_value::<Vec<Deficit>>(d.clone()).ok())
+        .unwrap_or_default();
+    deficits
+        .into_iter()
+        .map(|d| QuotaLine { service: d.service, quota_code: d.quota_code, quota_name: d.quota_name, applied: d.applied, requested: d.request_value, console_url: d.console_url })
+        .collect()
+}
+
+async fn publish(deps: &Deps, install: &Install, email: &Email, notice: Notice) -> Result<String, NotifyError> {
     let attribute = |value: &str| MessageAttributeValue::builder().data_type("String").string_value(value).build();
     let attribute = |value: &str| attribute(value).map_err(|e| byoc_core::Error::Corrupt(e.to_string()));
     let out = deps
@@ -130,6 +171,7 @@ async fn publish(deps: &Deps, install: &Install, email: &Email) -> Result<String
         .message_attributes("tenant_id", attribute(install.tenant_id.as_str())?)
         .message_attributes("install_id", attribute(install.install_id.as_str())?)
         .message_attributes("status", attribute(install.status.as_str())?)
+        .message_attributes("notice", attribute(notice.as_str())?)
         .send()
         .await
         .map_err(|e| byoc_core::Error::aws("SNS", e))?;

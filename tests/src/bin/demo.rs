@@ -68,7 +68,7 @@ async fn run() -> Result<(), String> {
         }
         shown = timeline.len();
         let status = install.json["status"].as_str().unwrap_or_default().to_owned();
-        let notified = install.json["notified"].as_array().is_some_and(|n| !n.is_empty());
+        let notified = install.json["notified"].as_array().is_some_and(|n| n.iter().any(|x| x == status.as_str()));
         if (status == "ready" || status == "failed") && notified {
             break status;
         }

@@ -1,0 +1,87 @@
+//! The command line, as clap reads it.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "byoc", version, about = "Start, watch and inspect byoc-installer installs")]
+pub struct Cli {
+    /// The API's stage URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/v1
+    #[arg(long, env = "BYOC_API_URL", global = true)]
+    pub endpoint: Option<String>,
+    /// The API's region (default: from the AWS config)
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// text for people, json for scripts
+    #[arg(long, value_enum, global = true, default_value = "text")]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The vendor's customers
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+    /// Installs into customers' AWS accounts
+    Installs {
+        #[command(subcommand)]
+        command: InstallsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Register a customer: prints its External ID and the quick-create link for its stack
+    Create {
+        #[arg(long)]
+        tenant_id: String,
+        #[arg(long)]
+        name: String,
+        /// Where the customer's notifications go
+        #[arg(long)]
+        email: String,
+    },
+    /// Show a customer and its quick-create link
+    Show { tenant_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InstallsCommand {
+    /// Start an install (then follow it with --watch)
+    Create {
+        #[arg(long)]
+        tenant_id: String,
+        #[arg(long)]
+        account_id: String,
+        #[arg(long)]
+        region: String,
+        /// Install options as JSON, e.g. '{"az_count":2,"nat_mode":"single"}'
+        #[arg(long)]
+        options: Option<String>,
+        /// Follow the install until it ends
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Show an install: status, timeline, resources, last error
+    Show { install_id: String },
+    /// A tenant's installs, newest first
+    List {
+        #[arg(long)]
+        tenant_id: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Follow an install step by step; exits 0 when ready, 1 when it failed
+    Watch { install_id: String },
+}

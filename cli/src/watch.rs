@@ -1,0 +1,89 @@
+//! `byoc installs watch`: follows an install as it happens, one line per timeline event under
+//! a spinner that shows the current step; exits 0 when it is ready and 1 when it failed.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use byoc_client::Api;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::args::Output;
+use crate::timeline;
+
+const POLL: Duration = Duration::from_millis(500);
+
+pub async fn run(api: &Api, install_id: &str, output: Output) -> Result<ExitCode, String> {
+    // The spinner only on a terminal: piped into a file or a script, plain lines.
+    let spinner = match output {
+        Output::Text if std::io::stderr().is_terminal() => {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").map_err(|e| e.to_string())?);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            Some(bar)
+        }
+        _ => None,
+    };
+    let say = |line: String| match &spinner {
+        Some(bar) => bar.println(line),
+        None => println!("{line}"),
+    };
+    let mut shown = 0;
+    loop {
+        let response = api.get(&format!("/installs/{install_id}")).await.map_err(|e| e.to_string())?;
+        if !response.is_success() {
+            if let Some(bar) = &spinner {
+                bar.finish_and_clear();
+            }
+            eprintln!("HTTP {}: {}", response.status, response.text);
+            return Ok(ExitCode::from(1));
+        }
+        let install = response.json;
+        let events = install["timeline"].as_array().cloned().unwrap_or_default();
+        for event in events.iter().skip(shown) {
+            say(match output {
+                Output::Json => event.to_string(),
+                Output::Text => timeline::line(event),
+            });
+        }
+        shown = events.len();
+        let status = install["status"].as_str().unwrap_or_default();
+        if let Some(bar) = &spinner {
+            bar.set_message(format!("{status}: {}", install["current_step"].as_str().unwrap_or("-")));
+        }
+        // Done once the outcome's email is out, so the timeline is complete.
+        let notified = install["notified"].as_array().is_some_and(|n| n.iter().any(|x| x == status));
+        if matches!(status, "ready" | "failed" | "removed") && (notified || status == "removed") {
+            if let Some(bar) = &spinner {
+                bar.finish_and_clear();
+            }
+            summarize(&install, output);
+            return Ok(if status == "failed" { ExitCode::from(1) } else { ExitCode::SUCCESS });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn summarize(install: &serde_json::Value, output: Output) {
+    let durations = timeline::step_durations(install);
+    match output {
+        Output::Json => {
+            let steps: serde_json::Map<String, serde_json::Value> = durations.into_iter().map(|(s, d)| (s, serde_json::json!(d))).collect();
+            println!("{}", serde_json::json!({"install_id": install["install_id"], "status": install["status"], "last_error": install["last_error"], "step_seconds": steps}));
+        }
+        Output::Text => {
+            println!("\ntime per step");
+            for (step, seconds) in durations {
+                println!("  {step:<15} {seconds:>7.1}s");
+            }
+            match install["status"].as_str() {
+                Some("failed") => {
+                    let error = &install["last_error"];
+                    println!("\ninstall {} FAILED at {}: {} — {}", install["install_id"].as_str().unwrap_or("-"), error["step"].as_str().unwrap_or("-"), error["code"].as_str().unwrap_or("-"), error["message"].as_str().unwrap_or("-"));
+                }
+                Some(status) => println!("\ninstall {} is {status}", install["install_id"].as_str().unwrap_or("-")),
+                None => {}
+            }
+        }
+    }
+}
