@@ -7,6 +7,7 @@ pub mod cidr;
 pub mod cluster_plan;
 pub mod customer_access;
 pub mod customer_session;
+pub mod deletion_order;
 pub mod email;
 pub mod error;
 pub mod external_id;

@@ -8,6 +8,7 @@ Each module patches one gap between moto and what the installer relies on AWS to
   ec2_nat         NAT gateways stay pending for a steerable number of polls
   eks_ext         clusters take time, add-ons and access entries exist
   service_quotas  the quotas, usage and increase requests the installer checks
+  sweep_support   what discovery and deletion of an install's leftovers need
   control         tests steer the above per account through /moto-api/config
 and, here, state machines made by CloudFormation land where executions run.
 """
@@ -18,7 +19,7 @@ import logging
 import re
 from pathlib import Path
 
-from . import control, dynamodb_atomic, ec2_nat, eks_ext, lambda_runtime, service_quotas, sts_trust
+from . import control, dynamodb_atomic, ec2_nat, eks_ext, lambda_runtime, service_quotas, sts_trust, sweep_support
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -54,5 +55,6 @@ def install(state_dir: Path, moto_port: int) -> None:
     ec2_nat.install()
     eks_ext.install()
     service_quotas.install()
+    sweep_support.install()
     lambda_runtime.install(state_dir, moto_port)
     _cloudformation_state_machines_execute()
