@@ -8,6 +8,7 @@
 
 pub mod account_header;
 pub mod api;
+pub mod customer_ec2;
 pub mod inbox;
 pub mod stack;
 

@@ -1,0 +1,106 @@
+//! create-network: the VPC an EKS cluster needs, in the customer's account, through the
+//! customer role. Each run looks up what earlier runs made (by tags), makes what is missing,
+//! records every id as soon as it exists, and returns without waiting: the state machine polls
+//! until `nat_ready`.
+//!
+//! Input `{"install_id","tenant_id"}`; output the same ids plus `subnets_ready` (the cluster
+//! can be created) and `nat_ready` (nodes can start).
+
+pub mod build;
+pub mod discover;
+pub mod error;
+pub mod fault;
+pub mod record;
+pub mod tagging;
+
+use aws_config::SdkConfig;
+use byoc_core::customer_access::CustomerAccess;
+use byoc_core::customer_session;
+use byoc_core::ids::{InstallId, TenantId};
+use byoc_core::install_change::Change;
+use byoc_core::model::{InstallStatus, Outcome, Step};
+use byoc_core::step_input::StepInput;
+use byoc_core::store::InstallStore;
+use serde::{Deserialize, Serialize};
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::build::{Builder, Readiness};
+pub use crate::error::CreateNetworkError;
+use crate::fault::Fault;
+use crate::record::Recorder;
+
+pub struct Deps {
+    pub store: InstallStore,
+    /// The vendor-account config the function runs with; the customer config derives from it.
+    pub base: SdkConfig,
+    pub access: CustomerAccess,
+    pub fault: Fault,
+}
+
+/// What the state machine sees: ids and flags only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkStatus {
+    pub install_id: InstallId,
+    pub tenant_id: TenantId,
+    pub subnets_ready: bool,
+    pub nat_ready: bool,
+}
+
+pub async fn handle(deps: &Deps, input: StepInput) -> Result<NetworkStatus, CreateNetworkError> {
+    let span = info_span!("create-network", install_id = %input.install_id, tenant_id = %input.tenant_id);
+    async {
+        let result = create(deps, &input).await;
+        match &result {
+            Ok(ready) => info!(subnets_ready = ready.subnets_ready, nat_ready = ready.nat_ready, "network step done"),
+            Err(err @ (CreateNetworkError::Plan(_) | CreateNetworkError::NatFailed { .. } | CreateNetworkError::Rejected { .. })) => {
+                warn!(error = %err, "network cannot be created");
+                let change = Change::new(Step::CreateNetwork, Outcome::Failed, err.to_string());
+                deps.store.record(&input.install_id, change).await?;
+            }
+            Err(err) => warn!(error = %err, "create-network failed"),
+        }
+        result.map(|ready| NetworkStatus {
+            install_id: input.install_id.clone(),
+            tenant_id: input.tenant_id.clone(),
+            subnets_ready: ready.subnets_ready,
+            nat_ready: ready.nat_ready,
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+async fn create(deps: &Deps, input: &StepInput) -> Result<Readiness, CreateNetworkError> {
+    let session = customer_session::open(&deps.store, &deps.base, &deps.access, input).await?;
+    let install = &session.install;
+    if matches!(install.status, InstallStatus::Removing | InstallStatus::Removed) {
+        return Err(CreateNetworkError::NotActive { install_id: install.install_id.to_string(), status: install.status.to_string() });
+    }
+    if install.current_step != Some(Step::CreateNetwork) {
+        let message = format!("creating the network in account {} ({})", install.account_id, install.region);
+        deps.store.record(&install.install_id, Change::new(Step::CreateNetwork, Outcome::Started, message)).await?;
+    }
+
+    let ec2 = aws_sdk_ec2::Client::new(&session.config);
+    let mut builder = Builder { ec2: &ec2, install, recorder: Recorder::new(&deps.store, install), fault: &deps.fault };
+    let before = (builder.recorder.network.subnets_ready, builder.recorder.network.nat_ready);
+    let ready = builder.run().await?;
+
+    // One event when readiness changes, none for a poll that found nothing new.
+    if (ready.subnets_ready, ready.nat_ready) != before {
+        let network = &mut builder.recorder.network;
+        network.subnets_ready = ready.subnets_ready;
+        network.nat_ready = ready.nat_ready;
+        let vpc = network.vpc_id.clone().unwrap_or_default();
+        let nats = network.zones.iter().filter(|z| z.nat_gateway_id.is_some()).count();
+        let (outcome, message) = if ready.nat_ready {
+            (Outcome::Succeeded, format!("network ready: VPC {vpc} over {} zones, {nats} NAT gateway(s) available", network.zones.len()))
+        } else if ready.subnets_ready {
+            (Outcome::Waiting, format!("subnets of VPC {vpc} ready; waiting for {nats} NAT gateway(s) to become available"))
+        } else {
+            (Outcome::Waiting, format!("waiting for the subnets of VPC {vpc} to become available"))
+        };
+        builder.recorder.save_outcome(outcome, message).await?;
+    }
+    Ok(ready)
+}

@@ -1,0 +1,137 @@
+//! What the network step keeps on the install record: every id as soon as it exists (under
+//! `resources`, for sweep-dangling and people) and the whole network under
+//! `step_data["network"]` (for the cluster step and the API).
+
+use byoc_core::cidr::Ipv4Cidr;
+use byoc_core::install_change::Change;
+use byoc_core::model::{Install, Outcome, Step};
+use byoc_core::network_plan::{Zone, ZonePlan};
+use byoc_core::options::NatMode;
+use byoc_core::store::InstallStore;
+use serde::{Deserialize, Serialize};
+
+pub const STEP_DATA_KEY: &str = "network";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkRecord {
+    pub vpc_id: Option<String>,
+    pub vpc_cidr: Option<Ipv4Cidr>,
+    pub nat_mode: Option<NatMode>,
+    pub internet_gateway_id: Option<String>,
+    pub public_route_table_id: Option<String>,
+    /// One entry per availability zone, in plan order (zone-name order).
+    pub zones: Vec<ZoneRecord>,
+    pub subnets_ready: bool,
+    pub nat_ready: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneRecord {
+    pub zone: Zone,
+    pub public_cidr: Ipv4Cidr,
+    pub private_cidr: Ipv4Cidr,
+    pub public_subnet_id: Option<String>,
+    pub private_subnet_id: Option<String>,
+    pub private_route_table_id: Option<String>,
+    /// Only in the zones that hold a NAT gateway (the first zone in `single` mode).
+    pub eip_allocation_id: Option<String>,
+    pub nat_gateway_id: Option<String>,
+}
+
+impl ZoneRecord {
+    pub fn planned(plan: &ZonePlan) -> Self {
+        Self {
+            zone: plan.zone.clone(),
+            public_cidr: plan.public_cidr,
+            private_cidr: plan.private_cidr,
+            public_subnet_id: None,
+            private_subnet_id: None,
+            private_route_table_id: None,
+            eip_allocation_id: None,
+            nat_gateway_id: None,
+        }
+    }
+}
+
+impl NetworkRecord {
+    /// What an earlier run recorded; an unreadable entry is treated as none (the tags are the
+    /// truth, the record only mirrors them).
+    pub fn of(install: &Install) -> Self {
+        install.step_data.get(STEP_DATA_KEY).and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        // A struct of strings, CIDRs and flags always serializes.
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Writes the record as the network takes shape, one timeline event per id that is new.
+pub struct Recorder<'a> {
+    store: &'a InstallStore,
+    install: &'a Install,
+    pub network: NetworkRecord,
+}
+
+/// Sets `slot` to `id`; true when that changed it.
+pub fn set(slot: &mut Option<String>, id: &str) -> bool {
+    if slot.as_deref() == Some(id) {
+        return false;
+    }
+    *slot = Some(id.to_owned());
+    true
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(store: &'a InstallStore, install: &'a Install) -> Self {
+        Self { store, install, network: NetworkRecord::of(install) }
+    }
+
+    /// Records `id` under `resource` with the current network, as one timeline event.
+    pub async fn save(&self, resource: &str, id: &str, message: String) -> Result<(), byoc_core::Error> {
+        let change = Change::new(Step::CreateNetwork, Outcome::Started, message)
+            .resource(resource, id)
+            .data(STEP_DATA_KEY, self.network.to_json());
+        self.store.record(&self.install.install_id, change).await.map(|_| ())
+    }
+
+    /// Records the network with a step outcome (waiting for NAT, succeeded).
+    pub async fn save_outcome(&self, outcome: Outcome, message: String) -> Result<(), byoc_core::Error> {
+        let change = Change::new(Step::CreateNetwork, outcome, message).data(STEP_DATA_KEY, self.network.to_json());
+        self.store.record(&self.install.install_id, change).await.map(|_| ())
+    }
+}
+
+/// Resource keys: one name per id, per zone where there is one per zone.
+pub fn zone_key(what: &str, zone: &str) -> String {
+    format!("{what}:{zone}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_round_trips_through_the_install_step_data() {
+        let plan = ZonePlan {
+            zone: Zone { name: "us-east-1a".into(), id: "use1-az6".into() },
+            public_cidr: "10.1.192.0/20".parse().unwrap(),
+            private_cidr: "10.1.0.0/18".parse().unwrap(),
+        };
+        let mut record = NetworkRecord { vpc_id: Some("vpc-1".into()), nat_mode: Some(NatMode::Single), ..Default::default() };
+        record.zones.push(ZoneRecord::planned(&plan));
+        let json = record.to_json();
+        assert_eq!(json["zones"][0]["zone"]["name"], "us-east-1a");
+        assert_eq!(json["zones"][0]["private_cidr"], "10.1.0.0/18");
+        assert_eq!(json["nat_mode"], "single");
+        assert_eq!(serde_json::from_value::<NetworkRecord>(json).unwrap(), record);
+    }
+
+    #[test]
+    fn set_reports_only_real_changes() {
+        let mut slot = None;
+        assert!(set(&mut slot, "vpc-1"));
+        assert!(!set(&mut slot, "vpc-1"));
+        assert!(set(&mut slot, "vpc-2"));
+    }
+}
