@@ -9,6 +9,7 @@
 pub mod account_header;
 pub mod api;
 pub mod customer_ec2;
+pub mod customer_quotas;
 pub mod inbox;
 pub mod stack;
 
