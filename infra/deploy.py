@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+import re
 import zipfile
 from pathlib import Path
 
@@ -26,7 +27,21 @@ import boto3
 from botocore.exceptions import ClientError
 
 REPO = Path(__file__).resolve().parent.parent
-FUNCTIONS = ["api", "validate-trust", "notify"]
+STATE_MACHINES = sorted((REPO / "statemachines").glob("*.asl.json"))
+
+
+def camel(function: str) -> str:
+    return "".join(part.capitalize() for part in function.split("-"))
+
+
+def step_functions() -> list[str]:
+    """The functions the state machines run: each `${<CamelName>FunctionArn}` placeholder
+    names one (ValidateTrust -> validate-trust)."""
+    names = set()
+    for path in STATE_MACHINES:
+        for camel_name in re.findall(r"\$\{(\w+)FunctionArn\}", path.read_text()):
+            names.add(re.sub(r"(?<!^)([A-Z])", r"-\1", camel_name).lower())
+    return sorted(names)
 
 
 def log(message: str) -> None:
@@ -204,6 +219,10 @@ def main() -> None:
     parser.add_argument("--customer-role-name", default="byoc-installer")
     parser.add_argument("--customer-stack-name", default="byoc-installer-access")
     parser.add_argument("--trust-retry", default="30,1.5,12,300", help="TrustNotReady retry: interval seconds, backoff rate, max attempts, max delay seconds")
+    parser.add_argument("--poll-seconds", type=int, default=30, help="how often the state machines poll resources that are being created or deleted")
+    parser.add_argument("--quota-poll-seconds", type=int, default=900, help="how often an install waiting for quota increases asks AWS")
+    parser.add_argument("--quota-max-wait-seconds", type=int, default=3 * 24 * 3600, help="how long an install waits for quota increases before it fails")
+    parser.add_argument("--vendor-deploy-role-arn", help="the role the vendor deploys its software with; gets cluster-admin access to every cluster (default: <name>-deploy in this account)")
     parser.add_argument("--outputs", type=Path, help="also write the outputs JSON here")
     args = parser.parse_args()
 
@@ -275,28 +294,41 @@ def main() -> None:
         package = bootstrap_zip(args.code_dir, fn, args.link_code)
         return ensure_function(lam, f"{name}-{fn}", function_role, package, {**common, **env}, memory, timeout)
 
-    validate_trust = function("validate-trust", customer)
-    notify = function("notify", {"TOPIC_ARN": topic_arn, "VENDOR_NAME": args.vendor_name})
+    step_env = {
+        "validate-trust": customer,
+        "check-quotas": customer,
+        "request-quota": {**customer, "QUOTA_POLL_SECONDS": str(args.quota_poll_seconds), "QUOTA_MAX_WAIT_SECONDS": str(args.quota_max_wait_seconds)},
+        "create-network": customer,
+        "create-cluster": {**customer, "VENDOR_DEPLOY_ROLE_ARN": args.vendor_deploy_role_arn or f"arn:aws:iam::{account}:role/{name}-deploy"},
+        "sweep-dangling": customer,
+        "notify": {"TOPIC_ARN": topic_arn, "VENDOR_NAME": args.vendor_name},
+    }
+    missing = [fn for fn in step_functions() if fn not in step_env]
+    if missing:
+        raise SystemExit(f"deploy: no environment defined for {missing}; add them to step_env")
+    step_arns = {fn: function(fn, step_env[fn]) for fn in step_functions()}
 
     interval, backoff, attempts, max_delay = args.trust_retry.split(",")
     states_role = ensure_role(
         iam,
         f"{name}-states",
         "states.amazonaws.com",
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": [validate_trust, notify]}]},
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": list(step_arns.values())}]},
     )
-    definition = render_definition(
-        REPO / "statemachines" / "install.asl.json",
-        {
-            "ValidateTrustFunctionArn": validate_trust,
-            "NotifyFunctionArn": notify,
-            "TrustRetryIntervalSeconds": int(interval),
-            "TrustRetryBackoffRate": float(backoff),
-            "TrustRetryMaxAttempts": int(attempts),
-            "TrustRetryMaxDelaySeconds": int(max_delay),
-        },
-    )
-    install_machine = ensure_state_machine(session.client("stepfunctions"), f"{name}-install", states_role, definition)
+    substitutions = {
+        **{f"{camel(fn)}FunctionArn": arn for fn, arn in step_arns.items()},
+        "TrustRetryIntervalSeconds": int(interval),
+        "TrustRetryBackoffRate": float(backoff),
+        "TrustRetryMaxAttempts": int(attempts),
+        "TrustRetryMaxDelaySeconds": int(max_delay),
+        "ResourcePollSeconds": args.poll_seconds,
+    }
+    sfn = session.client("stepfunctions")
+    machines = {
+        path.name.split(".")[0]: ensure_state_machine(sfn, f"{name}-{path.name.split('.')[0]}", states_role, render_definition(path, substitutions))
+        for path in STATE_MACHINES
+    }
+    install_machine = machines["install"]
 
     api = function(
         "api",
@@ -304,6 +336,7 @@ def main() -> None:
             **customer,
             "TOPIC_ARN": topic_arn,
             "INSTALL_STATE_MACHINE_ARN": install_machine,
+            **({"UNINSTALL_STATE_MACHINE_ARN": machines["uninstall"]} if "uninstall" in machines else {}),
             "CUSTOMER_TEMPLATE_URL": template_url,
         },
     )
@@ -319,10 +352,11 @@ def main() -> None:
         "table_name": table,
         "topic_arn": topic_arn,
         "install_state_machine_arn": install_machine,
+        "state_machines": machines,
         "customer_template_url": template_url,
         "customer_role_name": args.customer_role_name,
         "customer_stack_name": args.customer_stack_name,
-        "functions": {fn: f"{name}-{fn}" for fn in FUNCTIONS},
+        "functions": {fn: f"{name}-{fn}" for fn in ["api", *step_functions()]},
         "deployed_at": int(time.time()),
     }
     text = json.dumps(outputs, indent=2)

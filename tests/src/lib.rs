@@ -9,9 +9,11 @@
 pub mod account_header;
 pub mod api;
 pub mod customer_ec2;
+pub mod customer_eks;
 pub mod customer_quotas;
 pub mod inbox;
 pub mod stack;
+pub mod stepwise;
 
 pub use api::{Api, ApiResponse};
 pub use inbox::{Inbox, ReceivedEmail};

@@ -22,6 +22,9 @@ pub struct Outputs {
     pub customer_template_url: String,
     pub customer_role_name: String,
     pub customer_stack_name: String,
+    /// Function names by the step they run (`validate-trust` → `byoc-validate-trust`).
+    #[serde(default)]
+    pub functions: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]

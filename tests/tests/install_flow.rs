@@ -30,8 +30,12 @@ async fn create_tenant(stack: &LocalStack, api: &Api, prefix: &str) -> Tenant {
     Tenant { id, external_id, inbox }
 }
 
+/// Two nodes of m6i.large at most: 4 vCPUs, inside a new account's default quota of 5, so
+/// these installs need no quota increase (tests/tests/install_quotas.rs covers that path).
 async fn start_install(api: &Api, tenant: &Tenant, account: &str) -> ApiResponse {
-    api.post("/installs", &json!({"tenant_id": tenant.id, "account_id": account, "region": "us-east-1"})).await.unwrap()
+    api.post("/installs", &json!({"tenant_id": tenant.id, "account_id": account, "region": "us-east-1", "options": {"node_desired_size": 2, "node_max_size": 2}}))
+        .await
+        .unwrap()
 }
 
 async fn finish(stack: &LocalStack, api: &Api, accepted: &ApiResponse) -> (String, Value) {
@@ -81,12 +85,21 @@ async fn install_reaches_ready_records_every_step_and_emails_the_customer() {
         assert!(install["resources"][role].as_str().unwrap().starts_with(&role_prefix), "{role}: {}", install["resources"]);
     }
 
+    // The cluster the vendor deploys into, in the customer's account, with its nodes.
+    let cluster_name = format!("byoc-{install_id}");
+    assert_eq!(install["resources"]["cluster_name"], cluster_name.as_str());
+    assert_eq!(install["step_data"]["cluster"]["nodegroup"]["status"], "ACTIVE", "{:#}", install["step_data"]["cluster"]);
+    assert!(install["resources"]["vpc_id"].as_str().is_some_and(|v| v.starts_with("vpc-")));
+
     assert_gapless(&install);
     let steps: Vec<(String, String)> = timeline(&install).into_iter().map(|(s, o, _)| (s, o)).collect();
     let pos = |step: &str, outcome: &str| steps.iter().position(|(s, o)| s == step && o == outcome).unwrap_or_else(|| panic!("no {step}/{outcome} in {steps:?}"));
     assert_eq!(pos("request", "succeeded"), 0);
     assert!(pos("validate-trust", "started") < pos("validate-trust", "succeeded"));
-    assert!(pos("validate-trust", "succeeded") < pos("notify", "succeeded"));
+    assert!(pos("validate-trust", "succeeded") < pos("check-quotas", "succeeded"));
+    assert!(pos("check-quotas", "succeeded") < pos("create-network", "started"));
+    assert!(pos("create-network", "started") < pos("create-cluster", "started"));
+    assert!(pos("create-cluster", "succeeded") < pos("notify", "succeeded"));
     let last = timeline(&install).last().cloned().unwrap();
     assert!(last.2.starts_with("ready email sent"), "{last:?}");
 
@@ -109,6 +122,7 @@ async fn install_reaches_ready_records_every_step_and_emails_the_customer() {
     let email = &emails[0];
     assert_eq!(email.subject, format!("Example Vendor is ready in your AWS account {account} in us-east-1"));
     assert!(email.body.contains(&install_id) && email.body.contains("What to do next"), "{}", email.body);
+    assert!(email.body.contains(&format!("aws eks update-kubeconfig --region us-east-1 --name {cluster_name}")), "{}", email.body);
     assert!(email.attributes.contains(&format!("tenant_id={}", tenant.id)), "{:?}", email.attributes);
 
     // The External ID stays out of the execution, the logs and the install record.

@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use aws_sdk_ec2::types::{NatGatewayState, RouteTable, VpcAttributeName};
 use aws_sdk_lambda::primitives::Blob;
@@ -24,7 +23,6 @@ const FUNCTION: &str = "byoc-create-network-test";
 /// The same code, deployed with the crash-after-VPC fault switched on.
 const CRASHING_FUNCTION: &str = "byoc-create-network-crash-after-vpc";
 const CRASHING_AT_NAT_FUNCTION: &str = "byoc-create-network-crash-after-nat";
-const EXECUTION_TIMEOUT: Duration = Duration::from_secs(90);
 
 struct Bed {
     stack: LocalStack,
@@ -60,15 +58,8 @@ impl Bed {
         assert_eq!(created.status, 201, "{}", created.text);
         let external_id = created.json["external_id"].as_str().unwrap();
         self.stack.customer(account).create_access_stack(&self.stack.outputs.vendor_account_id, external_id).await.unwrap();
-        let accepted = self
-            .api
-            .post("/installs", &json!({"tenant_id": tenant, "account_id": account, "region": "us-east-1", "options": options}))
-            .await
-            .unwrap();
-        assert_eq!(accepted.status, 202, "{}", accepted.text);
-        let execution = accepted.json["execution_arn"].as_str().unwrap();
-        self.stack.wait_for_execution(execution, EXECUTION_TIMEOUT).await.unwrap();
-        Installed { id: accepted.json["install_id"].as_str().unwrap().to_owned(), tenant, account: account.to_owned() }
+        let id = byoc_e2e::stepwise::recorded_install(&self.stack, &tenant, account, options).await.unwrap();
+        Installed { id, tenant, account: account.to_owned() }
     }
 
     /// Invokes `function` as the state machine would: the output, or (errorType, errorMessage).

@@ -44,13 +44,8 @@ impl Env {
         let account = random_account_id();
         steer(&self.stack, &account, settings).await.unwrap();
         self.stack.customer(&account).create_access_stack(&self.stack.outputs.vendor_account_id, &external_id).await.unwrap();
-        let accepted = self
-            .api
-            .post("/installs", &json!({"tenant_id": tenant, "account_id": account, "region": "us-east-1", "options": options}))
-            .await
-            .unwrap();
-        assert_eq!(accepted.status, 202, "{}", accepted.text);
-        Install { id: accepted.json["install_id"].as_str().unwrap().to_owned(), tenant, account }
+        let id = byoc_e2e::stepwise::recorded_install(&self.stack, &tenant, &account, options).await.unwrap();
+        Install { id, tenant, account }
     }
 
     async fn record(&self, install: &Install) -> Value {

@@ -112,6 +112,23 @@ pub fn waiting_for_quota(vendor: &str, install: &Install, quotas: &[QuotaLine]) 
     Email { subject: subject_line(&format!("{vendor} install in {}: waiting for AWS quota increases", where_(install))), body }
 }
 
+/// Sent when an uninstall has removed everything the install made.
+pub fn removed(vendor: &str, install: &Install) -> Email {
+    let body = format!(
+        "Hello,\n\n\
+         {vendor} has been removed from your {where_}.\n\n\
+         Install: {id}\n\n\
+         Everything the install created (the EKS cluster and its nodes, load balancers, NAT gateways, Elastic IPs, \
+         the VPC and its log group) has been deleted and no longer costs you anything.\n\n\
+         What to do next: if you no longer work with {vendor}, delete the CloudFormation stack that grants it \
+         access (\"{stack}\") to revoke that access as well.\n",
+        where_ = where_(install),
+        id = install.install_id,
+        stack = install.resources.get("customer_stack").map_or("the byoc-installer access stack", String::as_str),
+    );
+    Email { subject: subject_line(&format!("{vendor} was removed from your {}", where_(install))), body }
+}
+
 /// What the customer can do about a failure, by the error's name.
 fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
     match error.code.as_str() {
@@ -239,6 +256,16 @@ mod tests {
         let error = InstallError { step: Step::RequestQuota, code: "QuotaDenied".into(), message: "AWS denied L-1216C47A".into() };
         let body = failed("V", &install(), &error).body;
         assert!(body.contains("Service Quotas console") && body.contains("smaller install"), "{body}");
+    }
+
+    #[test]
+    fn removal_email_says_nothing_is_left_and_how_to_revoke_access() {
+        let mut install = install();
+        install.resources.insert("customer_stack".into(), "byoc-installer-access".into());
+        let email = removed("Acme Data", &install);
+        assert_eq!(email.subject, "Acme Data was removed from your AWS account 111122223333 in eu-west-2");
+        assert!(email.body.contains("no longer costs you anything"));
+        assert!(email.body.contains("(\"byoc-installer-access\")"), "{}", email.body);
     }
 
     #[test]

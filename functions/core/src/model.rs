@@ -141,6 +141,8 @@ pub enum Notice {
     Failed,
     /// Quota increases were requested; the install resumes by itself once AWS approves.
     WaitingForQuota,
+    /// Uninstall finished: nothing the install made is left.
+    Removed,
 }
 
 impl Notice {
@@ -149,6 +151,7 @@ impl Notice {
             Notice::Ready => "ready",
             Notice::Failed => "failed",
             Notice::WaitingForQuota => "waiting-for-quota",
+            Notice::Removed => "removed",
         }
     }
 }
@@ -233,7 +236,7 @@ mod tests {
         assert_eq!(serde_json::to_string(&Running).unwrap(), "\"running\"");
         assert_eq!(serde_json::to_string(&Step::ValidateTrust).unwrap(), "\"validate-trust\"");
         assert_eq!(Step::ValidateTrust.as_str(), "validate-trust");
-        for notice in [Notice::Ready, Notice::Failed, Notice::WaitingForQuota] {
+        for notice in [Notice::Ready, Notice::Failed, Notice::WaitingForQuota, Notice::Removed] {
             assert_eq!(serde_json::to_value(notice).unwrap(), notice.as_str());
         }
     }

@@ -27,6 +27,8 @@ pub enum NotifyOutcome {
     Failed,
     /// Quota increases were requested: tell the customer the install is waiting for AWS.
     WaitingForQuota,
+    /// The uninstall swept everything away.
+    Removed,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,6 +77,16 @@ pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, Not
             NotifyOutcome::Failed => {
                 let (install, email) = mark_failed(deps, install, input.error.as_ref()).await?;
                 (install, email, Notice::Failed)
+            }
+            NotifyOutcome::Removed => {
+                let install = if install.status == InstallStatus::Removed {
+                    install
+                } else {
+                    let change = Change::new(Step::SweepDangling, Outcome::Succeeded, "install removed: nothing it made is left").status(InstallStatus::Removed);
+                    deps.store.record(&install.install_id, change).await?
+                };
+                let email = email::removed(&deps.vendor_name, &install);
+                (install, email, Notice::Removed)
             }
             NotifyOutcome::WaitingForQuota => {
                 let email = email::waiting_for_quota(&deps.vendor_name, &install, &requested_quotas(&install));

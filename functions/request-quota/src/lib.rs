@@ -34,7 +34,13 @@ pub struct Deps {
     pub access: CustomerAccess,
     /// How long the state machine should wait before the next poll (`QUOTA_POLL_SECONDS`).
     pub poll_seconds: u64,
+    /// How long an install waits for AWS in all before it gives up (`QUOTA_MAX_WAIT_SECONDS`).
+    pub max_wait_seconds: u64,
 }
+
+/// AWS decides most increases within hours; a request still open after three days needs a
+/// person, and an install should not hang on it silently.
+pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 3 * 24 * 3600;
 
 /// Ids and the state only; the requests themselves are on the install record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,12 +88,18 @@ pub struct QuotaRequest {
 pub struct QuotaRequests {
     pub mode: Mode,
     pub requests: Vec<QuotaRequest>,
+    /// When the install started waiting; the bound on the wait counts from here.
+    #[serde(default)]
+    pub waiting_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestQuotaError {
     #[error("{0}")]
     QuotaDenied(String),
+    /// Still pending after the configured bound.
+    #[error("{0}")]
+    QuotaWaitExpired(String),
     /// The install has no quota check to act on: the state machine ran the steps out of order.
     #[error("{0}")]
     NotChecked(String),
@@ -99,6 +111,7 @@ impl From<RequestQuotaError> for Diagnostic {
     fn from(err: RequestQuotaError) -> Self {
         let error_type = match &err {
             RequestQuotaError::QuotaDenied(_) => "QuotaDenied",
+            RequestQuotaError::QuotaWaitExpired(_) => "QuotaWaitExpired",
             RequestQuotaError::NotChecked(_) => "Internal",
             RequestQuotaError::Core(core) => core.error_name(),
         };
@@ -138,6 +151,8 @@ async fn run(deps: &Deps, input: &StepInput) -> Result<RequestState, RequestQuot
     };
     // Unreadable earlier records only cost a lookup: open requests are found by listing.
     let previous: Vec<QuotaRequest> = stored(install, QUOTA_REQUESTS_KEY, "requests").and_then(Result::ok).unwrap_or_default();
+    let now = chrono::Utc::now();
+    let waiting_since = stored(install, QUOTA_REQUESTS_KEY, "waiting_since").and_then(Result::ok).unwrap_or(now);
     let mode = mode_of(install);
     if install.current_step != Some(Step::RequestQuota) {
         let started = Change::new(Step::RequestQuota, Outcome::Started, format!("{} quota increase(s) needed ({mode:?} mode)", deficits.len()));
@@ -155,12 +170,20 @@ async fn run(deps: &Deps, input: &StepInput) -> Result<RequestState, RequestQuot
     // Record only what changed: a poll every few minutes for days must not flood the timeline.
     if requests != previous {
         let (outcome, message) = summary(state, &requests);
-        let data = json!(QuotaRequests { mode, requests: requests.clone() });
+        let data = json!(QuotaRequests { mode, requests: requests.clone(), waiting_since: Some(waiting_since) });
         deps.store.record(&install.install_id, Change::new(Step::RequestQuota, outcome, message).data(QUOTA_REQUESTS_KEY, data)).await?;
     }
     if state == RequestState::Denied {
         let denied: Vec<&QuotaRequest> = requests.iter().filter(|r| r.state == RequestState::Denied).collect();
         return Err(RequestQuotaError::QuotaDenied(denial::message(&denied)));
+    }
+    let waited = (now - waiting_since).num_seconds().max(0) as u64;
+    if state == RequestState::Pending && waited > deps.max_wait_seconds {
+        let pending: Vec<String> = requests.iter().filter(|r| r.state == RequestState::Pending).map(|r| format!("{} ({} {}): {}", r.quota_name, r.service, r.quota_code, r.console_url)).collect();
+        let message = format!("AWS has not decided these quota increases after {} hours: {}", waited / 3600, pending.join("; "));
+        let change = Change::new(Step::RequestQuota, Outcome::Failed, message.clone());
+        deps.store.record(&install.install_id, change).await?;
+        return Err(RequestQuotaError::QuotaWaitExpired(message));
     }
     Ok(state)
 }

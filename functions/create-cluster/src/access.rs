@@ -1,0 +1,70 @@
+//! The vendor's way into the cluster: an EKS access entry for its deploy role with the
+//! cluster-admin access policy, so no aws-auth ConfigMap is ever edited.
+
+use aws_sdk_eks::types::{AccessScope, AccessScopeType};
+use aws_sdk_eks::Client;
+use byoc_core::cluster_plan::CLUSTER_ADMIN_POLICY_ARN;
+use byoc_core::model::Install;
+
+use crate::cluster::tag_map;
+use crate::error::{aws, eks_message, CreateClusterError};
+
+/// Makes sure `principal_arn` is cluster admin, reading before writing (the install record
+/// cannot tell: a cluster deleted and made again keeps its name and ARN). True when it had
+/// to create or associate something.
+pub async fn ensure_vendor_admin(eks: &Client, install: &Install, cluster: &str, principal_arn: &str) -> Result<bool, CreateClusterError> {
+    let entry = eks.describe_access_entry().cluster_name(cluster).principal_arn(principal_arn).send().await;
+    let mut changed = false;
+    match entry {
+        Ok(_) => {}
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+            create_entry(eks, install, cluster, principal_arn).await?;
+            changed = true;
+        }
+        Err(err) => return Err(aws("EKS", err)),
+    }
+    let associated = eks
+        .list_associated_access_policies()
+        .cluster_name(cluster)
+        .principal_arn(principal_arn)
+        .send()
+        .await
+        .map_err(|e| aws("EKS", e))?;
+    let is_admin = associated.associated_access_policies().iter().any(|p| {
+        p.policy_arn() == Some(CLUSTER_ADMIN_POLICY_ARN) && p.access_scope().and_then(|s| s.r#type()) == Some(&AccessScopeType::Cluster)
+    });
+    if !is_admin {
+        eks.associate_access_policy()
+            .cluster_name(cluster)
+            .principal_arn(principal_arn)
+            .policy_arn(CLUSTER_ADMIN_POLICY_ARN)
+            .access_scope(AccessScope::builder().r#type(AccessScopeType::Cluster).build())
+            .send()
+            .await
+            .map_err(|e| aws("EKS", e))?;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+async fn create_entry(eks: &Client, install: &Install, cluster: &str, principal_arn: &str) -> Result<(), CreateClusterError> {
+    let created = eks
+        .create_access_entry()
+        .cluster_name(cluster)
+        .principal_arn(principal_arn)
+        .set_tags(Some(tag_map(install, &format!("{cluster}-vendor-access"))))
+        .client_request_token(format!("{}-vendor-access", install.install_id))
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        // A concurrent call made it between our read and this write.
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
+        Err(err) => match err.as_service_error() {
+            Some(e) if e.is_invalid_parameter_exception() || e.is_invalid_request_exception() => {
+                Err(CreateClusterError::Invalid(format!("EKS refused an access entry for {principal_arn}: {}", eks_message(e))))
+            }
+            _ => Err(aws("EKS", err)),
+        },
+    }
+}

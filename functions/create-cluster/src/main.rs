@@ -1,0 +1,17 @@
+use byoc_core::customer_access::CustomerAccess;
+use byoc_core::store::InstallStore;
+use create_cluster::{handle, Deps, Settings};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    byoc_core::telemetry::init();
+    let config = byoc_core::aws::load_config().await;
+    let deps = Deps {
+        store: InstallStore::new(aws_sdk_dynamodb::Client::new(&config), byoc_core::aws::env("TABLE_NAME")?),
+        access: CustomerAccess::from_env()?,
+        settings: Settings::from_env()?,
+        base: config,
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(&deps, event.payload))).await
+}

@@ -1,0 +1,104 @@
+//! What create-cluster keeps on the install record (`step_data["cluster"]`): the cluster as
+//! last seen, which the API and the ready email show. A call records only when this changes,
+//! so polling a cluster for fifteen minutes does not flood the timeline.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_eks::types::{Addon, Cluster, Nodegroup};
+use byoc_core::model::Install;
+use serde::{Deserialize, Serialize};
+
+pub const DATA_KEY: &str = "cluster";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterData {
+    pub name: String,
+    pub arn: Option<String>,
+    pub endpoint: Option<String>,
+    pub kubernetes_version: Option<String>,
+    pub region: String,
+    pub status: String,
+    /// The vendor principal that has a cluster-admin access entry.
+    pub vendor_access: Option<String>,
+    pub nodegroup: Option<NodegroupData>,
+    pub addons: BTreeMap<String, AddonData>,
+    /// What a person runs to reach the cluster.
+    pub update_kubeconfig: String,
+    pub ready: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodegroupData {
+    pub name: String,
+    pub status: String,
+    pub ami_type: Option<String>,
+    pub instance_types: Vec<String>,
+    pub min_size: Option<i32>,
+    pub desired_size: Option<i32>,
+    pub max_size: Option<i32>,
+    pub disk_size_gib: Option<i32>,
+    pub subnets: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddonData {
+    pub version: Option<String>,
+    pub status: String,
+}
+
+impl ClusterData {
+    /// What the install recorded last time, if anything readable.
+    pub fn recorded(install: &Install) -> Option<Self> {
+        install.step_data.get(DATA_KEY).and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    pub fn of(install: &Install, cluster: &Cluster) -> Self {
+        let name = cluster.name().unwrap_or_default().to_owned();
+        Self {
+            update_kubeconfig: format!("aws eks update-kubeconfig --name {name} --region {}", install.region),
+            name,
+            arn: cluster.arn().map(str::to_owned),
+            endpoint: cluster.endpoint().filter(|e| !e.is_empty()).map(str::to_owned),
+            kubernetes_version: cluster.version().map(str::to_owned),
+            region: install.region.to_string(),
+            status: cluster.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            ..Self::default()
+        }
+    }
+
+    pub fn set_nodegroup(&mut self, nodegroup: &Nodegroup) {
+        let scaling = nodegroup.scaling_config();
+        self.nodegroup = Some(NodegroupData {
+            name: nodegroup.nodegroup_name().unwrap_or_default().to_owned(),
+            status: nodegroup.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            ami_type: nodegroup.ami_type().map(|a| a.as_str().to_owned()),
+            instance_types: nodegroup.instance_types().to_vec(),
+            min_size: scaling.and_then(|s| s.min_size()),
+            desired_size: scaling.and_then(|s| s.desired_size()),
+            max_size: scaling.and_then(|s| s.max_size()),
+            disk_size_gib: nodegroup.disk_size(),
+            subnets: nodegroup.subnets().to_vec(),
+        });
+    }
+
+    pub fn set_addon(&mut self, name: &str, addon: &Addon) {
+        let data = AddonData { version: addon.addon_version().map(str::to_owned), status: addon.status().map(|s| s.as_str().to_owned()).unwrap_or_default() };
+        self.addons.insert(name.to_owned(), data);
+    }
+
+    pub fn nodegroup_status(&self) -> &str {
+        self.nodegroup.as_ref().map_or("NONE", |n| n.status.as_str())
+    }
+
+    /// One line on where the cluster stands, for the timeline.
+    pub fn summary(&self) -> String {
+        let active = self.addons.values().filter(|a| a.status == "ACTIVE").count();
+        format!(
+            "cluster {} is {}; node group {}; add-ons {active} of {} ACTIVE",
+            self.name,
+            self.status,
+            self.nodegroup.as_ref().map_or("not created yet".to_owned(), |n| format!("{} is {}", n.name, n.status)),
+            self.addons.len()
+        )
+    }
+}
