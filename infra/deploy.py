@@ -306,7 +306,10 @@ def main() -> None:
     missing = [fn for fn in step_functions() if fn not in step_env]
     if missing:
         raise SystemExit(f"deploy: no environment defined for {missing}; add them to step_env")
-    step_arns = {fn: function(fn, step_env[fn]) for fn in step_functions()}
+    # A sweep pass lists and deletes a whole install's footprint: more time than a step that
+    # makes one thing.
+    timeouts = {"sweep-dangling": 120, "create-network": 60, "create-cluster": 60}
+    step_arns = {fn: function(fn, step_env[fn], timeout=timeouts.get(fn, 30)) for fn in step_functions()}
 
     interval, backoff, attempts, max_delay = args.trust_retry.split(",")
     states_role = ensure_role(

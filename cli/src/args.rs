@@ -82,6 +82,13 @@ pub enum InstallsCommand {
         #[arg(long)]
         cursor: Option<String>,
     },
-    /// Follow an install step by step; exits 0 when ready, 1 when it failed
+    /// Follow an install step by step; exits 0 when ready (or removed), 1 when it failed
     Watch { install_id: String },
+    /// Remove everything the install made from the customer's account
+    Remove {
+        install_id: String,
+        /// Follow the removal until it ends
+        #[arg(long)]
+        watch: bool,
+    },
 }

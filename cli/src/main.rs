@@ -92,6 +92,15 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 answer(output, api.get(&path).await.map_err(e)?, render::install_list)
             }
             InstallsCommand::Watch { install_id } => watch::run(&api, &install_id, output).await?,
+            InstallsCommand::Remove { install_id, watch } => {
+                let response = api.send("DELETE", &format!("/installs/{install_id}"), None, true).await.map_err(e)?;
+                let code = answer(output, response, render::accepted);
+                if watch && code == ExitCode::SUCCESS {
+                    watch::run(&api, &install_id, output).await?
+                } else {
+                    code
+                }
+            }
         },
     })
 }

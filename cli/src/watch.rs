@@ -53,7 +53,7 @@ pub async fn run(api: &Api, install_id: &str, output: Output) -> Result<ExitCode
         }
         // Done once the outcome's email is out, so the timeline is complete.
         let notified = install["notified"].as_array().is_some_and(|n| n.iter().any(|x| x == status));
-        if matches!(status, "ready" | "failed" | "removed") && (notified || status == "removed") {
+        if matches!(status, "ready" | "failed" | "removed") && notified {
             if let Some(bar) = &spinner {
                 bar.finish_and_clear();
             }

@@ -9,8 +9,9 @@
 pub mod account_header;
 pub mod api;
 pub mod customer_ec2;
-pub mod customer_eks;
 pub mod customer_quotas;
+pub mod customer_sweep;
+pub mod customer_eks;
 pub mod inbox;
 pub mod stack;
 pub mod stepwise;

@@ -65,6 +65,10 @@ async fn an_operator_creates_a_tenant_and_watches_an_install_to_ready() {
     let last_line: Value = serde_json::from_str(stdout(&again).lines().last().unwrap()).unwrap();
     assert_eq!(last_line["status"], "ready");
     assert!(last_line["step_seconds"]["validate-trust"].is_number(), "{last_line}");
+
+    let removed = byoc(&stack, &["installs", "remove", install_id, "--watch"]).await;
+    assert!(removed.status.success(), "{}\n{}", stdout(&removed), String::from_utf8_lossy(&removed.stderr));
+    assert!(stdout(&removed).contains(&format!("install {install_id} is removed")), "{}", stdout(&removed));
 }
 
 #[tokio::test]

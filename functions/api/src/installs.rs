@@ -108,6 +108,43 @@ pub async fn create(deps: &Deps, request: CreateInstall) -> Result<(StatusCode, 
     Ok((StatusCode::ACCEPTED, Accepted { install_id, status: InstallStatus::Pending, execution_arn }))
 }
 
+/// Starts the uninstall: everything the install made is swept from the customer's account.
+/// Repeating the call while it runs answers with the same execution.
+pub async fn remove(deps: &Deps, install_id: &InstallId) -> Result<(StatusCode, Accepted), ApiError> {
+    let install = deps.store.get_install(install_id).await?;
+    let conflict = |message: String| ApiError::new(StatusCode::CONFLICT, "conflict", message).field("install_id");
+    match install.status {
+        InstallStatus::Removing => {
+            if let Some(arn) = install.resources.get("uninstall_execution_arn") {
+                return Ok((StatusCode::ACCEPTED, Accepted { install_id: install.install_id, status: InstallStatus::Removing, execution_arn: arn.clone() }));
+            }
+        }
+        InstallStatus::Ready | InstallStatus::Failed => {}
+        InstallStatus::Removed => return Err(conflict(format!("install \"{install_id}\" is already removed"))),
+        InstallStatus::Pending | InstallStatus::Running => {
+            return Err(conflict(format!("install \"{install_id}\" is still {}; remove it once it is ready or failed (a failed install has already been swept)", install.status)))
+        }
+    }
+    let requested = Change::new(Step::Request, Outcome::Succeeded, "removal requested").status(InstallStatus::Removing);
+    let install = deps.store.record(install_id, requested).await?;
+    let input = serde_json::to_string(&StepInput { install_id: install_id.clone(), tenant_id: install.tenant_id.clone() })
+        .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
+    // One execution per removal request: the name carries the record's version.
+    let started = deps
+        .sfn
+        .start_execution()
+        .state_machine_arn(&deps.settings.uninstall_state_machine_arn)
+        .name(format!("{install_id}-remove-{}", install.version))
+        .input(input)
+        .send()
+        .await
+        .map_err(|e| byoc_core::Error::aws("Step Functions", e))?;
+    let change = Change::new(Step::Request, Outcome::Succeeded, "uninstall state machine started").resource("uninstall_execution_arn", &started.execution_arn);
+    deps.store.record(install_id, change).await?;
+    info!(install_id = %install_id, "uninstall started");
+    Ok((StatusCode::ACCEPTED, Accepted { install_id: install_id.clone(), status: InstallStatus::Removing, execution_arn: started.execution_arn }))
+}
+
 pub async fn show(deps: &Deps, install_id: &InstallId) -> Result<(StatusCode, InstallView), ApiError> {
     let found = deps.store.get_install_with_timeline(install_id).await?;
     Ok((StatusCode::OK, InstallView { install: found.install, timeline: found.timeline }))

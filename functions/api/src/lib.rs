@@ -71,7 +71,8 @@ async fn route(deps: &Deps, request: &Request, method: &Method, path: &str) -> R
         (["installs"], &Method::POST) => respond(async { installs::create(deps, json_body::parse(request.body())?).await }.await),
         (["installs"], _) => method_not_allowed("POST"),
         (["installs", id], &Method::GET) => respond(async { installs::show(deps, &InstallId::parse("install_id", id)?).await }.await),
-        (["installs", _], _) => method_not_allowed("GET"),
-        _ => respond::<()>(Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("there is no {method} {path}; the routes are POST /tenants, GET /tenants/{{tenant_id}}, GET /tenants/{{tenant_id}}/installs, POST /installs and GET /installs/{{install_id}}")).field("path"))),
+        (["installs", id], &Method::DELETE) => respond(async { installs::remove(deps, &InstallId::parse("install_id", id)?).await }.await),
+        (["installs", _], _) => method_not_allowed("GET, DELETE"),
+        _ => respond::<()>(Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("there is no {method} {path}; the routes are POST /tenants, GET /tenants/{{tenant_id}}, GET /tenants/{{tenant_id}}/installs, POST /installs, GET /installs/{{install_id}} and DELETE /installs/{{install_id}}")).field("path"))),
     }
 }

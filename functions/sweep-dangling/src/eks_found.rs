@@ -1,0 +1,85 @@
+//! The install's EKS cluster (named after the install), what hangs off it, and its log group.
+
+use aws_sdk_eks::error::ProvideErrorMetadata;
+use aws_sdk_eks::Client;
+use byoc_core::deletion_order::{Found, Kind, Reason, Scope};
+use byoc_core::Error;
+use std::collections::HashMap;
+
+fn aws(err: impl std::error::Error) -> Error {
+    Error::aws("EKS", err)
+}
+
+fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+    pairs.sort();
+    pairs
+}
+
+pub async fn cluster(eks: &Client, scope: &Scope) -> Result<Vec<Found>, Error> {
+    let name = &scope.cluster_name;
+    let described = match eks.describe_cluster().name(name).send().await {
+        Ok(out) => out,
+        Err(err) if err.code() == Some("ResourceNotFoundException") => return Ok(vec![]),
+        Err(err) => return Err(aws(err)),
+    };
+    let Some(cluster) = described.cluster() else { return Ok(vec![]) };
+    let vpc = cluster.resources_vpc_config().and_then(|c| c.vpc_id()).map(str::to_owned);
+    let reason = || Reason::ClusterName { cluster: name.clone() };
+    let deleting = |status: Option<&str>| status == Some("DELETING");
+    let mut out = vec![Found::new(Kind::Cluster, name, reason())
+        .tags(pairs(cluster.tags()))
+        .in_vpc(vpc.clone())
+        .deleting(deleting(cluster.status().map(|s| s.as_str())))];
+
+    let nodegroups = eks.list_nodegroups().cluster_name(name).into_paginator().items().send().try_collect().await.map_err(aws)?;
+    for nodegroup in nodegroups {
+        let described = match eks.describe_nodegroup().cluster_name(name).nodegroup_name(&nodegroup).send().await {
+            Ok(out) => out,
+            Err(err) if err.code() == Some("ResourceNotFoundException") => continue,
+            Err(err) => return Err(aws(err)),
+        };
+        let group = described.nodegroup();
+        let status = group.and_then(|g| g.status()).map(|s| s.as_str());
+        out.push(Found::new(Kind::Nodegroup, nodegroup, reason()).tags(pairs(group.and_then(|g| g.tags()))).in_vpc(vpc.clone()).deleting(deleting(status)));
+    }
+
+    let addons = eks.list_addons().cluster_name(name).into_paginator().items().send().try_collect().await.map_err(aws)?;
+    for addon in addons {
+        let described = match eks.describe_addon().cluster_name(name).addon_name(&addon).send().await {
+            Ok(out) => out,
+            Err(err) if err.code() == Some("ResourceNotFoundException") => continue,
+            Err(err) => return Err(aws(err)),
+        };
+        let record = described.addon();
+        let status = record.and_then(|a| a.status()).map(|s| s.as_str());
+        out.push(Found::new(Kind::Addon, addon, reason()).tags(pairs(record.and_then(|a| a.tags()))).in_vpc(vpc.clone()).deleting(deleting(status)));
+    }
+
+    // A cluster in CONFIG_MAP mode has no access entries, and EKS says so with an error.
+    match eks.list_access_entries().cluster_name(name).into_paginator().items().send().try_collect().await {
+        Ok(entries) => out.extend(entries.into_iter().map(|principal| Found::new(Kind::AccessEntry, principal, reason()).in_vpc(vpc.clone()))),
+        Err(err) if err.code() == Some("InvalidRequestException") => {}
+        Err(err) => return Err(aws(err)),
+    }
+    Ok(out)
+}
+
+/// EKS's control-plane log group for the cluster, `/aws/eks/<cluster>/cluster`.
+pub async fn log_group(logs: &aws_sdk_cloudwatchlogs::Client, scope: &Scope) -> Result<Vec<Found>, Error> {
+    let name = format!("/aws/eks/{}/cluster", scope.cluster_name);
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| Error::aws("CloudWatch Logs", e))?;
+    Ok(groups
+        .iter()
+        .filter(|g| g.log_group_name() == Some(name.as_str()))
+        .map(|_| Found::new(Kind::LogGroup, &name, Reason::ClusterName { cluster: scope.cluster_name.clone() }))
+        .collect())
+}

@@ -1,0 +1,16 @@
+use byoc_core::customer_access::CustomerAccess;
+use byoc_core::store::InstallStore;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use sweep_dangling::{handle, Deps};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    byoc_core::telemetry::init();
+    let config = byoc_core::aws::load_config().await;
+    let deps = Deps {
+        store: InstallStore::new(aws_sdk_dynamodb::Client::new(&config), byoc_core::aws::env("TABLE_NAME")?),
+        access: CustomerAccess::from_env()?,
+        base: config,
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(&deps, event.payload))).await
+}

@@ -1,0 +1,423 @@
+//! What an install leaves in a customer's account, made by hand the way the installer and
+//! Kubernetes would make it (so sweep tests do not depend on the other steps), decoys that a
+//! sweep must not touch, and a person's check of what of an install is still there.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair, VolumeType};
+use aws_sdk_eks::types::{CreateAccessConfigRequest, AuthenticationMode, VpcConfigRequest};
+use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, LoadBalancerTypeEnum, ProtocolEnum, TargetTypeEnum};
+use serde_json::{json, Value};
+
+use crate::account_header::AccountHeader;
+use crate::stack::LocalStack;
+
+pub const INSTALL_TAG: &str = "byoc:install-id";
+pub const TENANT_TAG: &str = "byoc:tenant-id";
+
+/// The customer-account clients a sweep test uses.
+pub struct Account {
+    pub id: String,
+    pub ec2: aws_sdk_ec2::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    stack: LocalStack,
+}
+
+impl Account {
+    pub fn new(stack: &LocalStack, id: &str) -> Self {
+        let header = || AccountHeader(id.to_owned());
+        Self {
+            id: id.to_owned(),
+            ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&stack.config).interceptor(header()).build()),
+            eks: aws_sdk_eks::Client::from_conf(aws_sdk_eks::config::Builder::from(&stack.config).interceptor(header()).build()),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(aws_sdk_elasticloadbalancingv2::config::Builder::from(&stack.config).interceptor(header()).build()),
+            stack: stack.clone(),
+        }
+    }
+
+    /// A JSON-protocol call (CloudWatch Logs, the tagging API) as this account: the SDKs for
+    /// those are not worth a dependency of the test crate.
+    pub async fn json_call(&self, target: &str, body: Value) -> Result<Value, String> {
+        let region = &self.stack.outputs.region;
+        // moto picks the service, and the region, from the credential scope.
+        let service = if target.starts_with("Logs_") { "logs" } else { "tagging" };
+        let response = reqwest::Client::new()
+            .post(format!("{}/", self.stack.endpoint))
+            .header("x-amz-target", target)
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-moto-account-id", &self.id)
+            .header("authorization", format!("AWS4-HMAC-SHA256 Credential=test/20250101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"))
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("{target}: {e}"))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| format!("{target}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{target} answered {status}: {text}"));
+        }
+        Ok(if text.is_empty() { Value::Null } else { serde_json::from_str(&text).map_err(|e| format!("{target}: {e}: {text}"))? })
+    }
+
+    /// ARNs the tagging API lists for `key` = `value`.
+    pub async fn tagged_arns(&self, key: &str, value: &str) -> Result<Vec<String>, String> {
+        let out = self.json_call("ResourceGroupsTaggingAPI_20170126.GetResources", json!({"TagFilters": [{"Key": key, "Values": [value]}]})).await?;
+        Ok(out["ResourceTagMappingList"].as_array().into_iter().flatten().filter_map(|m| m["ResourceARN"].as_str().map(str::to_owned)).collect())
+    }
+
+    pub async fn log_groups(&self, prefix: &str) -> Result<Vec<String>, String> {
+        let out = self.json_call("Logs_20140328.DescribeLogGroups", json!({"logGroupNamePrefix": prefix})).await?;
+        Ok(out["logGroups"].as_array().into_iter().flatten().filter_map(|g| g["logGroupName"].as_str().map(str::to_owned)).collect())
+    }
+}
+
+fn spec(resource: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {
+    let tags = tags.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build());
+    TagSpecification::builder().resource_type(resource).set_tags(Some(tags.collect())).build()
+}
+
+fn err(what: &str) -> impl Fn(&dyn std::fmt::Debug) -> String + '_ {
+    move |e| format!("{what}: {e:?}")
+}
+
+/// Posts emulator settings for `account` under `section` (e.g. "sweep", "nat").
+pub async fn steer(stack: &LocalStack, section: &str, account: &str, settings: Value) -> Result<(), String> {
+    let body = json!({"byoc": {section: {account: settings}}});
+    let response = reqwest::Client::new().post(format!("{}/moto-api/config", stack.endpoint)).json(&body).send().await.map_err(|e| e.to_string())?;
+    response.status().is_success().then_some(()).ok_or_else(|| format!("POST /moto-api/config answered {}", response.status()))
+}
+
+/// Everything one install made, by kind, with the ids a test checks.
+#[derive(Debug, Clone, Default)]
+pub struct Footprint {
+    pub cluster: String,
+    pub log_group: String,
+    /// (kind as the sweep names it, id), for every resource made here.
+    pub resources: Vec<(&'static str, String)>,
+}
+
+impl Footprint {
+    fn add(&mut self, kind: &'static str, id: impl Into<String>) -> String {
+        let id = id.into();
+        self.resources.push((kind, id.clone()));
+        id
+    }
+
+    pub fn id(&self, kind: &str) -> Option<&str> {
+        self.resources.iter().find(|(k, _)| *k == kind).map(|(_, id)| id.as_str())
+    }
+
+    pub fn vpc(&self) -> &str {
+        self.id("vpc").unwrap_or_default()
+    }
+}
+
+/// Builds what an install and its cluster's Kubernetes controllers leave: a VPC with public
+/// and private subnets in two zones, an internet gateway, route tables, a NAT gateway with its
+/// address, the EKS cluster (node group, add-ons, access entry) and its log group; then what
+/// Kubernetes makes: an NLB with its security group and a target group, a nodes' security
+/// group whose rule references the NLB's, a leaked `available` ENI with no tag, and a PVC's
+/// EBS volume.
+pub async fn build_footprint(account: &Account, install_id: &str, tenant_id: &str) -> Result<Footprint, String> {
+    let ec2 = &account.ec2;
+    let cluster = format!("byoc-{install_id}");
+    let k8s_key = format!("kubernetes.io/cluster/{cluster}");
+    let ours = |name: &str| vec![(INSTALL_TAG, install_id.to_owned()), (TENANT_TAG, tenant_id.to_owned()), ("Name", format!("{cluster}-{name}"))];
+    let spec_of = |resource: ResourceType, tags: &[(&str, String)]| {
+        let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        spec(resource, &pairs)
+    };
+    let mut fp = Footprint { cluster: cluster.clone(), log_group: format!("/aws/eks/{cluster}/cluster"), ..Default::default() };
+
+    let vpc = ec2.create_vpc().cidr_block("10.40.0.0/16").tag_specifications(spec_of(ResourceType::Vpc, &ours("vpc"))).send().await.map_err(|e| err("CreateVpc")(&e))?;
+    let vpc = fp.add("vpc", vpc.vpc().and_then(|v| v.vpc_id()).unwrap_or_default());
+    let igw = ec2.create_internet_gateway().tag_specifications(spec_of(ResourceType::InternetGateway, &ours("igw"))).send().await.map_err(|e| err("CreateInternetGateway")(&e))?;
+    let igw = fp.add("internet-gateway", igw.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default());
+    ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc).send().await.map_err(|e| err("AttachInternetGateway")(&e))?;
+
+    let mut public = vec![];
+    let mut private = vec![];
+    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        for (list, role, cidr) in [(&mut public, "public", format!("10.40.{}.0/24", 100 + i)), (&mut private, "private", format!("10.40.{i}.0/24"))] {
+            let mut tags = ours(&format!("{role}-{zone}"));
+            tags.push((k8s_key.as_str(), "shared".to_owned()));
+            let subnet = ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(cidr)
+                .availability_zone(*zone)
+                .tag_specifications(spec_of(ResourceType::Subnet, &tags))
+                .send()
+                .await
+                .map_err(|e| err("CreateSubnet")(&e))?;
+            list.push(fp.add("subnet", subnet.subnet().and_then(|s| s.subnet_id()).unwrap_or_default()));
+        }
+    }
+    let eip = ec2.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).tag_specifications(spec_of(ResourceType::ElasticIp, &ours("nat-a"))).send().await.map_err(|e| err("AllocateAddress")(&e))?;
+    let eip = fp.add("elastic-ip", eip.allocation_id().unwrap_or_default());
+    let nat = ec2
+        .create_nat_gateway()
+        .subnet_id(&public[0])
+        .allocation_id(&eip)
+        .tag_specifications(spec_of(ResourceType::Natgateway, &ours("nat-a")))
+        .send()
+        .await
+        .map_err(|e| err("CreateNatGateway")(&e))?;
+    let nat = fp.add("nat-gateway", nat.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default());
+    for (name, subnets, via_nat) in [("public", &public, false), ("private", &private, true)] {
+        let table = ec2.create_route_table().vpc_id(&vpc).tag_specifications(spec_of(ResourceType::RouteTable, &ours(name))).send().await.map_err(|e| err("CreateRouteTable")(&e))?;
+        let table = fp.add("route-table", table.route_table().and_then(|t| t.route_table_id()).unwrap_or_default());
+        let route = ec2.create_route().route_table_id(&table).destination_cidr_block("0.0.0.0/0");
+        let route = if via_nat { route.nat_gateway_id(&nat) } else { route.gateway_id(&igw) };
+        route.send().await.map_err(|e| err("CreateRoute")(&e))?;
+        for subnet in subnets {
+            ec2.associate_route_table().route_table_id(&table).subnet_id(subnet).send().await.map_err(|e| err("AssociateRouteTable")(&e))?;
+        }
+    }
+
+    // The cluster, as create-cluster leaves it.
+    let role = format!("arn:aws:iam::{}:role/byoc/cluster", account.id);
+    let tags: std::collections::HashMap<String, String> = ours("cluster").into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    account
+        .eks
+        .create_cluster()
+        .name(&cluster)
+        .role_arn(&role)
+        .resources_vpc_config(VpcConfigRequest::builder().set_subnet_ids(Some(private.clone())).build())
+        .access_config(CreateAccessConfigRequest::builder().authentication_mode(AuthenticationMode::ApiAndConfigMap).build())
+        .set_tags(Some(tags.clone()))
+        .send()
+        .await
+        .map_err(|e| err("CreateCluster")(&e))?;
+    fp.add("cluster", &cluster);
+    account.eks.describe_cluster().name(&cluster).send().await.map_err(|e| err("DescribeCluster")(&e))?;
+    account
+        .eks
+        .create_nodegroup()
+        .cluster_name(&cluster)
+        .nodegroup_name("default")
+        .node_role(format!("arn:aws:iam::{}:role/byoc/node", account.id))
+        .set_subnets(Some(private.clone()))
+        .set_tags(Some(tags.clone()))
+        .send()
+        .await
+        .map_err(|e| err("CreateNodegroup")(&e))?;
+    fp.add("nodegroup", "default");
+    for addon in ["vpc-cni", "aws-ebs-csi-driver"] {
+        account.eks.create_addon().cluster_name(&cluster).addon_name(addon).send().await.map_err(|e| err("CreateAddon")(&e))?;
+        fp.add("addon", addon);
+    }
+    let admin = format!("arn:aws:iam::{}:role/platform-admins", account.id);
+    account.eks.create_access_entry().cluster_name(&cluster).principal_arn(&admin).send().await.map_err(|e| err("CreateAccessEntry")(&e))?;
+    fp.add("access-entry", admin);
+    let log_tags: BTreeMap<&str, String> = ours("logs").into_iter().collect();
+    account.json_call("Logs_20140328.CreateLogGroup", json!({"logGroupName": fp.log_group, "tags": log_tags})).await?;
+    fp.add("log-group", fp.log_group.clone());
+
+    // What Kubernetes made: no install tag on any of it.
+    let k8s_tags = [(k8s_key.as_str(), "owned"), ("elbv2.k8s.aws/cluster", cluster.as_str())];
+    let lb_group = ec2
+        .create_security_group()
+        .group_name("k8s-traffic-nlb")
+        .description("[k8s] Shared Backend SecurityGroup for LoadBalancer")
+        .vpc_id(&vpc)
+        .tag_specifications(spec(ResourceType::SecurityGroup, &k8s_tags))
+        .send()
+        .await
+        .map_err(|e| err("CreateSecurityGroup")(&e))?;
+    let lb_group = fp.add("security-group", lb_group.group_id().unwrap_or_default());
+    let node_group = ec2.create_security_group().group_name("eks-nodes").description("nodes").vpc_id(&vpc).send().await.map_err(|e| err("CreateSecurityGroup")(&e))?;
+    let node_group = fp.add("security-group", node_group.group_id().unwrap_or_default());
+    let from_lb = IpPermission::builder().ip_protocol("tcp").from_port(30000).to_port(32767).user_id_group_pairs(UserIdGroupPair::builder().group_id(&lb_group).build()).build();
+    ec2.authorize_security_group_ingress().group_id(&node_group).ip_permissions(from_lb).send().await.map_err(|e| err("AuthorizeSecurityGroupIngress")(&e))?;
+
+    let elb_tags = || k8s_tags.iter().map(|(k, v)| aws_sdk_elasticloadbalancingv2::types::Tag::builder().key(*k).value(*v).build()).collect::<Vec<_>>();
+    let lb = account
+        .elb
+        .create_load_balancer()
+        .name("k8s-default-web")
+        .r#type(LoadBalancerTypeEnum::Network)
+        .set_subnets(Some(public.clone()))
+        .security_groups(&lb_group)
+        .set_tags(Some(elb_tags()))
+        .send()
+        .await
+        .map_err(|e| err("CreateLoadBalancer")(&e))?;
+    let lb = fp.add("load-balancer", lb.load_balancers().first().and_then(|l| l.load_balancer_arn()).unwrap_or_default());
+    let tg = account
+        .elb
+        .create_target_group()
+        .name("k8s-default-web")
+        .protocol(ProtocolEnum::Tcp)
+        .port(80)
+        .vpc_id(&vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .set_tags(Some(elb_tags()))
+        .send()
+        .await
+        .map_err(|e| err("CreateTargetGroup")(&e))?;
+    let tg = fp.add("target-group", tg.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default());
+    let forward = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&tg).build();
+    account.elb.create_listener().load_balancer_arn(&lb).protocol(ProtocolEnum::Tcp).port(80).default_actions(forward).send().await.map_err(|e| err("CreateListener")(&e))?;
+
+    let eni = ec2.create_network_interface().subnet_id(&private[0]).groups(&node_group).description("aws-K8S-i-0leaked").send().await.map_err(|e| err("CreateNetworkInterface")(&e))?;
+    fp.add("network-interface", eni.network_interface().and_then(|n| n.network_interface_id()).unwrap_or_default());
+    let volume_tags = [(INSTALL_TAG, install_id), ("ebs.csi.aws.com/cluster", "true"), ("kubernetes.io/created-for/pvc/name", "data-postgres-0")];
+    let volume = ec2
+        .create_volume()
+        .availability_zone("us-east-1a")
+        .size(10)
+        .volume_type(VolumeType::Gp3)
+        .tag_specifications(spec(ResourceType::Volume, &volume_tags))
+        .send()
+        .await
+        .map_err(|e| err("CreateVolume")(&e))?;
+    fp.add("volume", volume.volume_id().unwrap_or_default());
+    Ok(fp)
+}
+
+/// What must survive a sweep of `install_id`: another install's VPC (with a subnet and a
+/// group), the customer's own untagged VPC, a volume Kubernetes tagged for our cluster but
+/// that carries another tenant's tag, and a load balancer of another cluster.
+#[derive(Debug, Clone, Default)]
+pub struct Decoys {
+    pub resources: Vec<(&'static str, String)>,
+}
+
+pub async fn build_decoys(account: &Account, install_id: &str) -> Result<Decoys, String> {
+    let ec2 = &account.ec2;
+    let mut decoys = Decoys::default();
+    let other = spec(ResourceType::Vpc, &[(INSTALL_TAG, "inst-someone-else"), (TENANT_TAG, "globex")]);
+    let other_vpc = ec2.create_vpc().cidr_block("10.41.0.0/16").tag_specifications(other).send().await.map_err(|e| err("CreateVpc")(&e))?;
+    let other_vpc = other_vpc.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_owned();
+    let other_subnet = ec2.create_subnet().vpc_id(&other_vpc).cidr_block("10.41.0.0/24").availability_zone("us-east-1a").send().await.map_err(|e| err("CreateSubnet")(&e))?;
+    let other_subnet = other_subnet.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_owned();
+    let other_group = ec2.create_security_group().group_name("other-install").description("x").vpc_id(&other_vpc).send().await.map_err(|e| err("CreateSecurityGroup")(&e))?;
+    let own = ec2.create_vpc().cidr_block("10.42.0.0/16").send().await.map_err(|e| err("CreateVpc")(&e))?;
+    let own_vpc = own.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_owned();
+    let own_subnet = ec2.create_subnet().vpc_id(&own_vpc).cidr_block("10.42.0.0/24").availability_zone("us-east-1b").send().await.map_err(|e| err("CreateSubnet")(&e))?;
+    let cluster_key = format!("kubernetes.io/cluster/byoc-{install_id}");
+    let foreign = spec(ResourceType::Volume, &[(cluster_key.as_str(), "owned"), (TENANT_TAG, "globex")]);
+    let volume = ec2.create_volume().availability_zone("us-east-1a").size(5).tag_specifications(foreign).send().await.map_err(|e| err("CreateVolume")(&e))?;
+    let other_cluster_tag = aws_sdk_elasticloadbalancingv2::types::Tag::builder().key("elbv2.k8s.aws/cluster").value("byoc-inst-someone-else").build();
+    let lb = account
+        .elb
+        .create_load_balancer()
+        .name("k8s-other-cluster")
+        .r#type(LoadBalancerTypeEnum::Network)
+        .subnets(&other_subnet)
+        .tags(other_cluster_tag)
+        .send()
+        .await
+        .map_err(|e| err("CreateLoadBalancer")(&e))?;
+    decoys.resources = vec![
+        ("vpc", other_vpc),
+        ("subnet", other_subnet),
+        ("security-group", other_group.group_id().unwrap_or_default().to_owned()),
+        ("vpc", own_vpc),
+        ("subnet", own_subnet.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_owned()),
+        ("volume", volume.volume_id().unwrap_or_default().to_owned()),
+        ("load-balancer", lb.load_balancers().first().and_then(|l| l.load_balancer_arn()).unwrap_or_default().to_owned()),
+    ];
+    Ok(decoys)
+}
+
+/// Which of `resources` (kind, id) still exist, read back one Describe call at a time
+/// (`cluster` names the cluster that node groups, add-ons and access entries belong to).
+pub async fn still_there(account: &Account, cluster: &str, resources: &[(&'static str, String)]) -> Result<Vec<(&'static str, String)>, String> {
+    let mut there = vec![];
+    for (kind, id) in resources {
+        if exists(account, cluster, kind, id).await? {
+            there.push((*kind, id.clone()));
+        }
+    }
+    Ok(there)
+}
+
+async fn exists(account: &Account, cluster: &str, kind: &str, id: &str) -> Result<bool, String> {
+    let ec2 = &account.ec2;
+    let by_id = |name: &str| Filter::builder().name(name).values(id).build();
+    Ok(match kind {
+        "vpc" => !ec2.describe_vpcs().filters(by_id("vpc-id")).send().await.map_err(|e| err("DescribeVpcs")(&e))?.vpcs().is_empty(),
+        "subnet" => !ec2.describe_subnets().filters(by_id("subnet-id")).send().await.map_err(|e| err("DescribeSubnets")(&e))?.subnets().is_empty(),
+        "security-group" => !ec2.describe_security_groups().filters(by_id("group-id")).send().await.map_err(|e| err("DescribeSecurityGroups")(&e))?.security_groups().is_empty(),
+        "route-table" => !ec2.describe_route_tables().filters(by_id("route-table-id")).send().await.map_err(|e| err("DescribeRouteTables")(&e))?.route_tables().is_empty(),
+        "internet-gateway" => !ec2
+            .describe_internet_gateways()
+            .filters(by_id("internet-gateway-id"))
+            .send()
+            .await
+            .map_err(|e| err("DescribeInternetGateways")(&e))?
+            .internet_gateways()
+            .is_empty(),
+        "nat-gateway" => ec2
+            .describe_nat_gateways()
+            .filter(by_id("nat-gateway-id"))
+            .send()
+            .await
+            .map_err(|e| err("DescribeNatGateways")(&e))?
+            .nat_gateways()
+            .iter()
+            .any(|n| n.state().map(|s| s.as_str()) != Some("deleted")),
+        "elastic-ip" => ec2.describe_addresses().send().await.map_err(|e| err("DescribeAddresses")(&e))?.addresses().iter().any(|a| a.allocation_id() == Some(id)),
+        "network-interface" => !ec2
+            .describe_network_interfaces()
+            .filters(by_id("network-interface-id"))
+            .send()
+            .await
+            .map_err(|e| err("DescribeNetworkInterfaces")(&e))?
+            .network_interfaces()
+            .is_empty(),
+        "volume" => !ec2.describe_volumes().filters(by_id("volume-id")).send().await.map_err(|e| err("DescribeVolumes")(&e))?.volumes().is_empty(),
+        "load-balancer" => account.elb.describe_load_balancers().send().await.map_err(|e| err("DescribeLoadBalancers")(&e))?.load_balancers().iter().any(|l| l.load_balancer_arn() == Some(id)),
+        "target-group" => account.elb.describe_target_groups().send().await.map_err(|e| err("DescribeTargetGroups")(&e))?.target_groups().iter().any(|t| t.target_group_arn() == Some(id)),
+        // EKS answers NotFound for a missing cluster and for what hung off it alike.
+        "cluster" => account.eks.describe_cluster().name(id).send().await.is_ok(),
+        "nodegroup" => account.eks.describe_nodegroup().cluster_name(cluster).nodegroup_name(id).send().await.is_ok(),
+        "addon" => account.eks.describe_addon().cluster_name(cluster).addon_name(id).send().await.is_ok(),
+        "access-entry" => account.eks.describe_access_entry().cluster_name(cluster).principal_arn(id).send().await.is_ok(),
+        "log-group" => account.log_groups(id).await?.iter().any(|g| g == id),
+        other => return Err(format!("no check for kind {other}")),
+    })
+}
+
+/// Everything in the account that still says it belongs to `install_id`: the tagging API's
+/// listing, Describe calls by the install tag, and anything inside the given VPCs.
+pub async fn install_leftovers(account: &Account, install_id: &str, vpc_ids: &[String]) -> Result<Vec<String>, String> {
+    let ec2 = &account.ec2;
+    let mut left = account.tagged_arns(INSTALL_TAG, install_id).await?;
+    let tagged = || Filter::builder().name(format!("tag:{INSTALL_TAG}")).values(install_id).build();
+    let in_vpcs = || Filter::builder().name("vpc-id").set_values(Some(vpc_ids.to_vec())).build();
+    for filter in [tagged(), in_vpcs()] {
+        let subnets = ec2.describe_subnets().filters(filter.clone()).send().await.map_err(|e| err("DescribeSubnets")(&e))?;
+        left.extend(subnets.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_owned)));
+        let groups = ec2.describe_security_groups().filters(filter.clone()).send().await.map_err(|e| err("DescribeSecurityGroups")(&e))?;
+        left.extend(groups.security_groups().iter().filter_map(|g| g.group_id().map(str::to_owned)));
+        let enis = ec2.describe_network_interfaces().filters(filter.clone()).send().await.map_err(|e| err("DescribeNetworkInterfaces")(&e))?;
+        left.extend(enis.network_interfaces().iter().filter_map(|n| n.network_interface_id().map(str::to_owned)));
+        let tables = ec2.describe_route_tables().filters(filter.clone()).send().await.map_err(|e| err("DescribeRouteTables")(&e))?;
+        left.extend(tables.route_tables().iter().filter_map(|t| t.route_table_id().map(str::to_owned)));
+        let nats = ec2.describe_nat_gateways().filter(filter.clone()).send().await.map_err(|e| err("DescribeNatGateways")(&e))?;
+        left.extend(nats.nat_gateways().iter().filter(|n| n.state().map(|s| s.as_str()) != Some("deleted")).filter_map(|n| n.nat_gateway_id().map(str::to_owned)));
+    }
+    let vpcs = ec2.describe_vpcs().filters(tagged()).send().await.map_err(|e| err("DescribeVpcs")(&e))?;
+    left.extend(vpcs.vpcs().iter().filter_map(|v| v.vpc_id().map(str::to_owned)));
+    let gateways = ec2.describe_internet_gateways().filters(tagged()).send().await.map_err(|e| err("DescribeInternetGateways")(&e))?;
+    left.extend(gateways.internet_gateways().iter().filter_map(|g| g.internet_gateway_id().map(str::to_owned)));
+    let addresses = ec2.describe_addresses().filters(tagged()).send().await.map_err(|e| err("DescribeAddresses")(&e))?;
+    left.extend(addresses.addresses().iter().filter_map(|a| a.allocation_id().map(str::to_owned)));
+    let volumes = ec2.describe_volumes().filters(tagged()).send().await.map_err(|e| err("DescribeVolumes")(&e))?;
+    left.extend(volumes.volumes().iter().filter_map(|v| v.volume_id().map(str::to_owned)));
+    let balancers = account.elb.describe_load_balancers().send().await.map_err(|e| err("DescribeLoadBalancers")(&e))?;
+    left.extend(balancers.load_balancers().iter().filter(|l| l.vpc_id().is_some_and(|v| vpc_ids.iter().any(|x| x == v))).filter_map(|l| l.load_balancer_arn().map(str::to_owned)));
+    let groups = account.elb.describe_target_groups().send().await.map_err(|e| err("DescribeTargetGroups")(&e))?;
+    left.extend(groups.target_groups().iter().filter(|t| t.vpc_id().is_some_and(|v| vpc_ids.iter().any(|x| x == v))).filter_map(|t| t.target_group_arn().map(str::to_owned)));
+    let cluster = format!("byoc-{install_id}");
+    let clusters = account.eks.list_clusters().send().await.map_err(|e| err("ListClusters")(&e))?;
+    left.extend(clusters.clusters().iter().filter(|c| **c == cluster).cloned());
+    left.extend(account.log_groups(&format!("/aws/eks/{cluster}/")).await?);
+    left.sort();
+    left.dedup();
+    Ok(left)
+}
