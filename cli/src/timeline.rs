@@ -10,7 +10,7 @@ pub fn at(event: &Value) -> Option<DateTime<Utc>> {
 pub fn line(event: &Value) -> String {
     format!(
         "#{:<3} {:<15} {:<9} {}",
-        event["seq"],
+        event["seq"].as_u64().map_or_else(|| "?".to_owned(), |n| n.to_string()),
         event["step"].as_str().unwrap_or("-"),
         event["outcome"].as_str().unwrap_or("-"),
         event["message"].as_str().unwrap_or("")

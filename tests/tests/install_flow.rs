@@ -68,6 +68,8 @@ async fn install_reaches_ready_records_every_step_and_emails_the_customer() {
     let tenant = create_tenant(&stack, &api, "ready").await;
     let account = random_account_id();
     stack.customer(&account).create_access_stack(&stack.outputs.vendor_account_id, &tenant.external_id).await.unwrap();
+    // NAT gateways take a while, as on AWS: the cluster must not wait for them.
+    byoc_e2e::customer_ec2::steer_nat(&stack, &account, json!({"pending_polls": 3})).await.unwrap();
 
     let accepted = start_install(&api, &tenant, &account).await;
     assert_eq!(accepted.json["status"], "pending");
@@ -99,6 +101,7 @@ async fn install_reaches_ready_records_every_step_and_emails_the_customer() {
     assert!(pos("validate-trust", "succeeded") < pos("check-quotas", "succeeded"));
     assert!(pos("check-quotas", "succeeded") < pos("create-network", "started"));
     assert!(pos("create-network", "started") < pos("create-cluster", "started"));
+    assert!(pos("create-cluster", "started") < pos("create-network", "succeeded"), "the control plane started before the NAT gateways were available: {steps:#?}");
     assert!(pos("create-cluster", "succeeded") < pos("notify", "succeeded"));
     let last = timeline(&install).last().cloned().unwrap();
     assert!(last.2.starts_with("ready email sent"), "{last:?}");

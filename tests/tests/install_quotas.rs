@@ -99,3 +99,47 @@ async fn a_denied_increase_fails_the_install_with_an_email_saying_what_to_do() {
     assert!(failed.subject.starts_with("Action needed"), "{}", failed.subject);
     assert!(failed.body.contains(VCPU) && failed.body.contains("Service Quotas console"), "{}", failed.body);
 }
+
+#[tokio::test]
+async fn in_manual_mode_the_customer_files_the_requests_and_the_install_carries_on_once_raised() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let tenant_id = random_tenant_id("manual");
+    let account = random_account_id();
+    let created = api.post("/tenants", &json!({"tenant_id": tenant_id, "name": "Manual Co", "email": "ops@manual.example"})).await.unwrap();
+    let inbox = Inbox::for_tenant(&stack, &tenant_id).await.unwrap();
+    stack.customer(&account).create_access_stack(&stack.outputs.vendor_account_id, created.json["external_id"].as_str().unwrap()).await.unwrap();
+    steer(&stack, &account, json!({"applied": {VCPU: 2}})).await.unwrap();
+
+    let body = json!({"tenant_id": tenant_id, "account_id": account, "region": "us-east-1", "options": {"quota_requests": "manual", "node_max_size": 2}});
+    let accepted = api.post("/installs", &body).await.unwrap();
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let path = format!("/installs/{}", accepted.json["install_id"].as_str().unwrap());
+
+    // The install waits, having asked the customer, and files nothing itself.
+    let mut waiting = false;
+    for _ in 0..100 {
+        let record = api.get(&path).await.unwrap().json;
+        if record["notified"].as_array().is_some_and(|n| n.iter().any(|x| x == "waiting-for-quota")) && record["current_step"] == "request-quota" {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(waiting, "the install never started waiting: {:#}", api.get(&path).await.unwrap().json);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(api.get(&path).await.unwrap().json["status"], "running", "still waiting for the customer");
+    let quotas = service_quotas(&stack, &account);
+    assert!(requests(&quotas, "ec2", VCPU).await.unwrap().is_empty(), "manual mode files no request");
+
+    // The customer gets the increase; the install notices and finishes by itself.
+    steer(&stack, &account, json!({"applied": {VCPU: 8}})).await.unwrap();
+    let execution = stack.wait_for_execution(accepted.json["execution_arn"].as_str().unwrap(), Duration::from_secs(120)).await.unwrap();
+    assert_eq!(execution, "SUCCEEDED");
+    assert_eq!(api.get(&path).await.unwrap().json["status"], "ready");
+
+    let emails = inbox.wait_for(2, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(emails.len(), 2, "{emails:#?}");
+    assert!(emails[0].subject.starts_with("Action needed: quota increases for Example Vendor") && emails[0].body.contains("Please request these increases"), "{}", emails[0].body);
+    assert!(emails[1].subject.contains("is ready"));
+}

@@ -2,6 +2,7 @@
 //! secret can slip in: the inputs are the install record and its error, which hold none.
 
 use crate::model::{Install, InstallError};
+use crate::options::QuotaRequestMode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
@@ -86,10 +87,12 @@ pub fn ready(vendor: &str, install: &Install) -> Email {
 /// Sent once when the install starts waiting for AWS to raise quotas: nothing is broken, and
 /// nothing needs doing unless AWS asks the customer (support cases) or denies.
 pub fn waiting_for_quota(vendor: &str, install: &Install, quotas: &[QuotaLine]) -> Email {
+    let manual = install.options.quota_requests == QuotaRequestMode::Manual;
+    let ask = if manual { "Please request these increases in the Service Quotas console (links below):" } else { "We asked AWS for these increases on your behalf:" };
     let mut body = format!(
         "Hello,\n\n\
          Installing {vendor} in your {where_} needs more of some AWS service quotas than your account has.\n\
-         We asked AWS for these increases on your behalf:\n\n",
+         {ask}\n\n",
         where_ = where_(install)
     );
     for quota in quotas {
@@ -102,6 +105,15 @@ pub fn waiting_for_quota(vendor: &str, install: &Install, quotas: &[QuotaLine]) 
             requested = quota.requested,
             url = quota.console_url,
         ));
+    }
+    if manual {
+        body.push_str(&format!(
+            "\nWhat to do: request each increase above (Service Quotas console, \"Request increase at account level\"). \
+             The install checks your quotas regularly and continues by itself once AWS has raised them; you will \
+             get another email when it is ready.\n\nInstall: {}\n",
+            install.install_id
+        ));
+        return Email { subject: subject_line(&format!("Action needed: quota increases for {vendor} in account {} ({})", install.account_id, install.region)), body };
     }
     body.push_str(&format!(
         "\nWhat to do: usually nothing. AWS approves most requests within hours; the install continues by \
@@ -142,6 +154,12 @@ fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
             "Raise the quotas named above in the Service Quotas console (or open a support case), then ask \
              {vendor} to retry install {}. {vendor} can also retry with a smaller install (fewer zones, \
              a single NAT gateway, a smaller node group).",
+            install.install_id
+        ),
+        "SweepIncomplete" => format!(
+            "Some resources could not be deleted yet (AWS kept refusing or they were still in use). {vendor} \
+             can run the removal again for install {}; nothing needs to change in your account unless you \
+             attached your own resources to the install's VPC.",
             install.install_id
         ),
         "TrustInvalid" => format!(
@@ -249,6 +267,17 @@ mod tests {
         assert!(email.body.contains("Running On-Demand Standard instances (ec2 L-1216C47A): from 5 to 16"), "{}", email.body);
         assert!(email.body.contains("EC2-VPC Elastic IPs (ec2 L-0263D0A3): from 5 to 8"));
         assert!(email.body.contains("continues by itself"));
+    }
+
+    #[test]
+    fn manual_mode_asks_the_customer_to_file_the_requests() {
+        let mut install = install();
+        install.options.quota_requests = QuotaRequestMode::Manual;
+        let quotas = vec![QuotaLine { service: "ec2".into(), quota_code: "L-1216C47A".into(), quota_name: "Standard vCPUs".into(), applied: 5.0, requested: 16.0, console_url: "https://x".into() }];
+        let email = waiting_for_quota("V", &install, &quotas);
+        assert_eq!(email.subject, "Action needed: quota increases for V in account 111122223333 (eu-west-2)");
+        assert!(email.body.contains("Please request these increases") && email.body.contains("from 5 to 16"), "{}", email.body);
+        assert!(!email.body.contains("on your behalf"));
     }
 
     #[test]

@@ -15,6 +15,18 @@ pub enum NatMode {
     PerAz,
 }
 
+/// Who asks AWS for quota increases the install needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaRequestMode {
+    /// The installer files the requests in the customer's account and follows them.
+    #[default]
+    Auto,
+    /// The installer files nothing: it emails the customer the list with links, and carries on
+    /// once the applied values have risen.
+    Manual,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InstallOptions {
@@ -34,6 +46,7 @@ pub struct InstallOptions {
     pub load_balancer: bool,
     /// `1.NN`; without it, the newest version EKS offers in standard support.
     pub kubernetes_version: Option<String>,
+    pub quota_requests: QuotaRequestMode,
 }
 
 impl Default for InstallOptions {
@@ -50,6 +63,7 @@ impl Default for InstallOptions {
             node_disk_size_gib: 50,
             load_balancer: true,
             kubernetes_version: None,
+            quota_requests: QuotaRequestMode::Auto,
         }
     }
 }
@@ -116,6 +130,8 @@ mod tests {
         assert!(InstallOptions::default().validate().is_ok());
         let o = with(r#"{"az_count":2,"nat_mode":"single","vpc_cidr":"10.20.0.0/16"}"#).unwrap();
         assert_eq!((o.az_count, o.nat_mode, o.node_max_size), (2, NatMode::Single, 4));
+        assert_eq!(o.quota_requests, QuotaRequestMode::Auto);
+        assert_eq!(with(r#"{"quota_requests":"manual"}"#).unwrap().quota_requests, QuotaRequestMode::Manual);
     }
 
     #[test]

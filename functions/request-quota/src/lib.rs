@@ -13,6 +13,7 @@ use byoc_core::customer_session;
 use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, Outcome, Step};
+use byoc_core::options::QuotaRequestMode;
 use byoc_core::quota_plan::Deficit;
 use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
@@ -61,10 +62,11 @@ pub enum Mode {
     Manual,
 }
 
-/// InstallOptions has no `quota_requests` field yet, so every install is `auto`; once it
-/// exists this reads it.
-fn mode_of(_install: &Install) -> Mode {
-    Mode::Auto
+fn mode_of(install: &Install) -> Mode {
+    match install.options.quota_requests {
+        QuotaRequestMode::Auto => Mode::Auto,
+        QuotaRequestMode::Manual => Mode::Manual,
+    }
 }
 
 /// One quota's increase as recorded on the install.
