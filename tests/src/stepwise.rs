@@ -4,8 +4,8 @@
 //! install while the test calls its step.
 
 use aws_sdk_lambda::primitives::Blob;
-use byoc_core::ids::{AccountId, InstallId, Region, TenantId};
-use byoc_core::model::{Install, InstallStatus, Outcome, Step, TimelineEvent};
+use byoc_core::ids::{AccountId, Region, TenantId};
+use byoc_core::model::Install;
 use byoc_core::options::InstallOptions;
 use byoc_core::store::InstallStore;
 use chrono::Utc;
@@ -18,25 +18,14 @@ use crate::stack::LocalStack;
 pub async fn recorded_install(stack: &LocalStack, tenant_id: &str, account: &str, options: Value) -> Result<String, String> {
     let options: InstallOptions = serde_json::from_value(options).map_err(|e| format!("options: {e}"))?;
     options.validate().map_err(|e| e.to_string())?;
-    let now = Utc::now();
-    let install = Install {
-        install_id: InstallId::generate(u64::try_from(now.timestamp_millis()).unwrap_or(0)).map_err(|e| e.to_string())?,
-        tenant_id: TenantId::parse("tenant_id", tenant_id).map_err(|e| e.to_string())?,
-        account_id: AccountId::parse("account_id", account).map_err(|e| e.to_string())?,
-        region: Region::parse("region", &stack.outputs.region).map_err(|e| e.to_string())?,
+    let (install, first) = Install::requested(
+        TenantId::parse("tenant_id", tenant_id).map_err(|e| e.to_string())?,
+        AccountId::parse("account_id", account).map_err(|e| e.to_string())?,
+        Region::parse("region", &stack.outputs.region).map_err(|e| e.to_string())?,
         options,
-        status: InstallStatus::Pending,
-        current_step: Some(Step::Request),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        execution_arn: None,
-        last_error: None,
-        resources: Default::default(),
-        step_data: Default::default(),
-        notified: vec![],
-    };
-    let first = TimelineEvent { seq: 1, step: Step::Request, outcome: Outcome::Succeeded, at: now, message: "recorded by a step test".into(), status: Some(InstallStatus::Pending) };
+        Utc::now(),
+    )
+    .map_err(|e| e.to_string())?;
     InstallStore::new(stack.dynamodb(), &stack.outputs.table_name).create_install(&install, &first).await.map_err(|e| e.to_string())?;
 
     let function = stack.outputs.functions.get("validate-trust").ok_or("outputs.json names no validate-trust function")?;

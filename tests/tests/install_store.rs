@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use byoc_core::ids::{AccountId, InstallId, Region, TenantId};
+use byoc_core::ids::{AccountId, Region, TenantId};
 use byoc_core::install_change::Change;
-use byoc_core::model::{Install, InstallStatus, Outcome, Step, TimelineEvent};
+use byoc_core::model::{Install, InstallStatus, Outcome, Step};
 use byoc_core::store::InstallStore;
 use byoc_e2e::{random_account_id, random_tenant_id, LocalStack};
 use chrono::Utc;
@@ -16,25 +16,8 @@ fn new_place() -> (TenantId, AccountId) {
 }
 
 async fn new_install(store: &InstallStore, (tenant_id, account_id): &(TenantId, AccountId)) -> Result<Install, byoc_core::Error> {
-    let now = Utc::now();
-    let install = Install {
-        install_id: InstallId::generate(now.timestamp_millis() as u64).unwrap(),
-        tenant_id: tenant_id.clone(),
-        account_id: account_id.clone(),
-        region: Region::parse("region", "us-east-1").unwrap(),
-        options: Default::default(),
-        status: InstallStatus::Pending,
-        current_step: Some(Step::Request),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        execution_arn: None,
-        last_error: None,
-        resources: Default::default(),
-        step_data: Default::default(),
-        notified: vec![],
-    };
-    let first = TimelineEvent { seq: 1, step: Step::Request, outcome: Outcome::Succeeded, at: now, message: "requested".into(), status: Some(InstallStatus::Pending) };
+    let region = Region::parse("region", "us-east-1").unwrap();
+    let (install, first) = Install::requested(tenant_id.clone(), account_id.clone(), region, Default::default(), Utc::now()).unwrap();
     store.create_install(&install, &first).await?;
     Ok(install)
 }

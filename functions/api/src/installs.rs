@@ -49,34 +49,8 @@ pub struct InstallList {
 pub async fn create(deps: &Deps, request: CreateInstall) -> Result<(StatusCode, Accepted), ApiError> {
     request.options.validate()?;
     deps.store.get_tenant(&request.tenant_id).await?;
-    let options = request.options;
-    let now = Utc::now();
-    let install_id = InstallId::generate(u64::try_from(now.timestamp_millis()).unwrap_or(0)).map_err(byoc_core::Error::from)?;
-    let install = Install {
-        install_id: install_id.clone(),
-        tenant_id: request.tenant_id,
-        account_id: request.account_id,
-        region: request.region,
-        options,
-        status: InstallStatus::Pending,
-        current_step: Some(Step::Request),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        execution_arn: None,
-        last_error: None,
-        resources: Default::default(),
-        step_data: Default::default(),
-        notified: vec![],
-    };
-    let requested = TimelineEvent {
-        seq: 1,
-        step: Step::Request,
-        outcome: Outcome::Succeeded,
-        at: now,
-        message: format!("install requested for account {} in {}", install.account_id, install.region),
-        status: Some(InstallStatus::Pending),
-    };
+    let (install, requested) = Install::requested(request.tenant_id, request.account_id, request.region, request.options, Utc::now()).map_err(byoc_core::Error::from)?;
+    let install_id = install.install_id.clone();
     deps.store.create_install(&install, &requested).await?;
 
     // Named after the install: a repeated start cannot run the install twice.

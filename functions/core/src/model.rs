@@ -208,6 +208,46 @@ pub struct Install {
     pub notified: Vec<Notice>,
 }
 
+impl Install {
+    /// A just-requested install, with a new time-sortable id, and the first event of its
+    /// timeline (seq 1), as the store's `create_install` takes them.
+    pub fn requested(
+        tenant_id: TenantId,
+        account_id: AccountId,
+        region: Region,
+        options: InstallOptions,
+        now: DateTime<Utc>,
+    ) -> Result<(Install, TimelineEvent), getrandom::Error> {
+        let install_id = InstallId::generate(u64::try_from(now.timestamp_millis()).unwrap_or(0))?;
+        let event = TimelineEvent {
+            seq: 1,
+            step: Step::Request,
+            outcome: Outcome::Succeeded,
+            at: now,
+            message: format!("install requested for account {account_id} in {region}"),
+            status: Some(InstallStatus::Pending),
+        };
+        let install = Install {
+            install_id,
+            tenant_id,
+            account_id,
+            region,
+            options,
+            status: InstallStatus::Pending,
+            current_step: Some(Step::Request),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            execution_arn: None,
+            last_error: None,
+            resources: BTreeMap::new(),
+            step_data: BTreeMap::new(),
+            notified: vec![],
+        };
+        Ok((install, event))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
