@@ -11,6 +11,7 @@ pub mod api;
 pub mod customer_ec2;
 pub mod customer_quotas;
 pub mod customer_sweep;
+pub mod function_package;
 pub mod customer_eks;
 pub mod inbox;
 pub mod stack;

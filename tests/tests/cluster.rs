@@ -32,53 +32,6 @@ fn kms_key(stack: &LocalStack) -> String {
 
 // ---------------------------------------------------------------- the function under test
 
-/// A zip holding one executable file, stored uncompressed: all a Lambda package needs.
-fn zip_one_file(name: &str, content: &[u8]) -> Vec<u8> {
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for byte in data {
-            crc ^= u32::from(*byte);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-            }
-        }
-        !crc
-    }
-    let (crc, size, name_len) = (crc32(content), content.len() as u32, name.len() as u16);
-    let mut zip = Vec::new();
-    let common = |out: &mut Vec<u8>| {
-        for v in [20u16, 0, 0, 0, 0x21] {
-            out.extend(v.to_le_bytes()); // version needed, flags, stored, time, date (1980-01-01)
-        }
-        out.extend(crc.to_le_bytes());
-        out.extend(size.to_le_bytes());
-        out.extend(size.to_le_bytes());
-        out.extend(name_len.to_le_bytes());
-        out.extend(0u16.to_le_bytes()); // extra field length
-    };
-    zip.extend(0x0403_4b50u32.to_le_bytes());
-    common(&mut zip);
-    zip.extend(name.as_bytes());
-    zip.extend(content);
-    let central_start = zip.len() as u32;
-    zip.extend(0x0201_4b50u32.to_le_bytes());
-    zip.extend(((3u16 << 8) | 20).to_le_bytes()); // made by Unix, so the mode below counts
-    common(&mut zip);
-    zip.extend([0u8; 6]); // comment length, disk, internal attributes
-    zip.extend((0o100_755u32 << 16).to_le_bytes());
-    zip.extend(0u32.to_le_bytes()); // local header offset
-    zip.extend(name.as_bytes());
-    let central_size = zip.len() as u32 - central_start;
-    zip.extend(0x0605_4b50u32.to_le_bytes());
-    zip.extend([0u8; 4]);
-    zip.extend(1u16.to_le_bytes());
-    zip.extend(1u16.to_le_bytes());
-    zip.extend(central_size.to_le_bytes());
-    zip.extend(central_start.to_le_bytes());
-    zip.extend(0u16.to_le_bytes());
-    zip
-}
-
 fn lambda(stack: &LocalStack) -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::new(&stack.config)
 }
@@ -116,7 +69,7 @@ async fn ensure_function(stack: &LocalStack) {
         .role(template.role().expect("a role"))
         .timeout(60)
         .memory_size(256)
-        .code(FunctionCode::builder().zip_file(Blob::new(zip_one_file("bootstrap", bootstrap.as_bytes()))).build())
+        .code(FunctionCode::builder().zip_file(Blob::new(byoc_e2e::function_package::zip_one_executable("bootstrap", bootstrap.as_bytes()))).build())
         .environment(environment)
         .send()
         .await;

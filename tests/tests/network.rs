@@ -10,7 +10,6 @@
 //! `cargo build --workspace --bins`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
 
 use aws_sdk_ec2::types::{NatGatewayState, RouteTable, VpcAttributeName};
 use aws_sdk_lambda::primitives::Blob;
@@ -103,7 +102,7 @@ impl Bed {
             .timeout(60)
             .memory_size(256)
             .environment(Environment::builder().set_variables(Some(variables)).build())
-            .code(FunctionCode::builder().zip_file(Blob::new(bootstrap_zip())).build())
+            .code(FunctionCode::builder().zip_file(Blob::new(byoc_e2e::function_package::linked_bootstrap_zip("create-network"))).build())
             .send()
             .await;
         if let Err(err) = created {
@@ -429,65 +428,3 @@ async fn a_failed_nat_gateway_fails_the_step_with_ec2s_reason() {
     assert!(message.contains("Elastic IP address is already associated") && message.contains("us-east-1a"), "{message}");
 }
 
-/// A function package whose bootstrap execs this checkout's create-network binary, like
-/// `deploy.py --link-code` makes.
-fn bootstrap_zip() -> Vec<u8> {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let binary = target.join("debug/create-network");
-    let binary = binary.canonicalize().unwrap_or_else(|_| panic!("{} is missing: run cargo build --workspace --bins first", binary.display()));
-    let script = format!("#!/bin/sh\nexec '{}' \"$@\"\n", binary.display());
-    zip_one_file("bootstrap", script.as_bytes(), 0o755)
-}
-
-/// A zip archive holding one stored (uncompressed) file: all a Lambda package needs, without
-/// a zip dependency.
-fn zip_one_file(name: &str, data: &[u8], mode: u32) -> Vec<u8> {
-    let crc = crc32(data);
-    let size = u32::try_from(data.len()).unwrap();
-    let name_len = u16::try_from(name.len()).unwrap();
-    let mut out = Vec::new();
-    let local = |out: &mut Vec<u8>| {
-        out.extend(0x0403_4b50u32.to_le_bytes());
-        out.extend([20u8, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // version, flags, stored, time, date
-        out.extend(crc.to_le_bytes());
-        out.extend(size.to_le_bytes());
-        out.extend(size.to_le_bytes());
-        out.extend(name_len.to_le_bytes());
-        out.extend(0u16.to_le_bytes());
-    };
-    local(&mut out);
-    out.extend(name.as_bytes());
-    out.extend(data);
-    let central_start = u32::try_from(out.len()).unwrap();
-    out.extend(0x0201_4b50u32.to_le_bytes());
-    out.extend([20u8, 3]); // made by: unix, so the mode below counts
-    out.extend([20u8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    out.extend(crc.to_le_bytes());
-    out.extend(size.to_le_bytes());
-    out.extend(size.to_le_bytes());
-    out.extend(name_len.to_le_bytes());
-    out.extend([0u8; 8]); // extra, comment, disk, internal attributes
-    out.extend(((0o100000 | mode) << 16).to_le_bytes());
-    out.extend(0u32.to_le_bytes()); // local header offset
-    out.extend(name.as_bytes());
-    let central_size = u32::try_from(out.len()).unwrap() - central_start;
-    out.extend(0x0605_4b50u32.to_le_bytes());
-    out.extend([0u8; 4]);
-    out.extend(1u16.to_le_bytes());
-    out.extend(1u16.to_le_bytes());
-    out.extend(central_size.to_le_bytes());
-    out.extend(central_start.to_le_bytes());
-    out.extend(0u16.to_le_bytes());
-    out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for byte in data {
-        crc ^= u32::from(*byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}

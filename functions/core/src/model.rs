@@ -183,7 +183,7 @@ pub struct Install {
     pub tenant_id: TenantId,
     pub account_id: AccountId,
     pub region: Region,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::options::lenient")]
     pub options: InstallOptions,
     pub status: InstallStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]

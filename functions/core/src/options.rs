@@ -68,6 +68,18 @@ impl Default for InstallOptions {
     }
 }
 
+/// Reads options from a stored install, ignoring fields this version does not know: a record
+/// written by a newer function (during a deploy, some run old code) must stay readable. The
+/// API, where a vendor's typo must be caught, reads `InstallOptions` strictly.
+pub fn lenient<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<InstallOptions, D::Error> {
+    let mut value = serde_json::Value::deserialize(deserializer)?;
+    let known = serde_json::to_value(InstallOptions::default()).map_err(serde::de::Error::custom)?;
+    if let (Some(fields), Some(known)) = (value.as_object_mut(), known.as_object()) {
+        fields.retain(|name, _| known.contains_key(name));
+    }
+    serde_json::from_value(value).map_err(serde::de::Error::custom)
+}
+
 fn field(name: &str) -> String {
     format!("options.{name}")
 }
@@ -132,6 +144,18 @@ mod tests {
         assert_eq!((o.az_count, o.nat_mode, o.node_max_size), (2, NatMode::Single, 4));
         assert_eq!(o.quota_requests, QuotaRequestMode::Auto);
         assert_eq!(with(r#"{"quota_requests":"manual"}"#).unwrap().quota_requests, QuotaRequestMode::Manual);
+    }
+
+    #[test]
+    fn stored_options_from_a_newer_version_stay_readable() {
+        #[derive(Deserialize)]
+        struct Stored {
+            #[serde(deserialize_with = "lenient")]
+            options: InstallOptions,
+        }
+        let stored: Stored = serde_json::from_str(r#"{"options":{"az_count":2,"added_later":true}}"#).unwrap();
+        assert_eq!(stored.options.az_count, 2);
+        assert!(serde_json::from_str::<InstallOptions>(r#"{"added_later":true}"#).is_err(), "the API stays strict");
     }
 
     #[test]
