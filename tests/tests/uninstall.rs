@@ -27,7 +27,16 @@ async fn place(stack: &LocalStack, api: &Api, prefix: &str) -> Place {
 }
 
 async fn install(stack: &LocalStack, api: &Api, place: &Place) -> (String, String, Value) {
-    let body = json!({"tenant_id": place.tenant_id, "account_id": place.account, "region": "us-east-1", "options": {"node_desired_size": 2, "node_max_size": 2}});
+    install_with(stack, api, place, json!({})).await
+}
+
+/// An install with `extra` options on top of two nodes (which fit a new account's quotas).
+async fn install_with(stack: &LocalStack, api: &Api, place: &Place, extra: Value) -> (String, String, Value) {
+    let mut options = json!({"node_desired_size": 2, "node_max_size": 2});
+    if let (Some(options), Some(extra)) = (options.as_object_mut(), extra.as_object()) {
+        options.extend(extra.clone());
+    }
+    let body = json!({"tenant_id": place.tenant_id, "account_id": place.account, "region": "us-east-1", "options": options});
     let accepted = api.post("/installs", &body).await.unwrap();
     assert_eq!(accepted.status, 202, "{}", accepted.text);
     let execution = stack.wait_for_execution(accepted.json["execution_arn"].as_str().unwrap(), TIMEOUT).await.unwrap();
@@ -95,6 +104,7 @@ async fn an_install_that_fails_after_building_is_rolled_back_before_the_email() 
     assert_eq!(execution, "FAILED");
     assert_eq!(record["status"], "failed");
     assert_eq!(record["last_error"]["code"], "ClusterFailed", "{record:#}");
+    assert_eq!(record["last_error"]["step"], "create-cluster", "the failure is reported against the step that failed");
     assert!(record["last_error"]["message"].as_str().unwrap().contains("Simulated: the control plane could not be created"));
     let steps = steps(&record);
     let at = |s: &str| steps.iter().position(|x| x == s).unwrap_or_else(|| panic!("no {s} in {steps:#?}"));
@@ -117,4 +127,45 @@ async fn an_install_that_fails_after_building_is_rolled_back_before_the_email() 
     assert_eq!(removing.json["status"], "removing");
     stack.wait_for_execution(removing.json["execution_arn"].as_str().unwrap(), TIMEOUT).await.unwrap();
     assert_eq!(api.get(&format!("/installs/{id}")).await.unwrap().json["status"], "removed");
+}
+
+#[tokio::test]
+async fn a_failed_install_can_keep_what_it_made_for_inspection_until_removed() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let place = place(&stack, &api, "inspect").await;
+    steer_eks(&stack, &place.account, json!({"cluster_fail": "Simulated: subnets have no free addresses", "cluster_fail_code": "InsufficientFreeAddresses"})).await.unwrap();
+
+    let (id, execution, record) = install_with(&stack, &api, &place, json!({"keep_failed_resources": true})).await;
+    assert_eq!((execution.as_str(), record["last_error"]["code"].as_str()), ("FAILED", Some("ClusterFailed")), "{record:#}");
+    let ec2 = ec2(&stack, &place.account);
+    let kept = tagged(&ec2, &id, true).await.unwrap();
+    assert_eq!((kept.vpcs.len(), kept.subnets.len()), (1, 6), "the network is kept for inspection");
+    assert_eq!(record["step_data"]["sweep"]["mode"], "dry_run", "the rollback only reported: {:#}", record["step_data"]["sweep"]);
+    let emails = place.inbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
+    assert!(emails[0].body.contains("kept for inspection") && emails[0].body.contains("costs money"), "{}", emails[0].body);
+
+    // Removing it later deletes everything.
+    let removing = api.send("DELETE", &format!("/installs/{id}"), None, true).await.unwrap();
+    assert_eq!(removing.status, 202, "{}", removing.text);
+    stack.wait_for_execution(removing.json["execution_arn"].as_str().unwrap(), TIMEOUT).await.unwrap();
+    assert_eq!(api.get(&format!("/installs/{id}")).await.unwrap().json["status"], "removed");
+    let left = tagged(&ec2, &id, true).await.unwrap();
+    assert!(left.vpcs.is_empty() && left.subnets.is_empty() && left.addresses.is_empty(), "{left:#?}");
+}
+
+#[tokio::test]
+async fn a_failure_in_the_middle_of_the_network_rolls_back_the_partial_network() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let place = place(&stack, &api, "midnet").await;
+    byoc_e2e::customer_ec2::steer_nat(&stack, &place.account, json!({"pending_polls": 1, "fail": "Simulated: insufficient capacity for NAT gateways", "fail_code": "InternalError"})).await.unwrap();
+
+    let (id, execution, record) = install(&stack, &api, &place).await;
+    assert_eq!((execution.as_str(), record["last_error"]["code"].as_str()), ("FAILED", Some("NetworkFailed")), "{record:#}");
+    assert_eq!(record["last_error"]["step"], "create-network");
+    assert!(steps(&record).contains(&"sweep-dangling succeeded".to_owned()), "{:#?}", steps(&record));
+    let left = tagged(&ec2(&stack, &place.account), &id, true).await.unwrap();
+    assert!(left.vpcs.is_empty() && left.subnets.is_empty() && left.addresses.is_empty() && left.route_tables.is_empty() && left.internet_gateways.is_empty(), "{left:#?}");
+    assert!(!cluster_exists(&stack, &place.account, &id).await);
 }

@@ -184,7 +184,7 @@ pub fn failed(vendor: &str, install: &Install, error: &InstallError) -> Email {
          Error:   {code}\n\n\
          What happened:\n  {message}\n\n\
          What to do:\n  {remedy}\n\n\
-         Nothing that {vendor} created is left running in your account.\n",
+         {leftovers}\n",
         where_ = where_(install),
         id = install.install_id,
         step = error.step,
@@ -192,6 +192,11 @@ pub fn failed(vendor: &str, install: &Install, error: &InstallError) -> Email {
         code = error.code,
         message = error.message,
         remedy = remedy(vendor, install, error),
+        leftovers = if install.options.keep_failed_resources {
+            format!("What the install created is kept for inspection, as {vendor} asked: it costs money until {vendor} removes install {}.", install.install_id)
+        } else {
+            format!("Nothing that {vendor} created is left running in your account.")
+        },
     );
     Email { subject: subject_line(&format!("Action needed: {vendor} install in {} failed", where_(install))), body }
 }
@@ -217,6 +222,7 @@ mod tests {
             version: 4,
             execution_arn: None,
             last_error: None,
+            failed_step: None,
             resources: [("role_arn".to_string(), "arn:aws:iam::111122223333:role/byoc/byoc-installer".to_string())].into(),
             step_data: Default::default(),
             notified: vec![],

@@ -85,6 +85,7 @@ pub fn apply(current: &Install, change: &Change, now: DateTime<Utc>) -> Result<(
     // Retrying a failed install starts afresh: the old error no longer describes it.
     if next.status == InstallStatus::Pending {
         next.last_error = None;
+        next.failed_step = None;
         next.notified.clear();
     }
     if let Some(error) = &change.error {
@@ -92,8 +93,14 @@ pub fn apply(current: &Install, change: &Change, now: DateTime<Utc>) -> Result<(
     }
     // A step becomes the current one when it starts; later events about it (or a record
     // made by another writer meanwhile) do not move the pointer back.
-    if change.outcome == Outcome::Started {
+    // A sweep that starts while the install is still running is the rollback of a failed
+    // step: that step stays current, so the failure is reported against it.
+    let rollback = change.step == Step::SweepDangling && next.status == InstallStatus::Running;
+    if change.outcome == Outcome::Started && !rollback {
         next.current_step = Some(change.step);
+    }
+    if change.outcome == Outcome::Failed && change.step != Step::SweepDangling && change.step != Step::Notify {
+        next.failed_step = Some(change.step);
     }
     next.resources.extend(change.resources.iter().map(|(k, v)| (k.clone(), v.clone())));
     next.step_data.extend(change.step_data.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -138,6 +145,7 @@ mod tests {
             version,
             execution_arn: None,
             last_error: None,
+            failed_step: None,
             resources: Default::default(),
             step_data: Default::default(),
             notified: vec![],
@@ -156,6 +164,25 @@ mod tests {
         assert_eq!(next.current_step, Some(Step::ValidateTrust));
         let (next, _) = apply(&next, &Change::new(Step::Request, Outcome::Succeeded, "execution started"), Utc::now()).unwrap();
         assert_eq!(next.current_step, Some(Step::ValidateTrust), "only a starting step becomes current");
+    }
+
+    #[test]
+    fn a_rollback_sweep_leaves_the_failed_step_current_but_an_uninstall_sweep_takes_over() {
+        let mut running = install(InstallStatus::Running, 5);
+        running.current_step = Some(Step::CreateNetwork);
+        let (next, _) = apply(&running, &Change::new(Step::SweepDangling, Outcome::Started, "rolling back"), Utc::now()).unwrap();
+        assert_eq!(next.current_step, Some(Step::CreateNetwork));
+        let removing = install(InstallStatus::Removing, 9);
+        let (next, _) = apply(&removing, &Change::new(Step::SweepDangling, Outcome::Started, "removing"), Utc::now()).unwrap();
+        assert_eq!(next.current_step, Some(Step::SweepDangling));
+    }
+
+    #[test]
+    fn the_step_that_recorded_a_failure_is_remembered() {
+        let mut running = install(InstallStatus::Running, 5);
+        running.current_step = Some(Step::CreateCluster);
+        let (next, _) = apply(&running, &Change::new(Step::CreateNetwork, Outcome::Failed, "NAT failed"), Utc::now()).unwrap();
+        assert_eq!((next.failed_step, next.current_step), (Some(Step::CreateNetwork), Some(Step::CreateCluster)));
     }
 
     #[test]

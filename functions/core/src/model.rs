@@ -127,6 +127,8 @@ impl fmt::Display for Step {
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Started,
+    /// Part of the step is done (e.g. one resource made); the step goes on.
+    Progress,
     /// Not done yet, will be tried again (e.g. the customer's stack is still being created).
     Waiting,
     Succeeded,
@@ -196,6 +198,10 @@ pub struct Install {
     pub execution_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<InstallError>,
+    /// The step that last recorded a failure: steps interleave (the network is polled while
+    /// the cluster comes up), so the current step alone cannot say which one failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<Step>,
     /// Ids and ARNs of what the install found or made, by name (e.g. `role_arn`).
     #[serde(default)]
     pub resources: BTreeMap<String, String>,
@@ -240,6 +246,7 @@ impl Install {
             version: 1,
             execution_arn: None,
             last_error: None,
+            failed_step: None,
             resources: BTreeMap::new(),
             step_data: BTreeMap::new(),
             notified: vec![],

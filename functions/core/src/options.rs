@@ -47,6 +47,9 @@ pub struct InstallOptions {
     /// `1.NN`; without it, the newest version EKS offers in standard support.
     pub kubernetes_version: Option<String>,
     pub quota_requests: QuotaRequestMode,
+    /// Keep what a failed install made, for inspection, instead of rolling it back. It keeps
+    /// costing the customer until the install is removed.
+    pub keep_failed_resources: bool,
 }
 
 impl Default for InstallOptions {
@@ -64,6 +67,7 @@ impl Default for InstallOptions {
             load_balancer: true,
             kubernetes_version: None,
             quota_requests: QuotaRequestMode::Auto,
+            keep_failed_resources: false,
         }
     }
 }

@@ -436,6 +436,7 @@ mod tests {
             version: 1,
             execution_arn: None,
             last_error: None,
+            failed_step: None,
             resources: Default::default(),
             step_data: Default::default(),
             notified: vec![],

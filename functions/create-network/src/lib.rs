@@ -76,7 +76,8 @@ async fn create(deps: &Deps, input: &StepInput) -> Result<Readiness, CreateNetwo
     if matches!(install.status, InstallStatus::Removing | InstallStatus::Removed) {
         return Err(CreateNetworkError::NotActive { install_id: install.install_id.to_string(), status: install.status.to_string() });
     }
-    if install.current_step != Some(Step::CreateNetwork) {
+    // Started once: later calls poll while other steps (the cluster) are current.
+    if !install.step_data.contains_key(record::STEP_DATA_KEY) && install.current_step != Some(Step::CreateNetwork) {
         let message = format!("creating the network in account {} ({})", install.account_id, install.region);
         deps.store.record(&install.install_id, Change::new(Step::CreateNetwork, Outcome::Started, message)).await?;
     }

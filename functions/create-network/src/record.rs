@@ -89,7 +89,7 @@ impl<'a> Recorder<'a> {
 
     /// Records `id` under `resource` with the current network, as one timeline event.
     pub async fn save(&self, resource: &str, id: &str, message: String) -> Result<(), byoc_core::Error> {
-        let change = Change::new(Step::CreateNetwork, Outcome::Started, message)
+        let change = Change::new(Step::CreateNetwork, Outcome::Progress, message)
             .resource(resource, id)
             .data(STEP_DATA_KEY, self.network.to_json());
         self.store.record(&self.install.install_id, change).await.map(|_| ())

@@ -123,8 +123,8 @@ async fn mark_failed(deps: &Deps, install: Install, caught: Option<&CaughtError>
         install
     } else {
         let error = InstallError {
-            // The step that was running when the state machine caught the error.
-            step: install.current_step.unwrap_or(Step::Request),
+            // The step that recorded the failure, else the one running when it was caught.
+            step: install.failed_step.or(install.current_step).unwrap_or(Step::Request),
             code: caught.map_or_else(|| "Unknown".to_owned(), |c| c.error.clone()),
             message: caught.map_or_else(|| "the install stopped without an error description".to_owned(), CaughtError::message),
         };

@@ -47,6 +47,9 @@ pub enum Mode {
     #[default]
     Delete,
     DryRun,
+    /// A failed install's Catch: delete, unless the install asked to keep what a failed
+    /// install made for inspection (option `keep_failed_resources`), then only report.
+    Rollback,
 }
 
 /// Ids only, like every step's input; other fields (a caught `error`) are ignored.
@@ -107,8 +110,14 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
     let step_input = StepInput { install_id: input.install_id.clone(), tenant_id: input.tenant_id.clone() };
     let session = customer_session::open(&deps.store, &deps.base, &deps.access, &step_input).await?;
     let install = &session.install;
-    if starts_a_sweep(install.step_data.get(RECORD_KEY), input.mode) {
-        let what = if input.mode == Mode::DryRun { "looking for" } else { "removing" };
+    let kept_for_inspection = input.mode == Mode::Rollback && install.options.keep_failed_resources;
+    let mode = match input.mode {
+        Mode::Rollback if kept_for_inspection => Mode::DryRun,
+        Mode::Rollback => Mode::Delete,
+        other => other,
+    };
+    if starts_a_sweep(install.step_data.get(RECORD_KEY), mode) {
+        let what = if kept_for_inspection { "keeping for inspection, as the install's options ask," } else if mode == Mode::DryRun { "looking for" } else { "removing" };
         let change = Change::new(Step::SweepDangling, Outcome::Started, format!("{what} what the install made in account {} ({})", install.account_id, install.region));
         deps.store.record(&install.install_id, change).await?;
     }
@@ -117,19 +126,19 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
     let discovery = discover(&clients, install).await?;
     let mut pass = Pass { found: discovery.delete.clone(), kept: discovery.kept, unhandled: discovery.unhandled, ..Default::default() };
     pass.remaining = discovery.delete;
-    if input.mode == Mode::Delete {
+    if mode == Mode::Delete {
         delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
     }
 
-    let outcome = if input.mode == Mode::DryRun || pass.done() { Outcome::Succeeded } else { Outcome::Waiting };
-    let change = Change::new(Step::SweepDangling, outcome, pass.message(input.mode)).data(RECORD_KEY, pass.record(input.mode));
+    let outcome = if mode == Mode::DryRun || pass.done() { Outcome::Succeeded } else { Outcome::Waiting };
+    let change = Change::new(Step::SweepDangling, outcome, pass.message(mode)).data(RECORD_KEY, pass.record(mode));
     deps.store.record(&install.install_id, change).await?;
     Ok(SweepOutput {
         install_id: input.install_id.clone(),
         tenant_id: input.tenant_id.clone(),
         mode: input.mode,
         remaining: pass.remaining.len(),
-        done: input.mode == Mode::DryRun || pass.done(),
+        done: mode == Mode::DryRun || pass.done(),
         monthly_cost_usd: pass.monthly_cost_usd(),
     })
 }

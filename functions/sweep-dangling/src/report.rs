@@ -52,8 +52,9 @@ impl Pass {
                 count_by_kind(self.found.iter().map(|f| &f.kind)),
                 self.monthly_cost_usd()
             ),
-            Mode::Delete if self.done() => format!("nothing of the install is left: deleted {} of {found} resources found", self.deleted().count()),
-            Mode::Delete => format!(
+            // A rollback is reported as what it did: a delete pass (or a dry run when kept).
+            Mode::Delete | Mode::Rollback if self.done() => format!("nothing of the install is left: deleted {} of {found} resources found", self.deleted().count()),
+            Mode::Delete | Mode::Rollback => format!(
                 "deleted {} of {found} resources found; {} remain ({}), to be retried on the next pass",
                 self.deleted().count(),
                 self.remaining.len(),
