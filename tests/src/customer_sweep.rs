@@ -215,19 +215,32 @@ pub async fn build_footprint(account: &Account, install_id: &str, tenant_id: &st
     account.json_call("Logs_20140328.CreateLogGroup", json!({"logGroupName": fp.log_group, "tags": log_tags})).await?;
     fp.add("log-group", fp.log_group.clone());
 
+    let leftovers = kubernetes_leftovers(account, install_id, &vpc, &public, &private[0]).await?;
+    fp.resources.extend(leftovers.resources);
+    Ok(fp)
+}
+
+/// What Kubernetes makes in an install's VPC, none of it with the install tag: an NLB with its
+/// security group and a target group, a nodes' security group whose rule references the NLB's,
+/// a leaked `available` ENI, and a PVC's EBS volume (tagged by the CSI driver's extra tags).
+pub async fn kubernetes_leftovers(account: &Account, install_id: &str, vpc: &str, public: &[String], private_subnet: &str) -> Result<Footprint, String> {
+    let ec2 = &account.ec2;
+    let cluster = format!("byoc-{install_id}");
+    let k8s_key = format!("kubernetes.io/cluster/{cluster}");
+    let mut fp = Footprint::default();
     // What Kubernetes made: no install tag on any of it.
     let k8s_tags = [(k8s_key.as_str(), "owned"), ("elbv2.k8s.aws/cluster", cluster.as_str())];
     let lb_group = ec2
         .create_security_group()
         .group_name("k8s-traffic-nlb")
         .description("[k8s] Shared Backend SecurityGroup for LoadBalancer")
-        .vpc_id(&vpc)
+        .vpc_id(vpc)
         .tag_specifications(spec(ResourceType::SecurityGroup, &k8s_tags))
         .send()
         .await
         .map_err(|e| err("CreateSecurityGroup")(&e))?;
     let lb_group = fp.add("security-group", lb_group.group_id().unwrap_or_default());
-    let node_group = ec2.create_security_group().group_name("eks-nodes").description("nodes").vpc_id(&vpc).send().await.map_err(|e| err("CreateSecurityGroup")(&e))?;
+    let node_group = ec2.create_security_group().group_name("eks-nodes").description("nodes").vpc_id(vpc).send().await.map_err(|e| err("CreateSecurityGroup")(&e))?;
     let node_group = fp.add("security-group", node_group.group_id().unwrap_or_default());
     let from_lb = IpPermission::builder().ip_protocol("tcp").from_port(30000).to_port(32767).user_id_group_pairs(UserIdGroupPair::builder().group_id(&lb_group).build()).build();
     ec2.authorize_security_group_ingress().group_id(&node_group).ip_permissions(from_lb).send().await.map_err(|e| err("AuthorizeSecurityGroupIngress")(&e))?;
@@ -238,7 +251,7 @@ pub async fn build_footprint(account: &Account, install_id: &str, tenant_id: &st
         .create_load_balancer()
         .name("k8s-default-web")
         .r#type(LoadBalancerTypeEnum::Network)
-        .set_subnets(Some(public.clone()))
+        .set_subnets(Some(public.to_vec()))
         .security_groups(&lb_group)
         .set_tags(Some(elb_tags()))
         .send()
@@ -251,7 +264,7 @@ pub async fn build_footprint(account: &Account, install_id: &str, tenant_id: &st
         .name("k8s-default-web")
         .protocol(ProtocolEnum::Tcp)
         .port(80)
-        .vpc_id(&vpc)
+        .vpc_id(vpc)
         .target_type(TargetTypeEnum::Ip)
         .set_tags(Some(elb_tags()))
         .send()
@@ -261,7 +274,7 @@ pub async fn build_footprint(account: &Account, install_id: &str, tenant_id: &st
     let forward = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&tg).build();
     account.elb.create_listener().load_balancer_arn(&lb).protocol(ProtocolEnum::Tcp).port(80).default_actions(forward).send().await.map_err(|e| err("CreateListener")(&e))?;
 
-    let eni = ec2.create_network_interface().subnet_id(&private[0]).groups(&node_group).description("aws-K8S-i-0leaked").send().await.map_err(|e| err("CreateNetworkInterface")(&e))?;
+    let eni = ec2.create_network_interface().subnet_id(private_subnet).groups(&node_group).description("aws-K8S-i-0leaked").send().await.map_err(|e| err("CreateNetworkInterface")(&e))?;
     fp.add("network-interface", eni.network_interface().and_then(|n| n.network_interface_id()).unwrap_or_default());
     let volume_tags = [(INSTALL_TAG, install_id), ("ebs.csi.aws.com/cluster", "true"), ("kubernetes.io/created-for/pvc/name", "data-postgres-0")];
     let volume = ec2

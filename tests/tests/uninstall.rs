@@ -169,3 +169,36 @@ async fn a_failure_in_the_middle_of_the_network_rolls_back_the_partial_network()
     assert!(left.vpcs.is_empty() && left.subnets.is_empty() && left.addresses.is_empty() && left.route_tables.is_empty() && left.internet_gateways.is_empty(), "{left:#?}");
     assert!(!cluster_exists(&stack, &place.account, &id).await);
 }
+
+#[tokio::test]
+async fn what_kubernetes_left_in_the_install_is_removed_too_and_the_neighbours_stay() {
+    use byoc_e2e::customer_sweep::{build_decoys, install_leftovers, kubernetes_leftovers, still_there, Account};
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let place = place(&stack, &api, "k8sleft").await;
+    let (id, execution, record) = install(&stack, &api, &place).await;
+    assert_eq!(execution, "SUCCEEDED", "{record:#}");
+
+    // What the vendor's software would have made through Kubernetes, inside the install's VPC.
+    let resources = record["resources"].as_object().unwrap();
+    let vpc = resources["vpc_id"].as_str().unwrap().to_owned();
+    let subnets = |prefix: &str| -> Vec<String> { resources.iter().filter(|(k, _)| k.starts_with(prefix)).filter_map(|(_, v)| v.as_str().map(str::to_owned)).collect() };
+    let (public, private) = (subnets("public_subnet_id:"), subnets("private_subnet_id:"));
+    let account = Account::new(&stack, &place.account);
+    let leftovers = kubernetes_leftovers(&account, &id, &vpc, &public, &private[0]).await.unwrap();
+    let decoys = build_decoys(&account, &id).await.unwrap();
+    assert!(!leftovers.resources.is_empty());
+
+    let removing = api.send("DELETE", &format!("/installs/{id}"), None, true).await.unwrap();
+    assert_eq!(removing.status, 202, "{}", removing.text);
+    let execution = stack.wait_for_execution(removing.json["execution_arn"].as_str().unwrap(), TIMEOUT).await.unwrap();
+    let record = api.get(&format!("/installs/{id}")).await.unwrap().json;
+    assert_eq!((execution.as_str(), record["status"].as_str()), ("SUCCEEDED", Some("removed")), "{:#}", record["step_data"]["sweep"]);
+
+    // The emulator's own listings (tagging API, Describe calls by tag and by VPC) find nothing.
+    let left = install_leftovers(&account, &id, &[vpc]).await.unwrap();
+    assert!(left.is_empty(), "left behind: {left:#?}");
+    let cluster = format!("byoc-{id}");
+    assert!(still_there(&account, &cluster, &leftovers.resources).await.unwrap().is_empty());
+    assert_eq!(still_there(&account, &cluster, &decoys.resources).await.unwrap(), decoys.resources, "a neighbour was touched");
+}
