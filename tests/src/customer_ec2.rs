@@ -97,16 +97,5 @@ pub async fn tagged(ec2: &Client, install_id: &str, with_nat_gateways: bool) -> 
 /// Sets the emulator's NAT behaviour for `account`: `{"pending_polls": 3}` keeps each new NAT
 /// gateway pending for three DescribeNatGateways polls; `{"fail": "why"}` makes it fail.
 pub async fn steer_nat(stack: &LocalStack, account: &str, settings: serde_json::Value) -> Result<(), String> {
-    let body = serde_json::json!({"byoc": {"nat": {account: settings}}});
-    let response = reqwest::Client::new()
-        .post(format!("{}/moto-api/config", stack.endpoint))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| format!("POST /moto-api/config: {e}"))?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("POST /moto-api/config answered {}", response.status()))
-    }
+    stack.steer("nat", account, settings).await
 }

@@ -19,18 +19,7 @@ pub fn eks(stack: &LocalStack, account: &str) -> aws_sdk_eks::Client {
 /// (DescribeCluster polls a new cluster stays CREATING), `{"cluster_fail": "why"}`,
 /// `{"nodegroup_fail": "why", "nodegroup_fail_status": "DEGRADED"}`.
 pub async fn steer_eks(stack: &LocalStack, account: &str, settings: Value) -> Result<(), String> {
-    let body = serde_json::json!({"byoc": {"eks": {account: settings}}});
-    let response = reqwest::Client::new()
-        .post(format!("{}/moto-api/config", stack.endpoint))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| format!("POST /moto-api/config: {e}"))?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("POST /moto-api/config answered {}", response.status()))
-    }
+    stack.steer("eks", account, settings).await
 }
 
 /// An install's network as the network step leaves it: one VPC, a private and a public

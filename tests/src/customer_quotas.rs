@@ -22,17 +22,7 @@ pub fn service_quotas(stack: &LocalStack, account: &str) -> Client {
 /// infra/local/moto_ext/service_quotas.py): `{"applied": {code: value}, "outcomes": {code:
 /// {"decision": "approve"|"deny"|"pending", "after_polls": n}}}`.
 pub async fn steer(stack: &LocalStack, account: &str, settings: Value) -> Result<(), String> {
-    let body = json!({"byoc": {"service_quotas": {account: settings}}});
-    let response = reqwest::Client::new()
-        .post(format!("{}/moto-api/config", stack.endpoint))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| format!("POST /moto-api/config: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("POST /moto-api/config answered {}", response.status()));
-    }
-    Ok(())
+    stack.steer("service_quotas", account, settings).await
 }
 
 /// The quota's applied value in the account.

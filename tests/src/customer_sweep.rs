@@ -83,9 +83,7 @@ fn err(what: &str) -> impl Fn(&dyn std::fmt::Debug) -> String + '_ {
 
 /// Posts emulator settings for `account` under `section` (e.g. "sweep", "nat").
 pub async fn steer(stack: &LocalStack, section: &str, account: &str, settings: Value) -> Result<(), String> {
-    let body = json!({"byoc": {section: {account: settings}}});
-    let response = reqwest::Client::new().post(format!("{}/moto-api/config", stack.endpoint)).json(&body).send().await.map_err(|e| e.to_string())?;
-    response.status().is_success().then_some(()).ok_or_else(|| format!("POST /moto-api/config answered {}", response.status()))
+    stack.steer(section, account, settings).await
 }
 
 /// Everything one install made, by kind, with the ids a test checks.

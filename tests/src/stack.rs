@@ -119,6 +119,19 @@ impl LocalStack {
         Ok(lines.join("\n"))
     }
 
+    /// Steers the emulator for one customer account (infra/local/moto_ext/control.py): the
+    /// settings of `section` ("nat", "eks", "service_quotas", "sweep") for `account`.
+    pub async fn steer(&self, section: &str, account: &str, settings: serde_json::Value) -> Result<(), String> {
+        let body = serde_json::json!({"byoc": {section: {account: settings}}});
+        let response = reqwest::Client::new()
+            .post(format!("{}/moto-api/config", self.endpoint))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("POST /moto-api/config: {e}"))?;
+        response.status().is_success().then_some(()).ok_or_else(|| format!("POST /moto-api/config answered {}", response.status()))
+    }
+
     /// Every function log line written so far (the local CloudWatch Logs).
     pub fn function_logs(&self) -> String {
         let dir = self.dir.join("logs").join("functions");
