@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     byoc_core::telemetry::init();
     let config = byoc_core::aws::load_config().await;
     let deps = Deps {
-        store: InstallStore::new(aws_sdk_dynamodb::Client::new(&config), byoc_core::aws::env("TABLE_NAME")?),
+        store: InstallStore::from_env(&config)?,
         access: CustomerAccess::from_env()?,
         base: config,
     };

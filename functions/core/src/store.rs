@@ -122,6 +122,11 @@ impl InstallStore {
         Self { client, table: table.into() }
     }
 
+    /// The store every function uses: the table named by `TABLE_NAME`.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self> {
+        Ok(Self::new(Client::new(config), crate::aws::env("TABLE_NAME")?))
+    }
+
     fn put(&self, item: Item, condition: &str, values: &[(&str, AttributeValue)]) -> Result<TransactWriteItem> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
         for (name, value) in values {

@@ -5,6 +5,7 @@
 use aws_sdk_sns::types::MessageAttributeValue;
 use byoc_core::email::{self, Email, QuotaLine};
 use byoc_core::install_change::Change;
+use byoc_core::quota_plan::Deficit;
 use byoc_core::model::{Install, InstallError, InstallStatus, Notice, Outcome, Step};
 use byoc_core::step_input::CaughtError;
 use byoc_core::ids::{InstallId, TenantId};
@@ -144,21 +145,6 @@ async fn mark_failed(deps: &Deps, install: Install, caught: Option<&CaughtError>
 
 /// The quotas check-quotas found short, as recorded under `step_data["quota_check"]`.
 fn requested_quotas(install: &Install) -> Vec<QuotaLine> {
-    #[derive(Deserialize)]
-    struct Deficit {
-        #[serde(default)]
-        service: String,
-        #[serde(default)]
-        quota_code: String,
-        #[serde(default)]
-        quota_name: String,
-        #[serde(default)]
-        applied: f64,
-        #[serde(default)]
-        request_value: f64,
-        #[serde(default)]
-        console_url: String,
-    }
     let deficits = install
         .step_data
         .get("quota_check")
@@ -167,7 +153,7 @@ fn requested_quotas(install: &Install) -> Vec<QuotaLine> {
         .unwrap_or_default();
     deficits
         .into_iter()
-        .map(|d| QuotaLine { service: d.service, quota_code: d.quota_code, quota_name: d.quota_name, applied: d.applied, requested: d.request_value, console_url: d.console_url })
+        .map(|d| QuotaLine { service: d.service, quota_code: d.quota_code, quota_name: d.quota_name, applied: d.applied, requested: d.request_value as f64, console_url: d.console_url })
         .collect()
 }
 

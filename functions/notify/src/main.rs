@@ -7,7 +7,7 @@ async fn main() -> Result<(), Error> {
     byoc_core::telemetry::init();
     let config = byoc_core::aws::load_config().await;
     let deps = Deps {
-        store: InstallStore::new(aws_sdk_dynamodb::Client::new(&config), byoc_core::aws::env("TABLE_NAME")?),
+        store: InstallStore::from_env(&config)?,
         sns: aws_sdk_sns::Client::new(&config),
         topic_arn: byoc_core::aws::env("TOPIC_ARN")?,
         vendor_name: byoc_core::aws::env("VENDOR_NAME")?,

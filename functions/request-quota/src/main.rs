@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let poll_seconds = seconds("QUOTA_POLL_SECONDS", DEFAULT_POLL_SECONDS)?;
     let max_wait_seconds = seconds("QUOTA_MAX_WAIT_SECONDS", DEFAULT_MAX_WAIT_SECONDS)?;
     let deps = Deps {
-        store: InstallStore::new(aws_sdk_dynamodb::Client::new(&config), byoc_core::aws::env("TABLE_NAME")?),
+        store: InstallStore::from_env(&config)?,
         access: CustomerAccess::from_env()?,
         base: config,
         poll_seconds,

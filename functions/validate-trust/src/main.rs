@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     byoc_core::telemetry::init();
     let config = byoc_core::aws::load_config().await;
     let deps = Deps {
-        store: InstallStore::new(aws_sdk_dynamodb::Client::new(&config), byoc_core::aws::env("TABLE_NAME")?),
+        store: InstallStore::from_env(&config)?,
         access: CustomerAccess::from_env()?,
         vendor_account: AccountId::parse("VENDOR_ACCOUNT_ID", &byoc_core::aws::env("VENDOR_ACCOUNT_ID")?)?,
         base: config,
