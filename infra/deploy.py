@@ -1,25 +1,31 @@
-"""Deploys byoc-installer's vendor side: table, topic, artifacts bucket (with the customer
-template), function and state machine roles, the functions, the install state machine, and
-the REST API in front of the api function.
+"""Deploys byoc-installer's vendor stack, cfn/vendor.yaml, with CloudFormation.
 
-Idempotent: run it again and it updates what exists. It talks to whatever the usual AWS
-settings point at (AWS_ENDPOINT_URL, credentials, AWS_REGION), so the local stack is deployed
-exactly like an account would be. Prints and writes the outputs as JSON.
+1. makes (once) the artifacts bucket, whose `cfn/` prefix alone is public: the customers'
+   quick-create links fetch the role template from there;
+2. uploads the function zips and the state machine definitions under content-addressed
+   prefixes (a changed build gets new keys, so CloudFormation updates exactly what changed),
+   and publishes cfn/customer-role.yaml;
+3. creates or updates the stack, waits for it, and prints the outputs (also written as JSON
+   with --outputs).
 
-    python infra/deploy.py --code-dir target/debug --outputs .local/outputs.json
+It talks to whatever the usual AWS settings point at (AWS_PROFILE, AWS_REGION, credentials,
+AWS_ENDPOINT_URL), so the local stack is deployed exactly like an account would be.
+
+    infra/deploy                          # release arm64 zips from infra/release/build
+    python infra/deploy.py --code-dir target/debug --link-code --architecture x86_64 ...
+    python infra/deploy.py --check-definitions
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import io
 import json
 import os
+import re
 import sys
 import time
-import re
 import zipfile
 from pathlib import Path
 
@@ -27,21 +33,11 @@ import boto3
 from botocore.exceptions import ClientError
 
 REPO = Path(__file__).resolve().parent.parent
+TEMPLATE = REPO / "cfn" / "vendor.yaml"
+CUSTOMER_TEMPLATE = REPO / "cfn" / "customer-role.yaml"
 STATE_MACHINES = sorted((REPO / "statemachines").glob("*.asl.json"))
-
-
-def camel(function: str) -> str:
-    return "".join(part.capitalize() for part in function.split("-"))
-
-
-def step_functions() -> list[str]:
-    """The functions the state machines run: each `${<CamelName>FunctionArn}` placeholder
-    names one (ValidateTrust -> validate-trust)."""
-    names = set()
-    for path in STATE_MACHINES:
-        for camel_name in re.findall(r"\$\{(\w+)FunctionArn\}", path.read_text()):
-            names.add(re.sub(r"(?<!^)([A-Z])", r"-\1", camel_name).lower())
-    return sorted(names)
+DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+FAILED = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "DELETE_COMPLETE", "DELETE_FAILED"}
 
 
 def log(message: str) -> None:
@@ -52,10 +48,15 @@ def error_code(err: ClientError) -> str:
     return err.response.get("Error", {}).get("Code", "")
 
 
+def template_functions() -> list[str]:
+    """The functions the template deploys: each `${CodeKeyPrefix}<name>.zip` names one."""
+    return sorted(set(re.findall(r"\$\{CodeKeyPrefix\}([a-z0-9-]+)\.zip", TEMPLATE.read_text())))
+
+
 def bootstrap_zip(code_dir: Path, function: str, link: bool) -> bytes:
     """A Lambda custom-runtime package: `bootstrap` at the root. With `link`, bootstrap is a
     two-line script that execs the binary in place (fast local iterations); otherwise it is the
-    binary itself."""
+    binary itself. Deterministic: the same binary gives the same bytes."""
     binary = (code_dir / function).resolve()
     if not binary.is_file():
         raise SystemExit(f"deploy: {binary} is missing; build the functions first (cargo build --workspace --bins)")
@@ -70,76 +71,24 @@ def bootstrap_zip(code_dir: Path, function: str, link: bool) -> bytes:
     return buffer.getvalue()
 
 
-def ensure_table(ddb, name: str) -> None:
-    try:
-        ddb.describe_table(TableName=name)
-        return
-    except ClientError as err:
-        if error_code(err) != "ResourceNotFoundException":
-            raise
-    log(f"creating table {name}")
-    ddb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "tenant_id", "AttributeType": "S"},
-            {"AttributeName": "install_id", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "tenant-installs",
-                "KeySchema": [
-                    {"AttributeName": "tenant_id", "KeyType": "HASH"},
-                    {"AttributeName": "install_id", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        SSESpecification={"Enabled": True},
-    )
-    ddb.get_waiter("table_exists").wait(TableName=name)
+def function_packages(args: argparse.Namespace) -> dict[str, bytes]:
+    packages = {}
+    for fn in template_functions():
+        if args.code_dir:
+            packages[fn] = bootstrap_zip(args.code_dir, fn, args.link_code)
+        else:
+            path = args.zips_dir / fn / "bootstrap.zip"
+            if not path.is_file():
+                raise SystemExit(f"deploy: {path} is missing; build the release zips first (infra/release/build)")
+            packages[fn] = path.read_bytes()
+    return packages
 
 
-def ensure_role(iam, name: str, service: str, policy: dict) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    }
-    try:
-        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
-    except ClientError as err:
-        if error_code(err) != "NoSuchEntity":
-            raise
-        log(f"creating role {name}")
-        arn = iam.create_role(RoleName=name, Path="/byoc-vendor/", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    iam.put_role_policy(RoleName=name, PolicyName="permissions", PolicyDocument=json.dumps(policy))
-    return arn
-
-
-def ensure_function(lam, name: str, role_arn: str, package: bytes, env: dict, memory: int, timeout: int) -> str:
-    config = dict(
-        Role=role_arn,
-        Handler="bootstrap",
-        Runtime="provided.al2023",
-        MemorySize=memory,
-        Timeout=timeout,
-        Environment={"Variables": env},
-    )
-    try:
-        current = lam.get_function(FunctionName=name)["Configuration"]
-    except ClientError as err:
-        if error_code(err) != "ResourceNotFoundException":
-            raise
-        log(f"creating function {name}")
-        return lam.create_function(FunctionName=name, Code={"ZipFile": package}, Architectures=["arm64"], **config)["FunctionArn"]
-    lam.update_function_configuration(FunctionName=name, **config)
-    sha = base64.b64encode(hashlib.sha256(package).digest()).decode()
-    if current.get("CodeSha256") != sha:
-        lam.update_function_code(FunctionName=name, ZipFile=package)
-    return current["FunctionArn"]
+def digest(blobs: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(blobs):
+        h.update(name.encode() + b"\0" + hashlib.sha256(blobs[name]).digest())
+    return h.hexdigest()[:16]
 
 
 def render_definition(path: Path, substitutions: dict) -> str:
@@ -155,39 +104,18 @@ def render_definition(path: Path, substitutions: dict) -> str:
     return text
 
 
-def ensure_state_machine(sfn, name: str, role_arn: str, definition: str) -> str:
-    for machine in sfn.list_state_machines()["stateMachines"]:
-        if machine["name"] == name:
-            sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=definition, roleArn=role_arn)
-            return machine["stateMachineArn"]
-    log(f"creating state machine {name}")
-    return sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn)["stateMachineArn"]
-
-
-def ensure_rest_api(apigw, name: str, function_arn: str, region: str, account: str, stage: str) -> str:
-    """A REST API whose every path goes, signed with SigV4 (AWS_IAM), to the api function."""
-    existing = [api for api in apigw.get_rest_apis()["items"] if api["name"] == name]
-    if existing:
-        return existing[0]["id"]
-    log(f"creating REST API {name}")
-    api_id = apigw.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]})["id"]
-    root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
-    proxy = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="{proxy+}")["id"]
-    uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
-    for resource in (root, proxy):
-        apigw.put_method(restApiId=api_id, resourceId=resource, httpMethod="ANY", authorizationType="AWS_IAM")
-        apigw.put_integration(restApiId=api_id, resourceId=resource, httpMethod="ANY", type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
-    apigw.create_deployment(restApiId=api_id, stageName=stage)
-    return api_id
-
-
 def check_definitions() -> None:
     """Renders every state machine with sample values and checks that each is complete JSON
-    whose transitions all lead to a state that exists."""
+    whose transitions all lead to a state that exists, and that the template substitutes
+    every placeholder it has."""
     sample = {"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sample", "Seconds": 1, "Rate": 1.5, "Attempts": 2}
-    for path in sorted((REPO / "statemachines").glob("*.asl.json")):
+    template = TEMPLATE.read_text()
+    for path in STATE_MACHINES:
         text = path.read_text()
         names = {m.split("}")[0] for m in text.split("${")[1:]}
+        missing = [n for n in sorted(names) if not re.search(rf"^\s+{n}:", template, re.M)]
+        if missing:
+            raise SystemExit(f"{path.name}: cfn/vendor.yaml does not substitute {missing}")
         values = {n: next((v for k, v in sample.items() if n.endswith(k)), 1) for n in names}
         machine = json.loads(render_definition(path, values))
 
@@ -207,43 +135,17 @@ def check_definitions() -> None:
         print(f"{path.name}: ok ({len(machine['States'])} states)")
 
 
-def main() -> None:
-    if sys.argv[1:] == ["--check-definitions"]:
-        check_definitions()
-        return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--name", default="byoc", help="prefix of every resource name")
-    parser.add_argument("--code-dir", type=Path, default=REPO / "target" / "debug", help="where the function binaries are")
-    parser.add_argument("--link-code", action="store_true", help="package a bootstrap that execs the binary in place (local stack)")
-    parser.add_argument("--vendor-name", default="Example Vendor", help="the product name in customer emails")
-    parser.add_argument("--customer-role-name", default="byoc-installer")
-    parser.add_argument("--customer-stack-name", default="byoc-installer-access")
-    parser.add_argument("--trust-retry", default="30,1.5,12,300", help="TrustNotReady retry: interval seconds, backoff rate, max attempts, max delay seconds")
-    parser.add_argument("--poll-seconds", type=int, default=30, help="how often the state machines poll resources that are being created or deleted")
-    parser.add_argument("--quota-poll-seconds", type=int, default=900, help="how often an install waiting for quota increases asks AWS")
-    parser.add_argument("--quota-max-wait-seconds", type=int, default=3 * 24 * 3600, help="how long an install waits for quota increases before it fails")
-    parser.add_argument("--vendor-deploy-role-arn", help="the role the vendor deploys its software with; gets cluster-admin access to every cluster (default: <name>-deploy in this account)")
-    parser.add_argument("--outputs", type=Path, help="also write the outputs JSON here")
-    args = parser.parse_args()
-
-    session = boto3.session.Session()
-    region = session.region_name or "us-east-1"
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    account = session.client("sts").get_caller_identity()["Account"]
-    name = args.name
-    log(f"deploying {name} to account {account} in {region}" + (f" at {endpoint}" if endpoint else ""))
-
-    table = f"{name}-installs"
-    ensure_table(session.client("dynamodb"), table)
-    topic_arn = session.client("sns").create_topic(Name=f"{name}-customer-notifications")["TopicArn"]
-
-    s3 = session.client("s3")
-    bucket = f"{name}-artifacts-{account}-{region}"
+def ensure_artifacts_bucket(s3, bucket: str, region: str) -> None:
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError:
+        log(f"creating bucket {bucket}")
         kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=bucket, **kwargs)
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        )
     # The quick-create link makes the customer's console fetch the template: it must be
     # readable by anyone, and only the template prefix is.
     s3.put_public_access_block(
@@ -259,107 +161,170 @@ def main() -> None:
             }
         ),
     )
-    s3.put_object(Bucket=bucket, Key="cfn/customer-role.yaml", Body=(REPO / "cfn" / "customer-role.yaml").read_bytes(), ContentType="text/yaml")
+
+
+def upload_once(s3, bucket: str, key: str, body: bytes, content_type: str) -> None:
+    """Content-addressed keys never change once written: skip what is there."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return
+    except ClientError as err:
+        if error_code(err) not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+
+def stack_status(cfn, name: str) -> dict | None:
+    try:
+        return cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as err:
+        if "does not exist" in str(err):
+            return None
+        raise
+
+
+def failure_reasons(cfn, name: str) -> list[str]:
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    return [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events if e.get("ResourceStatus", "").endswith("FAILED")][:10]
+
+
+def deploy_stack(cfn, name: str, template: str, parameters: dict[str, str], timeout_s: int) -> dict:
+    params = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()]
+    common = dict(StackName=name, TemplateBody=template, Parameters=params, Capabilities=["CAPABILITY_IAM"])
+    current = stack_status(cfn, name)
+    if current and current["StackStatus"] == "ROLLBACK_COMPLETE":
+        # A stack whose first creation failed cannot be updated; it holds nothing.
+        log(f"deleting {name}, whose creation failed earlier")
+        cfn.delete_stack(StackName=name)
+        wait_for(cfn, name, {"DELETE_COMPLETE"}, timeout_s)
+        current = None
+    if current is None:
+        log(f"creating stack {name}")
+        cfn.create_stack(**common, OnFailure="ROLLBACK", Tags=[{"Key": "byoc:component", "Value": "vendor"}])
+    else:
+        try:
+            log(f"updating stack {name}")
+            cfn.update_stack(**common)
+        except ClientError as err:
+            if "No updates are to be performed" not in str(err):
+                raise
+            log("no changes")
+            return current
+    return wait_for(cfn, name, DONE, timeout_s)
+
+
+def wait_for(cfn, name: str, wanted: set[str], timeout_s: int) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stack = stack_status(cfn, name)
+        status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
+        if status in wanted:
+            return stack or {}
+        if status in FAILED:
+            reasons = "\n  ".join(failure_reasons(cfn, name)) if stack else ""
+            raise SystemExit(f"deploy: stack {name} is {status}\n  {reasons}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"deploy: stack {name} still {status} after {timeout_s} s")
+        time.sleep(1 if os.environ.get("AWS_ENDPOINT_URL") else 10)
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--check-definitions"]:
+        check_definitions()
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack-name", default="byoc", help="the stack's name, also the prefix of every resource name")
+    code = parser.add_mutually_exclusive_group()
+    code.add_argument("--zips-dir", type=Path, default=REPO / "target" / "lambda", help="release zips (<dir>/<function>/bootstrap.zip, from infra/release/build)")
+    code.add_argument("--code-dir", type=Path, help="package the binaries in this directory instead (e.g. target/debug)")
+    parser.add_argument("--link-code", action="store_true", help="with --code-dir: bootstrap execs the binary in place (local stack only)")
+    parser.add_argument("--architecture", default="arm64", choices=["arm64", "x86_64"], help="what the code was built for")
+    parser.add_argument("--vendor-name", default="Example Vendor", help="the product name in customer emails")
+    parser.add_argument("--customer-role-name", default="byoc-installer")
+    parser.add_argument("--customer-stack-name", default="byoc-installer-access")
+    parser.add_argument("--trust-retry", default="30,1.5,12,300", help="TrustNotReady retry: interval seconds, backoff rate, max attempts, max delay seconds")
+    parser.add_argument("--poll-seconds", type=int, default=30, help="how often the state machines poll resources that are being created or deleted")
+    parser.add_argument("--quota-poll-seconds", type=int, default=900, help="how often an install waiting for quota increases asks AWS")
+    parser.add_argument("--quota-max-wait-seconds", type=int, default=3 * 24 * 3600, help="how long an install waits for quota increases before it fails")
+    parser.add_argument("--vendor-deploy-role-arn", default="", help="the role the vendor deploys its software with; gets cluster-admin on every cluster (default: <stack>-deploy in this account)")
+    parser.add_argument("--alarm-email", default="", help="where alarms are emailed (optional)")
+    parser.add_argument("--sweep-schedule", default="rate(6 hours)", help="EventBridge schedule of the dangling-resource sweep")
+    parser.add_argument("--webhook-extra-ca-pem", default="", help="extra CA certificates (PEM path) publish-events trusts for webhook receivers; for private CAs")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds to wait for the stack")
+    parser.add_argument("--outputs", type=Path, help="also write the outputs JSON here")
+    args = parser.parse_args()
+    if args.link_code and not args.code_dir:
+        parser.error("--link-code needs --code-dir")
+
+    session = boto3.session.Session()
+    region = session.region_name or "us-east-1"
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    account = session.client("sts").get_caller_identity()["Account"]
+    name = args.stack_name
+    log(f"deploying stack {name} to account {account} in {region}" + (f" at {endpoint}" if endpoint else ""))
+
+    s3 = session.client("s3")
+    bucket = f"{name}-artifacts-{account}-{region}"
+    ensure_artifacts_bucket(s3, bucket, region)
+
+    packages = function_packages(args)
+    code_prefix = f"functions/{digest(packages)}/"
+    for fn, package in packages.items():
+        upload_once(s3, bucket, f"{code_prefix}{fn}.zip", package, "application/zip")
+    definitions = {path.name: path.read_bytes() for path in STATE_MACHINES}
+    machines_prefix = f"statemachines/{digest(definitions)}/"
+    for file_name, body in definitions.items():
+        upload_once(s3, bucket, f"{machines_prefix}{file_name}", body, "application/json")
+    s3.put_object(Bucket=bucket, Key="cfn/customer-role.yaml", Body=CUSTOMER_TEMPLATE.read_bytes(), ContentType="text/yaml")
     template_url = (
         f"{endpoint.rstrip('/')}/{bucket}/cfn/customer-role.yaml" if endpoint else f"https://{bucket}.s3.{region}.amazonaws.com/cfn/customer-role.yaml"
     )
 
-    iam = session.client("iam")
-    table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
-    function_role = ensure_role(
-        iam,
-        f"{name}-functions",
-        "lambda.amazonaws.com",
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"], "Resource": [table_arn, f"{table_arn}/index/*"]},
-                {"Effect": "Allow", "Action": ["sns:Publish", "sns:Subscribe"], "Resource": topic_arn},
-                {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": f"arn:aws:states:{region}:{account}:stateMachine:{name}-*"},
-                {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": f"arn:aws:iam::*:role/byoc/{args.customer_role_name}"},
-                {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"},
-            ],
-        },
-    )
-    customer = {
-        "VENDOR_ACCOUNT_ID": account,
-        "CUSTOMER_ROLE_NAME": args.customer_role_name,
-        "CUSTOMER_STACK_NAME": args.customer_stack_name,
-        "CUSTOMER_STACK_REGION": region,
-    }
-    common = {"TABLE_NAME": table, "RUST_LOG": "info"}
-    lam = session.client("lambda")
-
-    def function(fn: str, env: dict, memory: int = 256, timeout: int = 30) -> str:
-        package = bootstrap_zip(args.code_dir, fn, args.link_code)
-        return ensure_function(lam, f"{name}-{fn}", function_role, package, {**common, **env}, memory, timeout)
-
-    step_env = {
-        "validate-trust": customer,
-        "check-quotas": customer,
-        "request-quota": {**customer, "QUOTA_POLL_SECONDS": str(args.quota_poll_seconds), "QUOTA_MAX_WAIT_SECONDS": str(args.quota_max_wait_seconds)},
-        "create-network": customer,
-        "create-cluster": {**customer, "VENDOR_DEPLOY_ROLE_ARN": args.vendor_deploy_role_arn or f"arn:aws:iam::{account}:role/{name}-deploy"},
-        "sweep-dangling": customer,
-        "notify": {"TOPIC_ARN": topic_arn, "VENDOR_NAME": args.vendor_name},
-    }
-    missing = [fn for fn in step_functions() if fn not in step_env]
-    if missing:
-        raise SystemExit(f"deploy: no environment defined for {missing}; add them to step_env")
-    # A sweep pass lists and deletes a whole install's footprint: more time than a step that
-    # makes one thing.
-    timeouts = {"sweep-dangling": 120, "create-network": 60, "create-cluster": 60}
-    step_arns = {fn: function(fn, step_env[fn], timeout=timeouts.get(fn, 30)) for fn in step_functions()}
-
     interval, backoff, attempts, max_delay = args.trust_retry.split(",")
-    states_role = ensure_role(
-        iam,
-        f"{name}-states",
-        "states.amazonaws.com",
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": list(step_arns.values())}]},
-    )
-    substitutions = {
-        **{f"{camel(fn)}FunctionArn": arn for fn, arn in step_arns.items()},
-        "TrustRetryIntervalSeconds": int(interval),
-        "TrustRetryBackoffRate": float(backoff),
-        "TrustRetryMaxAttempts": int(attempts),
-        "TrustRetryMaxDelaySeconds": int(max_delay),
+    parameters = {
+        "ArtifactsBucket": bucket,
+        "CodeKeyPrefix": code_prefix,
+        "StateMachinesKeyPrefix": machines_prefix,
+        "Architecture": args.architecture,
+        "CustomerTemplateUrl": template_url,
+        "VendorName": args.vendor_name,
+        "CustomerRoleName": args.customer_role_name,
+        "CustomerStackName": args.customer_stack_name,
+        "VendorDeployRoleArn": args.vendor_deploy_role_arn,
+        "TrustRetryIntervalSeconds": interval,
+        "TrustRetryBackoffRate": backoff,
+        "TrustRetryMaxAttempts": attempts,
+        "TrustRetryMaxDelaySeconds": max_delay,
         "ResourcePollSeconds": args.poll_seconds,
+        "QuotaPollSeconds": args.quota_poll_seconds,
+        "QuotaMaxWaitSeconds": args.quota_max_wait_seconds,
+        "SweepSchedule": args.sweep_schedule,
+        "AlarmEmail": args.alarm_email,
+        "WebhookExtraCaPem": str(args.webhook_extra_ca_pem),
     }
-    sfn = session.client("stepfunctions")
-    machines = {
-        path.name.split(".")[0]: ensure_state_machine(sfn, f"{name}-{path.name.split('.')[0]}", states_role, render_definition(path, substitutions))
-        for path in STATE_MACHINES
-    }
-    install_machine = machines["install"]
+    stack = deploy_stack(session.client("cloudformation"), name, TEMPLATE.read_text(), parameters, args.timeout)
+    out = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
-    api = function(
-        "api",
-        {
-            **customer,
-            "TOPIC_ARN": topic_arn,
-            "INSTALL_STATE_MACHINE_ARN": install_machine,
-            **({"UNINSTALL_STATE_MACHINE_ARN": machines["uninstall"]} if "uninstall" in machines else {}),
-            "CUSTOMER_TEMPLATE_URL": template_url,
-        },
-    )
-    stage = "v1"
-    api_id = ensure_rest_api(session.client("apigateway"), f"{name}-api", api, region, account, stage)
+    # The local stack serves REST APIs at its own address rather than execute-api's.
     gateway = os.environ.get("BYOC_LOCAL_GATEWAY_URL")
-    api_url = f"{gateway}/restapis/{api_id}/{stage}/_user_request_" if gateway else f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
-
+    api_url = f"{gateway}/restapis/{out['ApiId']}/{out['ApiStage']}/_user_request_" if gateway else out["ApiUrl"]
     outputs = {
+        "stack_name": name,
         "api_url": api_url,
         "region": region,
-        "vendor_account_id": account,
-        "table_name": table,
-        "topic_arn": topic_arn,
-        "install_state_machine_arn": install_machine,
-        "state_machines": machines,
-        "customer_template_url": template_url,
-        "customer_role_name": args.customer_role_name,
-        "customer_stack_name": args.customer_stack_name,
-        "functions": {fn: f"{name}-{fn}" for fn in ["api", *step_functions()]},
+        "vendor_account_id": out["VendorAccountId"],
+        "table_name": out["TableName"],
+        "topic_arn": out["TopicArn"],
+        "event_bus_name": out["EventBusName"],
+        "alarm_topic_arn": out["AlarmTopicArn"],
+        "install_state_machine_arn": out["InstallStateMachineArn"],
+        "state_machines": {"install": out["InstallStateMachineArn"], "uninstall": out["UninstallStateMachineArn"]},
+        "customer_template_url": out["CustomerTemplateUrl"],
+        "customer_role_name": out["CustomerRoleName"],
+        "customer_stack_name": out["CustomerStackName"],
+        "artifacts_bucket": bucket,
+        "functions": {fn: f"{name}-{fn}" for fn in packages},
+        "function_zip_bytes": {fn: len(package) for fn, package in packages.items()},
         "deployed_at": int(time.time()),
     }
     text = json.dumps(outputs, indent=2)

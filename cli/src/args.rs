@@ -49,6 +49,9 @@ pub enum TenantsCommand {
         /// Where the customer's notifications go
         #[arg(long)]
         email: String,
+        /// Makes the request safe to repeat (see `installs create --help`)
+        #[arg(long)]
+        idempotency_key: Option<String>,
     },
     /// Show a customer and its quick-create link
     Show { tenant_id: String },
@@ -67,6 +70,10 @@ pub enum InstallsCommand {
         /// Install options as JSON, e.g. '{"az_count":2,"nat_mode":"single"}'
         #[arg(long)]
         options: Option<String>,
+        /// Makes the request safe to repeat: a repeat with the same key gets the first answer
+        /// and starts nothing (e.g. a UUID per install your system requests)
+        #[arg(long)]
+        idempotency_key: Option<String>,
         /// Follow the install until it ends
         #[arg(long)]
         watch: bool,
@@ -84,6 +91,13 @@ pub enum InstallsCommand {
     },
     /// Follow an install step by step; exits 0 when ready (or removed), 1 when it failed
     Watch { install_id: String },
+    /// Run a failed install again from the step that failed (then follow it with --watch)
+    Retry {
+        install_id: String,
+        /// Follow the retried install until it ends
+        #[arg(long)]
+        watch: bool,
+    },
     /// Remove everything the install made from the customer's account
     Remove {
         install_id: String,

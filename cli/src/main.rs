@@ -56,31 +56,51 @@ fn answer(output: Output, response: ApiResponse, text: impl FnOnce(&serde_json::
     }
 }
 
+/// A POST, with the caller's `Idempotency-Key` when one is given.
+async fn post(api: &Api, path: &str, body: &serde_json::Value, key: Option<&str>) -> Result<ApiResponse, byoc_client::ClientError> {
+    match key {
+        Some(key) => api.send_with_headers("POST", path, Some(body.to_string()), &[("Idempotency-Key", key)], true).await,
+        None => api.post(path, body).await,
+    }
+}
+
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     let api = client(&cli).await?;
     let output = cli.output;
     let e = |err: byoc_client::ClientError| err.to_string();
     Ok(match cli.command {
         Command::Tenants { command } => match command {
-            TenantsCommand::Create { tenant_id, name, email } => {
+            TenantsCommand::Create { tenant_id, name, email, idempotency_key } => {
                 let body = json!({"tenant_id": tenant_id, "name": name, "email": email});
-                answer(output, api.post("/tenants", &body).await.map_err(e)?, render::tenant)
+                answer(output, post(&api, "/tenants", &body, idempotency_key.as_deref()).await.map_err(e)?, render::tenant)
             }
             TenantsCommand::Show { tenant_id } => answer(output, api.get(&format!("/tenants/{tenant_id}")).await.map_err(e)?, render::tenant),
         },
         Command::Installs { command } => match command {
-            InstallsCommand::Create { tenant_id, account_id, region, options, watch } => {
+            InstallsCommand::Create { tenant_id, account_id, region, options, idempotency_key, watch } => {
                 let options: serde_json::Value = match options {
                     Some(text) => serde_json::from_str(&text).map_err(|err| format!("--options is not JSON: {err}"))?,
                     None => json!({}),
                 };
                 let body = json!({"tenant_id": tenant_id, "account_id": account_id, "region": region, "options": options});
-                let response = api.post("/installs", &body).await.map_err(e)?;
+                let response = post(&api, "/installs", &body, idempotency_key.as_deref()).await.map_err(e)?;
                 let install_id = response.json["install_id"].as_str().map(str::to_owned);
                 let code = answer(output, response, render::accepted);
                 match (watch, install_id) {
-                    (true, Some(id)) if code == ExitCode::SUCCESS => watch::run(&api, &id, output).await?,
+                    (true, Some(id)) if code == ExitCode::SUCCESS => watch::run(&api, &id, output, 0).await?,
                     _ => code,
+                }
+            }
+            InstallsCommand::Retry { install_id, watch } => {
+                // Only the retry's part of the timeline is followed: what came before it failed.
+                let before = api.get(&format!("/installs/{install_id}")).await.map_err(e)?;
+                let seen = before.json["version"].as_u64().unwrap_or(0);
+                let response = api.send("POST", &format!("/installs/{install_id}/retry"), None, true).await.map_err(e)?;
+                let code = answer(output, response, render::accepted);
+                if watch && code == ExitCode::SUCCESS {
+                    watch::run(&api, &install_id, output, seen).await?
+                } else {
+                    code
                 }
             }
             InstallsCommand::Show { install_id } => answer(output, api.get(&format!("/installs/{install_id}")).await.map_err(e)?, render::install),
@@ -91,12 +111,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 answer(output, api.get(&path).await.map_err(e)?, render::install_list)
             }
-            InstallsCommand::Watch { install_id } => watch::run(&api, &install_id, output).await?,
+            InstallsCommand::Watch { install_id } => watch::run(&api, &install_id, output, 0).await?,
             InstallsCommand::Remove { install_id, watch } => {
                 let response = api.send("DELETE", &format!("/installs/{install_id}"), None, true).await.map_err(e)?;
                 let code = answer(output, response, render::accepted);
                 if watch && code == ExitCode::SUCCESS {
-                    watch::run(&api, &install_id, output).await?
+                    watch::run(&api, &install_id, output, 0).await?
                 } else {
                     code
                 }

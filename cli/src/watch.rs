@@ -13,7 +13,8 @@ use crate::timeline;
 
 const POLL: Duration = Duration::from_millis(500);
 
-pub async fn run(api: &Api, install_id: &str, output: Output) -> Result<ExitCode, String> {
+/// Follows `install_id`, showing the timeline after entry `after` (0: all of it).
+pub async fn run(api: &Api, install_id: &str, output: Output, after: u64) -> Result<ExitCode, String> {
     // The spinner only on a terminal: piped into a file or a script, plain lines.
     let spinner = match output {
         Output::Text if std::io::stderr().is_terminal() => {
@@ -39,7 +40,8 @@ pub async fn run(api: &Api, install_id: &str, output: Output) -> Result<ExitCode
             return Ok(ExitCode::from(1));
         }
         let install = response.json;
-        let events = install["timeline"].as_array().cloned().unwrap_or_default();
+        let events: Vec<serde_json::Value> =
+            install["timeline"].as_array().into_iter().flatten().filter(|e| e["seq"].as_u64().is_some_and(|seq| seq > after)).cloned().collect();
         for event in events.iter().skip(shown) {
             say(match output {
                 Output::Json => event.to_string(),
@@ -57,11 +59,20 @@ pub async fn run(api: &Api, install_id: &str, output: Output) -> Result<ExitCode
             if let Some(bar) = &spinner {
                 bar.finish_and_clear();
             }
-            summarize(&install, output);
+            summarize(&since(&install, after), output);
             return Ok(if status == "failed" { ExitCode::from(1) } else { ExitCode::SUCCESS });
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// The install with only the timeline after entry `after`, so a retry is timed on its own.
+fn since(install: &serde_json::Value, after: u64) -> serde_json::Value {
+    let mut install = install.clone();
+    if let Some(timeline) = install["timeline"].as_array_mut() {
+        timeline.retain(|e| e["seq"].as_u64().is_some_and(|seq| seq > after));
+    }
+    install
 }
 
 fn summarize(install: &serde_json::Value, output: Output) {

@@ -63,9 +63,15 @@ impl Api {
 
     /// Any method and raw body, signed or not.
     pub async fn send(&self, method: &str, path: &str, body: Option<String>, signed: bool) -> Result<ApiResponse, ClientError> {
+        self.send_with_headers(method, path, body, &[], signed).await
+    }
+
+    /// `send` with extra headers (e.g. `Idempotency-Key`), signed along with the request.
+    pub async fn send_with_headers(&self, method: &str, path: &str, body: Option<String>, extra: &[(&str, &str)], signed: bool) -> Result<ApiResponse, ClientError> {
         let url = format!("{}{}", self.base, path);
         let body = body.unwrap_or_default();
         let mut headers: Vec<(String, String)> = vec![("content-type".into(), "application/json".into())];
+        headers.extend(extra.iter().map(|(name, value)| (name.to_ascii_lowercase(), (*value).to_owned())));
         if signed {
             headers.extend(self.signature(method, &url, &headers, body.as_bytes()).await?);
         }

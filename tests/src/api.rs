@@ -11,7 +11,12 @@ pub struct Api(Client);
 
 impl Api {
     pub fn new(stack: &LocalStack) -> Self {
-        let credentials = SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "byoc-e2e"));
+        Self::with_credentials(stack, "test", "test")
+    }
+
+    /// The API as another caller (e.g. an IAM user of the vendor account) sees it.
+    pub fn with_credentials(stack: &LocalStack, access_key: &str, secret_key: &str) -> Self {
+        let credentials = SharedCredentialsProvider::new(Credentials::new(access_key, secret_key, None, None, "byoc-e2e"));
         Self(Client::new(&stack.outputs.api_url, &stack.outputs.region, credentials))
     }
 
@@ -25,5 +30,10 @@ impl Api {
 
     pub async fn send(&self, method: &str, path: &str, body: Option<String>, signed: bool) -> Result<ApiResponse, String> {
         self.0.send(method, path, body, signed).await.map_err(|e| e.to_string())
+    }
+
+    /// A signed request with extra headers (e.g. `Idempotency-Key`).
+    pub async fn send_with_headers(&self, method: &str, path: &str, body: Option<String>, headers: &[(&str, &str)]) -> Result<ApiResponse, String> {
+        self.0.send_with_headers(method, path, body, headers, true).await.map_err(|e| e.to_string())
     }
 }

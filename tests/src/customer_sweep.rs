@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair, VolumeType};
+use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair, VolumeType, VpcEndpointType};
 use aws_sdk_eks::types::{CreateAccessConfigRequest, AuthenticationMode, VpcConfigRequest};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, LoadBalancerTypeEnum, ProtocolEnum, TargetTypeEnum};
+use byoc_core::controller_tags::EBS_CSI_ADDON;
 use serde_json::{json, Value};
 
 use crate::account_header::AccountHeader;
@@ -202,8 +203,10 @@ pub async fn build_footprint(account: &Account, install_id: &str, tenant_id: &st
         .await
         .map_err(|e| err("CreateNodegroup")(&e))?;
     fp.add("nodegroup", "default");
-    for addon in ["vpc-cni", "aws-ebs-csi-driver"] {
-        account.eks.create_addon().cluster_name(&cluster).addon_name(addon).send().await.map_err(|e| err("CreateAddon")(&e))?;
+    for addon in ["vpc-cni", EBS_CSI_ADDON] {
+        // The CSI driver as create-cluster configures it: its volumes carry the install's tags.
+        let configuration = (addon == EBS_CSI_ADDON).then(|| ebs_csi_configuration_for(install_id, tenant_id)).transpose()?;
+        account.eks.create_addon().cluster_name(&cluster).addon_name(addon).set_configuration_values(configuration).send().await.map_err(|e| err("CreateAddon")(&e))?;
         fp.add("addon", addon);
     }
     let admin = format!("arn:aws:iam::{}:role/platform-admins", account.id);
@@ -220,7 +223,8 @@ pub async fn build_footprint(account: &Account, install_id: &str, tenant_id: &st
 
 /// What Kubernetes makes in an install's VPC, none of it with the install tag: an NLB with its
 /// security group and a target group, a nodes' security group whose rule references the NLB's,
-/// a leaked `available` ENI, and a PVC's EBS volume (tagged by the CSI driver's extra tags).
+/// a leaked `available` ENI; and a PVC's EBS volume, which carries the install tag only if the
+/// cluster's CSI driver add-on is configured to give it (as create-cluster configures it).
 pub async fn kubernetes_leftovers(account: &Account, install_id: &str, vpc: &str, public: &[String], private_subnet: &str) -> Result<Footprint, String> {
     let ec2 = &account.ec2;
     let cluster = format!("byoc-{install_id}");
@@ -243,24 +247,92 @@ pub async fn kubernetes_leftovers(account: &Account, install_id: &str, vpc: &str
     let from_lb = IpPermission::builder().ip_protocol("tcp").from_port(30000).to_port(32767).user_id_group_pairs(UserIdGroupPair::builder().group_id(&lb_group).build()).build();
     ec2.authorize_security_group_ingress().group_id(&node_group).ip_permissions(from_lb).send().await.map_err(|e| err("AuthorizeSecurityGroupIngress")(&e))?;
 
-    let elb_tags = || k8s_tags.iter().map(|(k, v)| aws_sdk_elasticloadbalancingv2::types::Tag::builder().key(*k).value(*v).build()).collect::<Vec<_>>();
+    let (lb, tg) = balancer_and_targets(account, "k8s-default-web", LoadBalancerTypeEnum::Network, public, &lb_group, vpc, &k8s_tags).await?;
+    let (lb, tg) = (fp.add("load-balancer", lb), fp.add("target-group", tg));
+    let forward = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&tg).build();
+    account.elb.create_listener().load_balancer_arn(&lb).protocol(ProtocolEnum::Tcp).port(80).default_actions(forward).send().await.map_err(|e| err("CreateListener")(&e))?;
+
+    let eni = ec2.create_network_interface().subnet_id(private_subnet).groups(&node_group).description("aws-K8S-i-0leaked").send().await.map_err(|e| err("CreateNetworkInterface")(&e))?;
+    fp.add("network-interface", eni.network_interface().and_then(|n| n.network_interface_id()).unwrap_or_default());
+    fp.add("volume", csi_volume(account, &cluster, "data-postgres-0").await?);
+    // An operator's interface endpoint for pulling images privately, made by hand in the VPC.
+    let endpoint = ec2
+        .create_vpc_endpoint()
+        .vpc_id(vpc)
+        .vpc_endpoint_type(VpcEndpointType::Interface)
+        .service_name("com.amazonaws.us-east-1.ecr.dkr")
+        .subnet_ids(private_subnet)
+        .security_group_ids(&node_group)
+        .send()
+        .await
+        .map_err(|e| err("CreateVpcEndpoint")(&e))?;
+    fp.add("vpc-endpoint", endpoint.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default());
+    Ok(fp)
+}
+
+/// What the AWS Load Balancer Controller makes for an Ingress when installed with the Helm
+/// `values` the install record offers (`step_data.load_balancer_controller.values`): an ALB in
+/// `public` subnets with its security group and a target group, each tagged with the chart's
+/// `defaultTags` and the controller's own tags, none of it by us.
+pub async fn controller_load_balancer(account: &Account, values: &Value, public: &[String]) -> Result<Footprint, String> {
+    let cluster = values["clusterName"].as_str().ok_or("the Helm values name no clusterName")?;
+    let vpc = values["vpcId"].as_str().ok_or("the Helm values name no vpcId")?;
+    let mut tags: Vec<(String, String)> =
+        values["defaultTags"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect();
+    tags.extend([
+        ("elbv2.k8s.aws/cluster".to_owned(), cluster.to_owned()),
+        ("ingress.k8s.aws/stack".to_owned(), "default/web".to_owned()),
+        ("ingress.k8s.aws/resource".to_owned(), "LoadBalancer".to_owned()),
+    ]);
+    let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut fp = Footprint::default();
+    let group = account
+        .ec2
+        .create_security_group()
+        .group_name("k8s-default-web")
+        .description("[k8s] Managed SecurityGroup for LoadBalancer")
+        .vpc_id(vpc)
+        .tag_specifications(spec(ResourceType::SecurityGroup, &pairs))
+        .send()
+        .await
+        .map_err(|e| err("CreateSecurityGroup")(&e))?;
+    let group = fp.add("security-group", group.group_id().unwrap_or_default());
+    let (lb, tg) = balancer_and_targets(account, "k8s-ingress-web", LoadBalancerTypeEnum::Application, public, &group, vpc, &pairs).await?;
+    fp.add("load-balancer", lb);
+    fp.add("target-group", tg);
+    Ok(fp)
+}
+
+/// A load balancer of `kind` named `name` in `subnets` behind `group`, and an IP target group
+/// of the same name in `vpc` (TCP for an NLB, HTTP for an ALB, port 80), both tagged `tags`:
+/// their ARNs.
+async fn balancer_and_targets(
+    account: &Account,
+    name: &str,
+    kind: LoadBalancerTypeEnum,
+    subnets: &[String],
+    group: &str,
+    vpc: &str,
+    tags: &[(&str, &str)],
+) -> Result<(String, String), String> {
+    let elb_tags = || tags.iter().map(|(k, v)| aws_sdk_elasticloadbalancingv2::types::Tag::builder().key(*k).value(*v).build()).collect::<Vec<_>>();
+    let protocol = if kind == LoadBalancerTypeEnum::Application { ProtocolEnum::Http } else { ProtocolEnum::Tcp };
     let lb = account
         .elb
         .create_load_balancer()
-        .name("k8s-default-web")
-        .r#type(LoadBalancerTypeEnum::Network)
-        .set_subnets(Some(public.to_vec()))
-        .security_groups(&lb_group)
+        .name(name)
+        .r#type(kind)
+        .set_subnets(Some(subnets.to_vec()))
+        .security_groups(group)
         .set_tags(Some(elb_tags()))
         .send()
         .await
         .map_err(|e| err("CreateLoadBalancer")(&e))?;
-    let lb = fp.add("load-balancer", lb.load_balancers().first().and_then(|l| l.load_balancer_arn()).unwrap_or_default());
     let tg = account
         .elb
         .create_target_group()
-        .name("k8s-default-web")
-        .protocol(ProtocolEnum::Tcp)
+        .name(name)
+        .protocol(protocol)
         .port(80)
         .vpc_id(vpc)
         .target_type(TargetTypeEnum::Ip)
@@ -268,24 +340,60 @@ pub async fn kubernetes_leftovers(account: &Account, install_id: &str, vpc: &str
         .send()
         .await
         .map_err(|e| err("CreateTargetGroup")(&e))?;
-    let tg = fp.add("target-group", tg.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default());
-    let forward = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&tg).build();
-    account.elb.create_listener().load_balancer_arn(&lb).protocol(ProtocolEnum::Tcp).port(80).default_actions(forward).send().await.map_err(|e| err("CreateListener")(&e))?;
+    let lb = lb.load_balancers().first().and_then(|l| l.load_balancer_arn()).unwrap_or_default().to_owned();
+    Ok((lb, tg.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_owned()))
+}
 
-    let eni = ec2.create_network_interface().subnet_id(private_subnet).groups(&node_group).description("aws-K8S-i-0leaked").send().await.map_err(|e| err("CreateNetworkInterface")(&e))?;
-    fp.add("network-interface", eni.network_interface().and_then(|n| n.network_interface_id()).unwrap_or_default());
-    let volume_tags = [(INSTALL_TAG, install_id), ("ebs.csi.aws.com/cluster", "true"), ("kubernetes.io/created-for/pvc/name", "data-postgres-0")];
-    let volume = ec2
+fn ebs_csi_configuration_for(install_id: &str, tenant_id: &str) -> Result<String, String> {
+    let install = byoc_core::ids::InstallId::parse("install_id", install_id).map_err(|e| e.to_string())?;
+    let tenant = byoc_core::ids::TenantId::parse("tenant_id", tenant_id).map_err(|e| e.to_string())?;
+    Ok(byoc_core::controller_tags::ebs_csi_configuration(&install, &tenant))
+}
+
+/// The tags the EBS CSI driver of `cluster` puts on a volume it provisions for the claim
+/// `pvc` (namespace `default`), read from the add-on's configuration (DescribeAddon) as the
+/// driver reads its own: `controller.extraVolumeTags`, then its own tags, then the claim's
+/// (the provisioner's `extraCreateMetadata`, on by default).
+pub async fn csi_volume_tags(account: &Account, cluster: &str, pvc: &str) -> Result<Vec<(String, String)>, String> {
+    let addon = account.eks.describe_addon().cluster_name(cluster).addon_name(EBS_CSI_ADDON).send().await.map_err(|e| err("DescribeAddon")(&e))?;
+    let configuration = addon.addon().and_then(|a| a.configuration_values()).unwrap_or("{}");
+    let values: Value = serde_json::from_str(configuration).map_err(|e| format!("the add-on's configurationValues: {e}: {configuration}"))?;
+    let mut tags: Vec<(String, String)> =
+        values["controller"]["extraVolumeTags"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect();
+    let pv = format!("pvc-{:08x}-0000-4000-8000-000000000000", u32::from_le_bytes(random_bytes()));
+    tags.extend([
+        ("CSIVolumeName".to_owned(), pv.clone()),
+        ("ebs.csi.aws.com/cluster".to_owned(), "true".to_owned()),
+        ("kubernetes.io/created-for/pvc/name".to_owned(), pvc.to_owned()),
+        ("kubernetes.io/created-for/pvc/namespace".to_owned(), "default".to_owned()),
+        ("kubernetes.io/created-for/pv/name".to_owned(), pv),
+    ]);
+    Ok(tags)
+}
+
+/// A 10 GiB gp3 volume (the driver's default type) made as the CSI driver of `cluster`
+/// makes one for the claim `pvc`; its id.
+pub async fn csi_volume(account: &Account, cluster: &str, pvc: &str) -> Result<String, String> {
+    let tags = csi_volume_tags(account, cluster, pvc).await?;
+    let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let volume = account
+        .ec2
         .create_volume()
         .availability_zone("us-east-1a")
         .size(10)
         .volume_type(VolumeType::Gp3)
-        .tag_specifications(spec(ResourceType::Volume, &volume_tags))
+        .tag_specifications(spec(ResourceType::Volume, &pairs))
         .send()
         .await
         .map_err(|e| err("CreateVolume")(&e))?;
-    fp.add("volume", volume.volume_id().unwrap_or_default());
-    Ok(fp)
+    Ok(volume.volume_id().unwrap_or_default().to_owned())
+}
+
+fn random_bytes() -> [u8; 4] {
+    let mut bytes = [0u8; 4];
+    // A fixed id is fine when the OS gives no randomness: only its uniqueness per test helps.
+    let _ = getrandom::fill(&mut bytes);
+    bytes
 }
 
 /// What must survive a sweep of `install_id`: another install's VPC (with a subnet and a
@@ -381,6 +489,14 @@ async fn exists(account: &Account, cluster: &str, kind: &str, id: &str) -> Resul
             .network_interfaces()
             .is_empty(),
         "volume" => !ec2.describe_volumes().filters(by_id("volume-id")).send().await.map_err(|e| err("DescribeVolumes")(&e))?.volumes().is_empty(),
+        // Deleted endpoints stay listed for a while, as `deleted`.
+        "vpc-endpoint" => ec2
+            .describe_vpc_endpoints()
+            .vpc_endpoint_ids(id)
+            .send()
+            .await
+            .map(|out| out.vpc_endpoints().iter().any(|e| !matches!(e.state().map(|s| s.as_str()), Some("deleted" | "deleting"))))
+            .unwrap_or(false),
         "load-balancer" => account.elb.describe_load_balancers().send().await.map_err(|e| err("DescribeLoadBalancers")(&e))?.load_balancers().iter().any(|l| l.load_balancer_arn() == Some(id)),
         "target-group" => account.elb.describe_target_groups().send().await.map_err(|e| err("DescribeTargetGroups")(&e))?.target_groups().iter().any(|t| t.target_group_arn() == Some(id)),
         // EKS answers NotFound for a missing cluster and for what hung off it alike.

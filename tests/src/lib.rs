@@ -8,14 +8,19 @@
 
 pub mod account_header;
 pub mod api;
+pub mod bench;
 pub mod customer_ec2;
 pub mod customer_quotas;
 pub mod customer_sweep;
 pub mod function_package;
 pub mod customer_eks;
+pub mod event_queue;
 pub mod inbox;
+pub mod installed;
+pub mod invoke;
 pub mod stack;
 pub mod stepwise;
+pub mod webhook_receiver;
 
 pub use api::{Api, ApiResponse};
 pub use inbox::{Inbox, ReceivedEmail};

@@ -25,6 +25,9 @@ pub struct Outputs {
     /// Function names by the step they run (`validate-trust` → `byoc-validate-trust`).
     #[serde(default)]
     pub functions: std::collections::BTreeMap<String, String>,
+    /// The bus `byoc.install` events are published to (absent from older deployments).
+    #[serde(default)]
+    pub event_bus_name: Option<String>,
 }
 
 #[derive(Debug, Clone)]

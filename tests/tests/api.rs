@@ -149,3 +149,121 @@ async fn bad_input_gets_a_4xx_naming_the_field_and_writes_nothing() {
     assert_eq!(items_mentioning(&stack, &account).await, 0, "a refused install wrote to the table");
     assert_eq!(api.get(&format!("/tenants/{real}/installs")).await.unwrap().json["installs"].as_array().map(Vec::len), Some(0));
 }
+
+/// An IAM user of the vendor account, as a second caller of the API.
+async fn other_caller(stack: &LocalStack) -> Api {
+    let iam = aws_sdk_iam::Client::new(&stack.config);
+    let name = random_tenant_id("caller");
+    iam.create_user().user_name(&name).send().await.unwrap();
+    let key = iam.create_access_key().user_name(&name).send().await.unwrap();
+    let key = key.access_key().unwrap();
+    Api::with_credentials(stack, key.access_key_id(), key.secret_access_key())
+}
+
+/// The table's items for an idempotency key used on `route`, by any caller.
+async fn key_items(stack: &LocalStack, route: &str, key: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    stack
+        .dynamodb()
+        .scan()
+        .table_name(&stack.outputs.table_name)
+        .filter_expression("begins_with(pk, :p) AND contains(pk, :k)")
+        .expression_attribute_values(":p", AttributeValue::S(format!("IDEMPOTENCY#{route}#")))
+        .expression_attribute_values(":k", AttributeValue::S(key.into()))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+async fn post_keyed(api: &Api, path: &str, key: &str, body: &serde_json::Value) -> byoc_e2e::ApiResponse {
+    api.send_with_headers("POST", path, Some(body.to_string()), &[("Idempotency-Key", key)]).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_repeat_with_the_same_idempotency_key_gets_the_first_response_and_writes_nothing() {
+    let (stack, api) = setup().await;
+    let tenant_id = random_tenant_id("idem");
+    let tenant_key = format!("tenant-{tenant_id}");
+    let tenant_body = json!({"tenant_id": tenant_id, "name": "Idem Co", "email": "ops@idem.example"});
+    let first = post_keyed(&api, "/tenants", &tenant_key, &tenant_body).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    // Key order and spacing do not make another request.
+    let reordered = format!("{{ \"email\": \"ops@idem.example\", \"name\": \"Idem Co\", \"tenant_id\": \"{tenant_id}\" }}");
+    let again = api.send_with_headers("POST", "/tenants", Some(reordered), &[("Idempotency-Key", &tenant_key)]).await.unwrap();
+    assert_eq!((again.status, &again.json), (201, &first.json), "the repeat is answered with the first response");
+    let changed = post_keyed(&api, "/tenants", &tenant_key, &json!({"tenant_id": tenant_id, "name": "Other Co", "email": "ops@idem.example"})).await;
+    assert_eq!((changed.status, changed.error_field()), (422, Some("Idempotency-Key")), "{}", changed.text);
+    assert_eq!(api.get(&format!("/tenants/{tenant_id}")).await.unwrap().json["name"], "Idem Co");
+
+    // No role stack in this account: the install fails at validate-trust, and holds its place
+    // until then, so an install acting twice would show as a second install or a 409.
+    let account = random_account_id();
+    let install_key = format!("install-{tenant_id}");
+    let body = json!({"tenant_id": tenant_id, "account_id": account, "region": "eu-west-1"});
+    let accepted = post_keyed(&api, "/installs", &install_key, &body).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    for _ in 0..3 {
+        let repeat = post_keyed(&api, "/installs", &install_key, &body).await;
+        assert_eq!((repeat.status, &repeat.text), (202, &accepted.text), "same status and body");
+    }
+    let other_body = json!({"tenant_id": tenant_id, "account_id": account, "region": "eu-west-2"});
+    let reused = post_keyed(&api, "/installs", &install_key, &other_body).await;
+    assert_eq!((reused.status, reused.error_field()), (422, Some("Idempotency-Key")), "{}", reused.text);
+    let listed = api.get(&format!("/tenants/{tenant_id}/installs")).await.unwrap();
+    assert_eq!(listed.json["installs"].as_array().map(Vec::len), Some(1), "one install: {}", listed.text);
+
+    // Keys belong to their caller: another caller's same key is a request of its own, which
+    // meets the first install in its place.
+    let stranger = other_caller(&stack).await;
+    let theirs = post_keyed(&stranger, "/installs", &install_key, &body).await;
+    assert_eq!(theirs.status, 409, "{}", theirs.text);
+    assert!(theirs.text.contains(accepted.json["install_id"].as_str().unwrap()), "{}", theirs.text);
+
+    // Keys are kept for 24 hours (the table's TTL attribute), and an expired key is free
+    // even before DynamoDB's TTL sweep removes it: made to look a day old, it replays nothing.
+    let ddb = stack.dynamodb();
+    let ttl = ddb.describe_time_to_live().table_name(&stack.outputs.table_name).send().await.unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!((ttl.attribute_name(), ttl.time_to_live_status().map(|s| s.as_str())), (Some("expires_at"), Some("ENABLED")), "TTL on the key items");
+    let keys = key_items(&stack, "POST /installs", &install_key).await;
+    assert_eq!(keys.len(), 1, "one key item for the install key of this caller (the other caller's 409 kept nothing)");
+    let item = &keys[0];
+    let expires_at: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    let in_a_day = chrono::Utc::now().timestamp() + 24 * 3600;
+    assert!((in_a_day - 120..=in_a_day).contains(&expires_at), "expires_at {expires_at} is not 24 h from now");
+    assert!(!item.contains_key("response_body") || !item["response_body"].as_s().unwrap().contains("external_id"));
+    ddb.update_item()
+        .table_name(&stack.outputs.table_name)
+        .key("pk", item["pk"].clone())
+        .key("sk", item["sk"].clone())
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(":past", AttributeValue::N((chrono::Utc::now().timestamp() - 1).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let after_expiry = post_keyed(&api, "/installs", &install_key, &body).await;
+    assert_eq!(after_expiry.status, 409, "an expired key acts anew: {}", after_expiry.text);
+
+    // The tenant's key keeps no copy of the External ID: the repeat renders it from the tenant.
+    let tenant_keys = key_items(&stack, "POST /tenants", &tenant_key).await;
+    assert_eq!(tenant_keys.len(), 1);
+    let stored = format!("{:?}", tenant_keys[0]);
+    assert!(!stored.contains(first.json["external_id"].as_str().unwrap()), "the key item holds the External ID: {stored}");
+}
+
+#[tokio::test]
+async fn a_malformed_idempotency_key_is_a_400_naming_the_header_and_writes_nothing() {
+    let (stack, api) = setup().await;
+    let tenant_id = random_tenant_id("badkey");
+    let body = json!({"tenant_id": tenant_id, "name": "Bad Key", "email": "ops@badkey.example"});
+    for bad in ["has space", "slash/es", "../../etc/passwd", &"k".repeat(256), "semi;colon"] {
+        let response = post_keyed(&api, "/tenants", bad, &body).await;
+        assert_eq!((response.status, response.error_field()), (400, Some("Idempotency-Key")), "{bad:?}: {}", response.text);
+    }
+    // A bad body is refused before the key is looked at: the key stays free.
+    let bad_body = post_keyed(&api, "/tenants", &format!("fresh-{tenant_id}"), &json!({"tenant_id": tenant_id})).await;
+    assert_eq!((bad_body.status, bad_body.error_field()), (400, Some("name")), "{}", bad_body.text);
+    assert_eq!(items_mentioning(&stack, &tenant_id).await, 0, "a refused request wrote to the table");
+}

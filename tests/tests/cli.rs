@@ -89,3 +89,34 @@ async fn a_failed_install_and_an_api_error_exit_non_zero() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.starts_with("HTTP 400: {\"error\":") && stderr.contains("\"field\":\"account_id\""), "{stderr}");
 }
+
+#[tokio::test]
+async fn an_operator_retries_a_failed_install_once_the_customer_has_fixed_access() {
+    let stack = LocalStack::connect().await.unwrap();
+    let tenant_id = random_tenant_id("cliretry");
+    let account = random_account_id();
+    let created = byoc(&stack, &["tenants", "create", "--tenant-id", &tenant_id, "--name", "Retry Co", "--email", "ops@retry.example", "--output", "json"]).await;
+    assert!(created.status.success(), "{created:?}");
+    let external_id = json(&created)["external_id"].as_str().unwrap().to_owned();
+
+    // The customer has not created the access stack yet: the install fails at validate-trust.
+    let failed = byoc(&stack, &["installs", "create", "--tenant-id", &tenant_id, "--account-id", &account, "--region", "us-east-1", "--options", r#"{"node_desired_size":2,"node_max_size":2}"#, "--watch", "--output", "json"]).await;
+    assert_eq!(failed.status.code(), Some(1), "{}", stdout(&failed));
+    let last: Value = serde_json::from_str(stdout(&failed).lines().last().unwrap()).unwrap();
+    let install_id = last["install_id"].as_str().unwrap().to_owned();
+
+    stack.customer(&account).create_access_stack(&stack.outputs.vendor_account_id, &external_id).await.unwrap();
+    let retried = byoc(&stack, &["installs", "retry", &install_id, "--watch"]).await;
+    let text = stdout(&retried);
+    assert!(retried.status.success(), "exit {:?}: {text}\n{}", retried.status, String::from_utf8_lossy(&retried.stderr));
+    assert!(text.contains(&format!("install {install_id} pending")) && text.contains("-retry-"), "the accepted retry and its execution: {text}");
+    assert!(text.contains("retry requested (it failed at validate-trust)"), "{text}");
+    assert!(!text.contains("could not assume role") && !text.lines().any(|l| l.starts_with("#1 ")), "only the retry's part of the timeline is shown: {text}");
+    assert!(text.contains("time per step") && text.contains(&format!("install {install_id} is ready")), "{text}");
+
+    // Nothing to retry on a ready install: the API's error, as it gave it, and exit 1.
+    let refused = byoc(&stack, &["installs", "retry", &install_id, "--output", "json"]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.starts_with("HTTP 409: {\"error\":") && stderr.contains("is ready"), "{stderr}");
+}

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 const FUNCTION: &str = "byoc-create-cluster-e2e";
 const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 const PUBLIC_CIDR: &str = "203.0.113.0/24";
-const ADDONS: [&str; 4] = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"];
+const ADDONS: [&str; 5] = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver"];
 const ADMIN_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
 /// Enough calls for every emulated wait in these tests, few enough to fail fast.
 const MAX_CALLS: usize = 12;
@@ -245,7 +245,7 @@ async fn the_cluster_starts_before_nat_and_nodes_and_addons_follow_until_ready()
     assert_eq!(policy.access_scope().and_then(|s| s.r#type()).map(|t| t.as_str()), Some("cluster"));
     let mut addons = install.eks.list_addons().cluster_name(&name).send().await.unwrap().addons().to_vec();
     addons.sort();
-    assert_eq!(addons, ["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
+    assert_eq!(addons, ["aws-ebs-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
 
     // NAT becomes available: the node group goes into the private subnets.
     nat_available(&install, &network).await;
@@ -304,7 +304,7 @@ async fn the_cluster_starts_before_nat_and_nodes_and_addons_follow_until_ready()
     assert_eq!(again, *outputs.last().unwrap());
     assert_eq!(install.eks.list_clusters().send().await.unwrap().clusters(), [name.as_str()]);
     assert_eq!(install.eks.list_nodegroups().cluster_name(&name).send().await.unwrap().nodegroups().len(), 1);
-    assert_eq!(install.eks.list_addons().cluster_name(&name).send().await.unwrap().addons().len(), 4);
+    assert_eq!(install.eks.list_addons().cluster_name(&name).send().await.unwrap().addons().len(), ADDONS.len());
     assert_eq!(install.eks.list_access_entries().cluster_name(&name).send().await.unwrap().access_entries().len(), 1);
     assert_eq!(record(&api, &install).await["version"], done["version"], "a call that changes nothing records nothing");
 

@@ -4,10 +4,10 @@
 //! rely on; and that the step is idempotent, survives a crash, polls instead of waiting, and
 //! leaves the vendor's own account alone.
 //!
-//! deploy.py does not deploy create-network yet, so the tests deploy it themselves (a bootstrap
-//! that execs this checkout's `target/debug/create-network`, with the environment of the
-//! deployed validate-trust function) and invoke it as the state machine would. Build first:
-//! `cargo build --workspace --bins`.
+//! The tests deploy their own copies of create-network (a bootstrap that execs this checkout's
+//! `target/debug/create-network`, with the environment of the deployed validate-trust function,
+//! some with a fault hook switched on) and invoke them as the state machine would, so nothing
+//! else drives the records under test. Build first: `cargo build --workspace --bins`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -428,3 +428,39 @@ async fn a_failed_nat_gateway_fails_the_step_with_ec2s_reason() {
     assert!(message.contains("Elastic IP address is already associated") && message.contains("us-east-1a"), "{message}");
 }
 
+
+#[tokio::test]
+async fn a_nat_gateway_deleted_behind_the_installs_back_is_replaced_and_the_route_repointed() {
+    let bed = Bed::new().await;
+    let install = bed.install("net-renat", &random_account_id(), json!({"nat_mode": "single"})).await;
+    expect_ready(bed.run(&install).await, &install);
+    let ec2 = bed.ec2(&install.account);
+    let before = tagged(&ec2, &install.id, true).await.unwrap();
+    let old = before.nat_gateways.iter().find(|n| n.state() == Some(&NatGatewayState::Available)).expect("an available NAT gateway");
+    let old_id = old.nat_gateway_id().unwrap().to_owned();
+    ec2.delete_nat_gateway().nat_gateway_id(&old_id).send().await.unwrap();
+
+    // The replacement is pending at first: the state machine polls the step until it is ready.
+    let mut status = bed.run(&install).await.unwrap_or_else(|e| panic!("create-network failed: {e:?}"));
+    for _ in 0..5 {
+        if status["nat_ready"] == true {
+            break;
+        }
+        status = bed.run(&install).await.unwrap_or_else(|e| panic!("create-network failed: {e:?}"));
+    }
+    expect_ready(Ok(status), &install);
+
+    let after = tagged(&ec2, &install.id, true).await.unwrap();
+    let live: Vec<_> = after.nat_gateways.iter().filter(|n| n.state() == Some(&NatGatewayState::Available)).collect();
+    assert_eq!(live.len(), 1, "one live NAT gateway: {:?}", after.nat_gateways);
+    let new_id = live[0].nat_gateway_id().unwrap();
+    assert_ne!(new_id, old_id, "the deleted gateway was adopted");
+    let private_tables: Vec<_> = after.route_tables.iter().filter(|t| tag(t.tags(), "Name").is_some_and(|n| n.contains("private"))).collect();
+    assert!(!private_tables.is_empty());
+    for table in private_tables {
+        let route = default_route(table).unwrap_or_else(|| panic!("{:?} has no default route", table.route_table_id()));
+        assert_eq!(route.nat_gateway_id(), Some(new_id), "{:?} still routes to {:?}", table.route_table_id(), route.nat_gateway_id());
+    }
+    let record = bed.record(&install).await;
+    assert_eq!(record["step_data"]["network"]["zones"][0]["nat_gateway_id"], new_id, "the record names the new gateway");
+}

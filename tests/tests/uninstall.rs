@@ -5,44 +5,12 @@ use std::time::Duration;
 
 use byoc_e2e::customer_ec2::{ec2, tagged};
 use byoc_e2e::customer_eks::{eks, steer_eks};
-use byoc_e2e::{random_account_id, random_tenant_id, Api, Inbox, LocalStack};
+use byoc_e2e::installed::{install_with, place, Place, EXECUTION_TIMEOUT as TIMEOUT};
+use byoc_e2e::{Api, LocalStack};
 use serde_json::{json, Value};
-
-const TIMEOUT: Duration = Duration::from_secs(180);
-
-struct Place {
-    tenant_id: String,
-    account: String,
-    inbox: Inbox,
-}
-
-async fn place(stack: &LocalStack, api: &Api, prefix: &str) -> Place {
-    let tenant_id = random_tenant_id(prefix);
-    let account = random_account_id();
-    let created = api.post("/tenants", &json!({"tenant_id": tenant_id, "name": "Leaving Co", "email": "ops@leaving.example"})).await.unwrap();
-    assert_eq!(created.status, 201, "{}", created.text);
-    let inbox = Inbox::for_tenant(stack, &tenant_id).await.unwrap();
-    stack.customer(&account).create_access_stack(&stack.outputs.vendor_account_id, created.json["external_id"].as_str().unwrap()).await.unwrap();
-    Place { tenant_id, account, inbox }
-}
 
 async fn install(stack: &LocalStack, api: &Api, place: &Place) -> (String, String, Value) {
     install_with(stack, api, place, json!({})).await
-}
-
-/// An install with `extra` options on top of two nodes (which fit a new account's quotas).
-async fn install_with(stack: &LocalStack, api: &Api, place: &Place, extra: Value) -> (String, String, Value) {
-    let mut options = json!({"node_desired_size": 2, "node_max_size": 2});
-    if let (Some(options), Some(extra)) = (options.as_object_mut(), extra.as_object()) {
-        options.extend(extra.clone());
-    }
-    let body = json!({"tenant_id": place.tenant_id, "account_id": place.account, "region": "us-east-1", "options": options});
-    let accepted = api.post("/installs", &body).await.unwrap();
-    assert_eq!(accepted.status, 202, "{}", accepted.text);
-    let execution = stack.wait_for_execution(accepted.json["execution_arn"].as_str().unwrap(), TIMEOUT).await.unwrap();
-    let id = accepted.json["install_id"].as_str().unwrap().to_owned();
-    let record = api.get(&format!("/installs/{id}")).await.unwrap().json;
-    (id, execution, record)
 }
 
 async fn cluster_exists(stack: &LocalStack, account: &str, install_id: &str) -> bool {
@@ -159,7 +127,13 @@ async fn a_failure_in_the_middle_of_the_network_rolls_back_the_partial_network()
     let stack = LocalStack::connect().await.unwrap();
     let api = Api::new(&stack);
     let place = place(&stack, &api, "midnet").await;
-    byoc_e2e::customer_ec2::steer_nat(&stack, &place.account, json!({"pending_polls": 1, "fail": "Simulated: insufficient capacity for NAT gateways", "fail_code": "InternalError"})).await.unwrap();
+    byoc_e2e::customer_ec2::steer_nat(
+        &stack,
+        &place.account,
+        json!({"pending_polls": 1, "fail": "Simulated: insufficient capacity for NAT gateways", "fail_code": "InternalError"}),
+    )
+    .await
+    .unwrap();
 
     let (id, execution, record) = install(&stack, &api, &place).await;
     assert_eq!((execution.as_str(), record["last_error"]["code"].as_str()), ("FAILED", Some("NetworkFailed")), "{record:#}");
@@ -172,22 +146,48 @@ async fn a_failure_in_the_middle_of_the_network_rolls_back_the_partial_network()
 
 #[tokio::test]
 async fn what_kubernetes_left_in_the_install_is_removed_too_and_the_neighbours_stay() {
-    use byoc_e2e::customer_sweep::{build_decoys, install_leftovers, kubernetes_leftovers, still_there, Account};
+    use byoc_e2e::customer_sweep::{build_decoys, controller_load_balancer, install_leftovers, kubernetes_leftovers, still_there, Account};
     let stack = LocalStack::connect().await.unwrap();
     let api = Api::new(&stack);
     let place = place(&stack, &api, "k8sleft").await;
     let (id, execution, record) = install(&stack, &api, &place).await;
     assert_eq!(execution, "SUCCEEDED", "{record:#}");
+    let cluster = format!("byoc-{id}");
 
-    // What the vendor's software would have made through Kubernetes, inside the install's VPC.
+    // Findable at birth: the CSI driver add-on tags every volume it makes for the install, and
+    // the record offers the Load Balancer Controller's Helm values that do the same.
+    let account = Account::new(&stack, &place.account);
+    let csi = account.eks.describe_addon().cluster_name(&cluster).addon_name("aws-ebs-csi-driver").send().await.unwrap().addon.unwrap();
+    let config: Value = serde_json::from_str(csi.configuration_values().expect("the CSI add-on is configured")).unwrap();
+    assert_eq!(config["controller"]["extraVolumeTags"], json!({"byoc:install-id": id, "byoc:tenant-id": place.tenant_id}));
     let resources = record["resources"].as_object().unwrap();
     let vpc = resources["vpc_id"].as_str().unwrap().to_owned();
+    let chart = &record["step_data"]["load_balancer_controller"];
+    assert_eq!(chart["chart"], "aws-load-balancer-controller", "{:#}", record["step_data"]);
+    assert_eq!(chart["values"], json!({"clusterName": cluster, "region": "us-east-1", "vpcId": vpc, "defaultTags": {"byoc:install-id": id, "byoc:tenant-id": place.tenant_id}}));
+
+    // What the vendor's software would have made through Kubernetes, inside the install's VPC:
+    // a PVC's volume made by the CSI driver as configured, an ALB made by a controller installed
+    // with those values, and (from a controller installed without them) an NLB, its groups and
+    // a leaked ENI.
     let subnets = |prefix: &str| -> Vec<String> { resources.iter().filter(|(k, _)| k.starts_with(prefix)).filter_map(|(_, v)| v.as_str().map(str::to_owned)).collect() };
     let (public, private) = (subnets("public_subnet_id:"), subnets("private_subnet_id:"));
-    let account = Account::new(&stack, &place.account);
-    let leftovers = kubernetes_leftovers(&account, &id, &vpc, &public, &private[0]).await.unwrap();
+    let mut leftovers = kubernetes_leftovers(&account, &id, &vpc, &public, &private[0]).await.unwrap();
+    let alb = controller_load_balancer(&account, &chart["values"], &public).await.unwrap();
+    leftovers.resources.extend(alb.resources.clone());
     let decoys = build_decoys(&account, &id).await.unwrap();
     assert!(!leftovers.resources.is_empty());
+
+    // A dry run shows each found by the install's tag (the volume has no VPC to be found by).
+    let dry = byoc_e2e::invoke::invoke(&stack, "sweep-dangling", &json!({"install_id": id, "tenant_id": place.tenant_id, "mode": "dry_run"})).await.unwrap();
+    assert_eq!(dry["done"], true, "{dry:#}");
+    let found = api.get(&format!("/installs/{id}")).await.unwrap().json["step_data"]["sweep"]["found"].clone();
+    let reason = |kind: &str, id: &str| found.as_array().unwrap().iter().find(|f| f["kind"] == kind && f["id"] == id).map(|f| f["reason"].clone());
+    let volume = leftovers.id("volume").unwrap();
+    assert_eq!(reason("volume", volume), Some(json!("tagged byoc:install-id")), "{found:#}");
+    for (kind, resource) in &alb.resources {
+        assert_eq!(reason(kind, resource), Some(json!("tagged byoc:install-id")), "{kind} {resource}: {found:#}");
+    }
 
     let removing = api.send("DELETE", &format!("/installs/{id}"), None, true).await.unwrap();
     assert_eq!(removing.status, 202, "{}", removing.text);
@@ -198,7 +198,6 @@ async fn what_kubernetes_left_in_the_install_is_removed_too_and_the_neighbours_s
     // The emulator's own listings (tagging API, Describe calls by tag and by VPC) find nothing.
     let left = install_leftovers(&account, &id, &[vpc]).await.unwrap();
     assert!(left.is_empty(), "left behind: {left:#?}");
-    let cluster = format!("byoc-{id}");
     assert!(still_there(&account, &cluster, &leftovers.resources).await.unwrap().is_empty());
     assert_eq!(still_there(&account, &cluster, &decoys.resources).await.unwrap(), decoys.resources, "a neighbour was touched");
 }

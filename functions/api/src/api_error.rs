@@ -58,7 +58,8 @@ impl From<byoc_core::Error> for ApiError {
                 StatusCode::CONFLICT,
                 "conflict",
                 format!("install \"{existing}\" is already active for this tenant, account and region; GET /installs/{existing} shows it"),
-            ),
+            )
+            .field("install_id"),
             E::Aws { .. } | E::Contended(_) => {
                 tracing::warn!(error = %err, "dependency unavailable");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "a dependency is busy or unreachable; try again shortly")

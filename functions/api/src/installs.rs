@@ -26,7 +26,7 @@ pub struct CreateInstall {
     pub options: InstallOptions,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Accepted {
     pub install_id: InstallId,
     pub status: InstallStatus,
@@ -46,13 +46,73 @@ pub struct InstallList {
     pub next_cursor: Option<InstallId>,
 }
 
-pub async fn create(deps: &Deps, request: CreateInstall) -> Result<(StatusCode, Accepted), ApiError> {
-    request.options.validate()?;
-    deps.store.get_tenant(&request.tenant_id).await?;
-    let (install, requested) = Install::requested(request.tenant_id, request.account_id, request.region, request.options, Utc::now()).map_err(byoc_core::Error::from)?;
-    let install_id = install.install_id.clone();
-    deps.store.create_install(&install, &requested).await?;
+/// Checks what `create` would refuse before anything is written (or an idempotency key kept).
+pub fn check(request: &CreateInstall) -> Result<(), ApiError> {
+    Ok(request.options.validate()?)
+}
 
+/// Records the install and starts its state machine. `reserved` is the install id an
+/// idempotency key reserved: when the request that reserved it died after recording the
+/// install, this one carries on with that install instead of making a second.
+pub async fn create(deps: &Deps, request: CreateInstall, reserved: Option<InstallId>) -> Result<(StatusCode, Accepted), ApiError> {
+    check(&request)?;
+    if let Some(id) = &reserved {
+        match deps.store.get_install(id).await {
+            Ok(existing) => return carry_on(deps, existing).await,
+            Err(byoc_core::Error::InstallNotFound(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    deps.store.get_tenant(&request.tenant_id).await?;
+    let (mut install, requested) = Install::requested(request.tenant_id, request.account_id, request.region, request.options, Utc::now()).map_err(byoc_core::Error::from)?;
+    if let Some(id) = reserved {
+        install.install_id = id;
+    }
+    // Contended: the install holding the place let go while we looked; it is free now.
+    let mut attempts = 0;
+    loop {
+        match deps.store.create_install(&install, &requested).await {
+            Err(byoc_core::Error::Contended(_)) if attempts < 3 => attempts += 1,
+            Err(byoc_core::Error::SlotTaken { existing }) => return Err(place_taken(&existing, "account_id")),
+            other => break other?,
+        }
+    }
+    start(deps, &install).await
+}
+
+/// Another install is active for the same tenant, account and region.
+fn place_taken(existing: &InstallId, field: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        format!("install \"{existing}\" is already active for this tenant, account and region; GET /installs/{existing} shows it"),
+    )
+    .field(field)
+}
+
+/// A new install id, for an idempotency key to reserve before the install is recorded.
+pub fn reserve_id() -> Result<InstallId, ApiError> {
+    let now = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+    Ok(InstallId::generate(now).map_err(byoc_core::Error::from)?)
+}
+
+/// An install recorded by a request that stopped before answering: started if it is not yet.
+async fn carry_on(deps: &Deps, install: Install) -> Result<(StatusCode, Accepted), ApiError> {
+    match (&install.execution_arn, install.status) {
+        (Some(arn), _) => Ok((StatusCode::ACCEPTED, Accepted { install_id: install.install_id.clone(), status: install.status, execution_arn: arn.clone() })),
+        (None, InstallStatus::Pending) => start(deps, &install).await,
+        (None, status) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("install \"{id}\" was recorded for this request but is {status}; GET /installs/{id} shows why, POST /installs/{id}/retry tries it again", id = install.install_id),
+        )
+        .field("install_id")),
+    }
+}
+
+/// Starts the install's state machine; a start that fails marks the install failed.
+async fn start(deps: &Deps, install: &Install) -> Result<(StatusCode, Accepted), ApiError> {
+    let install_id = install.install_id.clone();
     // Named after the install: a repeated start cannot run the install twice.
     let input = serde_json::to_string(&StepInput { install_id: install_id.clone(), tenant_id: install.tenant_id.clone() })
         .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
@@ -100,7 +160,11 @@ pub async fn remove(deps: &Deps, install_id: &InstallId) -> Result<(StatusCode, 
         }
     }
     let requested = Change::new(Step::Request, Outcome::Succeeded, "removal requested").status(InstallStatus::Removing);
-    let install = deps.store.record(install_id, requested).await?;
+    let install = match deps.store.record(install_id, requested).await {
+        // A failed install gave its place up; another took it since.
+        Err(byoc_core::Error::SlotTaken { existing }) => return Err(place_taken(&existing, "install_id")),
+        other => other?,
+    };
     let input = serde_json::to_string(&StepInput { install_id: install_id.clone(), tenant_id: install.tenant_id.clone() })
         .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
     // One execution per removal request: the name carries the record's version.

@@ -33,6 +33,10 @@ pub fn parse<T: DeserializeOwned>(body: &Body) -> Result<T, ApiError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid("body", "the body is empty; send a JSON object"));
     }
+    // serde would read a struct from an array by position: only an object names its fields.
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("body", "the body is not a JSON object; send one JSON object, e.g. {\"tenant_id\": \"acme\", ...}"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(raw);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -98,6 +102,9 @@ mod tests {
             assert_eq!(err(bad).status, StatusCode::BAD_REQUEST, "{bad}");
         }
         assert_eq!(err("{").field.as_deref(), Some("body"));
+        for not_an_object in [r#"["acme","x"]"#, "null", "\"acme\"", "42"] {
+            assert_eq!(err(not_an_object).field.as_deref(), Some("body"), "{not_an_object}");
+        }
     }
 
     #[test]

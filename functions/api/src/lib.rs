@@ -3,10 +3,14 @@
 //! 4xx that names the field, and nothing is written for it.
 
 pub mod api_error;
+pub mod idempotent;
 pub mod installs;
 pub mod json_body;
+pub mod retry;
+pub mod routes;
 pub mod settings;
 pub mod tenants;
+pub mod webhooks;
 
 use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::store::InstallStore;
@@ -16,6 +20,8 @@ use serde::Serialize;
 use tracing::{info_span, Instrument};
 
 use crate::api_error::ApiError;
+use crate::idempotent::Answer;
+use crate::routes::{Endpoint, NoRoute};
 pub use crate::settings::Settings;
 
 pub struct Deps {
@@ -41,7 +47,7 @@ fn respond<T: Serialize>(result: Result<(StatusCode, T), ApiError>) -> Response<
 }
 
 fn method_not_allowed(allowed: &str) -> Response<Body> {
-    let err = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("use {allowed} on this path"));
+    let err = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("use {allowed} on this path")).field("method");
     let mut response = json_response(err.status, &err.body());
     if let Ok(value) = lambda_http::http::HeaderValue::from_str(allowed) {
         response.headers_mut().insert("allow", value);
@@ -57,22 +63,85 @@ pub async fn handle(deps: &Deps, request: Request) -> Result<Response<Body>, lam
 }
 
 async fn route(deps: &Deps, request: &Request, method: &Method, path: &str) -> Response<Body> {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let endpoint = match routes::resolve(method.as_str(), path) {
+        Ok(endpoint) => endpoint,
+        Err(NoRoute::MethodNotAllowed(allowed)) => return method_not_allowed(&allowed),
+        Err(NoRoute::NotFound) => {
+            let shown: String = path.chars().take(100).collect();
+            let message = format!("there is no {method} {shown}; the routes are {}", routes::listed());
+            return respond::<()>(Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", message).field("path")));
+        }
+    };
     let query = request.query_string_parameters();
-    match (segments.as_slice(), method) {
-        (["tenants"], &Method::POST) => respond(async { tenants::create(deps, json_body::parse(request.body())?).await }.await),
-        (["tenants"], _) => method_not_allowed("POST"),
-        (["tenants", tenant], &Method::GET) => respond(async { tenants::show(deps, &TenantId::parse("tenant_id", tenant)?).await }.await),
-        (["tenants", _], _) => method_not_allowed("GET"),
-        (["tenants", tenant, "installs"], &Method::GET) => respond(
+    match endpoint {
+        Endpoint::CreateTenant => respond(create_tenant(deps, request).await),
+        Endpoint::ShowTenant(tenant) => respond(async { tenants::show(deps, &TenantId::parse("tenant_id", tenant)?).await }.await),
+        Endpoint::ListInstalls(tenant) => respond(
             async { installs::list(deps, &TenantId::parse("tenant_id", tenant)?, query.first("limit"), query.first("cursor")).await }.await,
         ),
-        (["tenants", _, "installs"], _) => method_not_allowed("GET"),
-        (["installs"], &Method::POST) => respond(async { installs::create(deps, json_body::parse(request.body())?).await }.await),
-        (["installs"], _) => method_not_allowed("POST"),
-        (["installs", id], &Method::GET) => respond(async { installs::show(deps, &InstallId::parse("install_id", id)?).await }.await),
-        (["installs", id], &Method::DELETE) => respond(async { installs::remove(deps, &InstallId::parse("install_id", id)?).await }.await),
-        (["installs", _], _) => method_not_allowed("GET, DELETE"),
-        _ => respond::<()>(Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("there is no {method} {path}; the routes are POST /tenants, GET /tenants/{{tenant_id}}, GET /tenants/{{tenant_id}}/installs, POST /installs, GET /installs/{{install_id}} and DELETE /installs/{{install_id}}")).field("path"))),
+        Endpoint::Webhook(_) => match webhooks::route(deps, request, method, path).await {
+            Some(response) => response,
+            None => respond::<()>(Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("the routes are {}", routes::listed())).field("path"))),
+        },
+        Endpoint::CreateInstall => respond(create_install(deps, request).await),
+        Endpoint::ShowInstall(id) => respond(async { installs::show(deps, &InstallId::parse("install_id", id)?).await }.await),
+        Endpoint::RemoveInstall(id) => respond(async { installs::remove(deps, &InstallId::parse("install_id", id)?).await }.await),
+        Endpoint::RetryInstall(id) => respond(async { retry::retry(deps, &InstallId::parse("install_id", id)?).await }.await),
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| byoc_core::Error::Corrupt(e.to_string()).into())
+}
+
+/// `POST /tenants`, once per `Idempotency-Key`. The tenant's view holds its External ID, so a
+/// key keeps only the tenant id and a repeat renders the view again.
+async fn create_tenant(deps: &Deps, request: &Request) -> Result<(StatusCode, serde_json::Value), ApiError> {
+    let body: tenants::CreateTenant = json_body::parse(request.body())?;
+    let keyed = idempotent::key_of(request, "POST /tenants", &json_body::parse(request.body())?)?;
+    let Some(keyed) = keyed else {
+        let (status, view) = tenants::create(deps, body).await?;
+        return Ok((status, to_json(&view)?));
+    };
+    let tenant_id = body.tenant_id.to_string();
+    let answer = idempotent::once(deps, &keyed, Some(tenant_id.clone()), |_| async move {
+        let (status, view) = tenants::create(deps, body).await?;
+        Ok(idempotent::Done { status, body: to_json(&view)?, keep_body: false, resource: Some(tenant_id) })
+    })
+    .await?;
+    match answer {
+        Answer::Fresh(status, body) => Ok((status, body)),
+        Answer::Replay { response, resource } => {
+            let tenant = resource.ok_or_else(|| byoc_core::Error::Corrupt("an idempotency key kept no tenant id".into()))?;
+            let (_, view) = tenants::show(deps, &TenantId::parse("tenant_id", &tenant)?).await?;
+            Ok((StatusCode::from_u16(response.status).unwrap_or(StatusCode::CREATED), to_json(&view)?))
+        }
+    }
+}
+
+/// `POST /installs`, once per `Idempotency-Key`: the key reserves the install id, so even a
+/// repeat that takes over from a request that died continues that install.
+async fn create_install(deps: &Deps, request: &Request) -> Result<(StatusCode, serde_json::Value), ApiError> {
+    let body: installs::CreateInstall = json_body::parse(request.body())?;
+    installs::check(&body)?;
+    let keyed = idempotent::key_of(request, "POST /installs", &json_body::parse(request.body())?)?;
+    let Some(keyed) = keyed else {
+        let (status, accepted) = installs::create(deps, body, None).await?;
+        return Ok((status, to_json(&accepted)?));
+    };
+    let reserve = installs::reserve_id()?;
+    let answer = idempotent::once(deps, &keyed, Some(reserve.to_string()), |reserved| async move {
+        let reserved = reserved.map(|id| InstallId::parse("install_id", &id)).transpose()?;
+        let (status, accepted) = installs::create(deps, body, reserved).await?;
+        let resource = Some(accepted.install_id.to_string());
+        Ok(idempotent::Done { status, body: to_json(&accepted)?, keep_body: true, resource })
+    })
+    .await?;
+    match answer {
+        Answer::Fresh(status, body) => Ok((status, body)),
+        Answer::Replay { response, .. } => {
+            let body = response.body.ok_or_else(|| byoc_core::Error::Corrupt("an idempotency key kept no response".into()))?;
+            Ok((StatusCode::from_u16(response.status).unwrap_or(StatusCode::ACCEPTED), body))
+        }
     }
 }

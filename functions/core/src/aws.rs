@@ -4,8 +4,19 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+/// Attempts per AWS call (standard retry mode: exponential backoff with jitter, throttling and
+/// 5xx and connection errors retried). The SDK's default of 3 lets about one call in 125 fail
+/// when a fifth of them are throttled; 5 absorbs such bursts inside the call, and what still
+/// fails is `Transient` for the state machine. `AWS_MAX_ATTEMPTS` overrides it.
+pub const MAX_ATTEMPTS: u32 = 5;
+
 pub async fn load_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    let loader = aws_config::defaults(BehaviorVersion::latest());
+    let loader = match std::env::var_os("AWS_MAX_ATTEMPTS") {
+        Some(_) => loader,
+        None => loader.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)),
+    };
+    loader.load().await
 }
 
 /// The SDK's Display for service errors is just "service error"; this walks the source chain

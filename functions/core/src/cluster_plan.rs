@@ -4,9 +4,10 @@
 
 use std::cmp::Ordering;
 
-/// The EKS add-ons every install gets: pod networking, DNS, service routing, and the agent
-/// that gives pods IAM credentials (EKS Pod Identity).
-pub const ADDONS: [&str; 4] = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"];
+/// The EKS add-ons every install gets: pod networking, DNS, service routing, the agent that
+/// gives pods IAM credentials (EKS Pod Identity), and the EBS CSI driver for persistent
+/// volumes (configured to tag them for the install: `controller_tags`).
+pub const ADDONS: [&str; 5] = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", crate::controller_tags::EBS_CSI_ADDON];
 
 /// The access policy that makes the vendor's deploy role a cluster admin.
 pub const CLUSTER_ADMIN_POLICY_ARN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";

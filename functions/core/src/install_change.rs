@@ -22,6 +22,12 @@ pub struct Change {
     pub notified: Option<Notice>,
     /// Replaces these keys of `Install::step_data`.
     pub step_data: BTreeMap<String, serde_json::Value>,
+    /// Applied only while the install has this status, else refused (`InvalidTransition`):
+    /// a move that must happen once (a retry) is not made twice by callers racing.
+    pub only_from: Option<InstallStatus>,
+    /// Keys dropped from `resources` and `step_data` before this change adds its own: steps
+    /// that run again from scratch (a retry) must not read the last attempt's record.
+    pub forget: Vec<String>,
 }
 
 impl Change {
@@ -36,7 +42,19 @@ impl Change {
             execution_arn: None,
             notified: None,
             step_data: BTreeMap::new(),
+            only_from: None,
+            forget: Vec::new(),
         }
+    }
+
+    pub fn only_from(mut self, status: InstallStatus) -> Self {
+        self.only_from = Some(status);
+        self
+    }
+
+    pub fn forget(mut self, key: impl Into<String>) -> Self {
+        self.forget.push(key.into());
+        self
     }
 
     pub fn status(mut self, status: InstallStatus) -> Self {
@@ -73,7 +91,15 @@ impl Change {
 /// Applies `change` to `current`. The new version is `current.version + 1`, and it is also
 /// the seq of the returned event.
 pub fn apply(current: &Install, change: &Change, now: DateTime<Utc>) -> Result<(Install, TimelineEvent)> {
+    if change.only_from.is_some_and(|from| from != current.status) {
+        let to = change.status.unwrap_or(current.status);
+        return Err(Error::InvalidTransition { install_id: current.install_id.clone(), from: current.status, to });
+    }
     let mut next = current.clone();
+    for key in &change.forget {
+        next.resources.remove(key);
+        next.step_data.remove(key);
+    }
     if let Some(to) = change.status {
         if to != current.status {
             if !current.status.can_become(to) {
@@ -121,6 +147,7 @@ pub fn apply(current: &Install, change: &Change, now: DateTime<Utc>) -> Result<(
         at: now,
         message: change.message.clone(),
         status: (next.status != current.status).then_some(next.status),
+        webhook: None,
     };
     Ok((next, event))
 }
@@ -205,5 +232,25 @@ mod tests {
         failed.notified = vec![Notice::Failed];
         let (next, _) = apply(&failed, &Change::new(Step::Request, Outcome::Started, "retry").status(InstallStatus::Pending), Utc::now()).unwrap();
         assert!(next.last_error.is_none() && next.notified.is_empty());
+    }
+
+    #[test]
+    fn a_change_for_one_status_is_refused_once_the_install_left_it() {
+        let change = Change::new(Step::Request, Outcome::Started, "retry").status(InstallStatus::Pending).only_from(InstallStatus::Failed);
+        assert!(apply(&install(InstallStatus::Failed, 7), &change, Utc::now()).is_ok());
+        let err = apply(&install(InstallStatus::Pending, 8), &change, Utc::now()).unwrap_err();
+        assert!(matches!(err, Error::InvalidTransition { from: InstallStatus::Pending, .. }), "a second retry of the same failure is refused");
+    }
+
+    #[test]
+    fn forgotten_keys_are_dropped_before_the_change_adds_its_own() {
+        let mut failed = install(InstallStatus::Failed, 7);
+        failed.resources.insert("cluster_name".into(), "byoc-x".into());
+        failed.resources.insert("role_arn".into(), "arn:x".into());
+        failed.step_data.insert("network".into(), serde_json::json!({"vpc_id": "vpc-1"}));
+        let change = Change::new(Step::Request, Outcome::Started, "retry").forget("cluster_name").forget("network").data("retry", serde_json::json!({"n": 1}));
+        let (next, _) = apply(&failed, &change, Utc::now()).unwrap();
+        assert!(!next.resources.contains_key("cluster_name") && !next.step_data.contains_key("network"));
+        assert_eq!((next.resources["role_arn"].as_str(), &next.step_data["retry"]), ("arn:x", &serde_json::json!({"n": 1})));
     }
 }

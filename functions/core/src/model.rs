@@ -168,6 +168,9 @@ pub struct TimelineEvent {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<InstallStatus>,
+    /// What became of sending this entry to the tenant's webhook, once publish-events tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<crate::webhook::WebhookDelivery>,
 }
 
 /// Why an install failed, in words a customer can act on. Never holds a secret.
@@ -232,6 +235,7 @@ impl Install {
             at: now,
             message: format!("install requested for account {account_id} in {region}"),
             status: Some(InstallStatus::Pending),
+            webhook: None,
         };
         let install = Install {
             install_id,

@@ -7,9 +7,11 @@
 //! | install   | `INSTALL#<install>`          | `META`         |
 //! | event     | `INSTALL#<install>`          | `EVENT#<seq>`  |
 //! | slot      | `SLOT#<tenant>#<acct>#<rgn>` | `META`         |
+//! | schedule  | `SCHEDULE#<job>`             | `META`         |
 //!
 //! Install items also carry `tenant_id`/`install_id`, the keys of the `tenant-installs`
-//! index (newest first, since install ids sort by time). Every change to an install is a
+//! index (newest first, since install ids sort by time), and `install_status`, the key of
+//! the sparse `installs-by-status` index (store/by_status.rs). Every change to an install is a
 //! transaction conditioned on the version it read: no lost update, and the event it writes
 //! takes the new version as its seq, so the timeline has no gap.
 
@@ -25,6 +27,11 @@ use crate::error::{Error, Result};
 use crate::ids::{InstallId, TenantId};
 use crate::install_change::{apply, Change};
 use crate::model::{Install, Tenant, TimelineEvent};
+
+pub mod by_status;
+mod idempotency;
+pub mod stream;
+mod webhooks;
 
 pub const TENANT_INSTALLS_INDEX: &str = "tenant-installs";
 /// Optimistic writes retry on conflict with jittered backoff (10 ms doubling to 320 ms):
@@ -51,6 +58,19 @@ pub struct InstallWithTimeline {
 pub struct InstallPage {
     pub installs: Vec<Install>,
     pub next: Option<InstallId>,
+}
+
+impl InstallPage {
+    /// A page of install items read through an index: more follow when DynamoDB says where
+    /// it stopped.
+    fn read(items: Option<Vec<Item>>, last_evaluated_key: Option<Item>) -> Result<Self> {
+        let installs = items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<Install>>>()?;
+        let next = match last_evaluated_key {
+            Some(key) if !key.is_empty() => installs.last().map(|i| i.install_id.clone()),
+            _ => None,
+        };
+        Ok(Self { installs, next })
+    }
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -88,7 +108,7 @@ fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T> {
 }
 
 fn install_item(install: &Install) -> Result<Item> {
-    Ok(keyed(to_item(install)?, install_pk(&install.install_id), "META".into()))
+    Ok(by_status::indexed(keyed(to_item(install)?, install_pk(&install.install_id), "META".into()), install))
 }
 
 fn event_item(install_id: &InstallId, event: &TimelineEvent) -> Result<Item> {
@@ -283,12 +303,7 @@ impl InstallStore {
             .send()
             .await
             .map_err(|e| Error::aws("DynamoDB", e))?;
-        let installs = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<Install>>>()?;
-        let next = match out.last_evaluated_key {
-            Some(key) if !key.is_empty() => installs.last().map(|i| i.install_id.clone()),
-            _ => None,
-        };
-        Ok(InstallPage { installs, next })
+        InstallPage::read(out.items, out.last_evaluated_key)
     }
 
     /// Records one change to an install: its timeline event, and any status, error or
@@ -328,9 +343,11 @@ impl InstallStore {
                 Err(err) => match refused_conditions(&err) {
                     // Someone else wrote first: read again and re-apply.
                     Some(refused) if refused.first() == Some(&true) || refused.get(1) == Some(&true) => continue,
-                    Some(refused) if refused.get(2) == Some(&true) => {
-                        return Err(self.slot_taken(&next).await?);
-                    }
+                    Some(refused) if refused.get(2) == Some(&true) => match self.slot_taken(&next).await? {
+                        // The holder let go meanwhile: the place is free, try again.
+                        Error::Contended(_) => continue,
+                        taken => return Err(taken),
+                    },
                     _ => return Err(Error::aws("DynamoDB", err)),
                 },
             }

@@ -4,6 +4,7 @@
 use aws_sdk_eks::types::{AccessScope, AccessScopeType};
 use aws_sdk_eks::Client;
 use byoc_core::cluster_plan::CLUSTER_ADMIN_POLICY_ARN;
+use byoc_core::fault::Fault;
 use byoc_core::model::Install;
 
 use crate::cluster::tag_map;
@@ -12,13 +13,15 @@ use crate::error::{aws, eks_message, CreateClusterError};
 /// Makes sure `principal_arn` is cluster admin, reading before writing (the install record
 /// cannot tell: a cluster deleted and made again keeps its name and ARN). True when it had
 /// to create or associate something.
-pub async fn ensure_vendor_admin(eks: &Client, install: &Install, cluster: &str, principal_arn: &str) -> Result<bool, CreateClusterError> {
+pub async fn ensure_vendor_admin(eks: &Client, install: &Install, cluster: &str, principal_arn: &str, fault: &Fault) -> Result<bool, CreateClusterError> {
     let entry = eks.describe_access_entry().cluster_name(cluster).principal_arn(principal_arn).send().await;
     let mut changed = false;
     match entry {
         Ok(_) => {}
         Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
             create_entry(eks, install, cluster, principal_arn).await?;
+            // Before the admin policy is associated: the next run must still associate it.
+            fault.point("access-entry");
             changed = true;
         }
         Err(err) => return Err(aws("EKS", err)),

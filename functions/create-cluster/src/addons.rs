@@ -3,6 +3,7 @@
 use aws_sdk_eks::types::{Addon, AddonStatus, ResolveConflicts};
 use aws_sdk_eks::Client;
 use byoc_core::cluster_plan::{self, AddonCompatibility, AddonVersion};
+use byoc_core::controller_tags::{ebs_csi_configuration, EBS_CSI_ADDON};
 use byoc_core::model::Install;
 
 use crate::cluster::{issue_line, join_issues, tag_map};
@@ -42,6 +43,8 @@ pub async fn ensure(eks: &Client, install: &Install, cluster: &str, kubernetes_v
         return Ok((existing, false));
     }
     let version = cluster_plan::addon_version(addon, kubernetes_version, &offered(eks, addon, kubernetes_version).await?)?;
+    // Volumes the driver makes carry the install's tags, so the sweep finds them by tag.
+    let configuration = (addon == EBS_CSI_ADDON).then(|| ebs_csi_configuration(&install.install_id, &install.tenant_id));
     let result = eks
         .create_addon()
         .cluster_name(cluster)
@@ -50,6 +53,7 @@ pub async fn ensure(eks: &Client, install: &Install, cluster: &str, kubernetes_v
         // EKS installs vpc-cni, coredns and kube-proxy itself as unmanaged manifests when the
         // cluster is created; the managed add-on takes those over.
         .resolve_conflicts(ResolveConflicts::Overwrite)
+        .set_configuration_values(configuration)
         .set_tags(Some(tag_map(install, &format!("{cluster}-{addon}"))))
         .client_request_token(format!("{}-{addon}", install.install_id))
         .send()

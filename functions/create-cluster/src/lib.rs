@@ -9,6 +9,7 @@
 mod access;
 mod addons;
 mod cluster;
+mod controller_values;
 mod error;
 mod network;
 mod nodegroup;
@@ -20,6 +21,7 @@ use aws_sdk_eks::types::{AddonStatus, Cluster, ClusterStatus as EksClusterStatus
 use byoc_core::cluster_plan::{self, ADDONS};
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
+use byoc_core::fault::Fault;
 use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, Outcome, Step};
@@ -39,6 +41,8 @@ pub struct Deps {
     pub base: SdkConfig,
     pub access: CustomerAccess,
     pub settings: Settings,
+    /// Crash points for the crash-safety tests (none outside them).
+    pub fault: Fault,
 }
 
 /// What the state machine sees: ids and flags only.
@@ -105,12 +109,12 @@ async fn advance(deps: &Deps, input: &StepInput) -> Result<ClusterStatus, Create
     }
 
     let vendor = &deps.settings.vendor_deploy_role_arn;
-    if access::ensure_vendor_admin(&eks, &install, &name, vendor).await? {
+    if access::ensure_vendor_admin(&eks, &install, &name, vendor, &deps.fault).await? {
         notes.push(format!("cluster-admin access entry for {vendor}"));
     }
     data.vendor_access = Some(vendor.clone());
-    ensure_addons(&install, &eks, &mut data, &mut notes).await?;
-    if let Some(nodegroup) = ensure_nodegroup(&install, &eks, &ec2, &mut notes).await? {
+    ensure_addons(&install, &eks, &mut data, &mut notes, &deps.fault).await?;
+    if let Some(nodegroup) = ensure_nodegroup(&install, &eks, &ec2, &mut notes, &deps.fault).await? {
         data.set_nodegroup(&nodegroup);
     }
 
@@ -133,6 +137,7 @@ async fn ensure_cluster(deps: &Deps, install: &Install, eks: &aws_sdk_eks::Clien
     let network = network::find(ec2, &install.install_id).await?;
     let version = cluster::plan_version(install, &cluster::offered_versions(eks).await?)?;
     let created = cluster::create(eks, install, &network, &version, &deps.settings).await?;
+    deps.fault.point("cluster");
     notes.push(format!(
         "EKS cluster {name} requested: Kubernetes {version}, {} private and {} public subnets of {}",
         network.private.len(),
@@ -143,7 +148,7 @@ async fn ensure_cluster(deps: &Deps, install: &Install, eks: &aws_sdk_eks::Clien
 }
 
 /// Every add-on, requested where missing; an add-on EKS gave up on fails the step.
-async fn ensure_addons(install: &Install, eks: &aws_sdk_eks::Client, data: &mut ClusterData, notes: &mut Vec<String>) -> Result<(), CreateClusterError> {
+async fn ensure_addons(install: &Install, eks: &aws_sdk_eks::Client, data: &mut ClusterData, notes: &mut Vec<String>, fault: &Fault) -> Result<(), CreateClusterError> {
     let version = data.kubernetes_version.clone().unwrap_or_default();
     let mut requested = Vec::new();
     for addon in ADDONS {
@@ -152,6 +157,7 @@ async fn ensure_addons(install: &Install, eks: &aws_sdk_eks::Client, data: &mut 
             return Err(CreateClusterError::ClusterFailed(failure));
         }
         if created {
+            fault.point("addon");
             requested.push(format!("{addon} {}", state.addon_version().unwrap_or("?")));
         }
         data.set_addon(addon, &state);
@@ -164,7 +170,7 @@ async fn ensure_addons(install: &Install, eks: &aws_sdk_eks::Client, data: &mut 
 
 /// The node group, requested once the NAT gateways are available (`None` until then); one
 /// EKS gave up on, or that lost its health, fails the step.
-async fn ensure_nodegroup(install: &Install, eks: &aws_sdk_eks::Client, ec2: &aws_sdk_ec2::Client, notes: &mut Vec<String>) -> Result<Option<Nodegroup>, CreateClusterError> {
+async fn ensure_nodegroup(install: &Install, eks: &aws_sdk_eks::Client, ec2: &aws_sdk_ec2::Client, notes: &mut Vec<String>, fault: &Fault) -> Result<Option<Nodegroup>, CreateClusterError> {
     let cluster = cluster_name(install);
     let name = cluster_plan::nodegroup_name(&cluster);
     let nodegroup = match nodegroup::describe(eks, &cluster, &name).await? {
@@ -172,6 +178,7 @@ async fn ensure_nodegroup(install: &Install, eks: &aws_sdk_eks::Client, ec2: &aw
         None if network::nat_ready(ec2, &install.install_id).await? => {
             let network = network::find(ec2, &install.install_id).await?;
             let created = nodegroup::create(eks, install, &cluster, network.private_subnet_ids()).await?;
+            fault.point("nodegroup");
             let options = &install.options;
             notes.push(format!(
                 "node group {name} requested: {} x {} ({}), {}-{} nodes",
@@ -214,6 +221,9 @@ async fn finish(deps: &Deps, install: &Install, recorded: Option<ClusterData>, d
             if let Some(value) = value {
                 change = change.resource(key, value);
             }
+        }
+        if let Some(values) = controller_values::load_balancer_controller(install) {
+            change = change.data(byoc_core::controller_tags::LOAD_BALANCER_CONTROLLER_KEY, values);
         }
         let value = serde_json::to_value(&data).map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
         deps.store.record(&install.install_id, change.data(DATA_KEY, value)).await?;

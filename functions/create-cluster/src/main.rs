@@ -1,4 +1,5 @@
 use byoc_core::customer_access::CustomerAccess;
+use byoc_core::fault::Fault;
 use byoc_core::store::InstallStore;
 use create_cluster::{handle, Deps, Settings};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -11,6 +12,7 @@ async fn main() -> Result<(), Error> {
         store: InstallStore::from_env(&config)?,
         access: CustomerAccess::from_env()?,
         settings: Settings::from_env()?,
+        fault: Fault::from_env("create-cluster"),
         base: config,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(&deps, event.payload))).await

@@ -7,13 +7,13 @@ use aws_sdk_ec2::types::{
 };
 use aws_sdk_ec2::Client;
 use byoc_core::cidr::Ipv4Cidr;
+use byoc_core::fault::Fault;
 use byoc_core::model::Install;
 use byoc_core::network_plan::{choose_vpc_cidr, choose_zones, plan_subnets, ZonePlan};
 use byoc_core::options::NatMode;
 
 use crate::discover::{self, Inventory};
 use crate::error::{ec2_error, incomplete, CreateNetworkError};
-use crate::fault::Fault;
 use crate::record::{set, zone_key, Recorder, ZoneRecord};
 use crate::tagging::{self, find_named, tag_spec, Tier};
 
@@ -299,7 +299,7 @@ impl Builder<'_> {
                     .create_nat_gateway()
                     .subnet_id(subnet)
                     .allocation_id(allocation)
-                    .client_token(client_token(self.install, &zone, allocation))
+                    .client_token(client_token(self.install, &zone, allocation, record.nat_gateway_id.as_deref()))
                     .tag_specifications(tag_spec(ResourceType::Natgateway, tagging::tags(self.install, &name, None)))
                     .send()
                     .await
@@ -406,11 +406,18 @@ enum Target<'a> {
 /// CreateNatGateway's idempotency token: the same gateway for the same install, zone and
 /// address on every retry; a new address (after the network was swept) gets a new gateway.
 /// EC2 allows 64 ASCII characters.
-pub fn client_token(install: &Install, zone: &str, allocation: &str) -> String {
+///
+/// EC2 answers a repeated token with the gateway it first made, even once that is deleted; so a
+/// gateway that replaces a deleted one (`replaces`: the recorded id no longer live) gets a token
+/// of its own.
+pub fn client_token(install: &Install, zone: &str, allocation: &str, replaces: Option<&str>) -> String {
     let install_id = install.install_id.as_str();
     let install_id = install_id.strip_prefix("inst-").unwrap_or(install_id);
     let allocation = allocation.strip_prefix("eipalloc-").unwrap_or(allocation);
-    let mut token = format!("{install_id}-{zone}-{allocation}");
+    let mut token = match replaces {
+        None => format!("{install_id}-{zone}-{allocation}"),
+        Some(old) => format!("{install_id}-after-{}", old.strip_prefix("nat-").unwrap_or(old)),
+    };
     token.retain(|c| c.is_ascii_graphic());
     token.truncate(64);
     token
@@ -450,11 +457,15 @@ mod tests {
     #[test]
     fn client_tokens_are_stable_distinct_and_short_enough() {
         let i = install();
-        let a = client_token(&i, "ap-southeast-4a", "eipalloc-0123456789abcdef0");
-        assert_eq!(a, client_token(&i, "ap-southeast-4a", "eipalloc-0123456789abcdef0"));
-        assert_ne!(a, client_token(&i, "ap-southeast-4b", "eipalloc-0123456789abcdef0"));
-        assert_ne!(a, client_token(&i, "ap-southeast-4a", "eipalloc-0123456789abcdef1"));
+        let a = client_token(&i, "ap-southeast-4a", "eipalloc-0123456789abcdef0", None);
+        assert_eq!(a, client_token(&i, "ap-southeast-4a", "eipalloc-0123456789abcdef0", None));
+        assert_ne!(a, client_token(&i, "ap-southeast-4b", "eipalloc-0123456789abcdef0", None));
+        assert_ne!(a, client_token(&i, "ap-southeast-4a", "eipalloc-0123456789abcdef1", None));
         assert!(a.len() <= 64, "{a}");
+        let replacing = client_token(&i, "ap-southeast-4a", "eipalloc-0123456789abcdef0", Some("nat-0123456789abcdef0"));
+        assert_ne!(replacing, a);
+        assert_ne!(replacing, client_token(&i, "ap-southeast-4a", "eipalloc-0123456789abcdef0", Some("nat-0123456789abcdef1")));
+        assert!(replacing.len() <= 64, "{replacing}");
     }
 
     #[test]

@@ -9,13 +9,13 @@
 pub mod build;
 pub mod discover;
 pub mod error;
-pub mod fault;
 pub mod record;
 pub mod tagging;
 
 use aws_config::SdkConfig;
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
+use byoc_core::fault::Fault;
 use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::install_change::Change;
 use byoc_core::model::{InstallStatus, Outcome, Step};
@@ -26,7 +26,6 @@ use tracing::{info, info_span, warn, Instrument};
 
 use crate::build::{Builder, Readiness};
 pub use crate::error::CreateNetworkError;
-use crate::fault::Fault;
 use crate::record::Recorder;
 
 pub struct Deps {

@@ -1,6 +1,6 @@
 use byoc_core::customer_access::CustomerAccess;
+use byoc_core::fault::Fault;
 use byoc_core::store::InstallStore;
-use create_network::fault::Fault;
 use create_network::{handle, Deps};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let deps = Deps {
         store: InstallStore::from_env(&config)?,
         access: CustomerAccess::from_env()?,
-        fault: Fault::from_env(),
+        fault: Fault::from_env("create-network"),
         base: config,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(&deps, event.payload))).await

@@ -1,9 +1,14 @@
 //! notify: closes an install — marks it ready or failed on its record — and emails the
 //! customer through the SNS topic, filtered to the tenant by its `tenant_id` attribute.
 //! A retried call does not email twice: the record says which notifications went out.
+//! Delivery is at least once: a crash between Publish and the record write sends the email
+//! again on the retry. Exactly once is not on offer: SNS deduplicates only on FIFO topics,
+//! which cannot deliver email, and marking "sending" before Publish would trade the
+//! duplicate for a lost email (a crash before Publish would leave it marked, unsent).
 
 use aws_sdk_sns::types::MessageAttributeValue;
 use byoc_core::email::{self, Email, QuotaLine};
+use byoc_core::fault::Fault;
 use byoc_core::install_change::Change;
 use byoc_core::quota_plan::Deficit;
 use byoc_core::model::{Install, InstallError, InstallStatus, Notice, Outcome, Step};
@@ -19,6 +24,8 @@ pub struct Deps {
     pub sns: aws_sdk_sns::Client,
     pub topic_arn: String,
     pub vendor_name: String,
+    /// Crash points for the crash-safety tests (none outside them).
+    pub fault: Fault,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +105,7 @@ pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, Not
             info!("notification already sent");
         } else {
             let message_id = publish(deps, &install, &email, notice).await?;
+            deps.fault.point("publish");
             let change = Change::new(Step::Notify, Outcome::Succeeded, format!("{} email sent (SNS message {message_id})", notice.as_str()));
             deps.store.record(&install.install_id, change.notified(notice)).await?;
             info!(%message_id, "notification sent");

@@ -10,6 +10,7 @@ pub mod status;
 use aws_config::SdkConfig;
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
+use byoc_core::fault::Fault;
 use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, Outcome, Step};
@@ -37,6 +38,8 @@ pub struct Deps {
     pub poll_seconds: u64,
     /// How long an install waits for AWS in all before it gives up (`QUOTA_MAX_WAIT_SECONDS`).
     pub max_wait_seconds: u64,
+    /// Crash points for the crash-safety tests (none outside them).
+    pub fault: Fault,
 }
 
 /// AWS decides most increases within hours; a request still open after three days needs a
@@ -165,7 +168,7 @@ async fn run(deps: &Deps, input: &StepInput) -> Result<RequestState, RequestQuot
     let mut requests = Vec::with_capacity(deficits.len());
     for deficit in &deficits {
         let earlier = previous.iter().find(|p| p.quota_code == deficit.quota_code && p.desired_value == deficit.request_value);
-        requests.push(resolve(&quotas, mode, deficit, earlier).await?);
+        requests.push(resolve(&quotas, mode, deficit, earlier, &deps.fault).await?);
     }
     let state = overall(requests.iter().map(|r| r.state));
 
@@ -191,7 +194,7 @@ async fn run(deps: &Deps, input: &StepInput) -> Result<RequestState, RequestQuot
 }
 
 /// Where one deficit's increase stands, filing it when nothing covers it yet.
-async fn resolve(quotas: &aws_sdk_servicequotas::Client, mode: Mode, deficit: &Deficit, earlier: Option<&QuotaRequest>) -> Result<QuotaRequest, RequestQuotaError> {
+async fn resolve(quotas: &aws_sdk_servicequotas::Client, mode: Mode, deficit: &Deficit, earlier: Option<&QuotaRequest>, fault: &Fault) -> Result<QuotaRequest, RequestQuotaError> {
     let mut record = QuotaRequest {
         service: deficit.service.clone(),
         quota_code: deficit.quota_code.clone(),
@@ -220,7 +223,12 @@ async fn resolve(quotas: &aws_sdk_servicequotas::Client, mode: Mode, deficit: &D
         Some(change) => change,
         None => match service_quotas::open_request(quotas, deficit).await? {
             Some(open) => open,
-            None => service_quotas::file(quotas, deficit).await?,
+            None => {
+                let filed = service_quotas::file(quotas, deficit).await?;
+                // Unrecorded: the next run finds the request open and adopts it.
+                fault.point("quota-request");
+                filed
+            }
         },
     };
     let status = change.status().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "PENDING".into());

@@ -1,4 +1,5 @@
 use byoc_core::customer_access::CustomerAccess;
+use byoc_core::fault::Fault;
 use byoc_core::store::InstallStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use request_quota::{handle, Deps, DEFAULT_MAX_WAIT_SECONDS, DEFAULT_POLL_SECONDS};
@@ -21,6 +22,7 @@ async fn main() -> Result<(), Error> {
         base: config,
         poll_seconds,
         max_wait_seconds,
+        fault: Fault::from_env("request-quota"),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(&deps, event.payload))).await
 }

@@ -3,19 +3,30 @@
 
 use byoc_core::deletion_order::{Found, Kind};
 
-/// us-east-1 on-demand list prices in USD as published on the AWS pricing pages (VPC, Elastic
-/// Load Balancing, EBS, EKS) as known on 2025-06-01; re-check them there before quoting.
+/// us-east-1 on-demand list prices in USD. The authority is AWS's pricing pages
+/// (https://aws.amazon.com/vpc/pricing/, https://aws.amazon.com/elasticloadbalancing/pricing/,
+/// https://aws.amazon.com/ebs/pricing/, https://aws.amazon.com/eks/pricing/); each price was
+/// checked against the page cited on it (AWS announcements, or pages quoting the us-east-1
+/// list price), and all held. Re-check the pricing pages before quoting a customer.
 pub mod prices {
+    /// Per NAT gateway-hour; the $0.045 per GB it processes is traffic and not counted here
+    /// (https://basavytix.com/blog/aws-nat-gateway-pricing, https://rajesh.medampudi.com/blog/aws-nat-gateway-hidden-tax).
     pub const NAT_GATEWAY_HOUR: f64 = 0.045;
-    /// Every public IPv4 address, attached or not, since 2024-02-01.
+    /// Every public IPv4 address, attached or not, since 2024-02-01
+    /// (https://aws.amazon.com/blogs/networking-and-content-delivery/identify-and-optimize-public-ipv4-address-usage-on-aws/).
     pub const PUBLIC_IPV4_HOUR: f64 = 0.005;
-    /// Application and Network Load Balancers alike.
+    /// Application and Network Load Balancers alike, before LCUs (a Gateway Load Balancer is
+    /// $0.0125; Kubernetes makes none) (https://awsnegotiations.com/elastic-load-balancer-cost.html).
     pub const LOAD_BALANCER_HOUR: f64 = 0.0225;
-    /// A cluster in standard Kubernetes support.
+    /// A cluster in standard Kubernetes support; extended support is $0.60
+    /// (https://aws.amazon.com/blogs/containers/amazon-eks-extended-support-for-kubernetes-versions-pricing/).
     pub const EKS_CLUSTER_HOUR: f64 = 0.10;
-    /// EBS storage per GB-month by volume type; an unknown type is priced as gp2.
-    pub const EBS_GB_MONTH: [(&str, f64); 7] =
-        [("gp3", 0.08), ("gp2", 0.10), ("io1", 0.125), ("io2", 0.125), ("st1", 0.045), ("sc1", 0.015), ("standard", 0.05)];
+    /// EBS storage per GB-month by volume type (provisioned IOPS and throughput not counted);
+    /// an unknown type is priced as gp2. gp3 and gp2 checked against
+    /// https://handbook.getfinops.cloud/gp2-vs-gp3-cost-savings/ and
+    /// https://www.saisci.com/aws/gp2-vs-gp3-cost-comparison-ebs-volumes/; io1/io2, st1, sc1 and
+    /// magnetic are from https://aws.amazon.com/ebs/pricing/ and not re-checked here.
+    pub const EBS_GB_MONTH: [(&str, f64); 7] = [("gp3", 0.08), ("gp2", 0.10), ("io1", 0.125), ("io2", 0.125), ("st1", 0.045), ("sc1", 0.015), ("standard", 0.05)];
     pub const EBS_DEFAULT_GB_MONTH: f64 = 0.10;
 }
 
@@ -31,11 +42,7 @@ pub fn monthly_usd(found: &Found) -> f64 {
         Kind::LoadBalancer => LOAD_BALANCER_HOUR * HOURS_PER_MONTH,
         Kind::Cluster => EKS_CLUSTER_HOUR * HOURS_PER_MONTH,
         Kind::Volume => {
-            let per_gb = found
-                .volume_type
-                .as_deref()
-                .and_then(|t| EBS_GB_MONTH.iter().find(|(name, _)| *name == t))
-                .map_or(EBS_DEFAULT_GB_MONTH, |(_, price)| *price);
+            let per_gb = found.volume_type.as_deref().and_then(|t| EBS_GB_MONTH.iter().find(|(name, _)| *name == t)).map_or(EBS_DEFAULT_GB_MONTH, |(_, price)| *price);
             per_gb * found.size_gib.unwrap_or(0).max(0) as f64
         }
         _ => 0.0,
@@ -44,7 +51,8 @@ pub fn monthly_usd(found: &Found) -> f64 {
 
 /// The monthly cost of everything in `found`, rounded to cents.
 pub fn total_monthly_usd(found: &[Found]) -> f64 {
-    (found.iter().map(monthly_usd).sum::<f64>() * 100.0).round() / 100.0
+    // fold from +0.0: an empty f64 sum is -0.0, which JSON shows as "-0.0".
+    (found.iter().map(monthly_usd).fold(0.0, |total, usd| total + usd) * 100.0).round() / 100.0
 }
 
 #[cfg(test)]
@@ -79,5 +87,6 @@ mod tests {
         assert_eq!(total_monthly_usd(&[unknown]), 1.0);
         assert_eq!(total_monthly_usd(&[found(Kind::Volume)]), 0.0, "no size, no estimate");
         assert_eq!(total_monthly_usd(&[found(Kind::Cluster)]), 73.0);
+        assert!(total_monthly_usd(&[]).is_sign_positive(), "nothing costs $0.00, not $-0.00");
     }
 }

@@ -2,7 +2,8 @@
 //! dependency order, one pass per call. A pass discovers what is left (by tag, by Kubernetes
 //! tag, by VPC membership, by the cluster's name), deletes what nothing depends on any more,
 //! and says whether anything remains; the state machine waits and calls again until nothing
-//! does. A dry run only reports what would go and what it costs meanwhile.
+//! does. A dry run only reports what would go and what it costs meanwhile. On an EventBridge
+//! schedule it gives the removed and failed installs one pass each (`schedule`).
 
 pub mod attempt;
 pub mod cost;
@@ -11,7 +12,11 @@ pub mod discover;
 pub mod ec2_found;
 pub mod eks_found;
 pub mod elb_found;
+pub mod event;
+pub mod findings;
 pub mod report;
+pub mod schedule;
+pub mod settings;
 
 use aws_config::SdkConfig;
 use byoc_core::customer_access::CustomerAccess;
@@ -28,8 +33,11 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::attempt::Attempt;
-use crate::discover::{discover, Clients};
+use crate::discover::{discover, Clients, Discovery};
+use crate::event::SweepEvent;
 use crate::report::Pass;
+use crate::schedule::ScheduledReport;
+use crate::settings::ScheduleSettings;
 
 /// The key of the sweep's record in the install's step data.
 pub const RECORD_KEY: &str = "sweep";
@@ -39,6 +47,7 @@ pub struct Deps {
     /// The vendor-account config; the customer config derives from it per call.
     pub base: SdkConfig,
     pub access: CustomerAccess,
+    pub schedule: ScheduleSettings,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +68,14 @@ pub struct SweepInput {
     pub tenant_id: TenantId,
     #[serde(default)]
     pub mode: Mode,
+}
+
+/// What a call answers: a pass's counts to the state machine, a scheduled run's summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SweepResponse {
+    Pass(SweepOutput),
+    Scheduled(ScheduledReport),
 }
 
 /// Ids and counts. `mode` is echoed so a state machine looping on its own output cannot turn
@@ -92,7 +109,16 @@ impl From<SweepError> for Diagnostic {
     }
 }
 
-pub async fn handle(deps: &Deps, input: SweepInput) -> Result<SweepOutput, SweepError> {
+/// One pass over an install, or a scheduled run that must be done by `deadline`.
+pub async fn handle(deps: &Deps, event: SweepEvent, deadline: std::time::Instant) -> Result<SweepResponse, SweepError> {
+    // Boxed: the two paths' futures nest deeply enough to overflow the compiler's layout limit.
+    match event {
+        SweepEvent::Install(input) => Box::pin(handle_install(deps, input)).await.map(SweepResponse::Pass),
+        SweepEvent::Scheduled(event) => Box::pin(schedule::run(deps, &event, deadline)).await.map(SweepResponse::Scheduled),
+    }
+}
+
+async fn handle_install(deps: &Deps, input: SweepInput) -> Result<SweepOutput, SweepError> {
     let span = info_span!("sweep-dangling", install_id = %input.install_id, tenant_id = %input.tenant_id, mode = ?input.mode);
     async {
         let result = sweep(deps, &input).await;
@@ -123,9 +149,7 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
     }
 
     let clients = Clients::new(&session.config);
-    let discovery = discover(&clients, install).await?;
-    let mut pass = Pass { found: discovery.delete.clone(), kept: discovery.kept, unhandled: discovery.unhandled, ..Default::default() };
-    pass.remaining = discovery.delete;
+    let mut pass = pass_of(discover(&clients, install).await?);
     if mode == Mode::Delete {
         delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
     }
@@ -150,9 +174,14 @@ fn starts_a_sweep(last: Option<&serde_json::Value>, mode: Mode) -> bool {
     !same_mode || last.get("done").and_then(|d| d.as_bool()).unwrap_or(true)
 }
 
+/// A pass that has deleted nothing yet: everything found to delete still remains.
+pub(crate) fn pass_of(discovery: Discovery) -> Pass {
+    Pass { found: discovery.delete.clone(), remaining: discovery.delete, kept: discovery.kept, unhandled: discovery.unhandled, ..Default::default() }
+}
+
 /// Walks the kinds in deletion order, issuing every deletion whose blockers are gone, so one
 /// pass gets as far as AWS lets it (a VPC whose parts all delete at once goes in one pass).
-async fn delete_what_can_go(clients: &Clients, cluster: &str, pass: &mut Pass) {
+pub(crate) async fn delete_what_can_go(clients: &Clients, cluster: &str, pass: &mut Pass) {
     for kind in ORDER {
         let ready: Vec<usize> = ready_now(&pass.remaining).into_iter().filter(|&i| pass.remaining[i].kind == kind).collect();
         if ready.is_empty() {

@@ -5,10 +5,15 @@ Each module patches one gap between moto and what the installer relies on AWS to
   lambda_runtime  Lambda Invoke runs this repo's functions (Lambda Runtime API host)
   api_gateway     REST APIs with Lambda proxy integrations are actually served
   dynamodb_atomic conditional writes and transactions are atomic under concurrency
+  dynamodb_streams stream records reach mapped functions asynchronously, in order, retried
+  eventbridge_ext  rule targets get the whole event (moto leaves out `account`)
   ec2_nat         NAT gateways stay pending for a steerable number of polls
   eks_ext         clusters take time, add-ons and access entries exist
   service_quotas  the quotas, usage and increase requests the installer checks
   sweep_support   what discovery and deletion of an install's leftovers need
+  cloudformation_ext  the vendor stack's resources: state machine definitions from S3 with
+                  substitutions, alarms, request validators
+  request_log     which actions each assumed role calls (least-privilege evidence)
   control         tests steer the above per account through /moto-api/config
 and, here, state machines made by CloudFormation land where executions run.
 """
@@ -19,7 +24,7 @@ import logging
 import re
 from pathlib import Path
 
-from . import control, dynamodb_atomic, ec2_nat, eks_ext, lambda_runtime, service_quotas, sts_trust, sweep_support
+from . import cloudformation_ext, control, request_log, dynamodb_atomic, dynamodb_streams, eventbridge_ext, ec2_nat, eks_ext, lambda_runtime, service_quotas, sts_trust, sweep_support
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -50,7 +55,9 @@ def install(state_dir: Path, moto_port: int) -> None:
     """Apply every extension; call before moto starts serving."""
     logging.getLogger("werkzeug").addFilter(_RedactSecrets())
     sts_trust.install()
+    dynamodb_streams.install()  # before dynamodb_atomic: its lock wraps our transaction hook
     dynamodb_atomic.install()
+    eventbridge_ext.install()
     control.install()
     ec2_nat.install()
     eks_ext.install()
@@ -58,3 +65,5 @@ def install(state_dir: Path, moto_port: int) -> None:
     sweep_support.install()
     lambda_runtime.install(state_dir, moto_port)
     _cloudformation_state_machines_execute()
+    cloudformation_ext.install()
+    request_log.install(state_dir)

@@ -10,6 +10,10 @@ against the API's resources (literal segments beat `{param}`, which beats `{prox
 for an AWS_PROXY integration invokes the Lambda function through the same host as the
 Lambda Invoke API, with the REST proxy event (payload format 1.0).
 
+With BYOC_API_RESPONSE_LOG set to a file path, every response is appended to it as one JSON
+line ({"method","path","status","body"}) for the end-of-suite secret scan
+(infra/checks/secret_scan.py); unset, nothing is recorded.
+
 Not modelled: request validation, authorizers other than AWS_IAM presence, SigV4
 signature verification (the access key is read from the Authorization header and
 trusted), mapping templates, non-proxy integrations, binaryMediaTypes (bodies that are not
@@ -21,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -46,6 +51,18 @@ FUNCTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([^:]+)(?::(.+))?$"
 )
 SIGV4_CREDENTIAL = re.compile(r"AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)/")
+RESPONSE_LOG_ENV = "BYOC_API_RESPONSE_LOG"
+_RESPONSE_LOG_LOCK = threading.Lock()
+
+
+def record_response(method: str, path: str, status: int, body: bytes) -> None:
+    """Appends the response to $BYOC_API_RESPONSE_LOG, when set."""
+    target = os.environ.get(RESPONSE_LOG_ENV)
+    if not target:
+        return
+    line = json.dumps({"method": method, "path": path, "status": status, "body": body.decode("utf-8", "replace")})
+    with _RESPONSE_LOG_LOCK, open(target, "a", encoding="utf-8") as log:
+        log.write(line + "\n")
 
 
 class GatewayError(Exception):
@@ -337,6 +354,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             response.status,
             (time.monotonic() - started) * 1000,
         )
+        record_response(self.command, url.path, response.status, response.body)
         self.send_response(response.status)
         for name, value in response.headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):

@@ -25,6 +25,10 @@ add-on, access-entry, DescribeAddonVersions or DescribeClusterVersions API. Here
   Kubernetes 1.31-1.34 (DescribeAddonVersions), access entries (Create/Describe/List/
   DeleteAccessEntry) and access policies (Associate/ListAssociatedAccessPolicies), which
   need the cluster's authentication mode to include API, as on AWS.
+- An add-on's `configurationValues` (JSON or YAML, as EKS takes them) is kept verbatim and
+  returned by DescribeAddon; what is not an object, or breaks the part of the add-on's schema
+  known here (the EBS CSI driver's `controller.extraVolumeTags`: string values), is refused
+  with EKS's InvalidParameterException.
 
 Response shapes and error names follow the EKS API reference; messages follow what EKS says
 where known.
@@ -336,6 +340,37 @@ def _resolve_addon_version(cluster: Any, addon: str, requested: str | None) -> s
     return requested
 
 
+def _configuration_error(addon: str, problem: str) -> Exception:
+    return _error("InvalidParameterException", f"ConfigurationValue provided in request is not supported: {problem}", addonName=addon)
+
+
+def check_configuration(addon: str, text: str) -> None:
+    """Raises EKS's InvalidParameterException for configuration values it would refuse."""
+    import json
+
+    import yaml
+
+    try:
+        values = json.loads(text)
+    except ValueError:
+        try:
+            values = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise _configuration_error(addon, f"Json schema validation failed with error: [$: not valid JSON or YAML ({err.__class__.__name__})]") from None
+    if not isinstance(values, dict):
+        raise _configuration_error(addon, "Json schema validation failed with error: [$: is not an object]")
+    if addon == "aws-ebs-csi-driver":
+        controller = values.get("controller", {})
+        if not isinstance(controller, dict):
+            raise _configuration_error(addon, "Json schema validation failed with error: [$.controller: object expected]")
+        tags = controller.get("extraVolumeTags", {})
+        if not isinstance(tags, dict):
+            raise _configuration_error(addon, "Json schema validation failed with error: [$.controller.extraVolumeTags: object expected]")
+        for key, value in tags.items():
+            if not isinstance(value, str):
+                raise _configuration_error(addon, f"Json schema validation failed with error: [$.controller.extraVolumeTags.{key}: string expected]")
+
+
 def _addon_response(addon: dict) -> dict:
     return {k: v for k, v in addon.items() if not k.startswith("byoc")}
 
@@ -353,6 +388,8 @@ def _install_addons(EKSResponse: Any) -> None:
         if cluster.status != "ACTIVE":
             raise _error("InvalidRequestException", f"Cluster '{cluster.name}' is not in ACTIVE status")
         version = _resolve_addon_version(cluster, name, self._get_param("addonVersion"))
+        if self._get_param("configurationValues"):
+            check_configuration(name, self._get_param("configurationValues"))
         account = self.current_account
         addon = {
             "addonName": name,

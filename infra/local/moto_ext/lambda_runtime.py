@@ -627,7 +627,8 @@ class _Host:
         # Layering: host defaults < the function's Environment < host fault injection
         # < variables Lambda reserves (a function cannot override those on AWS either).
         env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-        env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{self.moto_port}"
+        # infra/local/up points the functions (only) at the fault proxy when faults are on.
+        env["AWS_ENDPOINT_URL"] = os.environ.get("BYOC_LOCAL_FUNCTION_ENDPOINT_URL") or f"http://127.0.0.1:{self.moto_port}"
         env.update(dict(spec.env))
         env.update({k: v for k, v in os.environ.items() if k.startswith(FAULT_ENV_PREFIX)})
         env.update(

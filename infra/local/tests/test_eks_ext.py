@@ -250,3 +250,23 @@ def test_the_cluster_creator_is_made_admin_by_default(stack):
     [creator] = customer.eks.list_access_entries(clusterName="c1")["accessEntries"]
     policies = customer.eks.list_associated_access_policies(clusterName="c1", principalArn=creator)["associatedAccessPolicies"]
     assert [p["policyArn"] for p in policies] == [ADMIN]
+
+
+def test_addon_configuration_values_are_kept_and_checked_as_eks_does(stack):
+    customer = Customer(stack)
+    customer.active_cluster(version="1.33")
+    eks = customer.eks
+    config = '{"controller":{"extraVolumeTags":{"byoc:install-id":"inst-1","byoc:tenant-id":"acme"}}}'
+    created = eks.create_addon(clusterName="c1", addonName="aws-ebs-csi-driver", configurationValues=config)["addon"]
+    assert created["configurationValues"] == config
+    assert eks.describe_addon(clusterName="c1", addonName="aws-ebs-csi-driver")["addon"]["configurationValues"] == config, "verbatim"
+    yaml_config = "replicaCount: 1\n"
+    assert eks.create_addon(clusterName="c1", addonName="coredns", configurationValues=yaml_config)["addon"]["configurationValues"] == yaml_config
+    assert "configurationValues" not in eks.create_addon(clusterName="c1", addonName="vpc-cni")["addon"], "none given, none shown"
+
+    eks.delete_addon(clusterName="c1", addonName="aws-ebs-csi-driver")
+    for bad in ['{"controller": ', '["not", "an", "object"]', '{"controller":{"extraVolumeTags":{"count": 3}}}', '{"controller":{"extraVolumeTags":"a=b"}}']:
+        error = error_of(eks.create_addon, clusterName="c1", addonName="aws-ebs-csi-driver", configurationValues=bad)
+        assert error["Code"] == "InvalidParameterException", bad
+        assert error["Message"].startswith("ConfigurationValue provided in request is not supported"), error
+    assert error_of(eks.describe_addon, clusterName="c1", addonName="aws-ebs-csi-driver")["Code"] == "ResourceNotFoundException", "nothing half-made"

@@ -1,0 +1,141 @@
+//! Installs by status, for scheduled work over many installs (the sweep of removed and
+//! failed installs; a trust check over ready ones): the sparse `installs-by-status` index,
+//! keyed by an attribute only install items carry (`install_status`, their status) and
+//! ranged by install id, so each status pages oldest first. A scheduled job keeps where it
+//! stopped as a cursor item (`SCHEDULE#<job>`), and its per-install results as step data
+//! written without a timeline event.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{install_pk, s, InstallPage, InstallStore, Item};
+use crate::error::{Error, Result};
+use crate::ids::InstallId;
+use crate::model::{Install, InstallStatus};
+
+pub const INSTALLS_BY_STATUS_INDEX: &str = "installs-by-status";
+/// The index's hash key: on install items only, so tenants, events and slots stay out of it.
+pub const STATUS_KEY: &str = "install_status";
+
+/// Where a scheduled job over the index stopped: the last install it finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleCursor {
+    pub status: InstallStatus,
+    pub after: InstallId,
+}
+
+/// Adds the index key to an install item as it is written.
+pub(super) fn indexed(mut item: Item, install: &Install) -> Item {
+    item.insert(STATUS_KEY.into(), s(install.status.as_str()));
+    item
+}
+
+fn schedule_pk(job: &str) -> String {
+    format!("SCHEDULE#{job}")
+}
+
+impl InstallStore {
+    /// Up to `limit` installs with `status`, oldest first, after `after`. `next` is set when
+    /// more may follow. The index is eventually consistent: read the install itself before
+    /// acting on its status.
+    pub async fn installs_with_status(&self, status: InstallStatus, limit: i32, after: Option<&InstallId>) -> Result<InstallPage> {
+        let start = after.map(|id| {
+            HashMap::from([
+                ("pk".to_string(), s(install_pk(id))),
+                ("sk".to_string(), s("META")),
+                (STATUS_KEY.to_string(), s(status.as_str())),
+                ("install_id".to_string(), s(id.as_str())),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INSTALLS_BY_STATUS_INDEX)
+            .key_condition_expression("#s = :s")
+            .expression_attribute_names("#s", STATUS_KEY)
+            .expression_attribute_values(":s", s(status.as_str()))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| Error::aws("DynamoDB", e))?;
+        InstallPage::read(out.items, out.last_evaluated_key)
+    }
+
+    /// Sets `step_data[key]` on the install without a timeline event and without a new
+    /// version: for results re-recorded on every scheduled run, which would otherwise flood
+    /// the timeline. A step recording at the same moment may write back the value it read,
+    /// so the next run's value wins; use `record` for anything that must not be lost.
+    pub async fn set_step_data_quietly(&self, install_id: &InstallId, key: &str, value: &serde_json::Value) -> Result<()> {
+        let value = serde_dynamo::to_attribute_value(value).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(install_pk(install_id)))
+            .key("sk", s("META"))
+            .update_expression("SET step_data.#k = :v")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#k", key)
+            .expression_attribute_values(":v", value)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(Error::InstallNotFound(install_id.clone())),
+            Err(err) => Err(Error::aws("DynamoDB", err)),
+        }
+    }
+
+    /// Where the scheduled `job` stopped last time, if it did not finish its round.
+    pub async fn schedule_cursor(&self, job: &str) -> Result<Option<ScheduleCursor>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(schedule_pk(job)))
+            .key("sk", s("META"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| Error::aws("DynamoDB", e))?;
+        let cursor = match out.item.as_ref().and_then(|item| item.get("cursor")) {
+            Some(value) => Some(serde_dynamo::from_attribute_value(value.clone()).map_err(|e| Error::Corrupt(e.to_string()))?),
+            None => None,
+        };
+        Ok(cursor)
+    }
+
+    /// Remembers where `job` stopped (`None`: it finished a round; the next starts afresh).
+    pub async fn set_schedule_cursor(&self, job: &str, cursor: Option<&ScheduleCursor>) -> Result<()> {
+        let mut item: Item = HashMap::from([("pk".to_string(), s(schedule_pk(job))), ("sk".to_string(), s("META"))]);
+        if let Some(cursor) = cursor {
+            item.insert("cursor".into(), serde_dynamo::to_attribute_value(cursor).map_err(|e| Error::Corrupt(e.to_string()))?);
+        }
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(|e| Error::aws("DynamoDB", e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    #[test]
+    fn install_items_carry_their_status_as_the_index_key() {
+        let item = indexed(Item::new(), &sample(InstallStatus::Removed));
+        assert_eq!(item.get(STATUS_KEY), Some(&AttributeValue::S("removed".into())));
+    }
+
+    fn sample(status: InstallStatus) -> Install {
+        serde_json::from_value(serde_json::json!({
+            "install_id": "inst-01hzy0000000000000000000aa", "tenant_id": "acme", "account_id": "111122223333",
+            "region": "us-east-1", "status": status, "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z", "version": 3,
+        }))
+        .unwrap()
+    }
+}

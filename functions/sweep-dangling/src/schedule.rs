@@ -1,0 +1,311 @@
+//! The scheduled sweep. An EventBridge schedule invokes sweep-dangling with a Scheduled Event;
+//! the run walks the failed, then the removed installs, oldest first, through the
+//! `installs-by-status` index, and gives each one pass: what is left of it in the customer's
+//! account is found as an uninstall finds it (same discovery, same safety rule, same deletion
+//! order) and deleted — unless the install failed and asked to keep what it made for
+//! inspection, which is only reported with its monthly cost. The findings go on the install
+//! (`findings`), and on its timeline when there is news.
+//!
+//! A run is bounded (installs per run, time left before the Lambda's timeout); it records
+//! where it stopped after each install, and the next run carries on from there. One install's
+//! failure (its customer deleted the access stack, AWS refused) is that install's finding and
+//! never stops the others.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use byoc_core::customer_session;
+use byoc_core::install_change::Change;
+use byoc_core::model::{Install, InstallStatus, Step};
+use byoc_core::step_input::StepInput;
+use byoc_core::store::by_status::ScheduleCursor;
+use byoc_core::tags::cluster_name;
+use byoc_core::Error;
+use chrono::Utc;
+use serde::Serialize;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::discover::{discover, Clients};
+use crate::event::ScheduledEvent;
+use crate::findings::{Access, Action, Findings, FINDINGS_KEY};
+use crate::{delete_what_can_go, pass_of, Deps, SweepError};
+
+/// The name the run's cursor is kept under.
+pub const JOB: &str = "sweep-dangling";
+/// The statuses a scheduled run looks at, in the order it walks them.
+pub const STATUSES: [InstallStatus; 2] = [InstallStatus::Failed, InstallStatus::Removed];
+/// Installs read from the index per query (those that never built anything are passed over).
+const PAGE: i32 = 25;
+
+/// What one scheduled run did, install by install (ids and counts only).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ScheduledReport {
+    pub checked: Vec<Checked>,
+    /// The run stopped at its bounds; the next one carries on where it stopped.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Checked {
+    pub install_id: String,
+    pub tenant_id: String,
+    pub status: InstallStatus,
+    pub result: CheckResult,
+    pub found: usize,
+    pub deleted: usize,
+    pub remaining: usize,
+    pub monthly_cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckResult {
+    /// Nothing of the install was found.
+    Clean,
+    /// Found and deleted, nothing left.
+    Deleted,
+    /// Found; some of it could not go yet (the next run tries again).
+    Remaining,
+    /// Kept for inspection: reported, not deleted.
+    Reported,
+    AccessLost,
+    /// The check failed this time (recorded on the install when possible).
+    Failed,
+    /// No longer removed or failed when it was read (retried or being removed): not checked.
+    Skipped,
+}
+
+impl Checked {
+    fn new(install: &Install, result: CheckResult) -> Self {
+        Self {
+            install_id: install.install_id.to_string(),
+            tenant_id: install.tenant_id.to_string(),
+            status: install.status,
+            result,
+            found: 0,
+            deleted: 0,
+            remaining: 0,
+            monthly_cost_usd: 0.0,
+        }
+    }
+
+    fn of(install: &Install, findings: &Findings) -> Self {
+        let result = match (&findings.access, findings.action) {
+            (Access::Lost { .. }, _) => CheckResult::AccessLost,
+            (Access::Failed { .. }, _) => CheckResult::Failed,
+            (Access::Ok, _) if findings.found.is_empty() => CheckResult::Clean,
+            (Access::Ok, Action::Report) => CheckResult::Reported,
+            (Access::Ok, Action::Delete) if findings.remaining == 0 => CheckResult::Deleted,
+            (Access::Ok, Action::Delete) => CheckResult::Remaining,
+        };
+        Self {
+            found: findings.found.len(),
+            deleted: findings.deleted.len(),
+            remaining: findings.remaining,
+            monthly_cost_usd: findings.monthly_cost_usd,
+            ..Self::new(install, result)
+        }
+    }
+}
+
+/// The instant by which a run must be done, from the Lambda context's deadline (epoch ms).
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+/// Where a run starts: after the cursor, or at the first status when there is none.
+fn start(cursor: Option<ScheduleCursor>) -> (usize, Option<byoc_core::ids::InstallId>) {
+    match cursor {
+        Some(cursor) => (STATUSES.iter().position(|s| *s == cursor.status).unwrap_or(0), Some(cursor.after)),
+        None => (0, None),
+    }
+}
+
+/// Whether the install ever started building in the customer's account: its record holds
+/// the network's or the cluster's data, or a sweep's (a rollback or a removal ran). One that
+/// failed before (no access, short quotas) made nothing, and checking it would only report
+/// access it never had.
+pub fn built_something(install: &Install) -> bool {
+    // The keys create-network, create-cluster, sweep passes and these checks record under.
+    const BUILT: [&str; 4] = ["network", "cluster", crate::RECORD_KEY, FINDINGS_KEY];
+    BUILT.iter().any(|key| install.step_data.contains_key(*key)) || install.resources.contains_key("vpc_id")
+}
+
+/// What the check does with an install's leftovers.
+pub fn action_for(install: &Install) -> Action {
+    if install.status == InstallStatus::Failed && install.options.keep_failed_resources {
+        Action::Report
+    } else {
+        Action::Delete
+    }
+}
+
+pub async fn run(deps: &Deps, event: &ScheduledEvent, deadline: Instant) -> Result<ScheduledReport, SweepError> {
+    let span = info_span!("sweep-dangling scheduled", fired_at = event.time.as_deref().unwrap_or("?"));
+    async {
+        let report = walk(deps, deadline).await?;
+        info!(checked = report.checked.len(), more = report.more, "scheduled sweep finished");
+        Ok(report)
+    }
+    .instrument(span)
+    .await
+}
+
+async fn walk(deps: &Deps, deadline: Instant) -> Result<ScheduledReport, SweepError> {
+    let mut report = ScheduledReport::default();
+    let (first, mut after) = start(deps.store.schedule_cursor(JOB).await?);
+    for status in &STATUSES[first..] {
+        loop {
+            let page = deps.store.installs_with_status(*status, PAGE, after.as_ref()).await?;
+            for install in page.installs.iter().filter(|i| built_something(i)) {
+                let out_of_time = deadline.saturating_duration_since(Instant::now()) < deps.schedule.reserve;
+                if report.checked.len() >= deps.schedule.max_installs || out_of_time {
+                    report.more = true;
+                    return Ok(report);
+                }
+                report.checked.push(check(deps, install).await);
+                // Kept after each install, so a run cut short by its timeout loses one at most.
+                deps.store.set_schedule_cursor(JOB, Some(&ScheduleCursor { status: *status, after: install.install_id.clone() })).await?;
+            }
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+    }
+    // A whole round done: the next run starts from the first failed install again.
+    deps.store.set_schedule_cursor(JOB, None).await?;
+    Ok(report)
+}
+
+/// One install: its pass, its findings recorded. Never fails the run.
+async fn check(deps: &Deps, listed: &Install) -> Checked {
+    let span = info_span!("scheduled check", install_id = %listed.install_id, tenant_id = %listed.tenant_id, status = %listed.status);
+    async {
+        let input = StepInput { install_id: listed.install_id.clone(), tenant_id: listed.tenant_id.clone() };
+        let now = Utc::now();
+        let (install, findings) = match customer_session::open(&deps.store, &deps.base, &deps.access, &input).await {
+            Ok(session) if !STATUSES.contains(&session.install.status) => return Checked::new(&session.install, CheckResult::Skipped),
+            Ok(session) => match sweep_once(deps, &session).await {
+                Ok(Some(findings)) => (session.install, findings),
+                Ok(None) => return Checked::new(&session.install, CheckResult::Skipped),
+                Err(err) => {
+                    let findings = Findings::unreachable(failed(&err), session.install.status, action_for(&session.install), now);
+                    (session.install, findings)
+                }
+            },
+            Err(err @ Error::AccessLost { .. }) => (listed.clone(), Findings::unreachable(Access::Lost { message: err.to_string() }, listed.status, action_for(listed), now)),
+            Err(err) => (listed.clone(), Findings::unreachable(failed(&err), listed.status, action_for(listed), now)),
+        };
+        match &findings.access {
+            Access::Ok => info!(found = findings.found.len(), deleted = findings.deleted.len(), remaining = findings.remaining, "checked"),
+            other => warn!(access = ?other, "could not check"),
+        }
+        match record(deps, &install, &findings).await {
+            Ok(()) => Checked::of(&install, &findings),
+            Err(err) => {
+                warn!(error = %err, "could not record the findings");
+                Checked::new(&install, CheckResult::Failed)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn failed(err: &Error) -> Access {
+    Access::Failed { code: err.error_name().to_owned(), message: err.to_string() }
+}
+
+/// Discovers what is left and, unless it is only to be reported, deletes what can go now.
+/// `None` when the install changed status meanwhile (a retry, a removal): its own steps own it.
+async fn sweep_once(deps: &Deps, session: &customer_session::CustomerSession) -> Result<Option<Findings>, Error> {
+    let install = &session.install;
+    let action = action_for(install);
+    let clients = Clients::new(&session.config);
+    let mut pass = pass_of(discover(&clients, install).await?);
+    if action == Action::Delete && !pass.remaining.is_empty() {
+        // Discovery took a while: read the status again right before deleting anything.
+        if deps.store.get_install(&install.install_id).await?.status != install.status {
+            return Ok(None);
+        }
+        delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
+    }
+    Ok(Some(Findings::of_pass(&pass, install.status, action, Utc::now())))
+}
+
+/// Keeps the findings on the install, and tells its timeline when there is news.
+async fn record(deps: &Deps, install: &Install, findings: &Findings) -> Result<(), Error> {
+    let previous = Findings::recorded(&install.step_data);
+    let value = serde_json::to_value(findings).map_err(|e| Error::Corrupt(e.to_string()))?;
+    // Quietly first: the event below is then written on top of these findings.
+    deps.store.set_step_data_quietly(&install.install_id, FINDINGS_KEY, &value).await?;
+    if findings.worth_an_event(previous.as_ref()) {
+        let change = Change::new(Step::SweepDangling, findings.outcome(), findings.message(install.account_id.as_str()));
+        deps.store.record(&install.install_id, change).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use byoc_core::ids::InstallId;
+
+    fn install(status: InstallStatus, keep: bool) -> Install {
+        serde_json::from_value(serde_json::json!({
+            "install_id": "inst-01hzy0000000000000000000aa", "tenant_id": "acme", "account_id": "111122223333",
+            "region": "us-east-1", "status": status, "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z", "version": 9, "options": {"keep_failed_resources": keep},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_failed_install_kept_for_inspection_is_just_reported() {
+        assert_eq!(action_for(&install(InstallStatus::Failed, true)), Action::Report);
+        assert_eq!(action_for(&install(InstallStatus::Failed, false)), Action::Delete);
+        assert_eq!(action_for(&install(InstallStatus::Removed, true)), Action::Delete, "removing it asked for everything to go");
+    }
+
+    #[test]
+    fn installs_that_never_built_are_not_checked() {
+        let mut early = install(InstallStatus::Failed, false);
+        assert!(!built_something(&early), "failed at the trust or quota check");
+        early.step_data.insert("quota_check".into(), serde_json::json!({}));
+        assert!(!built_something(&early));
+        for key in ["network", "cluster", "sweep", "scheduled_sweep"] {
+            let mut built = install(InstallStatus::Removed, false);
+            built.step_data.insert(key.into(), serde_json::json!({}));
+            assert!(built_something(&built), "{key}");
+        }
+        early.resources.insert("vpc_id".into(), "vpc-1".into());
+        assert!(built_something(&early), "the VPC's id alone");
+    }
+
+    #[test]
+    fn a_run_carries_on_after_the_cursor() {
+        assert_eq!(start(None), (0, None));
+        let after = InstallId::parse("i", "inst-01hzy0000000000000000000aa").unwrap();
+        assert_eq!(start(Some(ScheduleCursor { status: InstallStatus::Removed, after: after.clone() })), (1, Some(after.clone())));
+        assert_eq!(start(Some(ScheduleCursor { status: InstallStatus::Failed, after: after.clone() })), (0, Some(after)));
+    }
+
+    #[test]
+    fn a_deadline_in_the_past_leaves_no_time() {
+        let deadline = deadline_from_epoch_ms(1_000);
+        assert!(deadline.saturating_duration_since(Instant::now()) < Duration::from_millis(5));
+        let now_ms = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap();
+        let later = deadline_from_epoch_ms(now_ms + 60_000);
+        assert!(later.saturating_duration_since(Instant::now()) > Duration::from_secs(55));
+    }
+
+    #[test]
+    fn the_summary_reads_the_findings() {
+        let failed = install(InstallStatus::Failed, true);
+        let lost = Findings::unreachable(Access::Lost { message: "x".into() }, InstallStatus::Failed, Action::Report, Utc::now());
+        assert_eq!(Checked::of(&failed, &lost).result, CheckResult::AccessLost);
+        let clean = Findings::of_pass(&Default::default(), InstallStatus::Failed, Action::Report, Utc::now());
+        assert_eq!(Checked::of(&failed, &clean).result, CheckResult::Clean);
+    }
+}

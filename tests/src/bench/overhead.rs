@@ -1,0 +1,199 @@
+//! 1. Orchestration overhead: `POST /installs` to the "ready" email for installs that fit the
+//! account's quotas, with every emulator wait at zero (EKS and NAT settle at their first
+//! poll), so what is left is ours: the API, Step Functions, the functions, the Wait states the
+//! flow passes through even then (EKS answers CREATING to every create), and SNS.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::session::{Session, INSTALL_TIMEOUT};
+use super::stats::median;
+
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub install_id: String,
+    /// POST → ready email, seconds.
+    pub total: f64,
+    pub post: f64,
+    /// Seconds spent in Wait states, and how many were passed.
+    pub waits: f64,
+    pub wait_states: usize,
+    pub transitions: usize,
+    /// Per step of the timeline, seconds (see [`step_seconds`]).
+    pub steps: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Overhead {
+    pub runs: Vec<Run>,
+}
+
+impl Overhead {
+    fn median_of(&self, f: impl Fn(&Run) -> f64) -> f64 {
+        median(&self.runs.iter().map(f).collect::<Vec<_>>()).unwrap_or(f64::NAN)
+    }
+
+    pub fn total(&self) -> f64 {
+        self.median_of(|r| r.total)
+    }
+
+    pub fn without_waits(&self) -> f64 {
+        self.median_of(|r| r.total - r.waits)
+    }
+
+    pub fn waits(&self) -> f64 {
+        self.median_of(|r| r.waits)
+    }
+
+    pub fn wait_states(&self) -> usize {
+        self.median_of(|r| r.wait_states as f64) as usize
+    }
+
+    /// The median of each step over the runs, in the order the steps ran.
+    pub fn steps(&self) -> Vec<(String, f64)> {
+        let mut order: Vec<String> = Vec::new();
+        let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for run in &self.runs {
+            for (step, seconds) in &run.steps {
+                if !order.contains(step) {
+                    order.push(step.clone());
+                }
+                samples.entry(step.clone()).or_default().push(*seconds);
+            }
+        }
+        order
+            .into_iter()
+            .map(|s| (s.clone(), median(&samples[&s]).unwrap_or(0.0)))
+            .collect()
+    }
+}
+
+/// Two nodes fit a new account's 5 On-Demand Standard vCPUs: no quota request in the way.
+pub fn fitting_options() -> Value {
+    json!({"node_desired_size": 2, "node_max_size": 2})
+}
+
+pub async fn measure(session: &Session, runs: usize) -> Result<Overhead, String> {
+    let mut overhead = Overhead::default();
+    for i in 0..runs {
+        // Each install in an account of its own, made (untimed) before the clock starts.
+        let place = session.place("bench-overhead", 1).await?;
+        let started = session
+            .start(&place.tenant_id, &place.accounts[0], &fitting_options())
+            .await?;
+        let (arrived, arrived_wall) = session
+            .email(&place.inbox, &started.install_id, "ready", INSTALL_TIMEOUT)
+            .await?;
+        let (status, history) = session.finished(&started.execution_arn).await?;
+        if status != "SUCCEEDED" {
+            return Err(format!("install {} ended {status}", started.install_id));
+        }
+        let record = session.record(&started.install_id).await?;
+        let mut steps = vec![("POST /installs".to_owned(), started.latency)];
+        steps.extend(step_seconds(
+            &record,
+            epoch(started.wall) + started.latency,
+            epoch(arrived_wall),
+        ));
+        let run = Run {
+            install_id: started.install_id,
+            total: (arrived - started.at).as_secs_f64(),
+            post: started.latency,
+            waits: history.wait_seconds(),
+            wait_states: history.states.iter().filter(|s| s.kind == "Wait").count(),
+            transitions: history.transitions(),
+            steps,
+        };
+        eprintln!(
+            "  overhead run {}/{runs}: {:.2} s ({:.2} s in {} Wait states)",
+            i + 1,
+            run.total,
+            run.waits,
+            run.wait_states
+        );
+        overhead.runs.push(run);
+    }
+    Ok(overhead)
+}
+
+pub fn epoch(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn at(event: &Value) -> Option<f64> {
+    let time: DateTime<Utc> = event["at"].as_str()?.parse().ok()?;
+    Some(time.timestamp_micros() as f64 / 1e6)
+}
+
+/// The timeline cut into steps: each step from its first event to the first event of the step
+/// after it (steps are summed where they interleave), the first from when the API answered,
+/// then the email's delivery after the last event. The same cut as `byoc installs watch`.
+pub fn step_seconds(install: &Value, answered: f64, email: f64) -> Vec<(String, f64)> {
+    let mut spans: Vec<(String, f64)> = Vec::new();
+    for event in install["timeline"].as_array().into_iter().flatten() {
+        let (Some(step), Some(time)) = (event["step"].as_str(), at(event)) else {
+            continue;
+        };
+        if spans.last().is_none_or(|(last, _)| last != step) {
+            spans.push((step.to_owned(), time));
+        }
+    }
+    let last_event = install["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(at)
+        .fold(f64::NAN, f64::max);
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for (i, (step, start)) in spans.iter().enumerate() {
+        let start = if i == 0 { answered.min(*start) } else { *start };
+        let end = spans.get(i + 1).map_or(last_event, |next| next.1);
+        let seconds = (end - start).max(0.0);
+        match out.iter_mut().find(|(s, _)| s == step) {
+            Some(existing) => existing.1 += seconds,
+            None => out.push((step.clone(), seconds)),
+        }
+    }
+    if last_event.is_finite() {
+        out.push(("email delivery".to_owned(), (email - last_event).max(0.0)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_run_until_the_next_one_starts_and_the_email_ends_it() {
+        let install = json!({"timeline": [
+            {"step": "request", "at": "2026-01-01T00:00:00Z"},
+            {"step": "validate-trust", "at": "2026-01-01T00:00:01Z"},
+            {"step": "create-network", "at": "2026-01-01T00:00:02Z"},
+            {"step": "create-cluster", "at": "2026-01-01T00:00:04Z"},
+            {"step": "create-network", "at": "2026-01-01T00:00:05Z"},
+            {"step": "create-cluster", "at": "2026-01-01T00:00:06Z"},
+            {"step": "notify", "at": "2026-01-01T00:00:07Z"},
+            {"step": "notify", "at": "2026-01-01T00:00:07.5Z"},
+        ]});
+        let t0 = 1_767_225_600.0;
+        let steps = step_seconds(&install, t0, t0 + 8.0);
+        let get = |name: &str| {
+            steps
+                .iter()
+                .find(|(s, _)| s == name)
+                .map(|(_, v)| *v)
+                .unwrap()
+        };
+        assert_eq!(get("request"), 1.0);
+        assert_eq!(get("create-network"), 3.0);
+        assert_eq!(get("create-cluster"), 2.0);
+        assert_eq!(get("notify"), 0.5);
+        assert_eq!(get("email delivery"), 0.5);
+        assert_eq!(steps.iter().map(|(_, v)| v).sum::<f64>(), 8.0);
+    }
+}
