@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::recording::{tally, Caller};
 use super::session::{Session, INSTALL_TIMEOUT};
 use super::stats::median;
 
@@ -24,11 +25,43 @@ pub struct Run {
     pub transitions: usize,
     /// Per step of the timeline, seconds (see [`step_seconds`]).
     pub steps: Vec<(String, f64)>,
+    /// Where the time went, from the execution's history (see [`Run::split`]).
+    pub in_tasks: f64,
+    pub execution: f64,
+    /// Seconds in each Task state (summed over its visits), in the order first entered.
+    pub tasks: Vec<(String, f64)>,
+    /// From sending the request to the execution's start, and from its end to the email.
+    pub before_execution: f64,
+    pub after_execution: f64,
+}
+
+impl Run {
+    /// The run's time by who spent it; the parts add up to `total`. The email is published
+    /// by the last task, so it may arrive before the execution has ended (a negative last part).
+    pub fn split(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("API, until the execution started", self.before_execution),
+            ("functions (Task states)", self.in_tasks),
+            ("Wait states", self.waits),
+            (
+                "Step Functions between states",
+                self.execution - self.in_tasks - self.waits,
+            ),
+            (
+                "after the execution ended, until the email arrived",
+                self.after_execution,
+            ),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Overhead {
     pub runs: Vec<Run>,
+    /// AWS calls the functions made for one more such install (recorded, so not timed), by
+    /// `service:Action`, in the vendor's account and in the customer's: each a round trip.
+    pub vendor_calls: BTreeMap<String, usize>,
+    pub customer_calls: BTreeMap<String, usize>,
 }
 
 impl Overhead {
@@ -52,23 +85,62 @@ impl Overhead {
         self.median_of(|r| r.wait_states as f64) as usize
     }
 
-    /// The median of each step over the runs, in the order the steps ran.
-    pub fn steps(&self) -> Vec<(String, f64)> {
-        let mut order: Vec<String> = Vec::new();
-        let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for run in &self.runs {
-            for (step, seconds) in &run.steps {
-                if !order.contains(step) {
-                    order.push(step.clone());
-                }
-                samples.entry(step.clone()).or_default().push(*seconds);
-            }
-        }
-        order
-            .into_iter()
-            .map(|s| (s.clone(), median(&samples[&s]).unwrap_or(0.0)))
+    /// The median of each share of [`Run::split`] over the runs.
+    pub fn split(&self) -> Vec<(&'static str, f64)> {
+        let splits: Vec<Vec<(&'static str, f64)>> = self.runs.iter().map(Run::split).collect();
+        let Some(first) = splits.first() else {
+            return vec![];
+        };
+        first
+            .iter()
+            .enumerate()
+            .map(|(i, (what, _))| {
+                (
+                    *what,
+                    median(&splits.iter().map(|s| s[i].1).collect::<Vec<_>>()).unwrap_or(0.0),
+                )
+            })
             .collect()
     }
+
+    /// The median of each step over the runs, in the order the steps ran.
+    pub fn steps(&self) -> Vec<(String, f64)> {
+        medians(self.runs.iter().map(|r| &r.steps))
+    }
+
+    /// The median time of each Task state over the runs.
+    pub fn tasks(&self) -> Vec<(String, f64)> {
+        medians(self.runs.iter().map(|r| &r.tasks))
+    }
+}
+
+fn task_seconds(history: &super::history::History) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for state in history.states.iter().filter(|s| s.kind == "Task") {
+        match out.iter_mut().find(|(name, _)| *name == state.name) {
+            Some(entry) => entry.1 += state.seconds(),
+            None => out.push((state.name.clone(), state.seconds())),
+        }
+    }
+    out
+}
+
+/// Per name, the median over the runs, in the order the names first came.
+fn medians<'a>(runs: impl Iterator<Item = &'a Vec<(String, f64)>>) -> Vec<(String, f64)> {
+    let mut order: Vec<String> = Vec::new();
+    let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for run in runs {
+        for (name, seconds) in run {
+            if !order.contains(name) {
+                order.push(name.clone());
+            }
+            samples.entry(name.clone()).or_default().push(*seconds);
+        }
+    }
+    order
+        .into_iter()
+        .map(|name| (name.clone(), median(&samples[&name]).unwrap_or(0.0)))
+        .collect()
 }
 
 /// Two nodes fit a new account's 5 On-Demand Standard vCPUs: no quota request in the way.
@@ -106,6 +178,16 @@ pub async fn measure(session: &Session, runs: usize) -> Result<Overhead, String>
             wait_states: history.states.iter().filter(|s| s.kind == "Wait").count(),
             transitions: history.transitions(),
             steps,
+            in_tasks: history
+                .states
+                .iter()
+                .filter(|s| s.kind == "Task")
+                .map(|s| s.seconds())
+                .sum(),
+            execution: history.duration().unwrap_or_default(),
+            tasks: task_seconds(&history),
+            before_execution: history.started - epoch(started.wall),
+            after_execution: epoch(arrived_wall) - history.ended.unwrap_or(history.started),
         };
         eprintln!(
             "  overhead run {}/{runs}: {:.2} s ({:.2} s in {} Wait states)",
@@ -116,7 +198,38 @@ pub async fn measure(session: &Session, runs: usize) -> Result<Overhead, String>
         );
         overhead.runs.push(run);
     }
+    (overhead.vendor_calls, overhead.customer_calls) = calls_of_one(session).await?;
     Ok(overhead)
+}
+
+/// One more install like the timed ones, with moto's recorder on: the AWS calls it took.
+async fn calls_of_one(
+    session: &Session,
+) -> Result<(BTreeMap<String, usize>, BTreeMap<String, usize>), String> {
+    let place = session.place("bench-overhead", 1).await?;
+    session.recorder.start().await?;
+    session.recorder.mark("one-begin").await?;
+    let started = session
+        .start(&place.tenant_id, &place.accounts[0], &fitting_options())
+        .await?;
+    session
+        .email(&place.inbox, &started.install_id, "ready", INSTALL_TIMEOUT)
+        .await?;
+    session.finished(&started.execution_arn).await?;
+    session
+        .logs
+        .wait_quiet(
+            std::time::Duration::from_secs(2),
+            std::time::Duration::from_secs(30),
+        )
+        .await;
+    session.recorder.mark("one-end").await?;
+    let recording = session.recorder.stop().await?;
+    let calls = recording.window("one-begin", "one-end");
+    Ok((
+        tally(&calls, |c| *c == Caller::Vendor),
+        tally(&calls, |c| *c == Caller::Customer),
+    ))
 }
 
 pub fn epoch(time: SystemTime) -> f64 {
