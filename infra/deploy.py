@@ -243,8 +243,9 @@ def main() -> None:
     parser.add_argument("--customer-role-name", default="byoc-installer")
     parser.add_argument("--customer-stack-name", default="byoc-installer-access")
     parser.add_argument("--trust-retry", default="30,1.5,12,300", help="TrustNotReady retry: interval seconds, backoff rate, max attempts, max delay seconds")
-    parser.add_argument("--poll-seconds", type=int, default=30, help="how often the state machines poll resources that are being created or deleted")
-    parser.add_argument("--quota-poll-seconds", type=int, default=900, help="how often an install waiting for quota increases asks AWS")
+    parser.add_argument("--poll-seconds", type=int, default=15, help="how often resources that are being created or deleted are looked at")
+    parser.add_argument("--quota-poll-seconds", type=int, default=900, help="how often an install waiting for quota increases asks AWS (at most 900)")
+    parser.add_argument("--watch-heartbeat-seconds", default="300,1200", help="cluster wait, quota wait: how long a wait goes without a check before its watch restarts")
     parser.add_argument("--quota-max-wait-seconds", type=int, default=3 * 24 * 3600, help="how long an install waits for quota increases before it fails")
     parser.add_argument("--vendor-deploy-role-arn", default="", help="the role the vendor deploys its software with; gets cluster-admin on every cluster (default: <stack>-deploy in this account)")
     parser.add_argument("--alarm-email", default="", help="where alarms are emailed (optional)")
@@ -281,6 +282,7 @@ def main() -> None:
     )
 
     interval, backoff, attempts, max_delay = args.trust_retry.split(",")
+    cluster_heartbeat, quota_heartbeat = args.watch_heartbeat_seconds.split(",")
     parameters = {
         "ArtifactsBucket": bucket,
         "CodeKeyPrefix": code_prefix,
@@ -298,6 +300,8 @@ def main() -> None:
         "ResourcePollSeconds": args.poll_seconds,
         "QuotaPollSeconds": args.quota_poll_seconds,
         "QuotaMaxWaitSeconds": args.quota_max_wait_seconds,
+        "WatchHeartbeatSeconds": cluster_heartbeat,
+        "QuotaWatchHeartbeatSeconds": quota_heartbeat,
         "SweepSchedule": args.sweep_schedule,
         "AlarmEmail": args.alarm_email,
         "WebhookExtraCaPem": str(args.webhook_extra_ca_pem),
@@ -319,6 +323,7 @@ def main() -> None:
         "alarm_topic_arn": out["AlarmTopicArn"],
         "install_state_machine_arn": out["InstallStateMachineArn"],
         "state_machines": {"install": out["InstallStateMachineArn"], "uninstall": out["UninstallStateMachineArn"]},
+        "watch_queue_url": out["WatchQueueUrl"],
         "customer_template_url": out["CustomerTemplateUrl"],
         "customer_role_name": out["CustomerRoleName"],
         "customer_stack_name": out["CustomerStackName"],

@@ -18,6 +18,7 @@ pub mod event_queue;
 pub mod inbox;
 pub mod installed;
 pub mod invoke;
+pub mod scheduled;
 pub mod stack;
 pub mod stepwise;
 pub mod webhook_receiver;

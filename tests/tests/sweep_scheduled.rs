@@ -16,42 +16,13 @@ use byoc_e2e::customer_ec2::{ec2, tagged};
 use byoc_e2e::customer_eks::steer_eks;
 use byoc_e2e::customer_sweep::{csi_volume_tags, still_there, Account, INSTALL_TAG, TENANT_TAG};
 use byoc_e2e::installed::{install_with, place, remove, Place};
-use byoc_e2e::invoke::invoke;
+use byoc_e2e::scheduled::ScheduledJob;
 use byoc_e2e::{Api, LocalStack};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::{json, Value};
 
-/// Scheduled runs a test makes at most while waiting for its installs to be checked.
-const MAX_RUNS: usize = 15;
-
-fn scheduled_event(stack: &LocalStack) -> Value {
-    let account = &stack.outputs.vendor_account_id;
-    json!({
-        "version": "0", "id": "c3ab5ab5-9b8a-4a2e-8d0b-0b0b0b0b0b0b", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": account, "time": Utc::now().to_rfc3339(), "region": stack.outputs.region,
-        "resources": [format!("arn:aws:events:{}:{account}:rule/byoc-sweep-dangling", stack.outputs.region)], "detail": {}
-    })
-}
-
-fn checked_at(record: &Value) -> Option<DateTime<Utc>> {
-    record["step_data"]["scheduled_sweep"]["checked_at"].as_str().and_then(|t| t.parse().ok())
-}
-
-/// Runs the schedule until every one of `ids` was checked after `since`; their records.
-async fn run_schedule_until_checked(stack: &LocalStack, api: &Api, ids: &[&str], since: DateTime<Utc>) -> Vec<Value> {
-    for _ in 0..MAX_RUNS {
-        let report = invoke(stack, "sweep-dangling", &scheduled_event(stack)).await.unwrap_or_else(|e| panic!("the scheduled run failed: {e:?}"));
-        assert!(report["checked"].is_array(), "{report:#}");
-        let mut records = vec![];
-        for id in ids {
-            records.push(api.get(&format!("/installs/{id}")).await.unwrap().json);
-        }
-        if records.iter().all(|r| checked_at(r).is_some_and(|t| t >= since)) {
-            return records;
-        }
-    }
-    panic!("{ids:?} not checked after {MAX_RUNS} scheduled runs");
-}
+/// The scheduled sweep, as its EventBridge schedule runs it.
+const SCHEDULED_SWEEP: ScheduledJob = ScheduledJob { function: "sweep-dangling", rule: "byoc-sweep-dangling", record_key: "scheduled_sweep", max_runs: 15 };
 
 fn sweep_events(record: &Value) -> Vec<String> {
     record["timeline"].as_array().unwrap().iter().filter(|e| e["step"] == "sweep-dangling").map(|e| e["message"].as_str().unwrap().to_owned()).collect()
@@ -97,7 +68,7 @@ async fn what_appears_after_a_removal_is_swept_on_schedule_and_shown_on_the_inst
     let leftovers = vec![("volume", volume.clone()), ("elastic-ip", address.clone())];
     let appeared = Utc::now();
 
-    let [record] = <[Value; 1]>::try_from(run_schedule_until_checked(&stack, &api, &[&id], appeared).await).unwrap();
+    let [record] = <[Value; 1]>::try_from(SCHEDULED_SWEEP.run_until_checked(&stack, &api, &[&id], appeared).await).unwrap();
     assert!(still_there(&account, &cluster, &leftovers).await.unwrap().is_empty(), "the schedule removed them");
     assert_eq!(record["status"], "removed", "a check changes no status");
     let findings = &record["step_data"]["scheduled_sweep"];
@@ -119,7 +90,7 @@ async fn what_appears_after_a_removal_is_swept_on_schedule_and_shown_on_the_inst
 
     // Checked again with nothing there: recorded, but the timeline hears nothing new.
     let quiet_since = Utc::now();
-    let [again] = <[Value; 1]>::try_from(run_schedule_until_checked(&stack, &api, &[&id], quiet_since).await).unwrap();
+    let [again] = <[Value; 1]>::try_from(SCHEDULED_SWEEP.run_until_checked(&stack, &api, &[&id], quiet_since).await).unwrap();
     assert_eq!(again["step_data"]["scheduled_sweep"]["found"], json!([]));
     assert_eq!(sweep_events(&again), sweep_events(&record), "no news, no event");
 }
@@ -136,7 +107,7 @@ async fn a_failed_install_kept_for_inspection_is_reported_with_its_cost_and_left
     let kept = tagged(&ec2, &id, true).await.unwrap();
     let since = Utc::now();
 
-    let [record] = <[Value; 1]>::try_from(run_schedule_until_checked(&stack, &api, &[&id], since).await).unwrap();
+    let [record] = <[Value; 1]>::try_from(SCHEDULED_SWEEP.run_until_checked(&stack, &api, &[&id], since).await).unwrap();
     let findings = &record["step_data"]["scheduled_sweep"];
     assert_eq!((findings["install_status"].as_str(), findings["action"].as_str()), (Some("failed"), Some("report")), "{findings:#}");
     assert_eq!(findings["deleted"], json!([]));
@@ -155,7 +126,7 @@ async fn a_failed_install_kept_for_inspection_is_reported_with_its_cost_and_left
     // Nothing was deleted; checking again says nothing new.
     let still = tagged(&ec2, &id, true).await.unwrap();
     assert_eq!((still.vpcs.len(), still.subnets.len(), still.nat_gateways.len()), (kept.vpcs.len(), kept.subnets.len(), kept.nat_gateways.len()));
-    let [again] = <[Value; 1]>::try_from(run_schedule_until_checked(&stack, &api, &[&id], Utc::now()).await).unwrap();
+    let [again] = <[Value; 1]>::try_from(SCHEDULED_SWEEP.run_until_checked(&stack, &api, &[&id], Utc::now()).await).unwrap();
     assert_eq!(sweep_events(&again), events, "the same resources again: no new event");
     assert_eq!(again["status"], "failed");
 }
@@ -186,7 +157,7 @@ async fn a_tenant_whose_access_stack_is_gone_is_reported_and_the_others_are_stil
     let address = tagged_address(&stack, &staying, &ids[1]).await;
     let since = Utc::now();
 
-    let records = run_schedule_until_checked(&stack, &api, &[&ids[0], &ids[1]], since).await;
+    let records = SCHEDULED_SWEEP.run_until_checked(&stack, &api, &[&ids[0], &ids[1]], since).await;
     let lost = &records[0]["step_data"]["scheduled_sweep"];
     assert_eq!(lost["access"]["state"], "lost", "{lost:#}");
     assert!(lost["access"]["message"].as_str().unwrap().contains(&format!("arn:aws:iam::{}:role/byoc/", gone.account)), "{lost:#}");
@@ -200,6 +171,6 @@ async fn a_tenant_whose_access_stack_is_gone_is_reported_and_the_others_are_stil
     assert!(sweep_events(&records[1]).iter().any(|m| m.starts_with("scheduled check found 1 resources") && m.contains("1 elastic-ip")), "{:#?}", sweep_events(&records[1]));
 
     // Still lost on the next check: said once.
-    let again = run_schedule_until_checked(&stack, &api, &[&ids[0]], Utc::now()).await;
+    let again = SCHEDULED_SWEEP.run_until_checked(&stack, &api, &[&ids[0]], Utc::now()).await;
     assert_eq!(sweep_events(&again[0]), events, "no second event for the same lost access");
 }

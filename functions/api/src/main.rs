@@ -1,16 +1,28 @@
 use api::{handle, Deps, Settings};
 use byoc_core::store::InstallStore;
 use lambda_http::{service_fn, Error, Request};
+use tokio::sync::OnceCell;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    byoc_core::telemetry::init();
+/// Set up by the first request, not at init (see byoc_core::lambda_main: the same for the
+/// functions on lambda_runtime; this one serves API Gateway through lambda_http).
+static DEPS: OnceCell<Deps> = OnceCell::const_new();
+
+async fn setup() -> Result<Deps, byoc_core::Error> {
     let config = byoc_core::aws::load_config().await;
-    let deps = Deps {
+    Ok(Deps {
         store: InstallStore::from_env(&config)?,
         sns: aws_sdk_sns::Client::new(&config),
         sfn: aws_sdk_sfn::Client::new(&config),
         settings: Settings::from_env()?,
-    };
-    lambda_http::run(service_fn(|request: Request| handle(&deps, request))).await
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    byoc_core::telemetry::init();
+    lambda_http::run(service_fn(|request: Request| async move {
+        let deps = DEPS.get_or_try_init(|| Box::pin(setup())).await?;
+        Box::pin(handle(deps, request)).await
+    }))
+    .await
 }

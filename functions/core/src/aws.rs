@@ -2,7 +2,10 @@
 //! (`AWS_ENDPOINT_URL`, `AWS_REGION`, the credential chain), so the same code talks to AWS or
 //! to the local stack.
 
+mod lazy_https;
+
 use aws_config::{BehaviorVersion, SdkConfig};
+pub use lazy_https::LazyHttpsClient;
 
 /// Attempts per AWS call (standard retry mode: exponential backoff with jitter, throttling and
 /// 5xx and connection errors retried). The SDK's default of 3 lets about one call in 125 fail
@@ -11,7 +14,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 pub const MAX_ATTEMPTS: u32 = 5;
 
 pub async fn load_config() -> SdkConfig {
-    let loader = aws_config::defaults(BehaviorVersion::latest());
+    let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(LazyHttpsClient::sdk_default());
     let loader = match std::env::var_os("AWS_MAX_ATTEMPTS") {
         Some(_) => loader,
         None => loader.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)),

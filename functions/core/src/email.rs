@@ -3,6 +3,7 @@
 
 use crate::model::{Install, InstallError};
 use crate::options::QuotaRequestMode;
+use crate::trust_check::TrustStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
@@ -141,13 +142,60 @@ pub fn removed(vendor: &str, install: &Install) -> Email {
     Email { subject: subject_line(&format!("{vendor} was removed from your {}", where_(install))), body }
 }
 
+/// Sent once when the scheduled trust check finds a ready install's access role gone or
+/// weakened: what happened, and how to put it right from the install link.
+pub fn access_at_risk(vendor: &str, install: &Install, status: TrustStatus, reason: &str) -> Email {
+    let stack = install.resources.get("customer_stack").map_or("the byoc-installer access stack", String::as_str);
+    let (opening, what_to_do, subject) = match status {
+        TrustStatus::Weakened => (
+            format!("{vendor} is installed in your {}, and the role that gives it access is no longer as the template made it: it is less safe than what you agreed to.", where_(install)),
+            format!(
+                "Update the CloudFormation stack \"{stack}\" from the install link {vendor} gave you (or delete it and create it \
+                 again from the link), so the role trusts only {vendor}'s account and only with your External ID, as the \
+                 template makes it. {vendor} checks the role regularly and records when it is fixed."
+            ),
+            format!("Action needed: the access role of {vendor} in your AWS account {} is no longer safe", install.account_id),
+        ),
+        TrustStatus::Lost | TrustStatus::Ok => (
+            format!("{vendor} can no longer reach your {}, where it is installed.", where_(install)),
+            format!(
+                "If this was not on purpose, create the CloudFormation stack \"{stack}\" again from the install link {vendor} \
+                 gave you, in account {account}: the link fills in {vendor}'s account id and your External ID. {vendor} checks \
+                 access regularly and records when it works again.\n  \
+                 If you no longer use {vendor}, ask {vendor} to remove install {id}. To delete what it made in your account \
+                 (the EKS cluster, NAT gateways and VPC, which cost money while they stay), it needs that access back until \
+                 the removal is done; afterwards delete the stack.",
+                account = install.account_id,
+                id = install.install_id,
+            ),
+            format!("Action needed: {vendor} lost access to your {}", where_(install)),
+        ),
+    };
+    let body = format!(
+        "Hello,\n\n\
+         {opening}\n\n\
+         Install: {id}\n\
+         Account: {account}\n\
+         Region:  {region}\n\n\
+         What happened:\n  {reason}\n\n\
+         What to do:\n  {what_to_do}\n\n\
+         Until then {vendor} cannot safely maintain, repair or remove what it installed in your account.\n",
+        id = install.install_id,
+        account = install.account_id,
+        region = install.region,
+    );
+    Email { subject: subject_line(&subject), body }
+}
+
 /// What the customer can do about a failure, by the error's name.
 fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
     match error.code.as_str() {
         "TrustNotReady" | "AccessLost" => format!(
             "Create (or fix) the CloudFormation stack from the install link {vendor} gave you, in account {}: \
              it must be in CREATE_COMPLETE, and its ExternalId and VendorAccountId parameters must be exactly \
-             as the link filled them in. Then ask {vendor} to retry install {}.",
+             as the link filled them in. If the stack exists but was made with other values (for example \
+             another vendor's account id), delete it and create it again from the install link. Then ask \
+             {vendor} to retry install {}.",
             install.account_id, install.install_id
         ),
         "QuotaDenied" | "QuotaWaitExpired" => format!(
@@ -301,6 +349,34 @@ mod tests {
         assert_eq!(email.subject, "Acme Data was removed from your AWS account 111122223333 in eu-west-2");
         assert!(email.body.contains("no longer costs you anything"));
         assert!(email.body.contains("(\"byoc-installer-access\")"), "{}", email.body);
+    }
+
+    #[test]
+    fn a_lost_role_says_to_recreate_the_stack_or_ask_for_removal() {
+        let mut install = install();
+        install.resources.insert("customer_stack".into(), "byoc-installer-access".into());
+        let email = access_at_risk("Acme Data", &install, TrustStatus::Lost, "could not assume role arn:aws:iam::111122223333:role/byoc/byoc-installer");
+        assert_eq!(email.subject, "Action needed: Acme Data lost access to your AWS account 111122223333 in eu-west-2");
+        assert!(email.body.contains("could not assume role arn:aws:iam::111122223333:role/byoc/byoc-installer"), "{}", email.body);
+        assert!(email.body.contains("create the CloudFormation stack \"byoc-installer-access\" again from the install link Acme Data"), "{}", email.body);
+        assert!(email.body.contains("ask Acme Data to remove install inst-01hzy0000000000000000000aa"), "{}", email.body);
+        assert!(email.body.contains("Install: inst-01hzy0000000000000000000aa\nAccount: 111122223333\nRegion:  eu-west-2"), "{}", email.body);
+    }
+
+    #[test]
+    fn a_weakened_role_says_to_update_the_stack_from_the_link() {
+        let email = access_at_risk("Acme Data", &install(), TrustStatus::Weakened, "the role's trust policy has no StringEquals condition on sts:ExternalId");
+        assert_eq!(email.subject, "Action needed: the access role of Acme Data in your AWS account 111122223333 is no longer safe");
+        assert!(email.body.contains("no StringEquals condition on sts:ExternalId"), "{}", email.body);
+        assert!(email.body.contains("Update the CloudFormation stack \"the byoc-installer access stack\" from the install link"), "{}", email.body);
+        assert!(!email.body.contains("remove install"), "{}", email.body);
+    }
+
+    #[test]
+    fn a_stack_made_for_another_vendor_is_to_be_made_again() {
+        let error = InstallError { step: Step::ValidateTrust, code: "TrustNotReady".into(), message: "could not assume role".into() };
+        let body = failed("V", &install(), &error).body;
+        assert!(body.contains("delete it and create it again from the install link"), "{body}");
     }
 
     #[test]

@@ -19,15 +19,15 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::ids::{InstallId, TenantId};
-use crate::install_change::{apply, Change};
+use crate::install_change::Change;
 use crate::model::{Install, Tenant, TimelineEvent};
 
+mod batch;
 pub mod by_status;
 mod idempotency;
 pub mod stream;
@@ -311,47 +311,6 @@ impl InstallStore {
     /// allowed. Frees the install's slot when it fails or is removed (and takes it back on a
     /// retry).
     pub async fn record(&self, install_id: &InstallId, change: Change) -> Result<Install> {
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(conflict_backoff(attempt)).await;
-            }
-            let current = self.get_install(install_id).await?;
-            let now: DateTime<Utc> = Utc::now();
-            let (next, event) = apply(&current, &change, now)?;
-            let mut items = vec![
-                self.put(install_item(&next)?, "version = :v", &[(":v", AttributeValue::N(current.version.to_string()))])?,
-                self.put(event_item(install_id, &event)?, "attribute_not_exists(pk)", &[])?,
-            ];
-            match (current.status.holds_slot(), next.status.holds_slot()) {
-                (true, false) => {
-                    let delete = Delete::builder()
-                        .table_name(&self.table)
-                        .key("pk", s(slot_pk(&next)))
-                        .key("sk", s("META"))
-                        .condition_expression("attribute_not_exists(pk) OR holder = :me")
-                        .expression_attribute_values(":me", s(install_id.as_str()))
-                        .build()
-                        .map_err(|e| Error::Corrupt(e.to_string()))?;
-                    items.push(TransactWriteItem::builder().delete(delete).build());
-                }
-                (false, true) => items.push(self.put(slot_item(&next), "attribute_not_exists(pk)", &[])?),
-                _ => {}
-            }
-            let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-            match result {
-                Ok(_) => return Ok(next),
-                Err(err) => match refused_conditions(&err) {
-                    // Someone else wrote first: read again and re-apply.
-                    Some(refused) if refused.first() == Some(&true) || refused.get(1) == Some(&true) => continue,
-                    Some(refused) if refused.get(2) == Some(&true) => match self.slot_taken(&next).await? {
-                        // The holder let go meanwhile: the place is free, try again.
-                        Error::Contended(_) => continue,
-                        taken => return Err(taken),
-                    },
-                    _ => return Err(Error::aws("DynamoDB", err)),
-                },
-            }
-        }
-        Err(Error::Contended(install_id.clone()))
+        self.write_changes(install_id, None, std::slice::from_ref(&change)).await
     }
 }

@@ -11,14 +11,34 @@ use crate::cluster::tag_map;
 use crate::error::{aws, eks_message, CreateClusterError};
 
 /// Makes sure `principal_arn` is cluster admin, reading before writing (the install record
-/// cannot tell: a cluster deleted and made again keeps its name and ARN). True when it had
+/// cannot tell: a cluster deleted and made again keeps its name and ARN). The entry and its
+/// policies are read at once; when both are in place that is the whole call. True when it had
 /// to create or associate something.
-pub async fn ensure_vendor_admin(eks: &Client, install: &Install, cluster: &str, principal_arn: &str, fault: &Fault) -> Result<bool, CreateClusterError> {
-    let entry = eks.describe_access_entry().cluster_name(cluster).principal_arn(principal_arn).send().await;
+pub async fn ensure_vendor_admin(
+    eks: &Client,
+    install: &Install,
+    cluster: &str,
+    principal_arn: &str,
+    fault: &Fault,
+) -> Result<bool, CreateClusterError> {
+    let (entry, associated) = tokio::join!(
+        eks.describe_access_entry()
+            .cluster_name(cluster)
+            .principal_arn(principal_arn)
+            .send(),
+        eks.list_associated_access_policies()
+            .cluster_name(cluster)
+            .principal_arn(principal_arn)
+            .send(),
+    );
     let mut changed = false;
     match entry {
         Ok(_) => {}
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
             create_entry(eks, install, cluster, principal_arn).await?;
             // Before the admin policy is associated: the next run must still associate it.
             fault.point("access-entry");
@@ -26,22 +46,31 @@ pub async fn ensure_vendor_admin(eks: &Client, install: &Install, cluster: &str,
         }
         Err(err) => return Err(aws("EKS", err)),
     }
-    let associated = eks
-        .list_associated_access_policies()
-        .cluster_name(cluster)
-        .principal_arn(principal_arn)
-        .send()
-        .await
-        .map_err(|e| aws("EKS", e))?;
-    let is_admin = associated.associated_access_policies().iter().any(|p| {
-        p.policy_arn() == Some(CLUSTER_ADMIN_POLICY_ARN) && p.access_scope().and_then(|s| s.r#type()) == Some(&AccessScopeType::Cluster)
-    });
+    let is_admin = match associated {
+        Ok(out) => out.associated_access_policies().iter().any(|p| {
+            p.policy_arn() == Some(CLUSTER_ADMIN_POLICY_ARN)
+                && p.access_scope().and_then(|s| s.r#type()) == Some(&AccessScopeType::Cluster)
+        }),
+        // No entry yet (just made above): nothing is associated with it.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            false
+        }
+        Err(err) => return Err(aws("EKS", err)),
+    };
     if !is_admin {
         eks.associate_access_policy()
             .cluster_name(cluster)
             .principal_arn(principal_arn)
             .policy_arn(CLUSTER_ADMIN_POLICY_ARN)
-            .access_scope(AccessScope::builder().r#type(AccessScopeType::Cluster).build())
+            .access_scope(
+                AccessScope::builder()
+                    .r#type(AccessScopeType::Cluster)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| aws("EKS", e))?;
@@ -50,7 +79,12 @@ pub async fn ensure_vendor_admin(eks: &Client, install: &Install, cluster: &str,
     Ok(changed)
 }
 
-async fn create_entry(eks: &Client, install: &Install, cluster: &str, principal_arn: &str) -> Result<(), CreateClusterError> {
+async fn create_entry(
+    eks: &Client,
+    install: &Install,
+    cluster: &str,
+    principal_arn: &str,
+) -> Result<(), CreateClusterError> {
     let created = eks
         .create_access_entry()
         .cluster_name(cluster)
@@ -62,10 +96,19 @@ async fn create_entry(eks: &Client, install: &Install, cluster: &str, principal_
     match created {
         Ok(_) => Ok(()),
         // A concurrent call made it between our read and this write.
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
         Err(err) => match err.as_service_error() {
             Some(e) if e.is_invalid_parameter_exception() || e.is_invalid_request_exception() => {
-                Err(CreateClusterError::Invalid(format!("EKS refused an access entry for {principal_arn}: {}", eks_message(e))))
+                Err(CreateClusterError::Invalid(format!(
+                    "EKS refused an access entry for {principal_arn}: {}",
+                    eks_message(e)
+                )))
             }
             _ => Err(aws("EKS", err)),
         },

@@ -5,46 +5,142 @@ use aws_sdk_eks::Client;
 use byoc_core::cluster_plan::{self, AddonCompatibility, AddonVersion};
 use byoc_core::controller_tags::{ebs_csi_configuration, EBS_CSI_ADDON};
 use byoc_core::model::Install;
+use futures_util::future::try_join_all;
 
 use crate::cluster::{issue_line, join_issues, tag_map};
 use crate::error::{aws, CreateClusterError};
 
-async fn describe(eks: &Client, cluster: &str, addon: &str) -> Result<Option<Addon>, CreateClusterError> {
-    match eks.describe_addon().cluster_name(cluster).addon_name(addon).send().await {
+async fn describe(
+    eks: &Client,
+    cluster: &str,
+    addon: &str,
+) -> Result<Option<Addon>, CreateClusterError> {
+    match eks
+        .describe_addon()
+        .cluster_name(cluster)
+        .addon_name(addon)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.addon),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
         Err(err) => Err(aws("EKS", err)),
     }
 }
 
-async fn offered(eks: &Client, addon: &str, kubernetes_version: &str) -> Result<Vec<AddonVersion>, CreateClusterError> {
-    let mut pages = eks.describe_addon_versions().addon_name(addon).kubernetes_version(kubernetes_version).into_paginator().send();
+async fn offered(
+    eks: &Client,
+    addon: &str,
+    kubernetes_version: &str,
+) -> Result<Vec<AddonVersion>, CreateClusterError> {
+    let mut pages = eks
+        .describe_addon_versions()
+        .addon_name(addon)
+        .kubernetes_version(kubernetes_version)
+        .into_paginator()
+        .send();
     let mut versions = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws("EKS", e))?;
-        for info in page.addons().iter().filter(|a| a.addon_name() == Some(addon)) {
+        for info in page
+            .addons()
+            .iter()
+            .filter(|a| a.addon_name() == Some(addon))
+        {
             for v in info.addon_versions() {
-                let Some(version) = v.addon_version() else { continue };
+                let Some(version) = v.addon_version() else {
+                    continue;
+                };
                 let compatible = v
                     .compatibilities()
                     .iter()
-                    .filter_map(|c| Some(AddonCompatibility { cluster_version: c.cluster_version()?.to_owned(), default: c.default_version() }))
+                    .filter_map(|c| {
+                        Some(AddonCompatibility {
+                            cluster_version: c.cluster_version()?.to_owned(),
+                            default: c.default_version(),
+                        })
+                    })
                     .collect();
-                versions.push(AddonVersion { version: version.to_owned(), compatible });
+                versions.push(AddonVersion {
+                    version: version.to_owned(),
+                    compatible,
+                });
             }
         }
     }
     Ok(versions)
 }
 
-/// The add-on as it is, creating it first when it is missing.
-pub async fn ensure(eks: &Client, install: &Install, cluster: &str, kubernetes_version: &str, addon: &str) -> Result<(Addon, bool), CreateClusterError> {
-    if let Some(existing) = describe(eks, cluster, addon).await? {
-        return Ok((existing, false));
+/// Each of `addons` as it is, those missing requested first: `(name, add-on, made by this
+/// call)`. The reads go out at once; the creates one after another, each followed by
+/// `after_create` (the crash point), so a crash leaves at most one add-on unrecorded.
+pub async fn ensure_all(
+    eks: &Client,
+    install: &Install,
+    cluster: &str,
+    kubernetes_version: &str,
+    addons: &[&str],
+    after_create: impl Fn(),
+) -> Result<Vec<(String, Addon, bool)>, CreateClusterError> {
+    let found = try_join_all(addons.iter().map(|addon| describe(eks, cluster, addon))).await?;
+    // An add-on EKS gave up on fails the step before anything more is requested.
+    if let Some(failed) = found.iter().flatten().find_map(failure) {
+        return Err(CreateClusterError::ClusterFailed(failed));
     }
-    let version = cluster_plan::addon_version(addon, kubernetes_version, &offered(eks, addon, kubernetes_version).await?)?;
+    let missing: Vec<&str> = addons
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(a, _)| *a)
+        .collect();
+    let offered = try_join_all(
+        missing
+            .iter()
+            .map(|addon| offered(eks, addon, kubernetes_version)),
+    )
+    .await?;
+    let mut out = Vec::with_capacity(addons.len());
+    for (addon, existing) in addons.iter().zip(found) {
+        match existing {
+            Some(existing) => out.push((addon.to_string(), existing, false)),
+            None => {
+                let versions = missing
+                    .iter()
+                    .position(|m| m == addon)
+                    .map(|i| offered[i].as_slice())
+                    .unwrap_or_default();
+                let (state, created) =
+                    create(eks, install, cluster, kubernetes_version, addon, versions).await?;
+                if created {
+                    after_create();
+                }
+                out.push((addon.to_string(), state, created));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Requests `addon` at the version EKS recommends; one made meanwhile (a concurrent call) is
+/// read instead.
+async fn create(
+    eks: &Client,
+    install: &Install,
+    cluster: &str,
+    kubernetes_version: &str,
+    addon: &str,
+    offered: &[AddonVersion],
+) -> Result<(Addon, bool), CreateClusterError> {
+    let version = cluster_plan::addon_version(addon, kubernetes_version, offered)?;
     // Volumes the driver makes carry the install's tags, so the sweep finds them by tag.
-    let configuration = (addon == EBS_CSI_ADDON).then(|| ebs_csi_configuration(&install.install_id, &install.tenant_id));
+    let configuration = (addon == EBS_CSI_ADDON)
+        .then(|| ebs_csi_configuration(&install.install_id, &install.tenant_id));
     let result = eks
         .create_addon()
         .cluster_name(cluster)
@@ -60,15 +156,25 @@ pub async fn ensure(eks: &Client, install: &Install, cluster: &str, kubernetes_v
         .await;
     match result {
         Ok(out) => out.addon.map(|a| (a, true)).ok_or_else(|| missing(addon)),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
-            describe(eks, cluster, addon).await?.map(|a| (a, false)).ok_or_else(|| missing(addon))
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            describe(eks, cluster, addon)
+                .await?
+                .map(|a| (a, false))
+                .ok_or_else(|| missing(addon))
         }
         Err(err) => Err(aws("EKS", err)),
     }
 }
 
 fn missing(addon: &str) -> CreateClusterError {
-    CreateClusterError::Core(byoc_core::Error::Aws { service: "EKS", message: format!("add-on {addon} was created but cannot be read") })
+    CreateClusterError::Core(byoc_core::Error::Aws {
+        service: "EKS",
+        message: format!("add-on {addon} was created but cannot be read"),
+    })
 }
 
 /// An add-on EKS gave up on, with its health issues.
@@ -77,6 +183,14 @@ pub fn failure(addon: &Addon) -> Option<String> {
         return None;
     }
     let issues = addon.health().map(|h| h.issues()).unwrap_or_default();
-    let text = join_issues(issues.iter().map(|i| issue_line(i.code().map(|c| c.as_str()), i.message())).collect());
-    Some(format!("add-on {} failed to install: {text}", addon.addon_name().unwrap_or("?")))
+    let text = join_issues(
+        issues
+            .iter()
+            .map(|i| issue_line(i.code().map(|c| c.as_str()), i.message()))
+            .collect(),
+    );
+    Some(format!(
+        "add-on {} failed to install: {text}",
+        addon.addon_name().unwrap_or("?")
+    ))
 }

@@ -17,7 +17,11 @@ mod progress;
 mod settings;
 
 use aws_config::SdkConfig;
-use aws_sdk_eks::types::{AddonStatus, Cluster, ClusterStatus as EksClusterStatus, Nodegroup, NodegroupStatus};
+use std::collections::BTreeMap;
+
+use aws_sdk_eks::types::{
+    AddonStatus, Cluster, ClusterStatus as EksClusterStatus, NodegroupStatus,
+};
 use byoc_core::cluster_plan::{self, ADDONS};
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
@@ -28,6 +32,7 @@ use byoc_core::model::{Install, Outcome, Step};
 use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
 use byoc_core::tags::{cluster_name, INSTALL_TAG};
+use progress::{AddonData, NodegroupData};
 use serde::{Deserialize, Serialize};
 use tracing::{info, info_span, warn, Instrument};
 
@@ -59,16 +64,12 @@ pub struct ClusterStatus {
 }
 
 pub async fn handle(deps: &Deps, input: StepInput) -> Result<ClusterStatus, CreateClusterError> {
-    let span = info_span!("create-cluster", install_id = %input.install_id, tenant_id = %input.tenant_id);
+    let span =
+        info_span!("create-cluster", install_id = %input.install_id, tenant_id = %input.tenant_id);
     async {
-        let result = advance(deps, &input).await;
+        let result = run(deps, &input).await;
         match &result {
             Ok(status) => info!(cluster = %status.cluster_status, nodegroup = %status.nodegroup_status, ready = status.ready, "cluster progress"),
-            Err(err @ (CreateClusterError::ClusterFailed(message) | CreateClusterError::Invalid(message))) => {
-                warn!(error = %err, "cluster failed");
-                let change = Change::new(Step::CreateCluster, Outcome::Failed, message.clone());
-                deps.store.record(&input.install_id, change).await?;
-            }
             Err(err) => warn!(error = %err, "create-cluster did not finish this call"),
         }
         result
@@ -77,65 +78,140 @@ pub async fn handle(deps: &Deps, input: StepInput) -> Result<ClusterStatus, Crea
     .await
 }
 
-async fn advance(deps: &Deps, input: &StepInput) -> Result<ClusterStatus, CreateClusterError> {
+/// One call: what it saw and did goes on the record in one write (the start of the step, the
+/// progress, or the failure), from the install it read at the start.
+async fn run(deps: &Deps, input: &StepInput) -> Result<ClusterStatus, CreateClusterError> {
     let session = customer_session::open(&deps.store, &deps.base, &deps.access, input).await?;
     let install = session.install;
-    let eks = aws_sdk_eks::Client::new(&session.config);
-    let ec2 = aws_sdk_ec2::Client::new(&session.config);
     let name = cluster_name(&install);
-    let recorded = ClusterData::recorded(&install);
+    let mut changes = Vec::new();
+    if !install.resources.contains_key("cluster_name") {
+        changes.push(
+            Change::new(
+                Step::CreateCluster,
+                Outcome::Started,
+                format!("creating EKS cluster {name}"),
+            )
+            .resource("cluster_name", &name),
+        );
+    }
+    match advance(deps, &install, &session.config).await {
+        Ok((status, change)) => {
+            changes.extend(change);
+            deps.store.record_all(&install, &changes).await?;
+            Ok(status)
+        }
+        Err(err @ (CreateClusterError::ClusterFailed(_) | CreateClusterError::Invalid(_))) => {
+            warn!(error = %err, "cluster failed");
+            changes.push(Change::new(
+                Step::CreateCluster,
+                Outcome::Failed,
+                err.to_string(),
+            ));
+            deps.store.record_all(&install, &changes).await?;
+            Err(err)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Advances as far as EKS lets it: the status for the state machine, and the change to record
+/// when anything changed.
+async fn advance(
+    deps: &Deps,
+    install: &Install,
+    config: &SdkConfig,
+) -> Result<(ClusterStatus, Option<Change>), CreateClusterError> {
+    let eks = aws_sdk_eks::Client::new(config);
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let name = cluster_name(install);
+    let recorded = ClusterData::recorded(install);
     let mut notes: Vec<String> = Vec::new();
 
-    if !install.resources.contains_key("cluster_name") {
-        let change = Change::new(Step::CreateCluster, Outcome::Started, format!("creating EKS cluster {name}")).resource("cluster_name", &name);
-        deps.store.record(&install.install_id, change).await?;
-    }
-
-    let cluster = ensure_cluster(deps, &install, &eks, &ec2, &mut notes).await?;
-    let mut data = ClusterData::of(&install, &cluster);
+    let cluster = ensure_cluster(deps, install, &eks, &ec2, &mut notes).await?;
+    let mut data = ClusterData::of(install, &cluster);
     match cluster.status() {
         Some(EksClusterStatus::Active) => {}
         Some(EksClusterStatus::Failed) => {
-            return Err(CreateClusterError::ClusterFailed(format!("EKS could not create cluster {name}: {}", cluster::health_text(&cluster))));
+            return Err(CreateClusterError::ClusterFailed(format!(
+                "EKS could not create cluster {name}: {}",
+                cluster::health_text(&cluster)
+            )));
         }
         Some(EksClusterStatus::Deleting) => {
-            return Err(CreateClusterError::ClusterFailed(format!("EKS cluster {name} is being deleted; retry the install once it is gone")));
+            return Err(CreateClusterError::ClusterFailed(format!(
+                "EKS cluster {name} is being deleted; retry the install once it is gone"
+            )));
         }
         // CREATING (or UPDATING, PENDING): the state machine waits and calls again.
-        _ => return finish(deps, &install, recorded, data, notes).await,
+        _ => return finish(install, recorded, data, notes),
     }
     if recorded.as_ref().map(|r| r.status.as_str()) != Some(EksClusterStatus::Active.as_str()) {
-        notes.push(format!("cluster {name} is ACTIVE at {}", data.endpoint.as_deref().unwrap_or("an endpoint EKS did not report")));
+        notes.push(format!(
+            "cluster {name} is ACTIVE at {}",
+            data.endpoint
+                .as_deref()
+                .unwrap_or("an endpoint EKS did not report")
+        ));
     }
 
+    // Add-ons and the node group an earlier call saw ACTIVE in this very cluster stay done (a
+    // retry of the install forgets the record): only what is pending is looked at in EKS. The
+    // vendor's access is checked every time: it lives in the cluster, where anyone may remove it.
+    let done = recorded
+        .as_ref()
+        .filter(|r| r.arn.is_some() && r.arn == data.arn);
     let vendor = &deps.settings.vendor_deploy_role_arn;
-    if access::ensure_vendor_admin(&eks, &install, &name, vendor, &deps.fault).await? {
+    let (access_changed, addons, nodegroup) = tokio::try_join!(
+        access::ensure_vendor_admin(&eks, install, &name, vendor, &deps.fault),
+        ensure_addons(install, &eks, &data, done, &deps.fault),
+        ensure_nodegroup(install, &eks, &ec2, done, &deps.fault),
+    )?;
+    if access_changed {
         notes.push(format!("cluster-admin access entry for {vendor}"));
     }
     data.vendor_access = Some(vendor.clone());
-    ensure_addons(&install, &eks, &mut data, &mut notes, &deps.fault).await?;
-    if let Some(nodegroup) = ensure_nodegroup(&install, &eks, &ec2, &mut notes, &deps.fault).await? {
-        data.set_nodegroup(&nodegroup);
-    }
+    let (addons, requested) = addons;
+    data.addons = addons;
+    notes.extend(requested);
+    let (nodegroup, requested) = nodegroup;
+    data.nodegroup = nodegroup;
+    notes.extend(requested);
 
-    let addons_active = ADDONS.iter().all(|a| data.addons.get(*a).is_some_and(|s| s.status == AddonStatus::Active.as_str()));
+    let addons_active = ADDONS.iter().all(|a| {
+        data.addons
+            .get(*a)
+            .is_some_and(|s| s.status == AddonStatus::Active.as_str())
+    });
     data.ready = data.nodegroup_status() == NodegroupStatus::Active.as_str() && addons_active;
-    finish(deps, &install, recorded, data, notes).await
+    finish(install, recorded, data, notes)
 }
 
 /// The install's cluster as EKS reports it, requested first when there is none.
-async fn ensure_cluster(deps: &Deps, install: &Install, eks: &aws_sdk_eks::Client, ec2: &aws_sdk_ec2::Client, notes: &mut Vec<String>) -> Result<Cluster, CreateClusterError> {
+async fn ensure_cluster(
+    deps: &Deps,
+    install: &Install,
+    eks: &aws_sdk_eks::Client,
+    ec2: &aws_sdk_ec2::Client,
+    notes: &mut Vec<String>,
+) -> Result<Cluster, CreateClusterError> {
     let name = cluster_name(install);
     if let Some(found) = cluster::describe(eks, &name).await? {
         // The name holds the install id, so a stranger here means someone copied it.
-        let ours = found.tags().and_then(|t| t.get(INSTALL_TAG)).is_some_and(|id| id == install.install_id.as_str());
+        let ours = found
+            .tags()
+            .and_then(|t| t.get(INSTALL_TAG))
+            .is_some_and(|id| id == install.install_id.as_str());
         if !ours {
             return Err(CreateClusterError::Invalid(format!("an EKS cluster named {name} exists in the account but was not made by this install (no {INSTALL_TAG} tag for it)")));
         }
         return Ok(found);
     }
-    let network = network::find(ec2, &install.install_id).await?;
-    let version = cluster::plan_version(install, &cluster::offered_versions(eks).await?)?;
+    let (network, offered) = tokio::try_join!(
+        network::find(ec2, &install.install_id),
+        cluster::offered_versions(eks)
+    )?;
+    let version = cluster::plan_version(install, &offered)?;
     let created = cluster::create(eks, install, &network, &version, &deps.settings).await?;
     deps.fault.point("cluster");
     notes.push(format!(
@@ -147,37 +223,81 @@ async fn ensure_cluster(deps: &Deps, install: &Install, eks: &aws_sdk_eks::Clien
     Ok(created)
 }
 
-/// Every add-on, requested where missing; an add-on EKS gave up on fails the step.
-async fn ensure_addons(install: &Install, eks: &aws_sdk_eks::Client, data: &mut ClusterData, notes: &mut Vec<String>, fault: &Fault) -> Result<(), CreateClusterError> {
+/// Every add-on, requested where missing: each as it stands, and a note of what was requested.
+/// Add-ons an earlier call saw ACTIVE are not read again.
+async fn ensure_addons(
+    install: &Install,
+    eks: &aws_sdk_eks::Client,
+    data: &ClusterData,
+    done: Option<&ClusterData>,
+    fault: &Fault,
+) -> Result<(BTreeMap<String, AddonData>, Vec<String>), CreateClusterError> {
+    let active = |addon: &str| {
+        done.and_then(|r| r.addons.get(addon))
+            .filter(|a| a.status == AddonStatus::Active.as_str())
+            .cloned()
+    };
+    let mut states: BTreeMap<String, AddonData> = ADDONS
+        .iter()
+        .filter_map(|a| Some((a.to_string(), active(a)?)))
+        .collect();
+    let pending: Vec<&str> = ADDONS
+        .iter()
+        .copied()
+        .filter(|a| !states.contains_key(*a))
+        .collect();
     let version = data.kubernetes_version.clone().unwrap_or_default();
     let mut requested = Vec::new();
-    for addon in ADDONS {
-        let (state, created) = addons::ensure(eks, install, &data.name, &version, addon).await?;
-        if let Some(failure) = addons::failure(&state) {
-            return Err(CreateClusterError::ClusterFailed(failure));
-        }
+    for (addon, state, created) in
+        addons::ensure_all(eks, install, &data.name, &version, &pending, || {
+            fault.point("addon")
+        })
+        .await?
+    {
         if created {
-            fault.point("addon");
             requested.push(format!("{addon} {}", state.addon_version().unwrap_or("?")));
         }
-        data.set_addon(addon, &state);
+        states.insert(addon, AddonData::of(&state));
     }
-    if !requested.is_empty() {
-        notes.push(format!("add-ons requested: {}", requested.join(", ")));
-    }
-    Ok(())
+    let notes = if requested.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!("add-ons requested: {}", requested.join(", "))]
+    };
+    Ok((states, notes))
 }
 
 /// The node group, requested once the NAT gateways are available (`None` until then); one
-/// EKS gave up on, or that lost its health, fails the step.
-async fn ensure_nodegroup(install: &Install, eks: &aws_sdk_eks::Client, ec2: &aws_sdk_ec2::Client, notes: &mut Vec<String>, fault: &Fault) -> Result<Option<Nodegroup>, CreateClusterError> {
+/// EKS gave up on, or that lost its health, fails the step. One an earlier call saw ACTIVE is
+/// not read again.
+async fn ensure_nodegroup(
+    install: &Install,
+    eks: &aws_sdk_eks::Client,
+    ec2: &aws_sdk_ec2::Client,
+    done: Option<&ClusterData>,
+    fault: &Fault,
+) -> Result<(Option<NodegroupData>, Vec<String>), CreateClusterError> {
+    if let Some(active) = done
+        .and_then(|r| r.nodegroup.as_ref())
+        .filter(|n| n.status == NodegroupStatus::Active.as_str())
+    {
+        return Ok((Some(active.clone()), Vec::new()));
+    }
     let cluster = cluster_name(install);
     let name = cluster_plan::nodegroup_name(&cluster);
+    let mut notes = Vec::new();
     let nodegroup = match nodegroup::describe(eks, &cluster, &name).await? {
         Some(found) => found,
-        None if network::nat_ready(ec2, &install.install_id).await? => {
-            let network = network::find(ec2, &install.install_id).await?;
-            let created = nodegroup::create(eks, install, &cluster, network.private_subnet_ids()).await?;
+        None => {
+            let (nat_ready, network) = tokio::try_join!(
+                network::nat_ready(ec2, &install.install_id),
+                network::find(ec2, &install.install_id)
+            )?;
+            if !nat_ready {
+                return Ok((None, notes));
+            }
+            let created =
+                nodegroup::create(eks, install, &cluster, network.private_subnet_ids()).await?;
             fault.point("nodegroup");
             let options = &install.options;
             notes.push(format!(
@@ -190,49 +310,74 @@ async fn ensure_nodegroup(install: &Install, eks: &aws_sdk_eks::Client, ec2: &aw
             ));
             created
         }
-        None => return Ok(None),
     };
     match nodegroup.status() {
-        Some(status @ (NodegroupStatus::CreateFailed | NodegroupStatus::Degraded | NodegroupStatus::DeleteFailed | NodegroupStatus::Deleting)) => Err(
-            CreateClusterError::ClusterFailed(format!("EKS node group {name} is {}: {}", status.as_str(), nodegroup::health_text(&nodegroup))),
-        ),
-        _ => Ok(Some(nodegroup)),
+        Some(
+            status @ (NodegroupStatus::CreateFailed
+            | NodegroupStatus::Degraded
+            | NodegroupStatus::DeleteFailed
+            | NodegroupStatus::Deleting),
+        ) => Err(CreateClusterError::ClusterFailed(format!(
+            "EKS node group {name} is {}: {}",
+            status.as_str(),
+            nodegroup::health_text(&nodegroup)
+        ))),
+        _ => Ok((Some(NodegroupData::of(&nodegroup)), notes)),
     }
 }
 
-/// Records what this call did or saw change (if anything) and answers the state machine.
-async fn finish(deps: &Deps, install: &Install, recorded: Option<ClusterData>, data: ClusterData, notes: Vec<String>) -> Result<ClusterStatus, CreateClusterError> {
+/// What this call did or saw change (if anything), to record, and the answer for the state
+/// machine.
+fn finish(
+    install: &Install,
+    recorded: Option<ClusterData>,
+    data: ClusterData,
+    notes: Vec<String>,
+) -> Result<(ClusterStatus, Option<Change>), CreateClusterError> {
+    let mut change = None;
     if recorded.as_ref() != Some(&data) || !notes.is_empty() {
         let newly_ready = data.ready && !recorded.as_ref().is_some_and(|r| r.ready);
-        let outcome = if data.ready { Outcome::Succeeded } else { Outcome::Waiting };
+        let outcome = if data.ready {
+            Outcome::Succeeded
+        } else {
+            Outcome::Waiting
+        };
         let message = match (newly_ready, notes.is_empty()) {
             (true, _) => format!("EKS cluster {} is ready: {}", data.name, data.summary()),
             (false, true) => data.summary(),
             (false, false) => notes.join("; "),
         };
-        let mut change = Change::new(Step::CreateCluster, outcome, message);
+        let mut next = Change::new(Step::CreateCluster, outcome, message);
         let resources = [
             ("cluster_arn", data.arn.clone()),
             ("cluster_endpoint", data.endpoint.clone()),
             ("kubernetes_version", data.kubernetes_version.clone()),
-            ("nodegroup_name", data.nodegroup.as_ref().map(|n| n.name.clone())),
+            (
+                "nodegroup_name",
+                data.nodegroup.as_ref().map(|n| n.name.clone()),
+            ),
         ];
         for (key, value) in resources {
             if let Some(value) = value {
-                change = change.resource(key, value);
+                next = next.resource(key, value);
             }
         }
         if let Some(values) = controller_values::load_balancer_controller(install) {
-            change = change.data(byoc_core::controller_tags::LOAD_BALANCER_CONTROLLER_KEY, values);
+            next = next.data(
+                byoc_core::controller_tags::LOAD_BALANCER_CONTROLLER_KEY,
+                values,
+            );
         }
-        let value = serde_json::to_value(&data).map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
-        deps.store.record(&install.install_id, change.data(DATA_KEY, value)).await?;
+        let value =
+            serde_json::to_value(&data).map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
+        change = Some(next.data(DATA_KEY, value));
     }
-    Ok(ClusterStatus {
+    let status = ClusterStatus {
         install_id: install.install_id.clone(),
         tenant_id: install.tenant_id.clone(),
         cluster_status: data.status.clone(),
         nodegroup_status: data.nodegroup_status().to_owned(),
         ready: data.ready,
-    })
+    };
+    Ok((status, change))
 }

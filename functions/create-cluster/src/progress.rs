@@ -46,31 +46,15 @@ pub struct AddonData {
     pub status: String,
 }
 
-impl ClusterData {
-    /// What the install recorded last time, if anything readable.
-    pub fn recorded(install: &Install) -> Option<Self> {
-        install.step_data.get(DATA_KEY).and_then(|v| serde_json::from_value(v.clone()).ok())
-    }
-
-    pub fn of(install: &Install, cluster: &Cluster) -> Self {
-        let name = cluster.name().unwrap_or_default().to_owned();
-        Self {
-            update_kubeconfig: format!("aws eks update-kubeconfig --name {name} --region {}", install.region),
-            name,
-            arn: cluster.arn().map(str::to_owned),
-            endpoint: cluster.endpoint().filter(|e| !e.is_empty()).map(str::to_owned),
-            kubernetes_version: cluster.version().map(str::to_owned),
-            region: install.region.to_string(),
-            status: cluster.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            ..Self::default()
-        }
-    }
-
-    pub fn set_nodegroup(&mut self, nodegroup: &Nodegroup) {
+impl NodegroupData {
+    pub fn of(nodegroup: &Nodegroup) -> Self {
         let scaling = nodegroup.scaling_config();
-        self.nodegroup = Some(NodegroupData {
+        Self {
             name: nodegroup.nodegroup_name().unwrap_or_default().to_owned(),
-            status: nodegroup.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            status: nodegroup
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
             ami_type: nodegroup.ami_type().map(|a| a.as_str().to_owned()),
             instance_types: nodegroup.instance_types().to_vec(),
             min_size: scaling.and_then(|s| s.min_size()),
@@ -78,26 +62,85 @@ impl ClusterData {
             max_size: scaling.and_then(|s| s.max_size()),
             disk_size_gib: nodegroup.disk_size(),
             subnets: nodegroup.subnets().to_vec(),
-        });
+        }
+    }
+}
+
+impl AddonData {
+    pub fn of(addon: &Addon) -> Self {
+        Self {
+            version: addon.addon_version().map(str::to_owned),
+            status: addon
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl ClusterData {
+    /// What the install recorded last time, if anything readable.
+    pub fn recorded(install: &Install) -> Option<Self> {
+        install
+            .step_data
+            .get(DATA_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    pub fn of(install: &Install, cluster: &Cluster) -> Self {
+        let name = cluster.name().unwrap_or_default().to_owned();
+        Self {
+            update_kubeconfig: format!(
+                "aws eks update-kubeconfig --name {name} --region {}",
+                install.region
+            ),
+            name,
+            arn: cluster.arn().map(str::to_owned),
+            endpoint: cluster
+                .endpoint()
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned),
+            kubernetes_version: cluster.version().map(str::to_owned),
+            region: install.region.to_string(),
+            status: cluster
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            ..Self::default()
+        }
+    }
+
+    pub fn set_nodegroup(&mut self, nodegroup: &Nodegroup) {
+        self.nodegroup = Some(NodegroupData::of(nodegroup));
     }
 
     pub fn set_addon(&mut self, name: &str, addon: &Addon) {
-        let data = AddonData { version: addon.addon_version().map(str::to_owned), status: addon.status().map(|s| s.as_str().to_owned()).unwrap_or_default() };
-        self.addons.insert(name.to_owned(), data);
+        self.addons.insert(name.to_owned(), AddonData::of(addon));
     }
 
     pub fn nodegroup_status(&self) -> &str {
-        self.nodegroup.as_ref().map_or("NONE", |n| n.status.as_str())
+        self.nodegroup
+            .as_ref()
+            .map_or("NONE", |n| n.status.as_str())
     }
 
     /// One line on where the cluster stands, for the timeline.
     pub fn summary(&self) -> String {
-        let active = self.addons.values().filter(|a| a.status == "ACTIVE").count();
+        let active = self
+            .addons
+            .values()
+            .filter(|a| a.status == "ACTIVE")
+            .count();
         format!(
             "cluster {} is {}; node group {}; add-ons {active} of {} ACTIVE",
             self.name,
             self.status,
-            self.nodegroup.as_ref().map_or("not created yet".to_owned(), |n| format!("{} is {}", n.name, n.status)),
+            self.nodegroup
+                .as_ref()
+                .map_or("not created yet".to_owned(), |n| format!(
+                    "{} is {}",
+                    n.name, n.status
+                )),
             self.addons.len()
         )
     }

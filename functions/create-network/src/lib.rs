@@ -13,12 +13,12 @@ pub mod record;
 pub mod tagging;
 
 use aws_config::SdkConfig;
+use aws_sdk_ec2::types::NatGatewayState;
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
 use byoc_core::fault::Fault;
 use byoc_core::ids::{InstallId, TenantId};
-use byoc_core::install_change::Change;
-use byoc_core::model::{InstallStatus, Outcome, Step};
+use byoc_core::model::{Install, InstallStatus, Outcome, Step};
 use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ use tracing::{info, info_span, warn, Instrument};
 
 use crate::build::{Builder, Readiness};
 pub use crate::error::CreateNetworkError;
-use crate::record::Recorder;
+use crate::record::{NetworkRecord, Recorder};
 
 pub struct Deps {
     pub store: InstallStore,
@@ -46,16 +46,16 @@ pub struct NetworkStatus {
 }
 
 pub async fn handle(deps: &Deps, input: StepInput) -> Result<NetworkStatus, CreateNetworkError> {
-    let span = info_span!("create-network", install_id = %input.install_id, tenant_id = %input.tenant_id);
+    let span =
+        info_span!("create-network", install_id = %input.install_id, tenant_id = %input.tenant_id);
     async {
         let result = create(deps, &input).await;
         match &result {
-            Ok(ready) => info!(subnets_ready = ready.subnets_ready, nat_ready = ready.nat_ready, "network step done"),
-            Err(err @ (CreateNetworkError::Plan(_) | CreateNetworkError::NatFailed { .. } | CreateNetworkError::Rejected { .. })) => {
-                warn!(error = %err, "network cannot be created");
-                let change = Change::new(Step::CreateNetwork, Outcome::Failed, err.to_string());
-                deps.store.record(&input.install_id, change).await?;
-            }
+            Ok(ready) => info!(
+                subnets_ready = ready.subnets_ready,
+                nat_ready = ready.nat_ready,
+                "network step done"
+            ),
             Err(err) => warn!(error = %err, "create-network failed"),
         }
         result.map(|ready| NetworkStatus {
@@ -69,38 +69,121 @@ pub async fn handle(deps: &Deps, input: StepInput) -> Result<NetworkStatus, Crea
     .await
 }
 
+/// Errors that need the vendor or the customer: they go on the install's timeline.
+fn is_final(err: &CreateNetworkError) -> bool {
+    matches!(
+        err,
+        CreateNetworkError::Plan(_)
+            | CreateNetworkError::NatFailed { .. }
+            | CreateNetworkError::Rejected { .. }
+    )
+}
+
 async fn create(deps: &Deps, input: &StepInput) -> Result<Readiness, CreateNetworkError> {
     let session = customer_session::open(&deps.store, &deps.base, &deps.access, input).await?;
-    let install = &session.install;
-    if matches!(install.status, InstallStatus::Removing | InstallStatus::Removed) {
-        return Err(CreateNetworkError::NotActive { install_id: install.install_id.to_string(), status: install.status.to_string() });
+    let install = session.install;
+    if matches!(
+        install.status,
+        InstallStatus::Removing | InstallStatus::Removed
+    ) {
+        return Err(CreateNetworkError::NotActive {
+            install_id: install.install_id.to_string(),
+            status: install.status.to_string(),
+        });
+    }
+    let ec2 = aws_sdk_ec2::Client::new(&session.config);
+    let mut recorder = Recorder::new(&deps.store, install.clone());
+    let before = (recorder.network.subnets_ready, recorder.network.nat_ready);
+    if before == (true, true) && nat_gateways_still_up(&ec2, &install, &recorder.network).await? {
+        // A poll while the cluster comes up: what the record says is done stays done; only
+        // the NAT gateways, which can be lost, are looked at.
+        return Ok(Readiness {
+            subnets_ready: true,
+            nat_ready: true,
+        });
     }
     // Started once: later calls poll while other steps (the cluster) are current.
-    if !install.step_data.contains_key(record::STEP_DATA_KEY) && install.current_step != Some(Step::CreateNetwork) {
-        let message = format!("creating the network in account {} ({})", install.account_id, install.region);
-        deps.store.record(&install.install_id, Change::new(Step::CreateNetwork, Outcome::Started, message)).await?;
+    if !install.step_data.contains_key(record::STEP_DATA_KEY)
+        && install.current_step != Some(Step::CreateNetwork)
+    {
+        recorder.started(format!(
+            "creating the network in account {} ({})",
+            install.account_id, install.region
+        ));
     }
 
-    let ec2 = aws_sdk_ec2::Client::new(&session.config);
-    let mut builder = Builder { ec2: &ec2, install, recorder: Recorder::new(&deps.store, install), fault: &deps.fault };
-    let before = (builder.recorder.network.subnets_ready, builder.recorder.network.nat_ready);
-    let ready = builder.run().await?;
+    let builder = Builder {
+        ec2: &ec2,
+        install: &install,
+        fault: &deps.fault,
+    };
+    let ready = match builder.run(&mut recorder).await {
+        Ok(ready) => ready,
+        Err(err) => {
+            // What this run made is recorded with the failure (or without one, for an error a
+            // retry may clear), so the record names every id that exists.
+            if is_final(&err) {
+                warn!(error = %err, "network cannot be created");
+                recorder.outcome(Outcome::Failed, err.to_string());
+            }
+            if let Err(write) = recorder.flush().await {
+                warn!(error = %write, "what this run made could not be recorded; the next run adopts it by its tags");
+            }
+            return Err(err);
+        }
+    };
 
     // One event when readiness changes, none for a poll that found nothing new.
     if (ready.subnets_ready, ready.nat_ready) != before {
-        let network = &mut builder.recorder.network;
+        let network = &mut recorder.network;
         network.subnets_ready = ready.subnets_ready;
         network.nat_ready = ready.nat_ready;
         let vpc = network.vpc_id.clone().unwrap_or_default();
-        let nats = network.zones.iter().filter(|z| z.nat_gateway_id.is_some()).count();
+        let nats = network
+            .zones
+            .iter()
+            .filter(|z| z.nat_gateway_id.is_some())
+            .count();
         let (outcome, message) = if ready.nat_ready {
-            (Outcome::Succeeded, format!("network ready: VPC {vpc} over {} zones, {nats} NAT gateway(s) available", network.zones.len()))
+            (
+                Outcome::Succeeded,
+                format!(
+                    "network ready: VPC {vpc} over {} zones, {nats} NAT gateway(s) available",
+                    network.zones.len()
+                ),
+            )
         } else if ready.subnets_ready {
             (Outcome::Waiting, format!("subnets of VPC {vpc} ready; waiting for {nats} NAT gateway(s) to become available"))
         } else {
-            (Outcome::Waiting, format!("waiting for the subnets of VPC {vpc} to become available"))
+            (
+                Outcome::Waiting,
+                format!("waiting for the subnets of VPC {vpc} to become available"),
+            )
         };
-        builder.recorder.save_outcome(outcome, message).await?;
+        recorder.outcome(outcome, message);
     }
+    recorder.flush().await?;
     Ok(ready)
+}
+
+/// Whether every NAT gateway the record names is still there and available (one call).
+async fn nat_gateways_still_up(
+    ec2: &aws_sdk_ec2::Client,
+    install: &Install,
+    network: &NetworkRecord,
+) -> Result<bool, CreateNetworkError> {
+    let recorded: Vec<&str> = network
+        .zones
+        .iter()
+        .filter_map(|z| z.nat_gateway_id.as_deref())
+        .collect();
+    if recorded.is_empty() {
+        return Ok(false);
+    }
+    let live = discover::nat_gateways(ec2, install).await?;
+    Ok(recorded.iter().all(|id| {
+        live.iter().any(|n| {
+            n.nat_gateway_id() == Some(id) && n.state() == Some(&NatGatewayState::Available)
+        })
+    }))
 }

@@ -23,6 +23,9 @@ pub struct NetworkRecord {
     pub zones: Vec<ZoneRecord>,
     pub subnets_ready: bool,
     pub nat_ready: bool,
+    /// DNS support and hostnames are on in the VPC (set once, after the VPC is made or adopted).
+    #[serde(default)]
+    pub dns_enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,7 +60,11 @@ impl NetworkRecord {
     /// What an earlier run recorded; an unreadable entry is treated as none (the tags are the
     /// truth, the record only mirrors them).
     pub fn of(install: &Install) -> Self {
-        install.step_data.get(STEP_DATA_KEY).and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
+        install
+            .step_data
+            .get(STEP_DATA_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -66,11 +73,16 @@ impl NetworkRecord {
     }
 }
 
-/// Writes the record as the network takes shape, one timeline event per id that is new.
+/// Keeps the record as the network takes shape: each id found or made is a timeline event,
+/// held until `flush`, which writes every held event and the network in one transaction on
+/// top of the install this run holds (no read first). Runs flush before any call that depends
+/// on what they noted, so the record names each id before anything is built on it.
 pub struct Recorder<'a> {
     store: &'a InstallStore,
-    install: &'a Install,
+    /// The install as this run last read or wrote it.
+    pub install: Install,
     pub network: NetworkRecord,
+    pending: Vec<Change>,
 }
 
 /// Sets `slot` to `id`; true when that changed it.
@@ -83,22 +95,52 @@ pub fn set(slot: &mut Option<String>, id: &str) -> bool {
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(store: &'a InstallStore, install: &'a Install) -> Self {
-        Self { store, install, network: NetworkRecord::of(install) }
+    pub fn new(store: &'a InstallStore, install: Install) -> Self {
+        let network = NetworkRecord::of(&install);
+        Self {
+            store,
+            install,
+            network,
+            pending: Vec::new(),
+        }
     }
 
-    /// Records `id` under `resource` with the current network, as one timeline event.
-    pub async fn save(&self, resource: &str, id: &str, message: String) -> Result<(), byoc_core::Error> {
-        let change = Change::new(Step::CreateNetwork, Outcome::Progress, message)
-            .resource(resource, id)
-            .data(STEP_DATA_KEY, self.network.to_json());
-        self.store.record(&self.install.install_id, change).await.map(|_| ())
+    /// Notes that the step started (written with the next flush).
+    pub fn started(&mut self, message: String) {
+        self.pending
+            .push(Change::new(Step::CreateNetwork, Outcome::Started, message));
     }
 
-    /// Records the network with a step outcome (waiting for NAT, succeeded).
-    pub async fn save_outcome(&self, outcome: Outcome, message: String) -> Result<(), byoc_core::Error> {
-        let change = Change::new(Step::CreateNetwork, outcome, message).data(STEP_DATA_KEY, self.network.to_json());
-        self.store.record(&self.install.install_id, change).await.map(|_| ())
+    /// Notes `id` under `resource`, as one timeline event.
+    pub fn note(&mut self, resource: &str, id: &str, message: String) {
+        self.pending.push(
+            Change::new(Step::CreateNetwork, Outcome::Progress, message).resource(resource, id),
+        );
+    }
+
+    /// Notes a step outcome (waiting for NAT, succeeded, failed).
+    pub fn outcome(&mut self, outcome: Outcome, message: String) {
+        self.pending
+            .push(Change::new(Step::CreateNetwork, outcome, message));
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Writes what was noted, with the network as it stands now, in one transaction.
+    pub async fn flush(&mut self) -> Result<(), byoc_core::Error> {
+        let Some(mut last) = self.pending.pop() else {
+            return Ok(());
+        };
+        // Each write replaces step_data["network"]; the last event carries the whole of it.
+        if self.network != NetworkRecord::of(&self.install) {
+            last = last.data(STEP_DATA_KEY, self.network.to_json());
+        }
+        self.pending.push(last);
+        let changes = std::mem::take(&mut self.pending);
+        self.install = self.store.record_all(&self.install, &changes).await?;
+        Ok(())
     }
 }
 
@@ -114,17 +156,27 @@ mod tests {
     #[test]
     fn a_record_round_trips_through_the_install_step_data() {
         let plan = ZonePlan {
-            zone: Zone { name: "us-east-1a".into(), id: "use1-az6".into() },
+            zone: Zone {
+                name: "us-east-1a".into(),
+                id: "use1-az6".into(),
+            },
             public_cidr: "10.1.192.0/20".parse().unwrap(),
             private_cidr: "10.1.0.0/18".parse().unwrap(),
         };
-        let mut record = NetworkRecord { vpc_id: Some("vpc-1".into()), nat_mode: Some(NatMode::Single), ..Default::default() };
+        let mut record = NetworkRecord {
+            vpc_id: Some("vpc-1".into()),
+            nat_mode: Some(NatMode::Single),
+            ..Default::default()
+        };
         record.zones.push(ZoneRecord::planned(&plan));
         let json = record.to_json();
         assert_eq!(json["zones"][0]["zone"]["name"], "us-east-1a");
         assert_eq!(json["zones"][0]["private_cidr"], "10.1.0.0/18");
         assert_eq!(json["nat_mode"], "single");
-        assert_eq!(serde_json::from_value::<NetworkRecord>(json).unwrap(), record);
+        assert_eq!(
+            serde_json::from_value::<NetworkRecord>(json).unwrap(),
+            record
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! which cannot deliver email, and marking "sending" before Publish would trade the
 //! duplicate for a lost email (a crash before Publish would leave it marked, unsent).
 
-use aws_sdk_sns::types::MessageAttributeValue;
+use byoc_core::customer_topic;
 use byoc_core::email::{self, Email, QuotaLine};
 use byoc_core::fault::Fault;
 use byoc_core::install_change::Change;
@@ -166,20 +166,5 @@ fn requested_quotas(install: &Install) -> Vec<QuotaLine> {
 }
 
 async fn publish(deps: &Deps, install: &Install, email: &Email, notice: Notice) -> Result<String, NotifyError> {
-    let attribute = |value: &str| MessageAttributeValue::builder().data_type("String").string_value(value).build();
-    let attribute = |value: &str| attribute(value).map_err(|e| byoc_core::Error::Corrupt(e.to_string()));
-    let out = deps
-        .sns
-        .publish()
-        .topic_arn(&deps.topic_arn)
-        .subject(&email.subject)
-        .message(&email.body)
-        .message_attributes("tenant_id", attribute(install.tenant_id.as_str())?)
-        .message_attributes("install_id", attribute(install.install_id.as_str())?)
-        .message_attributes("status", attribute(install.status.as_str())?)
-        .message_attributes("notice", attribute(notice.as_str())?)
-        .send()
-        .await
-        .map_err(|e| byoc_core::Error::aws("SNS", e))?;
-    Ok(out.message_id.unwrap_or_default())
+    Ok(customer_topic::publish(&deps.sns, &deps.topic_arn, install, email, notice.as_str()).await?)
 }

@@ -2,6 +2,7 @@
 //! install), or an EventBridge schedule with a Scheduled Event (a bounded run over the removed
 //! and failed installs). Told apart by shape; anything else is refused with what was expected.
 
+pub use byoc_core::schedule::ScheduledEvent;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
@@ -13,32 +14,13 @@ pub enum SweepEvent {
     Scheduled(ScheduledEvent),
 }
 
-/// The event an EventBridge schedule rule sends (only what this function reads).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ScheduledEvent {
-    #[serde(rename = "detail-type")]
-    pub detail_type: String,
-    pub source: String,
-    /// When the schedule fired.
-    #[serde(default)]
-    pub time: Option<String>,
-}
-
 impl<'de> Deserialize<'de> for SweepEvent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
-        if value.get("detail-type").is_none() && value.get("source").is_none() {
-            return serde_json::from_value(value).map(SweepEvent::Install).map_err(D::Error::custom);
+        match ScheduledEvent::recognise(&value, "sweep-dangling runs for an install ({install_id, tenant_id, mode})").map_err(D::Error::custom)? {
+            Some(event) => Ok(SweepEvent::Scheduled(event)),
+            None => serde_json::from_value(value).map(SweepEvent::Install).map_err(D::Error::custom),
         }
-        let event: ScheduledEvent = serde_json::from_value(value).map_err(D::Error::custom)?;
-        if event.detail_type != "Scheduled Event" || event.source != "aws.events" {
-            return Err(D::Error::custom(format!(
-                "sweep-dangling runs for an install ({{install_id, tenant_id, mode}}) or on an EventBridge schedule \
-                 (detail-type \"Scheduled Event\", source \"aws.events\"); got detail-type {:?} from {:?}",
-                event.detail_type, event.source
-            )));
-        }
-        Ok(SweepEvent::Scheduled(event))
     }
 }
 

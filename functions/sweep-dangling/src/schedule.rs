@@ -11,13 +11,13 @@
 //! failure (its customer deleted the access stack, AWS refused) is that install's finding and
 //! never stops the others.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use byoc_core::customer_session;
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallStatus, Step};
+use byoc_core::schedule::{ScheduledEvent, ScheduledRun};
 use byoc_core::step_input::StepInput;
-use byoc_core::store::by_status::ScheduleCursor;
 use byoc_core::tags::cluster_name;
 use byoc_core::Error;
 use chrono::Utc;
@@ -25,7 +25,6 @@ use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::discover::{discover, Clients};
-use crate::event::ScheduledEvent;
 use crate::findings::{Access, Action, Findings, FINDINGS_KEY};
 use crate::{delete_what_can_go, pass_of, Deps, SweepError};
 
@@ -107,20 +106,6 @@ impl Checked {
     }
 }
 
-/// The instant by which a run must be done, from the Lambda context's deadline (epoch ms).
-pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-}
-
-/// Where a run starts: after the cursor, or at the first status when there is none.
-fn start(cursor: Option<ScheduleCursor>) -> (usize, Option<byoc_core::ids::InstallId>) {
-    match cursor {
-        Some(cursor) => (STATUSES.iter().position(|s| *s == cursor.status).unwrap_or(0), Some(cursor.after)),
-        None => (0, None),
-    }
-}
-
 /// Whether the install ever started building in the customer's account: its record holds
 /// the network's or the cluster's data, or a sweep's (a rollback or a removal ran). One that
 /// failed before (no access, short quotas) made nothing, and checking it would only report
@@ -152,30 +137,9 @@ pub async fn run(deps: &Deps, event: &ScheduledEvent, deadline: Instant) -> Resu
 }
 
 async fn walk(deps: &Deps, deadline: Instant) -> Result<ScheduledReport, SweepError> {
-    let mut report = ScheduledReport::default();
-    let (first, mut after) = start(deps.store.schedule_cursor(JOB).await?);
-    for status in &STATUSES[first..] {
-        loop {
-            let page = deps.store.installs_with_status(*status, PAGE, after.as_ref()).await?;
-            for install in page.installs.iter().filter(|i| built_something(i)) {
-                let out_of_time = deadline.saturating_duration_since(Instant::now()) < deps.schedule.reserve;
-                if report.checked.len() >= deps.schedule.max_installs || out_of_time {
-                    report.more = true;
-                    return Ok(report);
-                }
-                report.checked.push(check(deps, install).await);
-                // Kept after each install, so a run cut short by its timeout loses one at most.
-                deps.store.set_schedule_cursor(JOB, Some(&ScheduleCursor { status: *status, after: install.install_id.clone() })).await?;
-            }
-            after = page.next;
-            if after.is_none() {
-                break;
-            }
-        }
-    }
-    // A whole round done: the next run starts from the first failed install again.
-    deps.store.set_schedule_cursor(JOB, None).await?;
-    Ok(report)
+    let run = ScheduledRun { job: JOB, statuses: &STATUSES, page: PAGE, settings: &deps.schedule, deadline };
+    let (checked, more) = run.walk(&deps.store, built_something, |install| async move { check(deps, &install).await }).await?;
+    Ok(ScheduledReport { checked, more })
 }
 
 /// One install: its pass, its findings recorded. Never fails the run.
@@ -250,7 +214,6 @@ async fn record(deps: &Deps, install: &Install, findings: &Findings) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byoc_core::ids::InstallId;
 
     fn install(status: InstallStatus, keep: bool) -> Install {
         serde_json::from_value(serde_json::json!({
@@ -281,23 +244,6 @@ mod tests {
         }
         early.resources.insert("vpc_id".into(), "vpc-1".into());
         assert!(built_something(&early), "the VPC's id alone");
-    }
-
-    #[test]
-    fn a_run_carries_on_after_the_cursor() {
-        assert_eq!(start(None), (0, None));
-        let after = InstallId::parse("i", "inst-01hzy0000000000000000000aa").unwrap();
-        assert_eq!(start(Some(ScheduleCursor { status: InstallStatus::Removed, after: after.clone() })), (1, Some(after.clone())));
-        assert_eq!(start(Some(ScheduleCursor { status: InstallStatus::Failed, after: after.clone() })), (0, Some(after)));
-    }
-
-    #[test]
-    fn a_deadline_in_the_past_leaves_no_time() {
-        let deadline = deadline_from_epoch_ms(1_000);
-        assert!(deadline.saturating_duration_since(Instant::now()) < Duration::from_millis(5));
-        let now_ms = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap();
-        let later = deadline_from_epoch_ms(now_ms + 60_000);
-        assert!(later.saturating_duration_since(Instant::now()) > Duration::from_secs(55));
     }
 
     #[test]

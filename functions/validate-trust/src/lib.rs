@@ -1,18 +1,24 @@
 //! validate-trust: proves the installer can act in the customer's account before anything is
 //! made there. It assumes the customer role with the tenant's External ID, checks whose
 //! account that lands in, refuses an unsafe trust policy, and reads the customer stack's
-//! outputs (the roles later steps hand to EKS) onto the install record.
+//! outputs (the roles later steps hand to EKS) onto the install record. On an EventBridge
+//! schedule it checks the trust of every ready install again (`scheduled`).
+
+pub mod event;
+pub mod scheduled;
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudformation::types::StackStatus;
 use byoc_core::customer_access::{assume_customer_role, AssumeRoleError, CustomerAccess};
 use byoc_core::ids::AccountId;
 use byoc_core::install_change::Change;
-use byoc_core::model::{InstallStatus, Outcome, Step};
+use byoc_core::model::{Install, InstallStatus, Outcome, Step};
+use byoc_core::schedule::ScheduleSettings;
 use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
 use byoc_core::trust_policy;
 use lambda_runtime::Diagnostic;
+use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
 
 pub struct Deps {
@@ -21,6 +27,19 @@ pub struct Deps {
     pub base: SdkConfig,
     pub access: CustomerAccess,
     pub vendor_account: AccountId,
+    /// The customer topic and the vendor's name, for the scheduled check's emails.
+    pub sns: aws_sdk_sns::Client,
+    pub topic_arn: String,
+    pub vendor_name: String,
+    pub schedule: ScheduleSettings,
+}
+
+/// What a call answers: the step's input back to the state machine, a scheduled run's summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum TrustResponse {
+    Install(StepInput),
+    Scheduled(scheduled::ScheduledReport),
 }
 
 /// The stack outputs the installer needs, by output key, and the resource name it records.
@@ -55,7 +74,16 @@ fn aws_error(service: &'static str, err: impl std::error::Error) -> ValidateTrus
     ValidateTrustError::Core(byoc_core::Error::aws(service, err))
 }
 
-pub async fn handle(deps: &Deps, input: StepInput) -> Result<StepInput, ValidateTrustError> {
+/// One install's validation, or a scheduled run over the ready installs that must be done by
+/// `deadline`.
+pub async fn handle(deps: &Deps, event: event::TrustEvent, deadline: std::time::Instant) -> Result<TrustResponse, ValidateTrustError> {
+    match event {
+        event::TrustEvent::Install(input) => handle_install(deps, input).await.map(TrustResponse::Install),
+        event::TrustEvent::Scheduled(event) => scheduled::run(deps, &event, deadline).await.map(TrustResponse::Scheduled),
+    }
+}
+
+async fn handle_install(deps: &Deps, input: StepInput) -> Result<StepInput, ValidateTrustError> {
     let span = info_span!("validate-trust", install_id = %input.install_id, tenant_id = %input.tenant_id);
     async {
         let result = validate(deps, &input).await;
@@ -88,10 +116,9 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
         deps.store.record(&install.install_id, change.status(InstallStatus::Running)).await?;
     }
 
-    let role_arn = deps.access.role_arn(&install.account_id);
-    let customer = match assume_customer_role(&deps.base, &role_arn, &tenant.external_id, &format!("byoc-{}", install.install_id), &install.region).await {
-        Ok(config) => config,
-        Err(AssumeRoleError::Denied { role_arn }) => {
+    let customer = match enter(deps, &install, &tenant.external_id).await? {
+        Entry::Entered(config) => *config,
+        Entry::Denied { role_arn } => {
             return Err(ValidateTrustError::NotReady(format!(
                 "could not assume role {role_arn} with this tenant's External ID: the customer's CloudFormation stack \
                  \"{}\" is not created yet (or still being created), or its ExternalId or VendorAccountId parameter \
@@ -99,13 +126,49 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
                 deps.access.stack_name
             )))
         }
+        Entry::Unsafe(message) => return Err(ValidateTrustError::Invalid(message)),
+    };
+    let role_arn = deps.access.role_arn(&install.account_id);
+    let outputs = read_stack_outputs(deps, &customer).await?;
+    let mut change = Change::new(Step::ValidateTrust, Outcome::Succeeded, format!("access to account {} verified through {role_arn}", install.account_id));
+    for (key, resource) in REQUIRED_OUTPUTS {
+        let value = outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).ok_or_else(|| {
+            ValidateTrustError::Invalid(format!(
+                "the customer stack \"{}\" has no {key} output: it was made from an older template; update the stack from the install link",
+                deps.access.stack_name
+            ))
+        })?;
+        change = change.resource(resource, value);
+    }
+    deps.store.record(&install.install_id, change.resource("customer_stack", deps.access.stack_name.clone())).await?;
+    Ok(())
+}
+
+/// What assuming the install's customer role and reading its trust policy found.
+pub(crate) enum Entry {
+    /// In, through a role that trusts only the vendor and requires the External ID.
+    Entered(Box<SdkConfig>),
+    /// AWS refused: the role is missing, or does not trust the vendor with this External ID
+    /// (AWS does not say which).
+    Denied { role_arn: String },
+    /// In, but through a role that is not safe to use: what the customer should change.
+    Unsafe(String),
+}
+
+/// Assumes the install's customer role with the tenant's External ID, checks whose account
+/// that lands in, and assesses the role's trust policy.
+pub(crate) async fn enter(deps: &Deps, install: &Install, external_id: &byoc_core::external_id::ExternalId) -> Result<Entry, ValidateTrustError> {
+    let role_arn = deps.access.role_arn(&install.account_id);
+    let customer = match assume_customer_role(&deps.base, &role_arn, external_id, &format!("byoc-{}", install.install_id), &install.region).await {
+        Ok(config) => config,
+        Err(AssumeRoleError::Denied { role_arn }) => return Ok(Entry::Denied { role_arn }),
         Err(AssumeRoleError::Other(err)) => return Err(err.into()),
     };
 
     let identity = aws_sdk_sts::Client::new(&customer).get_caller_identity().send().await.map_err(|e| aws_error("STS", e))?;
     let landed_in = identity.account().unwrap_or_default();
     if landed_in != install.account_id.as_str() {
-        return Err(ValidateTrustError::Invalid(format!(
+        return Ok(Entry::Unsafe(format!(
             "role {role_arn} leads into account {landed_in}, not the install's account {}; check the account id of the install",
             install.account_id
         )));
@@ -121,22 +184,9 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
     let problems = trust_policy::assess(document, deps.vendor_account.as_str());
     if !problems.is_empty() {
         let fixes: Vec<String> = problems.iter().map(|p| p.fix(deps.vendor_account.as_str())).collect();
-        return Err(ValidateTrustError::Invalid(format!("role {role_arn} is not safe to use: {}", fixes.join("; "))));
+        return Ok(Entry::Unsafe(format!("role {role_arn} is not safe to use: {}", fixes.join("; "))));
     }
-
-    let outputs = read_stack_outputs(deps, &customer).await?;
-    let mut change = Change::new(Step::ValidateTrust, Outcome::Succeeded, format!("access to account {} verified through {role_arn}", install.account_id));
-    for (key, resource) in REQUIRED_OUTPUTS {
-        let value = outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).ok_or_else(|| {
-            ValidateTrustError::Invalid(format!(
-                "the customer stack \"{}\" has no {key} output: it was made from an older template; update the stack from the install link",
-                deps.access.stack_name
-            ))
-        })?;
-        change = change.resource(resource, value);
-    }
-    deps.store.record(&install.install_id, change.resource("customer_stack", deps.access.stack_name.clone())).await?;
-    Ok(())
+    Ok(Entry::Entered(Box::new(customer)))
 }
 
 /// The customer stack's outputs, once the stack is complete.

@@ -1,18 +1,28 @@
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::ids::AccountId;
+use byoc_core::schedule::deadline_from_epoch_ms;
 use byoc_core::store::InstallStore;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use validate_trust::{handle, Deps};
+use lambda_runtime::Error;
+use validate_trust::{handle, scheduled, Deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     byoc_core::telemetry::init();
-    let config = byoc_core::aws::load_config().await;
-    let deps = Deps {
-        store: InstallStore::from_env(&config)?,
-        access: CustomerAccess::from_env()?,
-        vendor_account: AccountId::parse("VENDOR_ACCOUNT_ID", &byoc_core::aws::env("VENDOR_ACCOUNT_ID")?)?,
-        base: config,
-    };
-    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(&deps, event.payload))).await
+    byoc_core::lambda_main::serve(
+        || async {
+            let config = byoc_core::aws::load_config().await;
+            Ok::<_, byoc_core::Error>(Deps {
+                store: InstallStore::from_env(&config)?,
+                access: CustomerAccess::from_env()?,
+                vendor_account: AccountId::parse("VENDOR_ACCOUNT_ID", &byoc_core::aws::env("VENDOR_ACCOUNT_ID")?)?,
+                sns: aws_sdk_sns::Client::new(&config),
+                topic_arn: byoc_core::aws::env("TOPIC_ARN")?,
+                vendor_name: byoc_core::aws::env("VENDOR_NAME")?,
+                schedule: scheduled::settings_from_env()?,
+                base: config,
+            })
+        },
+        |deps, event| handle(deps, event.payload, deadline_from_epoch_ms(event.context.deadline)),
+    )
+    .await
 }

@@ -6,6 +6,11 @@ Each module patches one gap between moto and what the installer relies on AWS to
   api_gateway     REST APIs with Lambda proxy integrations are actually served
   dynamodb_atomic conditional writes and transactions are atomic under concurrency
   dynamodb_streams stream records reach mapped functions asynchronously, in order, retried
+  dynamodb_transactions TransactWriteItems costs its items, not a copy of the table
+  sqs_esm         SQS messages reach mapped functions through pollers: batches, delays,
+                  visibility timeout, partial batch failures, dead-letter redrive
+  sfn_callbacks   waitForTaskToken tasks: a token per attempt, SendTaskFailure's cause,
+                  States.HeartbeatTimeout, TaskTimedOut for closed tasks' tokens
   eventbridge_ext  rule targets get the whole event (moto leaves out `account`)
   ec2_nat         NAT gateways stay pending for a steerable number of polls
   eks_ext         clusters take time, add-ons and access entries exist
@@ -25,6 +30,8 @@ import re
 from pathlib import Path
 
 from . import cloudformation_ext, control, request_log, dynamodb_atomic, dynamodb_streams, eventbridge_ext, ec2_nat, eks_ext, lambda_runtime, service_quotas, sts_trust, sweep_support
+from . import sfn_callbacks, sqs_esm
+from . import dynamodb_transactions
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -55,8 +62,11 @@ def install(state_dir: Path, moto_port: int) -> None:
     """Apply every extension; call before moto starts serving."""
     logging.getLogger("werkzeug").addFilter(_RedactSecrets())
     sts_trust.install()
+    dynamodb_transactions.install()  # before the two below: they wrap its transact_write_items
     dynamodb_streams.install()  # before dynamodb_atomic: its lock wraps our transaction hook
     dynamodb_atomic.install()
+    sqs_esm.install()
+    sfn_callbacks.install()
     eventbridge_ext.install()
     control.install()
     ec2_nat.install()

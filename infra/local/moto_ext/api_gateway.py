@@ -88,6 +88,9 @@ def start(port: int) -> ThreadingHTTPServer:
 class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # API Gateway takes bursts of new connections (100 installs at once); socketserver's
+    # default listen backlog of 5 refused some of them.
+    request_queue_size = 256
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # clients may hang up

@@ -3,10 +3,12 @@
 //! node group for 3, NAT gateways pending for 2, AWS approving the quota after 10.
 //!
 //! The emulator's waits count polls, not seconds, and the bench cannot wait 12 real minutes:
-//! a wait of W seconds polled every P seconds (the production `ResourcePollSeconds` /
-//! `QuotaPollSeconds`) is ceil(W / P) polls, the emulator is steered to that many, and the
-//! bench stack polls every second. Nothing billed depends on the poll interval, only on the
-//! number of polls; the polls actually made are read back from the execution history.
+//! the watcher (watch-install) checks a wait on the schedule of byoc_core::watch_schedule at
+//! the production intervals (`ResourcePollSeconds` / `QuotaPollSeconds`), so a wait of W
+//! seconds is seen by as many checks as that schedule places before W; the emulator is steered
+//! to that many, and the bench stack checks every second. Nothing billed depends on the
+//! interval, only on the number of checks; the checks made are read back from the watcher's
+//! log lines.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,8 @@ use serde_json::{json, Map, Value};
 use super::dynamodb_units::{Estimator, Schema, Units};
 use super::function_logs::Invocation;
 use super::history::History;
+use super::lag::WatchCheck;
+use byoc_core::watch_schedule::{delay_before, WatchKind};
 use super::prices::{self, Price};
 use super::recording::{tally, Call, Caller};
 use super::session::{Session, INSTALL_TIMEOUT};
@@ -46,6 +50,17 @@ impl Model {
     pub fn polls(wait: u64, every: u64) -> u64 {
         wait.div_ceil(every.max(1))
     }
+
+    /// Checks of a watch that begins when the resource is requested and see it still being
+    /// made for `wait` seconds: the immediate one and those the schedule places before `wait`.
+    pub fn checks_before(kind: WatchKind, wait: u64, poll: u64) -> u64 {
+        let (mut at, mut checks) = (0u64, 0u64);
+        while at < wait {
+            checks += 1;
+            at += delay_before(kind, checks as u32, poll);
+        }
+        checks
+    }
 }
 
 /// One priced line of the bill.
@@ -66,8 +81,8 @@ pub struct Bill {
     pub model: Model,
     pub install_id: String,
     pub history: History,
-    /// Wait states passed, by what was awaited.
-    pub waits: BTreeMap<&'static str, usize>,
+    /// The watcher's checks of the install's waits, in order.
+    pub checks: Vec<WatchCheck>,
     pub invocations: Vec<Invocation>,
     pub dynamodb: Units,
     pub sns_publishes: usize,
@@ -112,29 +127,20 @@ pub async fn measure(session: &Session, model: Model) -> Result<Bill, String> {
     let place = session.place("bench-bill", 1).await?;
     let account = &place.accounts[0];
     let (p, q) = (model.resource_poll_seconds, model.quota_poll_seconds);
-    // A create answers CREATING / pending and is not a poll; each later poll (one per loop of
-    // the state machine) sees the state, so ceil(W/P) loops take ceil(W/P) - 1 more "creating".
-    let creating = |wait: u64| Model::polls(wait, p).saturating_sub(1);
-    session.stack.steer("eks", account, json!({"cluster_creating_polls": creating(model.cluster_seconds), "nodegroup_creating_polls": creating(model.nodegroup_seconds), "addon_creating_polls": 0})).await?;
-    session
-        .stack
-        .steer(
-            "nat",
-            account,
-            json!({"pending_polls": creating(model.nat_seconds)}),
-        )
-        .await?;
-    // Every look at an open request is a poll; the first look is the poll after the first wait.
-    let outcome =
-        json!({"decision": "approve", "after_polls": Model::polls(model.quota_seconds, q)});
-    session
-        .stack
-        .steer(
-            "service_quotas",
-            account,
-            json!({"outcomes": {"L-1216C47A": outcome}}),
-        )
-        .await?;
+    // The cluster is requested by CreateCluster, then watched from the start: every check
+    // before it is up sees CREATING. The node group is requested by the check that sees the
+    // cluster ACTIVE (by then the schedule is at P), so ceil(W/P) - 1 later checks see it
+    // creating. NAT gateways are requested by CreateNetwork just before and checked by every
+    // watch check (create-network runs first in each).
+    let cluster_creating = Model::checks_before(WatchKind::Cluster, model.cluster_seconds, p);
+    let nodegroup_creating = Model::polls(model.nodegroup_seconds, p).saturating_sub(1);
+    let nat_pending = Model::checks_before(WatchKind::Cluster, model.nat_seconds, p);
+    session.stack.steer("eks", account, json!({"cluster_creating_polls": cluster_creating, "nodegroup_creating_polls": nodegroup_creating, "addon_creating_polls": 0})).await?;
+    session.stack.steer("nat", account, json!({"pending_polls": nat_pending})).await?;
+    // RequestQuota files the requests; the watch then looks at once and every Q seconds, so
+    // the look that sees the approval is the first at or after W.
+    let outcome = json!({"decision": "approve", "after_polls": Model::checks_before(WatchKind::Quota, model.quota_seconds, q) + 1});
+    session.stack.steer("service_quotas", account, json!({"outcomes": {"L-1216C47A": outcome}})).await?;
 
     let mut estimator = Estimator::new(table_schemas(session).await?);
     for (table, items) in table_items(session).await? {
@@ -143,6 +149,8 @@ pub async fn measure(session: &Session, model: Model) -> Result<Bill, String> {
     session.recorder.start().await?;
     session.recorder.mark("bill-begin").await?;
     let cursor = session.logs.cursor();
+    let watcher_log = session.logs.file_of("watch-install");
+    let watcher_offset = watcher_log.as_deref().map_or(0, |f| cursor.offset(f));
     let started = session.start(&place.tenant_id, account, &json!({})).await?;
     session
         .email(&place.inbox, &started.install_id, "ready", INSTALL_TIMEOUT)
@@ -183,8 +191,15 @@ pub async fn measure(session: &Session, model: Model) -> Result<Bill, String> {
         })
         .sum();
     let log_bytes: u64 = since.bytes.values().sum();
+    let checks = watcher_log.as_deref().map(|f| WatchCheck::read(f, watcher_offset, &started.install_id)).unwrap_or_default();
+    // SQS: what the state machine and the watcher sent (recorded), and per message the
+    // ReceiveMessage and DeleteMessage of Lambda's poller (inside the emulator, so counted
+    // from the watcher's invocations: one message each here).
+    let sqs_sent = count(&|c| c.caller == Caller::Vendor && c.service == "sqs" && c.action == "SendMessage");
+    let watcher_invocations = since.invocations.iter().filter(|i| i.function == "watch-install").count();
+    let sqs_requests = sqs_sent + 2 * watcher_invocations;
     let mut bill = Bill {
-        waits: classify_waits(&history),
+        checks,
         install_id: started.install_id,
         history,
         invocations: since.invocations,
@@ -229,6 +244,10 @@ pub async fn measure(session: &Session, model: Model) -> Result<Bill, String> {
             quantity: sns_publishes as f64,
         },
         Line {
+            price: &prices::SQS_REQUEST,
+            quantity: sqs_requests as f64,
+        },
+        Line {
             price: &prices::EVENTBRIDGE_EVENT,
             quantity: events as f64,
         },
@@ -242,44 +261,6 @@ pub async fn measure(session: &Session, model: Model) -> Result<Bill, String> {
         },
     ];
     Ok(bill)
-}
-
-/// What each Wait state of the install waited for, from the task results before it.
-pub fn classify_waits(history: &History) -> BTreeMap<&'static str, usize> {
-    let mut waits: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut cluster: Option<&Value> = None;
-    let mut network: Option<&Value> = None;
-    for state in &history.states {
-        match (state.kind.as_str(), state.name.as_str()) {
-            ("Task", "CreateCluster") => cluster = state.output.as_ref(),
-            ("Task", "CreateNetwork" | "PollNetwork") => network = state.output.as_ref(),
-            ("Wait", "WaitForQuota") => *waits.entry("quota approval").or_default() += 1,
-            ("Wait", "WaitForNetwork") => *waits.entry("subnets").or_default() += 1,
-            ("Wait", _) => {
-                let field = |v: Option<&Value>, k: &str| {
-                    v.and_then(|v| v[k].as_str()).unwrap_or_default().to_owned()
-                };
-                let nat_ready = network
-                    .and_then(|n| n["nat_ready"].as_bool())
-                    .unwrap_or(false);
-                let what = if field(cluster, "cluster_status") != "ACTIVE" {
-                    "cluster creating"
-                } else if !nat_ready {
-                    "NAT pending (cluster active)"
-                } else if field(cluster, "nodegroup_status") != "ACTIVE" {
-                    "node group creating"
-                } else {
-                    "add-ons creating"
-                };
-                *waits.entry(what).or_default() += 1;
-                if !nat_ready {
-                    *waits.entry("of which NAT pending").or_default() += 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    waits
 }
 
 async fn table_schemas(session: &Session) -> Result<BTreeMap<String, Schema>, String> {

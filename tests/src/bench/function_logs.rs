@@ -28,6 +28,13 @@ impl Invocation {
 #[derive(Debug, Clone, Default)]
 pub struct Cursor(BTreeMap<PathBuf, u64>);
 
+impl Cursor {
+    /// Where `file` ended (0 if it did not exist yet).
+    pub fn offset(&self, file: &std::path::Path) -> u64 {
+        self.0.get(file).copied().unwrap_or(0)
+    }
+}
+
 pub struct FunctionLogs {
     dir: PathBuf,
     /// Deployed function name → step name.
@@ -53,6 +60,12 @@ impl FunctionLogs {
             dir: stack.dir.join("logs").join("functions"),
             names,
         }
+    }
+
+    /// The log file of a step's function (`watch-install`).
+    pub fn file_of(&self, step: &str) -> Option<PathBuf> {
+        let deployed = self.names.iter().find(|(_, s)| s.as_str() == step)?.0;
+        Some(self.dir.join(format!("{deployed}.log")))
     }
 
     pub fn cursor(&self) -> Cursor {

@@ -88,10 +88,12 @@ impl History {
                 if let Some(last) = history.states.last_mut() {
                     last.attempts += 1;
                 }
-            } else if kind == "LambdaFunctionSucceeded" {
+            } else if kind == "LambdaFunctionSucceeded" || kind == "TaskSucceeded" {
+                // A Lambda task's result, or what a callback task was ended with.
                 let output = event
                     .lambda_function_succeeded_event_details()
                     .and_then(|d| d.output())
+                    .or_else(|| event.task_succeeded_event_details().and_then(|d| d.output()))
                     .and_then(|o| serde_json::from_str(o).ok());
                 if let Some(last) = history.states.last_mut() {
                     last.output = output;

@@ -1,19 +1,72 @@
-//! 3. Detection lag: how long after a resource is ready the install moves on, for the
-//! polling schedule of statemachines/install.asl.json.
+//! 3. Detection lag: how long after a resource is ready the install moves on.
 //!
-//! The cluster, its node group and the NAT gateways are polled by one loop:
-//! `Wait P → PollNetwork → CreateCluster → ClusterReady`, so one loop takes C = P + o, with o
-//! the time of the two tasks and the transitions. A resource that becomes ready at a moment
-//! uniformly spread over a loop is seen by the next DescribeX, 0 to C later, and the install
-//! moves on when that CreateCluster call returns (it requests the node group, or the Choice
-//! sends the install to NotifyReady): lag = U(0, C) + d, d the CreateCluster call's time.
-//! Worst case C + d, median C/2 + d. The quota loop likewise, with `QuotaPollSeconds`.
+//! The cluster, its node group and the NAT gateways are watched by watch-install (the state
+//! machine waits on a callback): each check invokes create-network then create-cluster and,
+//! while something is still being made, re-sends its SQS message delayed by the schedule of
+//! byoc_core::watch_schedule (1, 2, 4, 8 s, then every `ResourcePollSeconds` P). In the steady
+//! state a check follows the previous one after C = P + o, o being the check itself, the
+//! heartbeat, the re-send and SQS's delivery. A resource that becomes ready at a moment
+//! uniformly spread over that cycle is seen by the next check, 0 to C later, and the install
+//! moves on when that check has ended the wait (d: its own time plus Step Functions resuming):
+//! lag = U(0, C) + d, worst C + d, median C/2 + d. Quota approvals likewise, every
+//! `QuotaPollSeconds`.
 //!
-//! Checked against the modelled install's run (bench stack: P = 1 s): o and d are measured
-//! there, and the loop times observed must be P + o.
+//! Measured on the modelled install's run (bench stack: P = 1 s) from the watcher's log lines:
+//! o from the steady-state checks, d from the check that found everything ready to the
+//! callback task's end in the execution history; the check intervals observed must be P + o.
+
+use std::path::Path;
+
+use chrono::DateTime;
+use serde_json::Value;
 
 use super::history::History;
 use super::stats::{median, percentile};
+
+/// One check of a watch, from watch-install's log line for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchCheck {
+    pub install_id: String,
+    /// `cluster` or `quota`.
+    pub watch: String,
+    pub check: u64,
+    /// `waiting`, `done`, `failed`, `retry`, `duplicate`, `gone`.
+    pub outcome: String,
+    /// Seconds until the next check (waiting and retry only).
+    pub delay: Option<f64>,
+    /// When the line was written, seconds since the epoch.
+    pub at: f64,
+}
+
+impl WatchCheck {
+    /// A watch-install JSON log line that reports a check's outcome.
+    pub fn parse(line: &str) -> Option<Self> {
+        let value: Value = serde_json::from_str(line).ok()?;
+        let fields = &value["fields"];
+        let span = &value["span"];
+        let outcome = fields["outcome"].as_str()?.to_owned();
+        let at = DateTime::parse_from_rfc3339(value["timestamp"].as_str()?).ok()?;
+        Some(Self {
+            install_id: span["install_id"].as_str()?.to_owned(),
+            watch: span["watch"].as_str()?.to_owned(),
+            check: span["check"].as_u64()?,
+            outcome,
+            delay: fields["delay"].as_f64(),
+            at: at.timestamp_micros() as f64 / 1e6,
+        })
+    }
+
+    /// Every check of `install_id` in the watcher's log file, read from `offset` on.
+    pub fn read(log: &Path, offset: u64, install_id: &str) -> Vec<Self> {
+        let bytes = std::fs::read(log).unwrap_or_default();
+        let start = (offset as usize).min(bytes.len());
+        String::from_utf8_lossy(&bytes[start..])
+            .lines()
+            .filter_map(Self::parse)
+            .filter(|c| c.install_id == install_id)
+            .collect()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Lag {
@@ -21,71 +74,66 @@ pub struct Lag {
     pub poll_seconds: f64,
     pub bench_poll_seconds: f64,
     pub quota_poll_seconds: f64,
-    /// Measured per loop, median: everything but the Wait (o), and the CreateCluster call (d).
-    pub loop_overhead: f64,
-    pub create_cluster_call: f64,
-    /// Loop times observed on the bench stack: median and max.
-    pub observed_loop_median: f64,
-    pub observed_loop_max: f64,
-    pub loops_observed: usize,
+    /// Measured, median: a steady-state check cycle beyond its delay (o), and the time from the
+    /// check that found everything ready to the end of the wait (d).
+    pub check_overhead: f64,
+    pub resume: f64,
+    /// Check intervals observed on the bench stack in the steady state: median and max.
+    pub observed_cycle_median: f64,
+    pub observed_cycle_max: f64,
+    pub cycles_observed: usize,
 }
 
 impl Lag {
     pub fn from_run(
         history: &History,
+        checks: &[WatchCheck],
         poll_seconds: f64,
         bench_poll_seconds: f64,
         quota_poll_seconds: f64,
     ) -> Option<Self> {
-        // Consecutive CreateCluster calls with a Wait between them are one loop apart.
-        let mut loops = Vec::new();
+        let cluster: Vec<&WatchCheck> = checks.iter().filter(|c| c.watch == "cluster").collect();
+        // Consecutive checks where the first asked for the steady-state delay.
+        let mut cycles = Vec::new();
         let mut overheads = Vec::new();
-        let mut previous: Option<f64> = None;
-        let mut waited = 0.0;
-        for state in &history.states {
-            match (state.kind.as_str(), state.name.as_str()) {
-                ("Wait", "WaitForClusterAndNetwork") => waited += state.seconds(),
-                ("Task", "CreateCluster") => {
-                    if let Some(before) = previous.filter(|_| waited > 0.0) {
-                        loops.push(state.entered - before);
-                        overheads.push(state.entered - before - waited);
-                    }
-                    previous = Some(state.entered);
-                    waited = 0.0;
-                }
-                _ => {}
+        for pair in cluster.windows(2) {
+            let (before, after) = (pair[0], pair[1]);
+            if before.outcome == "waiting" && after.check == before.check + 1 && before.delay == Some(bench_poll_seconds) {
+                cycles.push(after.at - before.at);
+                overheads.push(after.at - before.at - bench_poll_seconds);
             }
         }
-        let calls: Vec<f64> = history
-            .states
-            .iter()
-            .filter(|s| s.name == "CreateCluster")
-            .map(|s| s.seconds())
-            .collect();
+        // The check that ended the wait, and the callback task's end in the history.
+        let done = cluster.iter().rev().find(|c| c.outcome == "done")?;
+        let wait_ended = history.states.iter().rev().find(|s| s.name == "WaitForCluster")?.exited?;
+        let last_cycle_start = cluster.iter().rev().find(|c| c.check + 1 == done.check).map(|c| c.at);
+        // d: from the moment the last check began looking (its predecessor's line plus the
+        // delay) to the state machine moving on.
+        let resume = match (last_cycle_start, cluster.iter().rev().find(|c| c.check + 1 == done.check).and_then(|c| c.delay)) {
+            (Some(previous), Some(delay)) => wait_ended - (previous + delay),
+            _ => wait_ended - done.at,
+        };
         Some(Self {
             poll_seconds,
             bench_poll_seconds,
             quota_poll_seconds,
-            loop_overhead: median(&overheads)?,
-            create_cluster_call: median(&calls)?,
-            observed_loop_median: median(&loops)?,
-            observed_loop_max: percentile(&loops, 100.0)?,
-            loops_observed: loops.len(),
+            check_overhead: median(&overheads)?,
+            resume: resume.max(0.0),
+            observed_cycle_median: median(&cycles)?,
+            observed_cycle_max: percentile(&cycles, 100.0)?,
+            cycles_observed: cycles.len(),
         })
     }
 
-    /// (worst, median) lag for a loop polling every `poll` seconds.
+    /// (worst, median) lag for checks every `poll` seconds.
     pub fn for_poll(&self, poll: f64) -> (f64, f64) {
-        let cycle = poll + self.loop_overhead;
-        (
-            cycle + self.create_cluster_call,
-            cycle / 2.0 + self.create_cluster_call,
-        )
+        let cycle = poll + self.check_overhead;
+        (cycle + self.resume, cycle / 2.0 + self.resume)
     }
 
-    /// The loop time the model predicts for the bench stack's interval.
-    pub fn predicted_bench_loop(&self) -> f64 {
-        self.bench_poll_seconds + self.loop_overhead
+    /// The check cycle the model predicts for the bench stack's interval.
+    pub fn predicted_bench_cycle(&self) -> f64 {
+        self.bench_poll_seconds + self.check_overhead
     }
 }
 
@@ -106,38 +154,41 @@ mod tests {
     use super::*;
     use crate::bench::history::StateRun;
 
-    fn state(kind: &str, name: &str, entered: f64, seconds: f64) -> StateRun {
-        StateRun {
-            name: name.into(),
-            kind: kind.into(),
-            entered,
-            exited: Some(entered + seconds),
-            output: None,
-            attempts: 1,
-        }
+    fn check(n: u64, outcome: &str, delay: Option<f64>, at: f64) -> WatchCheck {
+        WatchCheck { install_id: "i".into(), watch: "cluster".into(), check: n, outcome: outcome.into(), delay, at }
     }
 
     #[test]
-    fn loops_are_timed_between_polls() {
+    fn a_watch_line_is_read() {
+        let line = r#"{"timestamp":"2026-11-24T12:02:27.500000Z","level":"INFO","fields":{"message":"watch check: not yet","outcome":"waiting","delay":4},"span":{"install_id":"inst-1","tenant_id":"t","watch":"cluster","check":2,"name":"watch-install"}}"#;
+        let parsed = WatchCheck::parse(line).unwrap();
+        assert_eq!((parsed.install_id.as_str(), parsed.watch.as_str(), parsed.check, parsed.outcome.as_str(), parsed.delay), ("inst-1", "cluster", 2, "waiting", Some(4.0)));
+        assert!((parsed.at - 1_795_521_747.5).abs() < 1e-3, "{}", parsed.at);
+        assert_eq!(WatchCheck::parse(r#"{"fields":{"message":"other"}}"#), None);
+    }
+
+    #[test]
+    fn cycles_are_timed_between_steady_checks() {
+        let checks = vec![
+            check(0, "waiting", Some(1.0), 0.0),
+            check(1, "waiting", Some(1.0), 1.3),
+            check(2, "waiting", Some(1.0), 2.6),
+            check(3, "waiting", Some(1.0), 4.0),
+            check(4, "done", None, 5.3),
+        ];
         let history = History {
-            started: 0.0,
-            ended: Some(10.0),
-            states: vec![
-                state("Task", "CreateCluster", 0.0, 0.2),
-                state("Wait", "WaitForClusterAndNetwork", 0.2, 1.0),
-                state("Task", "PollNetwork", 1.2, 0.1),
-                state("Task", "CreateCluster", 1.3, 0.2),
-                state("Wait", "WaitForClusterAndNetwork", 1.5, 1.0),
-                state("Task", "PollNetwork", 2.5, 0.1),
-                state("Task", "CreateCluster", 2.7, 0.2),
-            ],
+            started: -5.0,
+            ended: Some(6.0),
+            states: vec![StateRun { name: "WaitForCluster".into(), kind: "Task".into(), entered: -0.2, exited: Some(5.4), output: None, attempts: 1 }],
         };
-        let lag = Lag::from_run(&history, 30.0, 1.0, 900.0).unwrap();
-        assert_eq!(lag.loops_observed, 2);
-        assert!((lag.loop_overhead - 0.35).abs() < 1e-9);
-        assert!((lag.observed_loop_max - 1.4).abs() < 1e-9);
-        let (worst, typical) = lag.for_poll(30.0);
-        assert!((worst - (30.35 + 0.2)).abs() < 1e-9 && (typical - (15.175 + 0.2)).abs() < 1e-9);
+        let lag = Lag::from_run(&history, &checks, 15.0, 1.0, 900.0).unwrap();
+        assert_eq!(lag.cycles_observed, 4);
+        assert!((lag.check_overhead - 0.3).abs() < 1e-9, "{}", lag.check_overhead);
+        assert!((lag.observed_cycle_max - 1.4).abs() < 1e-9);
+        // The last check began looking at 4.0 + 1.0 and the wait ended at 5.4.
+        assert!((lag.resume - 0.4).abs() < 1e-9, "{}", lag.resume);
+        let (worst, typical) = lag.for_poll(15.0);
+        assert!((worst - (15.3 + 0.4)).abs() < 1e-9 && (typical - (7.65 + 0.4)).abs() < 1e-9);
     }
 
     #[test]

@@ -69,6 +69,13 @@ pub static EVENTBRIDGE_EVENT: Price = Price {
     quoted: "$1.00 per 1M",
     source: "https://aws.amazon.com/eventbridge/pricing/",
 };
+pub static SQS_REQUEST: Price = Price {
+    what: "SQS standard queue request",
+    usd: 0.40 / 1_000_000.0,
+    unit: "request",
+    quoted: "$0.40 per 1M (after the free 1M a month)",
+    source: "https://aws.amazon.com/sqs/pricing/",
+};
 pub static API_GATEWAY_REST_REQUEST: Price = Price {
     what: "API Gateway REST request",
     usd: 3.50 / 1_000_000.0,
@@ -84,7 +91,7 @@ pub static LOGS_INGESTED_GB: Price = Price {
     source: "https://aws.amazon.com/cloudwatch/pricing/",
 };
 
-pub static ALL: [&Price; 10] = [
+pub static ALL: [&Price; 11] = [
     &STATE_TRANSITION,
     &LAMBDA_REQUEST,
     &LAMBDA_ARM_GB_SECOND,
@@ -93,6 +100,7 @@ pub static ALL: [&Price; 10] = [
     &SNS_PUBLISH,
     &SNS_EMAIL,
     &EVENTBRIDGE_EVENT,
+    &SQS_REQUEST,
     &API_GATEWAY_REST_REQUEST,
     &LOGS_INGESTED_GB,
 ];

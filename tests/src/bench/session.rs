@@ -167,6 +167,26 @@ impl Session {
         ))
     }
 
+    /// The emulator process's resident memory (GB), if it can be read.
+    pub fn emulator_rss_gb(&self) -> Option<f64> {
+        let env = std::fs::read_to_string(self.stack.dir.join("stack.env")).ok()?;
+        let pid = env
+            .lines()
+            .find_map(|l| l.strip_prefix("BYOC_LOCAL_PID="))?
+            .trim()
+            .to_owned();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb / 1024.0 / 1024.0)
+    }
+
     /// GET /installs/{id}.
     pub async fn record(&self, install_id: &str) -> Result<Value, String> {
         let found = self.api.get(&format!("/installs/{install_id}")).await?;
@@ -178,4 +198,14 @@ impl Session {
         }
         Ok(found.json)
     }
+}
+
+/// The machine's memory, GB (0 when unknown).
+pub fn machine_memory_gb() -> f64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0)
 }

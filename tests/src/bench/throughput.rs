@@ -27,6 +27,10 @@ pub struct Throughput {
     pub ready: usize,
     /// Everything that was not as it should be, one line each.
     pub problems: Vec<String>,
+    /// The wait was cut short to protect the machine (see `measure`).
+    pub stopped: bool,
+    /// The emulator's largest resident memory seen while waiting, GB.
+    pub emulator_peak_gb: f64,
 }
 
 impl Throughput {
@@ -100,7 +104,23 @@ pub async fn measure(
 
     let mut emails: BTreeMap<String, usize> = BTreeMap::new();
     let mut last = start;
+    let memory_cap_gb = match super::session::machine_memory_gb() {
+        total if total > 0.0 => total / 2.0,
+        _ => f64::INFINITY,
+    };
     while emails.len() < started.len() && start.elapsed() < timeout {
+        // The emulator's memory grows with concurrent installs; on a shared machine, stop
+        // before the kernel's OOM killer picks a process.
+        let rss = session.emulator_rss_gb().unwrap_or_default();
+        result.emulator_peak_gb = result.emulator_peak_gb.max(rss);
+        if rss > memory_cap_gb {
+            let gb = rss;
+            result.problems.push(format!(
+                "stopped waiting: the emulator's resident memory reached {gb:.1} GB (the bench stops at {memory_cap_gb:.1} GB, half the machine's memory)"
+            ));
+            result.stopped = true;
+            break;
+        }
         for email in place.inbox.wait_for(1, Duration::from_secs(5)).await? {
             let attribute = |name: &str| {
                 email
@@ -123,6 +143,10 @@ pub async fn measure(
         }
     }
     result.time_to_last = (last - start).as_secs_f64();
+    result.ready = emails.keys().filter(|id| started.contains_key(*id)).count();
+    if result.stopped {
+        return Ok(result);
+    }
     // A late duplicate would arrive now.
     for email in place
         .inbox

@@ -3,10 +3,12 @@
 //! keyed by an attribute only install items carry (`install_status`, their status) and
 //! ranged by install id, so each status pages oldest first. A scheduled job keeps where it
 //! stopped as a cursor item (`SCHEDULE#<job>`), and its per-install results as step data
-//! written without a timeline event.
+//! written without a timeline event. A job whose runs must not overlap holds a lease item.
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{install_pk, s, InstallPage, InstallStore, Item};
@@ -30,6 +32,9 @@ pub(super) fn indexed(mut item: Item, install: &Install) -> Item {
     item.insert(STATUS_KEY.into(), s(install.status.as_str()));
     item
 }
+
+/// The sort key of a job's run lease, next to its cursor (`META`).
+const LEASE_SK: &str = "LEASE";
 
 fn schedule_pk(job: &str) -> String {
     format!("SCHEDULE#{job}")
@@ -116,6 +121,51 @@ impl InstallStore {
         }
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(|e| Error::aws("DynamoDB", e))?;
         Ok(())
+    }
+}
+
+impl InstallStore {
+    /// Takes the lease of scheduled `job` for `holder` until `until`, unless another run holds
+    /// one that has not expired: whether it was taken. A run that crashed lets go when its
+    /// lease expires.
+    pub async fn claim_schedule(&self, job: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(schedule_pk(job)))
+            .item("sk", s(LEASE_SK))
+            .item("holder", s(holder))
+            .item("until", AttributeValue::N(until.timestamp().to_string()))
+            .condition_expression("attribute_not_exists(pk) OR #u < :now")
+            .expression_attribute_names("#u", "until")
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(Error::aws("DynamoDB", err)),
+        }
+    }
+
+    /// Gives back `holder`'s lease of `job` (nothing when it expired and another run took it).
+    pub async fn release_schedule(&self, job: &str, holder: &str) -> Result<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(schedule_pk(job)))
+            .key("sk", s(LEASE_SK))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err) => Err(Error::aws("DynamoDB", err)),
+        }
     }
 }
 

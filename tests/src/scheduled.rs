@@ -1,0 +1,61 @@
+//! A scheduled job (the scheduled sweep, the scheduled trust check) run the way its EventBridge
+//! schedule runs it: a "Scheduled Event" through the Lambda Invoke API. Every run walks a
+//! bounded number of installs, carrying on where the last stopped, and one run holds the job at
+//! a time, so a test runs the job until its installs were checked after the moment that matters.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::invoke::invoke;
+use crate::{Api, LocalStack};
+
+/// A scheduled job: the function the rule targets, the rule, where a run records its check.
+pub struct ScheduledJob {
+    /// The step whose function the schedule invokes (e.g. "sweep-dangling").
+    pub function: &'static str,
+    /// The EventBridge rule's name, as the event names it.
+    pub rule: &'static str,
+    /// The key under the install's `step_data` that holds the check's `checked_at`.
+    pub record_key: &'static str,
+    /// Runs a test makes at most while waiting for its installs to be checked.
+    pub max_runs: usize,
+}
+
+impl ScheduledJob {
+    /// The event EventBridge sends the function when the rule fires.
+    pub fn event(&self, stack: &LocalStack) -> Value {
+        let account = &stack.outputs.vendor_account_id;
+        json!({
+            "version": "0", "id": "7d1e2c4a-0b7e-4a51-9d0e-3f2a1b0c9d8e", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": account, "time": Utc::now().to_rfc3339(), "region": stack.outputs.region,
+            "resources": [format!("arn:aws:events:{}:{account}:rule/{}", stack.outputs.region, self.rule)], "detail": {}
+        })
+    }
+
+    /// When the job last checked the install `record` (as `GET /installs/{id}` shows it).
+    pub fn checked_at(&self, record: &Value) -> Option<DateTime<Utc>> {
+        record["step_data"][self.record_key]["checked_at"].as_str().and_then(|t| t.parse().ok())
+    }
+
+    /// Runs the job until every one of `ids` was checked after `since`; their records.
+    pub async fn run_until_checked(&self, stack: &LocalStack, api: &Api, ids: &[&str], since: DateTime<Utc>) -> Vec<Value> {
+        for _ in 0..self.max_runs {
+            let report = invoke(stack, self.function, &self.event(stack)).await.unwrap_or_else(|e| panic!("the scheduled run failed: {e:?}"));
+            assert!(report["checked"].is_array(), "{report:#}");
+            if report["busy"] == true {
+                // Another test's run holds the job: it checks our installs too, or the next run will.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let mut records = vec![];
+            for id in ids {
+                records.push(api.get(&format!("/installs/{id}")).await.unwrap().json);
+            }
+            if records.iter().all(|r| self.checked_at(r).is_some_and(|t| t >= since)) {
+                return records;
+            }
+        }
+        panic!("{ids:?} not checked after {} scheduled runs of {}", self.max_runs, self.function);
+    }
+}
