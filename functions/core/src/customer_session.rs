@@ -16,11 +16,14 @@ pub struct CustomerSession {
 }
 
 pub async fn open(store: &InstallStore, base: &SdkConfig, access: &CustomerAccess, input: &StepInput) -> Result<CustomerSession> {
-    let install = store.get_install(&input.install_id).await?;
+    // Both reads at once (one round trip less a step); the tenant is the one the state machine
+    // named, used only once the install is known to belong to it.
+    let (install, tenant) = tokio::join!(store.get_install(&input.install_id), store.get_tenant(&input.tenant_id));
+    let install = install?;
     if install.tenant_id != input.tenant_id {
         return Err(Error::InstallNotFound(input.install_id.clone()));
     }
-    let tenant = store.get_tenant(&install.tenant_id).await?;
+    let tenant = tenant?;
     let role_arn = access.role_arn(&install.account_id);
     let session_name = format!("byoc-{}", install.install_id);
     match assume_customer_role(base, &role_arn, &tenant.external_id, &session_name, &install.region).await {

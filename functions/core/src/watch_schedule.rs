@@ -9,8 +9,11 @@ use serde::{Deserialize, Serialize};
 pub const MAX_DELAY_SECONDS: u64 = 900;
 
 /// A cluster's first checks come quickly (a cluster that was nearly ready when the wait began
-/// is seen in seconds), then settle at the poll interval, which bounds the detection lag.
-const CLUSTER_RAMP_SECONDS: [u64; 4] = [1, 2, 4, 8];
+/// is seen in seconds), then settle at the poll interval, which bounds the detection lag. The
+/// first re-check comes at once: the first check often starts something (the node group once
+/// the cluster is ACTIVE) that the next look may find done, and SQS delays are whole seconds,
+/// so "at once" is the only choice under one. Four ramp checks in 14 s, as many as 1, 2, 4, 8.
+const CLUSTER_RAMP_SECONDS: [u64; 4] = [0, 2, 4, 8];
 
 /// Consecutive failed checks (a `Transient` step error, Lambda throttling) the watcher retries
 /// before failing the wait: the five retries the state machine's Retry blocks allow a step.
@@ -74,7 +77,7 @@ mod tests {
         let delays: Vec<u64> = (1..=7)
             .map(|c| delay_before(WatchKind::Cluster, c, 15))
             .collect();
-        assert_eq!(delays, [1, 2, 4, 8, 15, 15, 15]);
+        assert_eq!(delays, [0, 2, 4, 8, 15, 15, 15]);
     }
 
     #[test]
@@ -82,7 +85,7 @@ mod tests {
         let delays: Vec<u64> = (1..=6)
             .map(|c| delay_before(WatchKind::Cluster, c, 3))
             .collect();
-        assert_eq!(delays, [1, 2, 3, 3, 3, 3]);
+        assert_eq!(delays, [0, 2, 3, 3, 3, 3]);
     }
 
     #[test]
@@ -114,7 +117,8 @@ mod tests {
             let delay = delay_before(kind, check, poll);
             prop_assert!(delay <= MAX_DELAY_SECONDS);
             prop_assert!(delay <= poll, "detection lag is bounded by the poll interval");
-            prop_assert!(delay >= 1);
+            // At once only for the cluster's first re-check: never a tight loop.
+            prop_assert!(delay >= 1 || (kind == WatchKind::Cluster && check == 1));
         }
 
         #[test]

@@ -189,12 +189,14 @@ pub async fn measure(session: &Session, runs: usize) -> Result<Overhead, String>
             before_execution: history.started - epoch(started.wall),
             after_execution: epoch(arrived_wall) - history.ended.unwrap_or(history.started),
         };
+        let tasks: Vec<String> = run.tasks.iter().map(|(name, s)| format!("{name} {s:.2}")).collect();
         eprintln!(
-            "  overhead run {}/{runs}: {:.2} s ({:.2} s in {} Wait states)",
+            "  overhead run {}/{runs}: {:.2} s ({:.2} s in {} Wait states; Task states: {})",
             i + 1,
             run.total,
             run.waits,
-            run.wait_states
+            run.wait_states,
+            tasks.join(", ")
         );
         overhead.runs.push(run);
     }

@@ -303,8 +303,8 @@ impl Results {
                 "\n### 1. Orchestration overhead\n\n{} installs one after another, each into a fresh account, options that fit a new account's \
                  quotas (2 nodes), every emulator wait at zero; the clock runs from sending `POST /installs` to receiving the ready \
                  email (an SQS queue subscribed to the topic with the tenant's filter). EKS answers CREATING to every create, so even \
-                 at zero waits the install waits for its watcher's first checks (1 s after the immediate one, the schedule's first \
-                 step); that time is inside the callback state `WaitForCluster` below. State transitions per run: {}. Where the time \
+                 at zero waits the install waits for its watcher's first checks (the immediate one starts the node group, the \
+                 next, sent at once, finds it active); that time is inside the callback state `WaitForCluster` below. State transitions per run: {}. Where the time \
                  went (from the execution's history), and by step of the install's timeline (each step from its first event to the \
                  next step's first event), medians:\n",
                 o.runs.len(),
@@ -365,7 +365,7 @@ impl Results {
                 md,
                 "\n### 3. Detection lag\n\nThe cluster, the NAT gateways and the node group are watched by watch-install while the state \
                  machine waits on a callback (`WaitForCluster`): each check runs create-network then create-cluster and, while something \
-                 is still being made, heartbeats the task and re-sends its SQS message delayed by 1, 2, 4, 8 s, then P \
+                 is still being made, heartbeats the task and re-sends its SQS message delayed by 0, 2, 4, 8 s, then P \
                  (`ResourcePollSeconds`). In the steady state a check follows the last after C = P + o; a resource ready at a random \
                  moment is seen 0 to C later, and the install moves on d after that check begins: worst C + d, median C/2 + d. Measured \
                  on the modelled install's run from the watcher's log lines: o = {:.3} s (the check, heartbeat, re-send and SQS delivery, \
@@ -422,7 +422,8 @@ impl Results {
                 md,
                 "\nThe same starts with the system trust store narrowed (rustls-native-certs reads `SSL_CERT_FILE` / `SSL_CERT_DIR`): \
                  \"{BUNDLE_ONLY}\" skips the certificate directory's files, \"{NO_SYSTEM_ROOTS}\" loads none (what a compiled-in root \
-                 set would cost at init). Median ms and × the floor:\n\n| function | as deployed | {BUNDLE_ONLY} | {NO_SYSTEM_ROOTS} |\n|---|---|---|---|"
+                 set would cost at init). The functions build their HTTPS connector on their first request (core `aws::lazy_https`), so \
+                 the columns should agree: a difference here would mean the trust store is back in the init. Median ms and × the floor:\n\n| function | as deployed | {BUNDLE_ONLY} | {NO_SYSTEM_ROOTS} |\n|---|---|---|---|"
             );
             for (name, _) in c.samples.iter().filter(|(n, _)| *n != FLOOR) {
                 let cell = |variant: &str| {
@@ -519,7 +520,7 @@ impl Results {
             md,
             "\n### 2. Per-install bill\n\nOne install with the production options (a new account has 5 On-Demand Standard vCPUs, the default \
              node group may need 8: a quota increase is requested), modelled on a real one: cluster CREATING {} min, NAT gateways \
-             pending {} min, node group {} min, quota approval {} min, checked by watch-install on its schedule (1, 2, 4, 8 s, then \
+             pending {} min, node group {} min, quota approval {} min, checked by watch-install on its schedule (at once, then 2, 4, 8 s, then \
              every {} s, `ResourcePollSeconds`; quota approvals every {} s, `QuotaPollSeconds`), the production defaults. The \
              emulator is steered to keep each resource creating for as many checks as that schedule makes in the modelled time, and \
              the bench stack checks every second: nothing billed depends on the interval, only on the number of checks. Checks the \
