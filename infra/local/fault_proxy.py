@@ -11,11 +11,13 @@ AWS answers when it is overloaded or broken, in the protocol the request speaks:
   `Throttling` (query-XML services: STS, IAM, CloudFormation, SNS), `SlowDown` (S3);
 * 500 / 503 internal errors in the same shapes;
 * a connection reset (the socket closed with RST, no answer);
+* a lost answer: the request is forwarded, the emulator acts, and the answer is lost (RST
+  instead of the response) — what a dropped connection does to a call that took effect, after
+  which a repeated create that carries no idempotency token would make a second resource;
 * or the request is forwarded after added latency.
 
-A fault is injected before the request reaches the emulator, so nothing was done: the
-client's retry must redo it. (A create whose answer is lost after it took effect is what the
-crash tests cover: BYOC_FAULT_CRASH_AFTER.) What was injected is counted in
+All but the lost answer happen before the request reaches the emulator, so nothing was done:
+the client's retry must redo it. What was injected is counted in
 $STATE/fault-proxy.json. The proxy exits when the launcher (--parent-pid) is gone, so
 infra/local/down needs to know nothing about it.
 
@@ -42,7 +44,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 # How the injected faults are shared out; latency does no harm, the rest must be retried.
-KINDS = (("throttle", 0.5), ("http_500", 0.1), ("http_503", 0.1), ("reset", 0.15), ("latency", 0.15))
+KINDS = (("throttle", 0.45), ("http_500", 0.1), ("http_503", 0.1), ("reset", 0.1), ("lost_answer", 0.1), ("latency", 0.15))
 LATENCY_S = (0.2, 1.5)
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
 _SERVICE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
@@ -195,10 +197,11 @@ class Handler(BaseHTTPRequestHandler):
         kind = None if self.path.startswith("/moto-api") else self.server.draw()
         if kind == "reset":
             self.server.counts.add(service, kind, "reset")
-            self.close_connection = True
-            # SO_LINGER 0: close sends RST instead of FIN, as a dropped connection does.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
+            self._reset()
+            return
+        if kind == "lost_answer":
+            self._forward(body, lose_answer=True)
+            self.server.counts.add(service, kind, "lost_answer")
             return
         if kind in ERRORS:
             status, headers, payload, code = error_response(kind, protocol_of(service, self.headers), self.headers)
@@ -212,13 +215,22 @@ class Handler(BaseHTTPRequestHandler):
         self.server.counts.add(service, kind, "latency" if kind else None)
         self._forward(body)
 
-    def _forward(self, body: bytes) -> None:
+    def _reset(self) -> None:
+        self.close_connection = True
+        # SO_LINGER 0: close sends RST instead of FIN, as a dropped connection does.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
+    def _forward(self, body: bytes, lose_answer: bool = False) -> None:
         upstream = http.client.HTTPConnection(self.server.target_host, self.server.target_port, timeout=300)
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             upstream.request(self.command, self.path, body=body if body or self.command in ("POST", "PUT") else None, headers=headers)
             response = upstream.getresponse()
             payload = response.read()
+            if lose_answer:
+                self._reset()
+                return
             out = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
             self._reply(response.status, out, payload)
         except OSError as exc:

@@ -354,6 +354,9 @@ async fn installs_and_uninstalls_finish_under_faults_with_no_duplicate_and_no_le
             o.install_id, o.install_execution, o.install_error, o.removal_execution
         );
     }
+    for problem in duplicates.iter().chain(&leaks).chain(&gaps) {
+        println!("  {problem}");
+    }
     assert!(injected > 0, "the proxy injected nothing");
     assert_eq!(completed, n, "every install and uninstall finishes");
     assert!(duplicates.is_empty(), "duplicates: {duplicates:#?}");

@@ -171,7 +171,12 @@ impl InstallStore {
         match result {
             Ok(_) => Ok(()),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(Error::TenantExists(tenant.tenant_id.clone()))
+                // Ours all the same when the SDK repeated a put that took effect (its answer
+                // lost): the External ID, made by this request, tells.
+                match self.get_tenant(&tenant.tenant_id).await {
+                    Ok(found) if found.external_id == tenant.external_id => Ok(()),
+                    _ => Err(Error::TenantExists(tenant.tenant_id.clone())),
+                }
             }
             Err(err) => Err(Error::aws("DynamoDB", err)),
         }

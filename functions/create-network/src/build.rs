@@ -24,6 +24,7 @@ use crate::discover::{self, Inventory};
 use crate::error::{ec2_error, incomplete, CreateNetworkError};
 use crate::record::{set, zone_key, Recorder, ZoneRecord};
 use crate::tagging::{self, find_named, tag_spec, Tier};
+use crate::unrepeatable::{one_attempt, send_once};
 
 type Result<T> = std::result::Result<T, CreateNetworkError>;
 
@@ -393,17 +394,19 @@ impl Builder<'_> {
             tokio::try_join!(discover::existing_vpcs(self.ec2), self.zone_facts())?;
         let cidr = choose_vpc_cidr(options.vpc_cidr, options.vpc_prefix_length, &existing)?;
         let plan = self.plan(cidr, zones, offering)?;
-        let out = self
-            .ec2
-            .create_vpc()
-            .cidr_block(cidr.to_string())
-            .tag_specifications(tag_spec(
-                ResourceType::Vpc,
-                tagging::tags(self.install, &name, None),
-            ))
-            .send()
-            .await
-            .map_err(ec2_error("CreateVpc"))?;
+        let out = send_once("CreateVpc", || {
+            self.ec2
+                .create_vpc()
+                .cidr_block(cidr.to_string())
+                .tag_specifications(tag_spec(
+                    ResourceType::Vpc,
+                    tagging::tags(self.install, &name, None),
+                ))
+                .customize()
+                .config_override(one_attempt())
+                .send()
+        })
+        .await?;
         self.fault.point("vpc");
         let vpc_id = out
             .vpc()
@@ -487,19 +490,21 @@ impl Builder<'_> {
         ) {
             Some(s) => (s.clone(), false),
             None => {
-                let out = self
-                    .ec2
-                    .create_subnet()
-                    .vpc_id(vpc_id)
-                    .cidr_block(cidr.to_string())
-                    .availability_zone(&zone.zone.name)
-                    .tag_specifications(tag_spec(
-                        ResourceType::Subnet,
-                        tagging::tags(self.install, &name, Some(tier)),
-                    ))
-                    .send()
-                    .await
-                    .map_err(ec2_error("CreateSubnet"))?;
+                let out = send_once("CreateSubnet", || {
+                    self.ec2
+                        .create_subnet()
+                        .vpc_id(vpc_id)
+                        .cidr_block(cidr.to_string())
+                        .availability_zone(&zone.zone.name)
+                        .tag_specifications(tag_spec(
+                            ResourceType::Subnet,
+                            tagging::tags(self.install, &name, Some(tier)),
+                        ))
+                        .customize()
+                        .config_override(one_attempt())
+                        .send()
+                })
+                .await?;
                 self.fault.point("subnet");
                 (
                     out.subnet()
@@ -548,16 +553,18 @@ impl Builder<'_> {
         ) {
             Some(g) => (g.clone(), false),
             None => {
-                let out = self
-                    .ec2
-                    .create_internet_gateway()
-                    .tag_specifications(tag_spec(
-                        ResourceType::InternetGateway,
-                        tagging::tags(self.install, &name, None),
-                    ))
-                    .send()
-                    .await
-                    .map_err(ec2_error("CreateInternetGateway"))?;
+                let out = send_once("CreateInternetGateway", || {
+                    self.ec2
+                        .create_internet_gateway()
+                        .tag_specifications(tag_spec(
+                            ResourceType::InternetGateway,
+                            tagging::tags(self.install, &name, None),
+                        ))
+                        .customize()
+                        .config_override(one_attempt())
+                        .send()
+                })
+                .await?;
                 self.fault.point("internet-gateway");
                 (
                     out.internet_gateway()
@@ -579,15 +586,43 @@ impl Builder<'_> {
                 )
         });
         if !attached {
-            self.ec2
+            let attach = self
+                .ec2
                 .attach_internet_gateway()
                 .internet_gateway_id(&id)
                 .vpc_id(vpc_id)
                 .send()
                 .await
-                .map_err(ec2_error("AttachInternetGateway"))?;
+                .map_err(ec2_error("AttachInternetGateway"));
+            if let Err(err) = attach {
+                // The SDK's repeat of an attach that took effect (its answer was lost).
+                if !(rejected_with(&err, "Resource.AlreadyAssociated")
+                    && self.gateway_attached(&id, vpc_id).await?)
+                {
+                    return Err(err);
+                }
+            }
         }
         Ok((id, created))
+    }
+
+    async fn gateway_attached(&self, gateway_id: &str, vpc_id: &str) -> Result<bool> {
+        let out = self
+            .ec2
+            .describe_internet_gateways()
+            .internet_gateway_ids(gateway_id)
+            .send()
+            .await
+            .map_err(ec2_error("DescribeInternetGateways"))?;
+        Ok(out.internet_gateways().iter().any(|g| {
+            g.attachments().iter().any(|a| {
+                a.vpc_id() == Some(vpc_id)
+                    && matches!(
+                        a.state(),
+                        Some(AttachmentStatus::Attached | AttachmentStatus::Attaching)
+                    )
+            })
+        }))
     }
 
     /// The route table `name`, found or made.
@@ -606,17 +641,19 @@ impl Builder<'_> {
         ) {
             return Ok((table.clone(), false));
         }
-        let out = self
-            .ec2
-            .create_route_table()
-            .vpc_id(vpc_id)
-            .tag_specifications(tag_spec(
-                ResourceType::RouteTable,
-                tagging::tags(self.install, name, None),
-            ))
-            .send()
-            .await
-            .map_err(ec2_error("CreateRouteTable"))?;
+        let out = send_once("CreateRouteTable", || {
+            self.ec2
+                .create_route_table()
+                .vpc_id(vpc_id)
+                .tag_specifications(tag_spec(
+                    ResourceType::RouteTable,
+                    tagging::tags(self.install, name, None),
+                ))
+                .customize()
+                .config_override(one_attempt())
+                .send()
+        })
+        .await?;
         self.fault.point("route-table");
         let table = out
             .route_table()
@@ -640,17 +677,19 @@ impl Builder<'_> {
         ) {
             Some(address) => (address.allocation_id().map(str::to_owned), false),
             None => {
-                let out = self
-                    .ec2
-                    .allocate_address()
-                    .domain(DomainType::Vpc)
-                    .tag_specifications(tag_spec(
-                        ResourceType::ElasticIp,
-                        tagging::tags(self.install, &name, None),
-                    ))
-                    .send()
-                    .await
-                    .map_err(ec2_error("AllocateAddress"))?;
+                let out = send_once("AllocateAddress", || {
+                    self.ec2
+                        .allocate_address()
+                        .domain(DomainType::Vpc)
+                        .tag_specifications(tag_spec(
+                            ResourceType::ElasticIp,
+                            tagging::tags(self.install, &name, None),
+                        ))
+                        .customize()
+                        .config_override(one_attempt())
+                        .send()
+                })
+                .await?;
                 self.fault.point("eip");
                 (out.allocation_id().map(str::to_owned), true)
             }
@@ -726,19 +765,7 @@ impl Builder<'_> {
         match current {
             Some(_) if routes_to(table, target) => Ok(()),
             // Points elsewhere (a NAT gateway that was replaced): repoint it.
-            Some(_) => {
-                let call = self
-                    .ec2
-                    .replace_route()
-                    .route_table_id(id)
-                    .destination_cidr_block(DEFAULT_ROUTE);
-                let call = match target {
-                    Target::Gateway(igw) => call.gateway_id(igw),
-                    Target::Nat(nat) => call.nat_gateway_id(nat),
-                };
-                call.send().await.map_err(ec2_error("ReplaceRoute"))?;
-                Ok(())
-            }
+            Some(_) => self.replace_default_route(id, target).await,
             None => {
                 let call = self
                     .ec2
@@ -749,10 +776,30 @@ impl Builder<'_> {
                     Target::Gateway(igw) => call.gateway_id(igw),
                     Target::Nat(nat) => call.nat_gateway_id(nat),
                 };
-                call.send().await.map_err(ec2_error("CreateRoute"))?;
-                Ok(())
+                match call.send().await.map_err(ec2_error("CreateRoute")) {
+                    // The SDK's repeat of a create that took effect (its answer was lost), or
+                    // a route made since the table was read: point it where it must go.
+                    Err(err) if rejected_with(&err, "RouteAlreadyExists") => {
+                        self.replace_default_route(id, target).await
+                    }
+                    other => other.map(|_| ()),
+                }
             }
         }
+    }
+
+    async fn replace_default_route(&self, id: &str, target: Target<'_>) -> Result<()> {
+        let call = self
+            .ec2
+            .replace_route()
+            .route_table_id(id)
+            .destination_cidr_block(DEFAULT_ROUTE);
+        let call = match target {
+            Target::Gateway(igw) => call.gateway_id(igw),
+            Target::Nat(nat) => call.nat_gateway_id(nat),
+        };
+        call.send().await.map_err(ec2_error("ReplaceRoute"))?;
+        Ok(())
     }
 
     async fn ensure_association(&self, table: &RouteTable, id: &str, subnet: &str) -> Result<()> {
@@ -768,15 +815,43 @@ impl Builder<'_> {
                 )
         });
         if !associated {
-            self.ec2
+            let associate = self
+                .ec2
                 .associate_route_table()
                 .route_table_id(id)
                 .subnet_id(subnet)
                 .send()
                 .await
-                .map_err(ec2_error("AssociateRouteTable"))?;
+                .map_err(ec2_error("AssociateRouteTable"));
+            if let Err(err) = associate {
+                // The SDK's repeat of an association that took effect (its answer was lost).
+                if !(rejected_with(&err, "Resource.AlreadyAssociated")
+                    && self.subnet_associated_with(subnet, id).await?)
+                {
+                    return Err(err);
+                }
+            }
         }
         Ok(())
+    }
+
+    async fn subnet_associated_with(&self, subnet: &str, table_id: &str) -> Result<bool> {
+        let out = self
+            .ec2
+            .describe_route_tables()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("association.subnet-id")
+                    .values(subnet)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(ec2_error("DescribeRouteTables"))?;
+        Ok(out
+            .route_tables()
+            .iter()
+            .any(|t| t.route_table_id() == Some(table_id)))
     }
 }
 
@@ -830,6 +905,11 @@ pub fn client_token(
     token.retain(|c| c.is_ascii_graphic());
     token.truncate(64);
     token
+}
+
+/// Whether EC2 refused the call with `code`.
+fn rejected_with(err: &CreateNetworkError, code: &str) -> bool {
+    matches!(err, CreateNetworkError::Rejected { code: c, .. } if c == code)
 }
 
 #[cfg(test)]

@@ -16,12 +16,21 @@ pub enum CreateNetworkError {
         "NAT gateway {nat_gateway_id} in {zone} failed: {message} ({code}); the install's network must be \
          removed and the install retried"
     )]
-    NatFailed { nat_gateway_id: String, zone: String, code: String, message: String },
+    NatFailed {
+        nat_gateway_id: String,
+        zone: String,
+        code: String,
+        message: String,
+    },
 
     /// EC2 refused a request in a way a retry will not change (a missing permission on the
     /// customer role, a limit, a bad parameter).
     #[error("EC2 {action} was refused in the customer's account: {code}: {message}")]
-    Rejected { action: &'static str, code: String, message: String },
+    Rejected {
+        action: &'static str,
+        code: String,
+        message: String,
+    },
 
     /// A removed (or being removed) install must not get a new network.
     #[error("install {install_id} is {status}; its network is not created")]
@@ -36,7 +45,9 @@ impl CreateNetworkError {
     pub fn error_name(&self) -> &'static str {
         match self {
             CreateNetworkError::Plan(_) => "NetworkInvalid",
-            CreateNetworkError::NatFailed { .. } | CreateNetworkError::Rejected { .. } => "NetworkFailed",
+            CreateNetworkError::NatFailed { .. } | CreateNetworkError::Rejected { .. } => {
+                "NetworkFailed"
+            }
             CreateNetworkError::NotActive { .. } => "InstallNotActive",
             CreateNetworkError::Core(core) => core.error_name(),
         }
@@ -45,31 +56,55 @@ impl CreateNetworkError {
 
 impl From<CreateNetworkError> for Diagnostic {
     fn from(err: CreateNetworkError) -> Self {
-        Diagnostic { error_type: err.error_name().into(), error_message: err.to_string() }
+        Diagnostic {
+            error_type: err.error_name().into(),
+            error_message: err.to_string(),
+        }
     }
 }
 
 /// Error codes EC2 uses for "slow down" and "our fault, try again".
-const RETRYABLE_CODES: &[&str] =
-    &["RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable"];
+const RETRYABLE_CODES: &[&str] = &[
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+];
 
 /// Sorts an EC2 failure into "retry" (throttling, 5xx, network trouble, and the `*.NotFound`
 /// that EC2's eventual consistency gives right after a create) or "refused".
-pub fn ec2_error<E>(action: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> CreateNetworkError
+pub fn ec2_error<E>(
+    action: &'static str,
+) -> impl FnOnce(SdkError<E, HttpResponse>) -> CreateNetworkError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     move |err| {
         let status = err.raw_response().map(|r| r.status().as_u16());
         let (code, message) = match err.as_service_error() {
-            Some(service) => (service.code().unwrap_or("Unknown").to_owned(), service.message().unwrap_or_default().to_owned()),
+            Some(service) => (
+                service.code().unwrap_or("Unknown").to_owned(),
+                service.message().unwrap_or_default().to_owned(),
+            ),
             None => return CreateNetworkError::Core(byoc_core::Error::aws("EC2", err)),
         };
-        let retryable = status.is_some_and(|s| s >= 500) || RETRYABLE_CODES.contains(&code.as_str()) || code.ends_with(".NotFound");
+        let retryable = status.is_some_and(|s| s >= 500)
+            || RETRYABLE_CODES.contains(&code.as_str())
+            || code.ends_with(".NotFound");
         if retryable {
-            CreateNetworkError::Core(byoc_core::Error::Aws { service: "EC2", message: format!("{action}: {code}: {message}") })
+            CreateNetworkError::Core(byoc_core::Error::Aws {
+                service: "EC2",
+                message: format!("{action}: {code}: {message}"),
+            })
         } else {
-            CreateNetworkError::Rejected { action, code, message }
+            CreateNetworkError::Rejected {
+                action,
+                code,
+                message,
+            }
         }
     }
 }
@@ -77,7 +112,10 @@ where
 /// An EC2 answer without the field the call exists for; EC2 does not do that, so it is
 /// treated as a hiccup worth a retry.
 pub fn incomplete(action: &'static str, what: &str) -> CreateNetworkError {
-    CreateNetworkError::Core(byoc_core::Error::Aws { service: "EC2", message: format!("{action} returned no {what}") })
+    CreateNetworkError::Core(byoc_core::Error::Aws {
+        service: "EC2",
+        message: format!("{action} returned no {what}"),
+    })
 }
 
 #[cfg(test)]
@@ -86,14 +124,27 @@ mod tests {
 
     #[test]
     fn names_the_state_machine_routes_on() {
-        let plan = CreateNetworkError::Plan(PlanError::NoFreeBlock { prefix: 16, vpcs: 3 });
+        let plan = CreateNetworkError::Plan(PlanError::NoFreeBlock {
+            prefix: 16,
+            vpcs: 3,
+        });
         assert_eq!(plan.error_name(), "NetworkInvalid");
-        let nat = CreateNetworkError::NatFailed { nat_gateway_id: "nat-1".into(), zone: "us-east-1a".into(), code: "InternalError".into(), message: "boom".into() };
+        let nat = CreateNetworkError::NatFailed {
+            nat_gateway_id: "nat-1".into(),
+            zone: "us-east-1a".into(),
+            code: "InternalError".into(),
+            message: "boom".into(),
+        };
         assert_eq!(nat.error_name(), "NetworkFailed");
         assert!(nat.to_string().contains("boom"));
-        let throttled = CreateNetworkError::Core(byoc_core::Error::Aws { service: "EC2", message: "x".into() });
+        let throttled = CreateNetworkError::Core(byoc_core::Error::Aws {
+            service: "EC2",
+            message: "x".into(),
+        });
         assert_eq!(throttled.error_name(), "Transient");
-        let lost = CreateNetworkError::Core(byoc_core::Error::AccessLost { role_arn: "arn:aws:iam::1:role/byoc/x".into() });
+        let lost = CreateNetworkError::Core(byoc_core::Error::AccessLost {
+            role_arn: "arn:aws:iam::1:role/byoc/x".into(),
+        });
         let diagnostic = Diagnostic::from(lost);
         assert_eq!(diagnostic.error_type, "AccessLost");
     }

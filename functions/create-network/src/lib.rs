@@ -11,6 +11,7 @@ pub mod discover;
 pub mod error;
 pub mod record;
 pub mod tagging;
+pub mod unrepeatable;
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::NatGatewayState;

@@ -64,16 +64,25 @@ pub fn tags(install: &Install, name: &str, subnet: Option<Tier>) -> Vec<Tag> {
             Tier::Private => "kubernetes.io/role/internal-elb",
         };
         pairs.push((role.to_owned(), "1".to_owned()));
-        pairs.push((format!("kubernetes.io/cluster/{}", cluster_name(install)), "shared".to_owned()));
+        pairs.push((
+            format!("kubernetes.io/cluster/{}", cluster_name(install)),
+            "shared".to_owned(),
+        ));
     }
-    pairs.into_iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect()
+    pairs
+        .into_iter()
+        .map(|(key, value)| Tag::builder().key(key).value(value).build())
+        .collect()
 }
 
 /// Tags applied by the create call itself: the resource never exists untagged, so a crash
 /// right after the create still leaves it findable (and the customer role only allows
 /// creates that carry the install tag).
 pub fn tag_spec(resource: ResourceType, tags: Vec<Tag>) -> TagSpecification {
-    TagSpecification::builder().resource_type(resource).set_tags(Some(tags)).build()
+    TagSpecification::builder()
+        .resource_type(resource)
+        .set_tags(Some(tags))
+        .build()
 }
 
 pub fn filter(name: &str, value: impl Into<String>) -> Filter {
@@ -87,12 +96,24 @@ pub fn install_filter(install: &Install) -> Filter {
 /// Whether `tags` mark a resource as this install's `name`. Checked here as well as in the
 /// request filter, so a lookup never adopts something that is not ours.
 pub fn is_named(tags: &[Tag], install: &Install, name: &str) -> bool {
-    let has = |key: &str, value: &str| tags.iter().any(|t| t.key() == Some(key) && t.value() == Some(value));
+    let has = |key: &str, value: &str| {
+        tags.iter()
+            .any(|t| t.key() == Some(key) && t.value() == Some(value))
+    };
     has(INSTALL_TAG, install.install_id.as_str()) && has("Name", name)
 }
 
 /// The resource of this install called `name`, when there is one. Should two exist (two
 /// concurrent first runs), the lowest id wins, so every run settles on the same one.
-pub fn find_named<'a, T>(items: &'a [T], install: &Install, name: &str, tags: impl Fn(&T) -> &[Tag], id: impl Fn(&T) -> Option<&str>) -> Option<&'a T> {
-    items.iter().filter(|item| is_named(tags(item), install, name)).min_by(|a, b| id(a).cmp(&id(b)))
+pub fn find_named<'a, T>(
+    items: &'a [T],
+    install: &Install,
+    name: &str,
+    tags: impl Fn(&T) -> &[Tag],
+    id: impl Fn(&T) -> Option<&str>,
+) -> Option<&'a T> {
+    items
+        .iter()
+        .filter(|item| is_named(tags(item), install, name))
+        .min_by(|a, b| id(a).cmp(&id(b)))
 }

@@ -20,7 +20,7 @@ use byoc_core::schedule::{ScheduledEvent, ScheduledRun};
 use byoc_core::step_input::StepInput;
 use byoc_core::tags::cluster_name;
 use byoc_core::Error;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -147,10 +147,11 @@ async fn check(deps: &Deps, listed: &Install) -> Checked {
     let span = info_span!("scheduled check", install_id = %listed.install_id, tenant_id = %listed.tenant_id, status = %listed.status);
     async {
         let input = StepInput { install_id: listed.install_id.clone(), tenant_id: listed.tenant_id.clone() };
+        // When access was tried: what the findings say held then, however long the pass takes.
         let now = Utc::now();
         let (install, findings) = match customer_session::open(&deps.store, &deps.base, &deps.access, &input).await {
             Ok(session) if !STATUSES.contains(&session.install.status) => return Checked::new(&session.install, CheckResult::Skipped),
-            Ok(session) => match sweep_once(deps, &session).await {
+            Ok(session) => match sweep_once(deps, &session, now).await {
                 Ok(Some(findings)) => (session.install, findings),
                 Ok(None) => return Checked::new(&session.install, CheckResult::Skipped),
                 Err(err) => {
@@ -183,7 +184,7 @@ fn failed(err: &Error) -> Access {
 
 /// Discovers what is left and, unless it is only to be reported, deletes what can go now.
 /// `None` when the install changed status meanwhile (a retry, a removal): its own steps own it.
-async fn sweep_once(deps: &Deps, session: &customer_session::CustomerSession) -> Result<Option<Findings>, Error> {
+async fn sweep_once(deps: &Deps, session: &customer_session::CustomerSession, checked_at: DateTime<Utc>) -> Result<Option<Findings>, Error> {
     let install = &session.install;
     let action = action_for(install);
     let clients = Clients::new(&session.config);
@@ -195,7 +196,7 @@ async fn sweep_once(deps: &Deps, session: &customer_session::CustomerSession) ->
         }
         delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
     }
-    Ok(Some(Findings::of_pass(&pass, install.status, action, Utc::now())))
+    Ok(Some(Findings::of_pass(&pass, install.status, action, checked_at)))
 }
 
 /// Keeps the findings on the install, and tells its timeline when there is news.

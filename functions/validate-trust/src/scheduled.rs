@@ -133,6 +133,8 @@ async fn check_install(deps: &Deps, listed: &Install) -> Result<Checked, Validat
         return Ok(Checked::new(&install, CheckResult::Skipped));
     }
     let tenant = deps.store.get_tenant(&install.tenant_id).await?;
+    // When the role was tried: what the check says held then, however long recording takes.
+    let checked_at = Utc::now();
     let (status, reason) = match enter(deps, &install, &tenant.external_id).await? {
         Entry::Entered(_) => (TrustStatus::Ok, None),
         Entry::Denied { role_arn } => (
@@ -147,7 +149,7 @@ async fn check_install(deps: &Deps, listed: &Install) -> Result<Checked, Validat
         Entry::Unsafe(message) => (TrustStatus::Weakened, Some(message)),
     };
     let previous = TrustCheck::recorded(&install.step_data);
-    let found = TrustCheck::new(status, reason, Utc::now(), previous.as_ref());
+    let found = TrustCheck::new(status, reason, checked_at, previous.as_ref());
     let emailed = record(deps, &install, &found, previous.as_ref()).await?;
     Ok(Checked { changed: found.changed(previous.as_ref()), emailed, ..Checked::new(&install, status.into()) })
 }

@@ -21,6 +21,13 @@ cancellation reason (its exception name and message), as moto reports them. Seco
 and TTL need nothing: moto derives index entries from the items when queried, and the table
 object, with its TTL settings and stream, is never replaced.
 
+A `ClientRequestToken` makes the call idempotent, as DynamoDB documents it (the SDKs fill one
+in for every call, so their retries of a call whose answer was lost do not apply it twice):
+a repeat of a call that succeeded, with the same token and the same parameters, within 10
+minutes of its completion, succeeds without writing anything; the same token with other
+parameters is refused (`IdempotentParameterMismatchException`), and while the first call is
+still running (`TransactionInProgressException`). moto ignores the token.
+
 dynamodb_streams (records only for committed transactions) and dynamodb_atomic (one lock)
 wrap transact_write_items, so this module is installed before both.
 """
@@ -28,10 +35,15 @@ wrap transact_write_items, so this module is installed before both.
 from __future__ import annotations
 
 import copy
+import json
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 MAX_ITEMS = 100
+# How long DynamoDB keeps a client request token after the call that used it completed.
+TOKEN_WINDOW_S = 600.0
 _OPERATIONS = ("ConditionCheck", "Put", "Delete", "Update")
 
 # A cancellation reason as moto's TransactionCanceledException takes it: (Code, Message, Item).
@@ -192,6 +204,73 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
 transact_write_items._byoc_transactions = True  # type: ignore[attr-defined]
 
 
+@dataclass
+class _TokenUse:
+    """A client request token's first call: what it asked, and its answer once it succeeded."""
+
+    parameters: str
+    completed_at: float | None = None
+    answer: Any = None
+
+
+class _Tokens:
+    """The client request tokens of the last 10 minutes, per account and region."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.uses: dict[tuple[str, str, str], _TokenUse] = {}
+
+    def expire(self, now: float) -> None:
+        for key in [k for k, use in self.uses.items() if use.completed_at is not None and now - use.completed_at > TOKEN_WINDOW_S]:
+            del self.uses[key]
+
+
+_TOKENS = _Tokens()
+
+
+def _error(name: str, message: str) -> Exception:
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+
+    return DynamodbException(ERROR_TYPE_PREFIX + name, message=message)
+
+
+def idempotent_handler(original: Any) -> Any:
+    """Wraps DynamoHandler.transact_write_items with the ClientRequestToken rules above."""
+    import functools
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if token is None:
+            return original(self)
+        key = (str(self.current_account), str(self.region), str(token))
+        # Every parameter but the token: a repeat must ask for exactly the same.
+        parameters = json.dumps({k: v for k, v in self.body.items() if k != "ClientRequestToken"}, sort_keys=True)
+        with _TOKENS.lock:
+            _TOKENS.expire(time.monotonic())
+            use = _TOKENS.uses.get(key)
+            if use is not None:
+                if use.parameters != parameters:
+                    raise _error("IdempotentParameterMismatchException", "Request with this client token was already made with different parameters")
+                if use.completed_at is None:
+                    raise _error("TransactionInProgressException", "The transaction with the given request token is already in progress")
+                return use.answer
+            _TOKENS.uses[key] = _TokenUse(parameters)
+        try:
+            answer = original(self)
+        except BaseException:
+            # A cancelled or failed call changed nothing: a repeat is a new call.
+            with _TOKENS.lock:
+                _TOKENS.uses.pop(key, None)
+            raise
+        with _TOKENS.lock:
+            _TOKENS.uses[key] = _TokenUse(parameters, time.monotonic(), answer)
+        return answer
+
+    transact_write_items._byoc_idempotent = True  # type: ignore[attr-defined]
+    return transact_write_items
+
+
 def install() -> None:
     """Call before dynamodb_streams.install() and dynamodb_atomic.install(): they wrap this."""
     from moto.dynamodb.models import DynamoDBBackend
@@ -202,3 +281,7 @@ def install() -> None:
     if hasattr(current, "__wrapped__"):
         raise RuntimeError("install dynamodb_transactions before dynamodb_streams and dynamodb_atomic")
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    from moto.dynamodb.responses import DynamoHandler
+
+    if not getattr(DynamoHandler.transact_write_items, "_byoc_idempotent", False):
+        DynamoHandler.transact_write_items = idempotent_handler(DynamoHandler.transact_write_items)  # type: ignore[method-assign]

@@ -208,6 +208,54 @@ def test_two_operations_on_one_item_are_refused_before_anything_is_written(stack
     assert stream_records(stack, arn) == records_before
 
 
+def test_a_repeat_with_the_same_client_token_succeeds_and_writes_nothing(stack, seeded):
+    """What an SDK retry of a call whose answer was lost does (the SDKs fill the token in)."""
+    table, arn = seeded
+    ddb = stack.client("dynamodb")
+    records_before = len(stream_records(stack, arn))
+    claim = [
+        put(table, install_item("c"), ConditionExpression="attribute_not_exists(pk)"),
+        {"Update": {"TableName": table, "Key": key("b"), "UpdateExpression": "ADD version :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+    ]
+    token = uuid.uuid4().hex
+    ddb.transact_write_items(TransactItems=claim, ClientRequestToken=token)
+    ddb.transact_write_items(TransactItems=claim, ClientRequestToken=token)
+    items = scan(stack, table)
+    assert items[("install#b", "install")]["version"] == {"N": "2"}, "applied once"
+    assert ("install#c", "install") in items
+    assert len(stream_records(stack, arn)) == records_before + 2
+
+    # A new token is a new call: the claim's condition now refuses it.
+    with pytest.raises(ClientError) as refused:
+        ddb.transact_write_items(TransactItems=claim, ClientRequestToken=uuid.uuid4().hex)
+    assert refused.value.response["Error"]["Code"] == "TransactionCanceledException"
+
+
+def test_the_same_client_token_with_other_parameters_is_refused(stack, seeded):
+    table, _ = seeded
+    ddb = stack.client("dynamodb")
+    token = uuid.uuid4().hex
+    ddb.transact_write_items(TransactItems=[put(table, install_item("d"))], ClientRequestToken=token)
+    before = scan(stack, table)
+    with pytest.raises(ClientError) as refused:
+        ddb.transact_write_items(TransactItems=[put(table, install_item("e"))], ClientRequestToken=token)
+    assert refused.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    assert scan(stack, table) == before
+
+
+def test_a_cancelled_call_does_not_hold_its_client_token(stack, seeded):
+    table, _ = seeded
+    ddb = stack.client("dynamodb")
+    token = uuid.uuid4().hex
+    guarded = [put(table, install_item("f"), ConditionExpression="attribute_exists(pk)")]
+    with pytest.raises(ClientError):
+        ddb.transact_write_items(TransactItems=guarded, ClientRequestToken=token)
+    # Nothing happened, so the same call again is evaluated again (and refused again).
+    with pytest.raises(ClientError) as again:
+        ddb.transact_write_items(TransactItems=guarded, ClientRequestToken=token)
+    assert again.value.response["Error"]["Code"] == "TransactionCanceledException"
+
+
 def test_at_most_100_items(stack):
     table, _ = make_table(stack)
     response = cancelled(stack, [put(table, install_item(f"i{n}")) for n in range(101)])

@@ -122,6 +122,15 @@ def test_connection_reset(proxy):
     assert p.counts()["by_kind"] == {"reset": 1}
 
 
+def test_a_lost_answer_comes_after_the_call_took_effect(proxy, stack):
+    name = f"lost-{uuid.uuid4().hex[:8]}"
+    p = proxy(1.0, "lost_answer")
+    with pytest.raises((botocore.exceptions.ConnectionClosedError, botocore.exceptions.EndpointConnectionError)):
+        p.client("sqs").create_queue(QueueName=name)
+    assert any(url.endswith(name) for url in stack.client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", []))
+    assert p.counts()["by_kind"] == {"lost_answer": 1}
+
+
 def test_no_fault_forwards_and_latency_only_delays(proxy, stack):
     name = f"proxied-{uuid.uuid4().hex[:8]}"
     p = proxy(0.0)

@@ -144,9 +144,27 @@ impl InstallStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            // Ours all the same when the SDK repeated a put that took effect (its answer lost).
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(self.schedule_holder(job).await?.as_deref() == Some(holder)),
             Err(err) => Err(Error::aws("DynamoDB", err)),
         }
+    }
+
+    async fn schedule_holder(&self, job: &str) -> Result<Option<String>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(schedule_pk(job)))
+            .key("sk", s(LEASE_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| Error::aws("DynamoDB", e))?;
+        Ok(out.item.and_then(|item| match item.get("holder") {
+            Some(AttributeValue::S(holder)) => Some(holder.clone()),
+            _ => None,
+        }))
     }
 
     /// Gives back `holder`'s lease of `job` (nothing when it expired and another run took it).

@@ -89,6 +89,11 @@ impl InstallStore {
         let pk = key_pk(scope, key);
         let now_ms = now.timestamp_millis();
         let lease_until_ms = now_ms + LEASE_MILLIS;
+        // Tells this request's own write from another's when the SDK repeats a write that took
+        // effect (its answer lost) and the repeat is refused.
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes)?;
+        let holder: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         for _ in 0..MAX_ROUNDS {
             let mut item: Item = HashMap::from([
                 ("pk".to_string(), s(pk.clone())),
@@ -96,6 +101,7 @@ impl InstallStore {
                 ("fingerprint".to_string(), s(fingerprint)),
                 ("key_state".to_string(), s(KeyState::InProgress.as_str())),
                 ("lease_until".to_string(), n(lease_until_ms)),
+                ("holder".to_string(), s(holder.clone())),
                 ("expires_at".to_string(), n(now.timestamp() + KEEP_SECONDS)),
             ]);
             if let Some(resource) = reserve {
@@ -123,6 +129,13 @@ impl InstallStore {
             }
 
             let found = self.get_item(pk.clone()).await?;
+            if let Some(mine) = found.as_ref().filter(|item| text(item, "holder") == Some(holder.as_str())) {
+                return Ok(Claim::Granted(Lease {
+                    pk,
+                    lease_until_ms: number(mine, "lease_until").unwrap_or(lease_until_ms),
+                    resource: text(mine, "resource").map(str::to_owned),
+                }));
+            }
             let record = found.as_ref().map(key_record).transpose()?;
             match judge(record.as_ref(), fingerprint, now_ms) {
                 Judgement::Free => continue,
@@ -136,12 +149,13 @@ impl InstallStore {
                         .table_name(&self.table)
                         .key("pk", s(pk.clone()))
                         .key("sk", s("META"))
-                        .update_expression("SET lease_until = :mine, key_state = :in_progress REMOVE response_status, response_body")
+                        .update_expression("SET lease_until = :mine, key_state = :in_progress, holder = :holder REMOVE response_status, response_body")
                         .condition_expression("lease_until = :seen AND fingerprint = :fp")
                         .expression_attribute_values(":mine", n(lease_until_ms))
                         .expression_attribute_values(":in_progress", s(KeyState::InProgress.as_str()))
                         .expression_attribute_values(":seen", n(seen_lease_until_ms))
                         .expression_attribute_values(":fp", s(fingerprint))
+                        .expression_attribute_values(":holder", s(holder.clone()))
                         .return_values(ReturnValue::AllNew)
                         .send()
                         .await;
