@@ -14,9 +14,7 @@ impl ExternalId {
     const RANDOM_BYTES: usize = 20;
 
     pub fn generate() -> Result<Self, getrandom::Error> {
-        let mut bytes = [0u8; Self::RANDOM_BYTES];
-        getrandom::fill(&mut bytes)?;
-        Ok(Self(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+        Ok(Self(crate::ids::random_hex::<{ Self::RANDOM_BYTES }>()?))
     }
 
     /// The value itself, for the two places that need it: the AssumeRole call and the

@@ -7,6 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::regions::is_known_region;
 
+/// `N` random bytes from the OS, as lowercase hex: secrets (External IDs) and the ids a writer
+/// uses to tell its own conditional write from another's.
+pub fn random_hex<const N: usize>() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes)?;
+    Ok(hex::encode(bytes))
+}
+
 /// A value from outside that was rejected: which field, and what would be accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]

@@ -115,9 +115,7 @@ impl ScheduledRun<'_> {
         F: FnMut(Install) -> Fut,
         Fut: Future<Output = C>,
     {
-        let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes)?;
-        let holder: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let holder = crate::ids::random_hex::<8>()?;
         let now = Utc::now();
         let left = chrono::Duration::from_std(self.deadline.saturating_duration_since(Instant::now())).unwrap_or(chrono::Duration::zero());
         if !store.claim_schedule(self.job, &holder, now, now + left + chrono::Duration::seconds(1)).await? {

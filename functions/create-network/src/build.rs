@@ -578,14 +578,7 @@ impl Builder<'_> {
             .internet_gateway_id()
             .ok_or_else(|| incomplete("CreateInternetGateway", "internet gateway id"))?
             .to_owned();
-        let attached = gateway.attachments().iter().any(|a| {
-            a.vpc_id() == Some(vpc_id)
-                && !matches!(
-                    a.state(),
-                    Some(AttachmentStatus::Detached | AttachmentStatus::Detaching)
-                )
-        });
-        if !attached {
+        if !attached_to(&gateway, vpc_id) {
             let attach = self
                 .ec2
                 .attach_internet_gateway()
@@ -614,15 +607,10 @@ impl Builder<'_> {
             .send()
             .await
             .map_err(ec2_error("DescribeInternetGateways"))?;
-        Ok(out.internet_gateways().iter().any(|g| {
-            g.attachments().iter().any(|a| {
-                a.vpc_id() == Some(vpc_id)
-                    && matches!(
-                        a.state(),
-                        Some(AttachmentStatus::Attached | AttachmentStatus::Attaching)
-                    )
-            })
-        }))
+        Ok(out
+            .internet_gateways()
+            .iter()
+            .any(|g| attached_to(g, vpc_id)))
     }
 
     /// The route table `name`, found or made.
@@ -803,18 +791,7 @@ impl Builder<'_> {
     }
 
     async fn ensure_association(&self, table: &RouteTable, id: &str, subnet: &str) -> Result<()> {
-        let associated = table.associations().iter().any(|a| {
-            a.subnet_id() == Some(subnet)
-                && !matches!(
-                    a.association_state().and_then(|s| s.state()),
-                    Some(
-                        RouteTableAssociationStateCode::Disassociated
-                            | RouteTableAssociationStateCode::Disassociating
-                            | RouteTableAssociationStateCode::Failed
-                    )
-                )
-        });
-        if !associated {
+        if !associates(table, subnet) {
             let associate = self
                 .ec2
                 .associate_route_table()
@@ -839,19 +816,11 @@ impl Builder<'_> {
         let out = self
             .ec2
             .describe_route_tables()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("association.subnet-id")
-                    .values(subnet)
-                    .build(),
-            )
+            .route_table_ids(table_id)
             .send()
             .await
             .map_err(ec2_error("DescribeRouteTables"))?;
-        Ok(out
-            .route_tables()
-            .iter()
-            .any(|t| t.route_table_id() == Some(table_id)))
+        Ok(out.route_tables().iter().any(|t| associates(t, subnet)))
     }
 }
 
@@ -905,6 +874,33 @@ pub fn client_token(
     token.retain(|c| c.is_ascii_graphic());
     token.truncate(64);
     token
+}
+
+/// Whether the gateway is attached to the VPC, or on its way (EC2 reports an attached
+/// internet gateway's attachment as `available`, so only the leaving states count against).
+fn attached_to(gateway: &InternetGateway, vpc_id: &str) -> bool {
+    gateway.attachments().iter().any(|a| {
+        a.vpc_id() == Some(vpc_id)
+            && !matches!(
+                a.state(),
+                Some(AttachmentStatus::Detached | AttachmentStatus::Detaching)
+            )
+    })
+}
+
+/// Whether the route table is (or is becoming) the subnet's.
+fn associates(table: &RouteTable, subnet: &str) -> bool {
+    table.associations().iter().any(|a| {
+        a.subnet_id() == Some(subnet)
+            && !matches!(
+                a.association_state().and_then(|s| s.state()),
+                Some(
+                    RouteTableAssociationStateCode::Disassociated
+                        | RouteTableAssociationStateCode::Disassociating
+                        | RouteTableAssociationStateCode::Failed
+                )
+            )
+    })
 }
 
 /// Whether EC2 refused the call with `code`.

@@ -91,9 +91,7 @@ impl InstallStore {
         let lease_until_ms = now_ms + LEASE_MILLIS;
         // Tells this request's own write from another's when the SDK repeats a write that took
         // effect (its answer lost) and the repeat is refused.
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes)?;
-        let holder: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let holder = crate::ids::random_hex::<16>()?;
         for _ in 0..MAX_ROUNDS {
             let mut item: Item = HashMap::from([
                 ("pk".to_string(), s(pk.clone())),
