@@ -251,6 +251,7 @@ def main() -> None:
     parser.add_argument("--alarm-email", default="", help="where alarms are emailed (optional)")
     parser.add_argument("--sweep-schedule", default="rate(6 hours)", help="EventBridge schedule of the dangling-resource sweep")
     parser.add_argument("--webhook-extra-ca-pem", default="", help="extra CA certificates (PEM path) publish-events trusts for webhook receivers; for private CAs")
+    parser.add_argument("--webhook-allowed-cidrs", default="", help="test stacks only: CIDRs webhooks may reach besides public addresses (e.g. 127.0.0.1/32); leave unset on AWS")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds to wait for the stack")
     parser.add_argument("--outputs", type=Path, help="also write the outputs JSON here")
     args = parser.parse_args()
@@ -305,6 +306,7 @@ def main() -> None:
         "SweepSchedule": args.sweep_schedule,
         "AlarmEmail": args.alarm_email,
         "WebhookExtraCaPem": str(args.webhook_extra_ca_pem),
+        "WebhookAllowedCidrs": args.webhook_allowed_cidrs,
     }
     stack = deploy_stack(session.client("cloudformation"), name, TEMPLATE.read_text(), parameters, args.timeout)
     out = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

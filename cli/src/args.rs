@@ -94,15 +94,21 @@ pub enum InstallsCommand {
     /// Run a failed install again from the step that failed (then follow it with --watch)
     Retry {
         install_id: String,
-        /// Follow the retried install until it ends
+        /// Follow the retried install until it ends (only the retry's part of the timeline)
         #[arg(long)]
         watch: bool,
+        /// With --watch: show the whole timeline, not only the retry's part
+        #[arg(long, requires = "watch")]
+        all: bool,
     },
     /// Remove everything the install made from the customer's account
     Remove {
         install_id: String,
-        /// Follow the removal until it ends
+        /// Follow the removal until it ends (only the removal's part of the timeline)
         #[arg(long)]
         watch: bool,
+        /// With --watch: show the whole timeline, not only the removal's part
+        #[arg(long, requires = "watch")]
+        all: bool,
     },
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::args::{Cli, Command, InstallsCommand, TenantsCommand};
 use crate::args::Output;
+use crate::watch::Scope;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -64,6 +65,16 @@ async fn post(api: &Api, path: &str, body: &serde_json::Value, key: Option<&str>
     }
 }
 
+/// After a command that started an operation on an install (a retry, a removal; an upgrade
+/// would be the same): with `--watch`, follows only that operation's part of the timeline
+/// (what came before it is another operation's), or all of it with `--all`.
+async fn follow(api: &Api, install_id: &str, output: Output, accepted: ExitCode, watch: bool, all: bool) -> Result<ExitCode, String> {
+    if !watch || accepted != ExitCode::SUCCESS {
+        return Ok(accepted);
+    }
+    watch::run(api, install_id, output, if all { Scope::All } else { Scope::LatestOperation }).await
+}
+
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     let api = client(&cli).await?;
     let output = cli.output;
@@ -87,21 +98,13 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 let install_id = response.json["install_id"].as_str().map(str::to_owned);
                 let code = answer(output, response, render::accepted);
                 match (watch, install_id) {
-                    (true, Some(id)) if code == ExitCode::SUCCESS => watch::run(&api, &id, output, 0).await?,
+                    (true, Some(id)) if code == ExitCode::SUCCESS => watch::run(&api, &id, output, Scope::All).await?,
                     _ => code,
                 }
             }
-            InstallsCommand::Retry { install_id, watch } => {
-                // Only the retry's part of the timeline is followed: what came before it failed.
-                let before = api.get(&format!("/installs/{install_id}")).await.map_err(e)?;
-                let seen = before.json["version"].as_u64().unwrap_or(0);
+            InstallsCommand::Retry { install_id, watch, all } => {
                 let response = api.send("POST", &format!("/installs/{install_id}/retry"), None, true).await.map_err(e)?;
-                let code = answer(output, response, render::accepted);
-                if watch && code == ExitCode::SUCCESS {
-                    watch::run(&api, &install_id, output, seen).await?
-                } else {
-                    code
-                }
+                follow(&api, &install_id, output, answer(output, response, render::accepted), watch, all).await?
             }
             InstallsCommand::Show { install_id } => answer(output, api.get(&format!("/installs/{install_id}")).await.map_err(e)?, render::install),
             InstallsCommand::List { tenant_id, limit, cursor } => {
@@ -111,15 +114,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 answer(output, api.get(&path).await.map_err(e)?, render::install_list)
             }
-            InstallsCommand::Watch { install_id } => watch::run(&api, &install_id, output, 0).await?,
-            InstallsCommand::Remove { install_id, watch } => {
+            InstallsCommand::Watch { install_id } => watch::run(&api, &install_id, output, Scope::All).await?,
+            InstallsCommand::Remove { install_id, watch, all } => {
                 let response = api.send("DELETE", &format!("/installs/{install_id}"), None, true).await.map_err(e)?;
-                let code = answer(output, response, render::accepted);
-                if watch && code == ExitCode::SUCCESS {
-                    watch::run(&api, &install_id, output, 0).await?
-                } else {
-                    code
-                }
+                follow(&api, &install_id, output, answer(output, response, render::accepted), watch, all).await?
             }
         },
     })

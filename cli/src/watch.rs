@@ -13,8 +13,18 @@ use crate::timeline;
 
 const POLL: Duration = Duration::from_millis(500);
 
-/// Follows `install_id`, showing the timeline after entry `after` (0: all of it).
-pub async fn run(api: &Api, install_id: &str, output: Output, after: u64) -> Result<ExitCode, String> {
+/// Which part of the timeline to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// All of it (`installs watch`, `--all`).
+    All,
+    /// The operation the command just started (a retry, a removal): from the newest
+    /// operation's first entry, as found on the first look.
+    LatestOperation,
+}
+
+/// Follows `install_id`, showing the part of its timeline that `scope` says.
+pub async fn run(api: &Api, install_id: &str, output: Output, scope: Scope) -> Result<ExitCode, String> {
     // The spinner only on a terminal: piped into a file or a script, plain lines.
     let spinner = match output {
         Output::Text if std::io::stderr().is_terminal() => {
@@ -30,6 +40,8 @@ pub async fn run(api: &Api, install_id: &str, output: Output, after: u64) -> Res
         None => println!("{line}"),
     };
     let mut shown = 0;
+    // Entries up to this seq are not shown; fixed on the first look.
+    let mut after: Option<u64> = None;
     loop {
         let response = api.get(&format!("/installs/{install_id}")).await.map_err(|e| e.to_string())?;
         if !response.is_success() {
@@ -40,6 +52,10 @@ pub async fn run(api: &Api, install_id: &str, output: Output, after: u64) -> Res
             return Ok(ExitCode::from(1));
         }
         let install = response.json;
+        let after = *after.get_or_insert_with(|| match scope {
+            Scope::All => 0,
+            Scope::LatestOperation => timeline::latest_operation_start(&install).map_or(0, |seq| seq.saturating_sub(1)),
+        });
         let events: Vec<serde_json::Value> =
             install["timeline"].as_array().into_iter().flatten().filter(|e| e["seq"].as_u64().is_some_and(|seq| seq > after)).cloned().collect();
         for event in events.iter().skip(shown) {
@@ -66,7 +82,7 @@ pub async fn run(api: &Api, install_id: &str, output: Output, after: u64) -> Res
     }
 }
 
-/// The install with only the timeline after entry `after`, so a retry is timed on its own.
+/// The install with only the timeline after entry `after`, so an operation is timed on its own.
 fn since(install: &serde_json::Value, after: u64) -> serde_json::Value {
     let mut install = install.clone();
     if let Some(timeline) = install["timeline"].as_array_mut() {

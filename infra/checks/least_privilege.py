@@ -1,10 +1,16 @@
-"""Least privilege, proven: the customer role allows every action the functions called in
-customer accounts during the test suite, and nothing they never called.
+"""Least privilege, proven from IAM decisions: every statement of the customer role allowed
+something the suite did, no install of the suite was refused anything it needed, and every
+refusal the suite saw is a deny path that a test provokes on purpose.
 
-Reads what the local stack recorded ($BYOC_LOCAL_DIR/logs/role-actions.jsonl, written by
-infra/local/moto_ext/request_log.py) after the end-to-end suite, and the installer role's
-policy in cfn/customer-role.yaml. Exits non-zero, naming the actions, when either side has
-something the other lacks.
+The local stack authorizes every call of an assumed-role session as IAM does and writes each
+decision to $BYOC_LOCAL_DIR/logs/iam-decisions.jsonl (infra/local/moto_ext/iam_enforce.py):
+the action, each resource ARN, the context keys, allow or deny, and the statement that decided
+(`inline:<policy>#<Sid>`). This check reads that log after the end-to-end suite, with the
+installer role's statements from cfn/customer-role.yaml, and exits non-zero, naming them, when
+- a statement of the role never allowed anything (remove it, or test the path that needs it),
+- the role was refused something outside the deny paths below (real IAM would refuse a real
+  install there),
+- the stack could not evaluate a request (an action or resource it has no data for).
 
     python infra/checks/least_privilege.py [--log FILE] [--role-name byoc-installer]
 """
@@ -12,80 +18,110 @@ something the other lacks.
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
 import sys
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from iam_policies import REPO, statements
 
-# Never requests of their own: AWS checks them inside another call, so no request log shows
-# them. iam:PassRole when CreateCluster/CreateNodegroup hand EKS the cluster and node roles;
-# iam:CreateServiceLinkedRole when EKS, its node groups, ELB or Service Quotas are first used
-# in an account.
-IMPLICIT = {
-    "iam:PassRole": "checked by eks:CreateCluster and eks:CreateNodegroup (roleArn, nodeRole)",
-    "iam:CreateServiceLinkedRole": "made by AWS on first use of EKS, node groups, ELB, Service Quotas",
-    "ec2:CreateTags": "authorised within the Create* calls that carry TagSpecifications (ec2:CreateAction)",
+# Refusals the suite provokes on purpose, by action, with the test that does.
+DENY_PATHS = {
+    "ec2:CreateNatGateway": "tests/tests/permissions.rs: a permissions boundary leaves out NAT gateways; the preflight fails the install",
 }
-# Needs no permission at all (AWS: "No permissions are required to perform this operation").
-ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}
+# Statement actions the suite cannot exercise, and why they stay.
+KEPT: dict[tuple[str, str], str] = {
+    ("ChangeAndDeleteOnlyTagged", "ec2:RevokeSecurityGroupIngress"): (
+        "a group tagged with the install (the Load Balancer Controller's defaultTags give its groups the "
+        "install's tags) whose ingress rule references another group must lose the rule before that group can go; "
+        "the suite's controller groups match DeleteWhatTheLoadBalancerControllerLeft first"
+    ),
+}
+# The permission preflight (functions/check-quotas/src/permission_probe.rs) names placeholder
+# parents that cannot carry an install's tags; AWS refuses those, and the probe knows it.
+PLACEHOLDER = "0000000000000000f"
 
 
-def allowed_actions(role_resource: str = "InstallerRole") -> list[str]:
+def installer_statements(role_resource: str = "InstallerRole") -> dict[str, list[str]]:
+    """Sid -> actions of each permission statement of the installer role."""
     template = REPO / "cfn" / "customer-role.yaml"
-    return sorted({a for st in statements(template) if st.resource == role_resource and st.kind == "permissions" for a in st.actions()})
+    out = {}
+    for st in statements(template):
+        if st.resource == role_resource and st.kind == "permissions":
+            sid = st.body.get("Sid")
+            if not sid:
+                raise SystemExit(f"least privilege: a statement of {role_resource} has no Sid, so no decision can name it: {st.body}")
+            out[sid] = st.actions()
+    return out
 
 
-def called_actions(log: Path, role_name: str) -> set[str]:
-    called = set()
-    for line in log.read_text().splitlines():
-        entry = json.loads(line)
-        if entry["role"].endswith(f":role/byoc/{role_name}"):
-            called.add(entry["action"])
-    return called
-
-
-def matches(pattern: str, action: str) -> bool:
-    # IAM action names are case-insensitive; wildcards as in IAM.
-    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+def decisions(log: Path, role_name: str) -> list[dict]:
+    suffix = f":role/byoc/{role_name}"
+    return [e for e in map(json.loads, log.read_text().splitlines()) if e["role"].endswith(suffix)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     state = Path(os.environ.get("BYOC_LOCAL_DIR", REPO / ".local"))
-    parser.add_argument("--log", type=Path, default=state / "logs" / "role-actions.jsonl")
+    parser.add_argument("--log", type=Path, default=state / "logs" / "iam-decisions.jsonl")
     parser.add_argument("--role-name", default="byoc-installer")
     args = parser.parse_args()
     if not args.log.is_file():
         print(f"least privilege: {args.log} is missing; run the end-to-end suite on the local stack first", file=sys.stderr)
         return 2
 
-    allowed = allowed_actions()
-    called = called_actions(args.log, args.role_name)
-    if len(called) < 10:
-        print(f"least privilege: only {len(called)} actions recorded for role {args.role_name}; did the end-to-end suite run?", file=sys.stderr)
+    entries = decisions(args.log, args.role_name)
+    allows = [e for e in entries if e["decision"] == "allow"]
+    if len({e["checked_action"] for e in allows}) < 10:
+        print(f"least privilege: only {len(allows)} allow decisions recorded for role {args.role_name}; did the end-to-end suite run?", file=sys.stderr)
         return 2
-    not_allowed = sorted(a for a in called if a not in ALWAYS_ALLOWED and not any(matches(p, a) for p in allowed))
-    unused = sorted(p for p in allowed if p not in IMPLICIT and not any(matches(p, a) for a in called))
+    sids = installer_statements()
+    used: dict[str, set[str]] = defaultdict(set)
+    for e in allows:
+        sid = (e.get("decided_by") or "").rsplit("#", 1)[-1]
+        used[sid].add(e["checked_action"])
 
-    print(f"least privilege: role {args.role_name} called {len(called)} distinct actions; its policy names {len(allowed)}")
-    for pattern in allowed:
-        used = sorted(a for a in called if matches(pattern, a))
-        note = IMPLICIT.get(pattern) or (", ".join(used) if pattern.endswith("*") else ("called" if used else "NEVER CALLED"))
-        print(f"  {pattern:<58} {note}")
+    print(f"least privilege: role {args.role_name}: {len(sids)} statements, {len(allows)} distinct allow decisions")
     ok = True
-    if not_allowed:
+    for sid, actions in sids.items():
+        what = ", ".join(sorted(used.get(sid, ()))) or "NEVER DECIDED AN ALLOW"
+        print(f"  {sid:<46} {what}")
+        if sid not in used:
+            ok = False
+    never = [f"{sid}: {action}" for sid, actions in sids.items() for action in actions
+             if "*" not in action and action not in used.get(sid, ()) and (sid, action) not in KEPT]
+    if never:
         ok = False
-        print("\ncalled but not allowed by cfn/customer-role.yaml (AccessDenied on AWS):", file=sys.stderr)
-        for a in not_allowed:
-            print(f"  {a}", file=sys.stderr)
-    if unused:
+        print("\nallowed but never used in the suite (remove them, or test the path that needs them):", file=sys.stderr)
+        for line in never:
+            print(f"  {line}", file=sys.stderr)
+    for (sid, action), why in KEPT.items():
+        print(f"  kept without a test: {sid} {action}: {why}")
+
+    refused = [e for e in entries if e["decision"] not in ("allow", "unevaluable")]
+    probes = [e for e in refused if PLACEHOLDER in e.get("resource", "")]
+    on_purpose = [e for e in refused if e not in probes and e["checked_action"] in DENY_PATHS]
+    unexpected = [e for e in refused if e not in probes and e not in on_purpose]
+    print(f"\nrefusals: {len(probes)} of the preflight's placeholder parents, {len(on_purpose)} on deny paths, {len(unexpected)} unexpected")
+    for action, test in DENY_PATHS.items():
+        seen = sum(1 for e in on_purpose if e["checked_action"] == action)
+        print(f"  deny path {action}: seen {seen}x ({test})")
+        if not seen:
+            ok = False
+            print(f"least privilege: the deny path {action} was never exercised ({test})", file=sys.stderr)
+    if unexpected:
         ok = False
-        print("\nallowed but never called by the suite (remove them, or test the path that calls them):", file=sys.stderr)
-        for a in unused:
-            print(f"  {a}", file=sys.stderr)
+        print("\nrefused outside the deny paths (AccessDenied on AWS):", file=sys.stderr)
+        for (action, rtype, decided), n in Counter((e["checked_action"], e.get("resource_type"), e.get("reason", "")) for e in unexpected).most_common():
+            print(f"  {n}x {action} on {rtype or '*'}: {decided}", file=sys.stderr)
+
+    unevaluable = [e for e in map(json.loads, args.log.read_text().splitlines()) if e["decision"] == "unevaluable"]
+    if unevaluable:
+        ok = False
+        print("\nrequests the local stack could not evaluate (give iam_context the data, never allow them blindly):", file=sys.stderr)
+        for why, n in Counter(e["why"] for e in unevaluable).most_common():
+            print(f"  {n}x {why}", file=sys.stderr)
     return 0 if ok else 1
 
 

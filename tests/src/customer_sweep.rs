@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair, VolumeType, VpcEndpointType};
+use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair, VolumeType};
 use aws_sdk_eks::types::{CreateAccessConfigRequest, AuthenticationMode, VpcConfigRequest};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, LoadBalancerTypeEnum, ProtocolEnum, TargetTypeEnum};
 use byoc_core::controller_tags::EBS_CSI_ADDON;
@@ -26,6 +26,18 @@ pub struct Account {
 }
 
 impl Account {
+    /// A role of this account (EKS makes access entries only for principals that exist).
+    pub async fn ensure_role(&self, name: &str) -> Result<(), String> {
+        let header = AccountHeader(self.id.clone());
+        let iam = aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&self.stack.config).interceptor(header).build());
+        let trust = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"sts:AssumeRole"}}]}}"#, self.id);
+        match iam.create_role().role_name(name).assume_role_policy_document(trust).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_entity_already_exists_exception()) => Ok(()),
+            Err(e) => Err(format!("CreateRole {name}: {e:?}")),
+        }
+    }
+
     pub fn new(stack: &LocalStack, id: &str) -> Self {
         let header = || AccountHeader(id.to_owned());
         Self {
@@ -206,12 +218,27 @@ pub async fn build_footprint(account: &Account, install_id: &str, tenant_id: &st
     for addon in ["vpc-cni", EBS_CSI_ADDON] {
         // The CSI driver as create-cluster configures it: its volumes carry the install's tags.
         let configuration = (addon == EBS_CSI_ADDON).then(|| ebs_csi_configuration_for(install_id, tenant_id)).transpose()?;
-        account.eks.create_addon().cluster_name(&cluster).addon_name(addon).set_configuration_values(configuration).send().await.map_err(|e| err("CreateAddon")(&e))?;
+        account
+            .eks
+            .create_addon()
+            .cluster_name(&cluster)
+            .addon_name(addon)
+            .set_configuration_values(configuration)
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await
+            .map_err(|e| err("CreateAddon")(&e))?;
         fp.add("addon", addon);
     }
+    // The vendor's access entry, tagged as create-cluster tags it; the customer's own entry
+    // (untagged, not ours to delete) goes with the cluster, as EKS deletes a cluster's entries.
+    account.ensure_role("vendor-deploy").await?;
+    account.ensure_role("platform-admins").await?;
+    let vendor = format!("arn:aws:iam::{}:role/vendor-deploy", account.id);
+    account.eks.create_access_entry().cluster_name(&cluster).principal_arn(&vendor).set_tags(Some(tags.clone())).send().await.map_err(|e| err("CreateAccessEntry")(&e))?;
+    fp.add("access-entry", vendor);
     let admin = format!("arn:aws:iam::{}:role/platform-admins", account.id);
     account.eks.create_access_entry().cluster_name(&cluster).principal_arn(&admin).send().await.map_err(|e| err("CreateAccessEntry")(&e))?;
-    fp.add("access-entry", admin);
     let log_tags: BTreeMap<&str, String> = ours("logs").into_iter().collect();
     account.json_call("Logs_20140328.CreateLogGroup", json!({"logGroupName": fp.log_group, "tags": log_tags})).await?;
     fp.add("log-group", fp.log_group.clone());
@@ -242,7 +269,17 @@ pub async fn kubernetes_leftovers(account: &Account, install_id: &str, vpc: &str
         .await
         .map_err(|e| err("CreateSecurityGroup")(&e))?;
     let lb_group = fp.add("security-group", lb_group.group_id().unwrap_or_default());
-    let node_group = ec2.create_security_group().group_name("eks-nodes").description("nodes").vpc_id(vpc).send().await.map_err(|e| err("CreateSecurityGroup")(&e))?;
+    // A second controller-made group whose rule lets the first in: the sweep revokes the rule
+    // before either group can go.
+    let node_group = ec2
+        .create_security_group()
+        .group_name("k8s-default-web-nodes")
+        .description("[k8s] Managed SecurityGroup for the targets")
+        .vpc_id(vpc)
+        .tag_specifications(spec(ResourceType::SecurityGroup, &k8s_tags))
+        .send()
+        .await
+        .map_err(|e| err("CreateSecurityGroup")(&e))?;
     let node_group = fp.add("security-group", node_group.group_id().unwrap_or_default());
     let from_lb = IpPermission::builder().ip_protocol("tcp").from_port(30000).to_port(32767).user_id_group_pairs(UserIdGroupPair::builder().group_id(&lb_group).build()).build();
     ec2.authorize_security_group_ingress().group_id(&node_group).ip_permissions(from_lb).send().await.map_err(|e| err("AuthorizeSecurityGroupIngress")(&e))?;
@@ -252,21 +289,22 @@ pub async fn kubernetes_leftovers(account: &Account, install_id: &str, vpc: &str
     let forward = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&tg).build();
     account.elb.create_listener().load_balancer_arn(&lb).protocol(ProtocolEnum::Tcp).port(80).default_actions(forward).send().await.map_err(|e| err("CreateListener")(&e))?;
 
-    let eni = ec2.create_network_interface().subnet_id(private_subnet).groups(&node_group).description("aws-K8S-i-0leaked").send().await.map_err(|e| err("CreateNetworkInterface")(&e))?;
-    fp.add("network-interface", eni.network_interface().and_then(|n| n.network_interface_id()).unwrap_or_default());
-    fp.add("volume", csi_volume(account, &cluster, "data-postgres-0").await?);
-    // An operator's interface endpoint for pulling images privately, made by hand in the VPC.
-    let endpoint = ec2
-        .create_vpc_endpoint()
-        .vpc_id(vpc)
-        .vpc_endpoint_type(VpcEndpointType::Interface)
-        .service_name("com.amazonaws.us-east-1.ecr.dkr")
-        .subnet_ids(private_subnet)
-        .security_group_ids(&node_group)
+    // The VPC CNI tags the interfaces it makes with the cluster's name (its own tag, not ours).
+    let cni_tags = [("cluster.k8s.amazonaws.com/name", cluster.as_str())];
+    let eni = ec2
+        .create_network_interface()
+        .subnet_id(private_subnet)
+        .groups(&node_group)
+        .description("aws-K8S-i-0leaked")
+        .tag_specifications(spec(ResourceType::NetworkInterface, &cni_tags))
         .send()
         .await
-        .map_err(|e| err("CreateVpcEndpoint")(&e))?;
-    fp.add("vpc-endpoint", endpoint.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default());
+        .map_err(|e| err("CreateNetworkInterface")(&e))?;
+    fp.add("network-interface", eni.network_interface().and_then(|n| n.network_interface_id()).unwrap_or_default());
+    fp.add("volume", csi_volume(account, &cluster, "data-postgres-0").await?);
+    // Not here: an untagged interface endpoint an operator made by hand in the VPC. IAM cannot
+    // scope ec2:DeleteVpcEndpoints to a VPC (the vpc-endpoint resource type has no ec2:Vpc
+    // key), so the installer's role may not delete it; removal reports it (issue #17).
     Ok(fp)
 }
 

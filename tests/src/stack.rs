@@ -169,6 +169,11 @@ impl Customer {
     /// Creates the access stack from `cfn/customer-role.yaml` as the quick-create link would,
     /// and waits for it to complete.
     pub async fn create_access_stack(&self, vendor_account_id: &str, external_id: &str) -> Result<(), String> {
+        self.create_access_stack_with_boundary(vendor_account_id, external_id, "").await
+    }
+
+    /// The access stack with its `PermissionsBoundaryArn` parameter set (empty: none).
+    pub async fn create_access_stack_with_boundary(&self, vendor_account_id: &str, external_id: &str, boundary_arn: &str) -> Result<(), String> {
         let template = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cfn/customer-role.yaml")).map_err(|e| e.to_string())?;
         let parameter = |key: &str, value: &str| Parameter::builder().parameter_key(key).parameter_value(value).build();
         let outputs = &self.stack.outputs;
@@ -179,6 +184,7 @@ impl Customer {
             .parameters(parameter("VendorAccountId", vendor_account_id))
             .parameters(parameter("ExternalId", external_id))
             .parameters(parameter("RoleName", &outputs.customer_role_name))
+            .parameters(parameter("PermissionsBoundaryArn", boundary_arn))
             .capabilities(Capability::CapabilityNamedIam)
             .send()
             .await

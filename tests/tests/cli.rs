@@ -69,6 +69,10 @@ async fn an_operator_creates_a_tenant_and_watches_an_install_to_ready() {
     let removed = byoc(&stack, &["installs", "remove", install_id, "--watch"]).await;
     assert!(removed.status.success(), "{}\n{}", stdout(&removed), String::from_utf8_lossy(&removed.stderr));
     assert!(stdout(&removed).contains(&format!("install {install_id} is removed")), "{}", stdout(&removed));
+    // Only the removal is followed and timed: not the install before it, nor the time it sat ready.
+    let text = stdout(&removed);
+    assert!(text.contains("removal requested") && !text.lines().any(|l| l.starts_with("#1 ")), "{text}");
+    assert!(!text.contains("validate-trust"), "{text}");
 }
 
 #[tokio::test]

@@ -26,8 +26,14 @@ fn vendor_deploy_role(stack: &LocalStack) -> String {
     format!("arn:aws:iam::{}:role/byoc-vendor-deploy", stack.outputs.vendor_account_id)
 }
 
-fn kms_key(stack: &LocalStack) -> String {
-    format!("arn:aws:kms:us-east-1:{}:key/0b6c3c5e-6a4b-4a39-9f5b-0a1e2f3d4c5b", stack.outputs.vendor_account_id)
+/// EKS makes an access entry only for a principal that exists, so the role is made first.
+async fn ensure_vendor_deploy_role(stack: &LocalStack) {
+    let iam = aws_sdk_iam::Client::new(&stack.config);
+    let trust = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"sts:AssumeRole"}}]}}"#, stack.outputs.vendor_account_id);
+    if let Err(err) = iam.create_role().role_name("byoc-vendor-deploy").assume_role_policy_document(trust).send().await {
+        let exists = err.as_service_error().is_some_and(|e| e.is_entity_already_exists_exception());
+        assert!(exists, "CreateRole byoc-vendor-deploy: {err:?}");
+    }
 }
 
 // ---------------------------------------------------------------- the function under test
@@ -40,13 +46,13 @@ fn lambda(stack: &LocalStack) -> aws_sdk_lambda::Client {
 /// binary in target/debug), with the deployed validate-trust's role and environment plus the
 /// cluster settings. deploy.py does not deploy create-cluster yet; once it does, use that.
 async fn ensure_function(stack: &LocalStack) {
+    ensure_vendor_deploy_role(stack).await;
     let client = lambda(stack);
     let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/create-cluster");
     let binary = binary.canonicalize().unwrap_or_else(|e| panic!("{}: {e}; run cargo build --workspace --bins first", binary.display()));
     let template = client.get_function_configuration().function_name("byoc-validate-trust").send().await.expect("the deployed validate-trust function");
     let mut variables: HashMap<String, String> = template.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
     variables.insert("VENDOR_DEPLOY_ROLE_ARN".into(), vendor_deploy_role(stack));
-    variables.insert("CLUSTER_KMS_KEY_ARN".into(), kms_key(stack));
     variables.insert("CLUSTER_PUBLIC_ACCESS_CIDRS".into(), PUBLIC_CIDR.into());
     // The local Lambda host keeps warm processes per configuration; a new build must not be
     // served by a process still running the old binary.
@@ -224,8 +230,7 @@ async fn the_cluster_starts_before_nat_and_nodes_and_addons_follow_until_ready()
     let access = cluster.access_config().unwrap();
     assert_eq!(access.authentication_mode().map(|m| m.as_str()), Some("API"));
     assert_eq!(access.bootstrap_cluster_creator_admin_permissions(), Some(false), "the installer keeps no admin rights");
-    let encryption = &cluster.encryption_config()[0];
-    assert_eq!(encryption.provider().and_then(|p| p.key_arn()), Some(kms_key(&stack).as_str()));
+    assert!(cluster.encryption_config().is_empty(), "EKS encrypts API data by default; no vendor key in a customer's cluster");
     let tags = cluster.tags().unwrap();
     assert_eq!((tags["byoc:install-id"].as_str(), tags["byoc:tenant-id"].as_str(), tags["Name"].as_str()), (install.id.as_str(), install.tenant_id.as_str(), name.as_str()));
 
@@ -305,13 +310,19 @@ async fn the_cluster_starts_before_nat_and_nodes_and_addons_follow_until_ready()
     assert_eq!(install.eks.list_clusters().send().await.unwrap().clusters(), [name.as_str()]);
     assert_eq!(install.eks.list_nodegroups().cluster_name(&name).send().await.unwrap().nodegroups().len(), 1);
     assert_eq!(install.eks.list_addons().cluster_name(&name).send().await.unwrap().addons().len(), ADDONS.len());
-    assert_eq!(install.eks.list_access_entries().cluster_name(&name).send().await.unwrap().access_entries().len(), 1);
+    // The vendor's entry, and the one EKS makes itself for the node role (API mode).
+    let entries = install.eks.list_access_entries().cluster_name(&name).send().await.unwrap().access_entries().to_vec();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for principal in entries.iter().filter(|p| **p != vendor_deploy_role(&stack)) {
+        let entry = install.eks.describe_access_entry().cluster_name(&name).principal_arn(principal).send().await.unwrap();
+        assert_eq!(entry.access_entry().and_then(|e| e.r#type()), Some("EC2_LINUX"), "{principal}");
+    }
     assert_eq!(record(&api, &install).await["version"], done["version"], "a call that changes nothing records nothing");
 
     // Access is checked in the cluster, not on the record: an entry removed is made again.
     install.eks.delete_access_entry().cluster_name(&name).principal_arn(vendor_deploy_role(&stack)).send().await.unwrap();
     assert_eq!(call(&stack, &install).await.unwrap()["ready"], true);
-    assert_eq!(install.eks.list_access_entries().cluster_name(&name).send().await.unwrap().access_entries(), [vendor_deploy_role(&stack)]);
+    assert!(install.eks.list_access_entries().cluster_name(&name).send().await.unwrap().access_entries().contains(&vendor_deploy_role(&stack)));
     let (_, message) = cluster_events(&record(&api, &install).await).pop().unwrap();
     assert_eq!(message, format!("cluster-admin access entry for {}", vendor_deploy_role(&stack)));
 }

@@ -138,14 +138,28 @@ async fn duplicates(stack: &LocalStack, account: &str, id: &str) -> Vec<String> 
             .unwrap()
             .addons()
             .len();
-        let entries = eks
+        // The installer's entries (STANDARD); EKS adds the node role's (EC2_LINUX) itself.
+        let principals = eks
             .list_access_entries()
             .cluster_name(cluster)
             .send()
             .await
             .unwrap()
             .access_entries()
-            .len();
+            .to_vec();
+        let mut entries = 0;
+        for principal in &principals {
+            let entry = eks
+                .describe_access_entry()
+                .cluster_name(cluster)
+                .principal_arn(principal)
+                .send()
+                .await
+                .unwrap();
+            if entry.access_entry().and_then(|e| e.r#type()) == Some("STANDARD") {
+                entries += 1;
+            }
+        }
         if nodegroups > 1 || addons > ADDONS || entries > 1 {
             found.push(format!(
                 "{id}: {nodegroups} node groups, {addons} add-ons, {entries} access entries"

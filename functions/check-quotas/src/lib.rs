@@ -7,6 +7,7 @@
 mod applied;
 mod cidr_conflict;
 mod instance_type;
+mod permission_probe;
 mod usage;
 
 use aws_config::SdkConfig;
@@ -55,6 +56,10 @@ pub enum CheckQuotasError {
     /// Service Quotas has no value for a quota the plan needs.
     #[error("{0}")]
     QuotaUnavailable(String),
+    /// The customer role may not make what the install makes (found by DryRun, before
+    /// anything is built).
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error(transparent)]
     Core(#[from] byoc_core::Error),
 }
@@ -73,6 +78,7 @@ impl From<CheckQuotasError> for Diagnostic {
             CheckQuotasError::InstanceTypeUnsupported(_) => "InstanceTypeUnsupported",
             CheckQuotasError::CidrConflict(_) => "CidrConflict",
             CheckQuotasError::QuotaUnavailable(_) => "QuotaUnavailable",
+            CheckQuotasError::PermissionDenied(_) => "PermissionDenied",
             CheckQuotasError::Core(core) => core.error_name(),
         };
         Diagnostic { error_type: error_type.into(), error_message: err.to_string() }
@@ -111,6 +117,16 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
         deps.store.record(&install.install_id, change).await?;
     }
     let ec2 = aws_sdk_ec2::Client::new(&session.config);
+
+    let refused = permission_probe::refusals(&ec2, &aws_sdk_sts::Client::new(&session.config), install).await?;
+    if !refused.is_empty() {
+        let listed: Vec<String> = refused.iter().map(ToString::to_string).collect();
+        return Err(CheckQuotasError::PermissionDenied(format!(
+            "the customer role in account {} may not make what the install needs, so nothing was built: {}",
+            install.account_id,
+            listed.join("; ")
+        )));
+    }
 
     let instance_type = &options.node_instance_type;
     let (available, offered) = instance_type::offering_zones(&ec2, instance_type).await?;

@@ -39,10 +39,11 @@ pub struct QuotaLine {
 /// How a person reaches the cluster, when the install made one.
 fn cluster_section(install: &Install) -> Option<String> {
     let name = install.resources.get("cluster_name")?;
-    let mut text = format!("\nYour EKS cluster:\n  Name:     {name}\n");
-    for (label, key) in [("Version", "kubernetes_version"), ("Endpoint", "cluster_endpoint"), ("ARN", "cluster_arn"), ("Nodes", "nodegroup_name")] {
+    let mut text = "\nYour EKS cluster:\n".to_owned();
+    // Every label the same way: "Label:" padded, so the values line up.
+    for (label, key) in [("Name", "cluster_name"), ("Version", "kubernetes_version"), ("Endpoint", "cluster_endpoint"), ("ARN", "cluster_arn"), ("Nodes", "nodegroup_name")] {
         if let Some(value) = install.resources.get(key) {
-            text.push_str(&format!("  {label:<9} {value}\n"));
+            text.push_str(&format!("  {:<10}{value}\n", format!("{label}:")));
         }
     }
     text.push_str(&format!(
@@ -305,7 +306,15 @@ mod tests {
         }
         let body = ready("V", &install).body;
         assert!(body.contains("Name:     byoc-inst-x"), "{body}");
-        assert!(body.contains("Version   1.33"));
+        assert!(body.contains("Version:  1.33"), "{body}");
+        assert!(body.contains("Endpoint: https://ABC"), "{body}");
+        // Each line of the cluster block is "  <Label>:" then the value in one column.
+        let block: Vec<&str> = body.lines().skip_while(|l| *l != "Your EKS cluster:").skip(1).take_while(|l| !l.is_empty()).collect();
+        assert_eq!(block.len(), 3, "{body}");
+        for line in block {
+            let (label, value) = line.split_at(12);
+            assert!(label.trim_start().trim_end().ends_with(':') && !value.starts_with(' '), "{line:?}");
+        }
         assert!(body.contains("aws eks update-kubeconfig --region eu-west-2 --name byoc-inst-x"));
         assert!(!ready("V", &self::install()).body.contains("update-kubeconfig"), "no cluster, no command");
     }

@@ -10,6 +10,7 @@ pub mod customer_access;
 pub mod customer_session;
 pub mod customer_topic;
 pub mod deletion_order;
+pub mod destination;
 pub mod email;
 pub mod error;
 pub mod external_id;

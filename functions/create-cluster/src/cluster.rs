@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_eks::types::{
-    AuthenticationMode, Cluster, CreateAccessConfigRequest, EncryptionConfig, LogSetup, LogType, Logging, Provider, VpcConfigRequest,
+    AuthenticationMode, Cluster, CreateAccessConfigRequest, LogSetup, LogType, Logging, VpcConfigRequest,
 };
 use aws_sdk_eks::Client;
 use byoc_core::cluster_plan::{self, OfferedVersion, Support};
@@ -64,7 +64,7 @@ pub async fn create(eks: &Client, install: &Install, network: &InstallNetwork, v
         .authentication_mode(AuthenticationMode::Api)
         .bootstrap_cluster_creator_admin_permissions(false)
         .build();
-    let mut request = eks
+    let request = eks
         .create_cluster()
         .name(&name)
         .version(version)
@@ -74,13 +74,6 @@ pub async fn create(eks: &Client, install: &Install, network: &InstallNetwork, v
         .access_config(access)
         .set_tags(Some(tag_map(install, &name)))
         .client_request_token(format!("{}-cluster", install.install_id));
-    if let Some(key) = &settings.kms_key_arn {
-        // `resources` is deprecated (EKS now envelope-encrypts all API data with the key),
-        // but regions and partitions that predate that still require ["secrets"].
-        #[allow(deprecated)]
-        let encryption = EncryptionConfig::builder().resources("secrets").provider(Provider::builder().key_arn(key).build()).build();
-        request = request.encryption_config(encryption);
-    }
     match request.send().await {
         Ok(out) => out.cluster.ok_or_else(|| aws_missing("CreateCluster")),
         Err(err) => match err.as_service_error() {

@@ -11,6 +11,7 @@ mod addons;
 mod cluster;
 mod controller_values;
 mod error;
+mod log_group;
 mod network;
 mod nodegroup;
 mod progress;
@@ -124,11 +125,12 @@ async fn advance(
 ) -> Result<(ClusterStatus, Option<Change>), CreateClusterError> {
     let eks = aws_sdk_eks::Client::new(config);
     let ec2 = aws_sdk_ec2::Client::new(config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(config);
     let name = cluster_name(install);
     let recorded = ClusterData::recorded(install);
     let mut notes: Vec<String> = Vec::new();
 
-    let cluster = ensure_cluster(deps, install, &eks, &ec2, &mut notes).await?;
+    let cluster = ensure_cluster(deps, install, &eks, &ec2, &logs, &mut notes).await?;
     let mut data = ClusterData::of(install, &cluster);
     match cluster.status() {
         Some(EksClusterStatus::Active) => {}
@@ -193,6 +195,7 @@ async fn ensure_cluster(
     install: &Install,
     eks: &aws_sdk_eks::Client,
     ec2: &aws_sdk_ec2::Client,
+    logs: &aws_sdk_cloudwatchlogs::Client,
     notes: &mut Vec<String>,
 ) -> Result<Cluster, CreateClusterError> {
     let name = cluster_name(install);
@@ -212,13 +215,15 @@ async fn ensure_cluster(
         cluster::offered_versions(eks)
     )?;
     let version = cluster::plan_version(install, &offered)?;
+    let log_group = log_group::ensure(logs, install, &name).await?;
     let created = cluster::create(eks, install, &network, &version, &deps.settings).await?;
     deps.fault.point("cluster");
     notes.push(format!(
-        "EKS cluster {name} requested: Kubernetes {version}, {} private and {} public subnets of {}",
+        "EKS cluster {name} requested: Kubernetes {version}, {} private and {} public subnets of {}, control-plane logs in {log_group} (kept {} days)",
         network.private.len(),
         network.public.len(),
-        network.vpc_id
+        network.vpc_id,
+        log_group::RETENTION_DAYS
     ));
     Ok(created)
 }

@@ -8,20 +8,20 @@ pub struct Settings {
     /// The vendor role that deploys the vendor's software into the cluster; it gets an EKS
     /// access entry with cluster-admin.
     pub vendor_deploy_role_arn: String,
-    /// Envelope encryption of Kubernetes secrets with this KMS key, when set.
-    pub kms_key_arn: Option<String>,
+    // No KMS key setting: EKS envelope-encrypts all Kubernetes API data by default (EKS User
+    // Guide, "Default envelope encryption for all Kubernetes API Data"), and a customer key
+    // would have to live in each customer's account and region, not in the vendor's.
     /// Who may reach the public API endpoint.
     pub public_access_cidrs: Vec<String>,
 }
 
 impl Settings {
-    /// Reads `VENDOR_DEPLOY_ROLE_ARN`, optional `CLUSTER_KMS_KEY_ARN` and optional
+    /// Reads `VENDOR_DEPLOY_ROLE_ARN` and optional
     /// `CLUSTER_PUBLIC_ACCESS_CIDRS` (comma-separated, default `0.0.0.0/0`).
     pub fn from_env() -> Result<Self, byoc_core::Error> {
         let optional = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         Ok(Self {
             vendor_deploy_role_arn: env("VENDOR_DEPLOY_ROLE_ARN")?,
-            kms_key_arn: optional("CLUSTER_KMS_KEY_ARN"),
             public_access_cidrs: parse_cidrs(optional("CLUSTER_PUBLIC_ACCESS_CIDRS").as_deref())?,
         })
     }

@@ -7,6 +7,7 @@
 //! (consumers deduplicate on install_id + seq).
 
 pub mod bus;
+pub mod checked_dns;
 pub mod error;
 pub mod records;
 pub mod webhook_sender;

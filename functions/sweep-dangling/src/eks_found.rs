@@ -3,6 +3,7 @@
 use aws_sdk_eks::error::ProvideErrorMetadata;
 use aws_sdk_eks::Client;
 use byoc_core::deletion_order::{Found, Kind, Reason, Scope};
+use byoc_core::tags::INSTALL_TAG;
 use byoc_core::Error;
 use std::collections::HashMap;
 
@@ -56,11 +57,25 @@ pub async fn cluster(eks: &Client, scope: &Scope) -> Result<Vec<Found>, Error> {
         out.push(Found::new(Kind::Addon, addon, reason()).tags(pairs(record.and_then(|a| a.tags()))).in_vpc(vpc.clone()).deleting(deleting(status)));
     }
 
-    // A cluster in CONFIG_MAP mode has no access entries, and EKS says so with an error.
-    match eks.list_access_entries().cluster_name(name).into_paginator().items().send().try_collect().await {
-        Ok(entries) => out.extend(entries.into_iter().map(|principal| Found::new(Kind::AccessEntry, principal, reason()).in_vpc(vpc.clone()))),
-        Err(err) if err.code() == Some("InvalidRequestException") => {}
+    // Only the entries the install made (tagged with it): EKS adds its own (the node role's)
+    // and the customer may add theirs; the role may not delete those, and EKS deletes every
+    // entry with the cluster (EKS API reference, DeleteCluster). A cluster in CONFIG_MAP mode
+    // has no access entries, and EKS says so with an error.
+    let principals = match eks.list_access_entries().cluster_name(name).into_paginator().items().send().try_collect().await {
+        Ok(entries) => entries,
+        Err(err) if err.code() == Some("InvalidRequestException") => vec![],
         Err(err) => return Err(aws(err)),
+    };
+    for principal in principals {
+        let described = match eks.describe_access_entry().cluster_name(name).principal_arn(&principal).send().await {
+            Ok(out) => out,
+            Err(err) if err.code() == Some("ResourceNotFoundException") => continue,
+            Err(err) => return Err(aws(err)),
+        };
+        let tags = described.access_entry().and_then(|e| e.tags());
+        if tags.and_then(|t| t.get(INSTALL_TAG)) == Some(&scope.install_id) {
+            out.push(Found::new(Kind::AccessEntry, principal, reason()).tags(pairs(tags)).in_vpc(vpc.clone()));
+        }
     }
     Ok(out)
 }

@@ -19,6 +19,8 @@ Each module patches one gap between moto and what the installer relies on AWS to
   cloudformation_ext  the vendor stack's resources: state machine definitions from S3 with
                   substitutions, alarms, request validators
   request_log     which actions each assumed role calls (least-privilege evidence)
+  iam_enforce     every assumed-role request authorized as IAM does (iam_context builds the
+                  request context from AWS's data, iam_eval decides), denials as AWS answers
   control         tests steer the above per account through /moto-api/config
 and, here, state machines made by CloudFormation land where executions run.
 """
@@ -32,6 +34,7 @@ from pathlib import Path
 from . import cloudformation_ext, control, request_log, dynamodb_atomic, dynamodb_streams, eventbridge_ext, ec2_nat, eks_ext, lambda_runtime, service_quotas, sts_trust, sweep_support
 from . import sfn_callbacks, sqs_esm
 from . import dynamodb_transactions
+from . import iam_enforce
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -76,4 +79,5 @@ def install(state_dir: Path, moto_port: int) -> None:
     lambda_runtime.install(state_dir, moto_port)
     _cloudformation_state_machines_execute()
     cloudformation_ext.install()
-    request_log.install(state_dir)
+    iam_enforce.install(state_dir)
+    request_log.install(state_dir)  # wraps iam_enforce: a refused call is still evidence of a call

@@ -30,6 +30,11 @@ add-on, access-entry, DescribeAddonVersions or DescribeClusterVersions API. Here
   known here (the EBS CSI driver's `controller.extraVolumeTags`: string values), is refused
   with EKS's InvalidParameterException.
 
+- What EKS makes by itself: the control-plane log group `/aws/eks/<cluster>/cluster` when
+  logging is on and the group is missing (untagged, no retention, kept after the cluster), and
+  the node role's EC2_LINUX access entry when a node group joins a cluster in API mode. An
+  access entry needs a principal that exists.
+
 Response shapes and error names follow the EKS API reference; messages follow what EKS says
 where known.
 """
@@ -241,6 +246,7 @@ def _install_clusters(EKSResponse: Any, EKSBackend: Any) -> None:
         if creator is not None and (":role/" in creator or ":user/" in creator):
             entry = _new_access_entry(cluster, creator, None, None, {}, "STANDARD")
             entry["policies"][CLUSTER_ADMIN] = _association(CLUSTER_ADMIN, {"type": "cluster"})
+        _control_plane_log_group(account, self.region, name, self._get_param("logging") or {})
         return result
 
     def describe_cluster(self: Any, name: str) -> Any:
@@ -263,6 +269,7 @@ def _install_clusters(EKSResponse: Any, EKSBackend: Any) -> None:
         if issue:
             issue["resourceIds"] = [g["name"] for g in nodegroup.resources["autoScalingGroups"]]
         start_creating(nodegroup, _polls(account, "nodegroup_creating_polls"), final, issue)
+        _node_role_access_entry(cluster, self._get_param("nodeRole"))
         return result
 
     def describe_nodegroup(self: Any, cluster_name: str, nodegroup_name: str) -> Any:
@@ -274,6 +281,36 @@ def _install_clusters(EKSResponse: Any, EKSBackend: Any) -> None:
     EKSBackend.describe_cluster = describe_cluster
     EKSResponse.create_nodegroup = create_nodegroup
     EKSBackend.describe_nodegroup = describe_nodegroup
+
+
+def _control_plane_log_group(account: str, region: str, cluster: str, logging: dict) -> None:
+    """EKS User Guide, "Send control plane logs to CloudWatch Logs": with any log type enabled,
+    EKS sends the logs to `/aws/eks/<cluster>/cluster`, creating the group if it is not there,
+    with no retention ("Never expire") and without the cluster's tags ("Tags don't propagate
+    to other resources associated with the cluster", EKS User Guide, "Tag your Amazon EKS
+    resources"). The group is not deleted with the cluster."""
+    from moto.logs.models import logs_backends
+
+    enabled = any(setup.get("enabled") and setup.get("types") for setup in (logging.get("clusterLogging") or []))
+    if not enabled:
+        return
+    backend = logs_backends[account][region]
+    name = f"/aws/eks/{cluster}/cluster"
+    with _LOCK:
+        if name not in backend.groups:
+            backend.create_log_group(name, {})
+
+
+def _node_role_access_entry(cluster: Any, node_role: str | None) -> None:
+    """EKS User Guide, "Grant IAM users access to Kubernetes with EKS access entries": for a
+    managed node group on a cluster whose authentication mode includes API, EKS creates an
+    access entry of type EC2_LINUX for the node role itself (untagged, not the caller's)."""
+    mode = getattr(cluster, "access_config", {}).get("authenticationMode", "CONFIG_MAP")
+    if not node_role or mode not in ("API", "API_AND_CONFIG_MAP"):
+        return
+    if node_role not in cluster.byoc_access_entries:
+        entry = _new_access_entry(cluster, node_role, ["system:nodes"], "system:node:{{EC2PrivateDNSName}}", {}, "EC2_LINUX")
+        entry["kubernetesGroups"] = []
 
 
 def _final(account: str, kind: str, failed_status: str, default_code: str) -> tuple[str, dict | None]:
@@ -546,6 +583,23 @@ def _entry(cluster: Any, principal: str) -> dict:
     return entry
 
 
+def _principal_exists(principal: str) -> bool:
+    from moto.iam.models import iam_backends
+
+    parts = principal.split(":", 5)
+    if len(parts) != 6:
+        return False
+    partition, account, resource = parts[1], parts[4], parts[5]
+    backend = iam_backends[account][partition]
+    kind, _, path_and_name = resource.partition("/")
+    name = path_and_name.rsplit("/", 1)[-1]
+    if kind == "role":
+        return any(r.name == name for r in backend.roles.values())
+    if kind == "user":
+        return name in backend.users
+    return False
+
+
 def _install_access_entries(EKSResponse: Any) -> None:
     from moto.core.responses import ActionResult, EmptyResult
 
@@ -560,6 +614,10 @@ def _install_access_entries(EKSResponse: Any) -> None:
             raise _error("InvalidParameterException", f"The principalArn must be in the cluster's account for an access entry of type {kind}.", clusterName=cluster.name)
         if principal in cluster.byoc_access_entries:
             raise _error("ResourceInUseException", "The specified access entry resource is already in use on this cluster.", clusterName=cluster.name)
+        if not _principal_exists(principal):
+            # EKS API reference, CreateAccessEntry: the principal must be an existing IAM role
+            # or user; EKS resolves it when the entry is made.
+            raise _error("InvalidParameterException", f"The specified principalArn is invalid: the IAM principal {principal} does not exist.", clusterName=cluster.name)
         entry = _new_access_entry(
             cluster,
             principal,

@@ -128,6 +128,9 @@ def test_request_log_records_what_an_assumed_role_calls(stack):
     role = f"logged-{uuid.uuid4().hex[:8]}"
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{VENDOR_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
     arn = iam.create_role(RoleName=role, Path="/byoc/", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    # What IAM requires for the two calls (the local stack authorizes as IAM does).
+    allowed = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ec2:DescribeVpcs", "eks:ListClusters"], "Resource": "*"}]}
+    iam.put_role_policy(RoleName=role, PolicyName="read", PolicyDocument=json.dumps(allowed))
     creds = stack.client("sts").assume_role(RoleArn=arn, RoleSessionName="logged")["Credentials"]
     session = dict(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
     stack.client("ec2", **session).describe_vpcs()

@@ -207,7 +207,41 @@ def test_addons_wait_for_an_active_cluster(stack):
     assert error_of(customer.eks.create_addon, clusterName="c1", addonName="vpc-cni")["Code"] == "InvalidRequestException"
 
 
+def _ensure_deployer(stack) -> None:
+    iam = stack.client("iam", account=VENDOR_ACCOUNT)
+    try:
+        iam.create_role(RoleName="vendor-deploy", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+
+
+def test_an_access_entry_needs_a_principal_that_exists(stack):
+    customer = Customer(stack)
+    customer.active_cluster(accessConfig={"authenticationMode": "API"})
+    missing = f"arn:aws:iam::{VENDOR_ACCOUNT}:role/never-created"
+    error = error_of(customer.eks.create_access_entry, clusterName="c1", principalArn=missing)
+    assert error["Code"] == "InvalidParameterException" and "does not exist" in error["Message"]
+
+
+def test_eks_makes_the_node_roles_entry_and_the_log_group_itself(stack):
+    customer = Customer(stack)
+    logging = {"clusterLogging": [{"types": ["api", "audit"], "enabled": True}]}
+    customer.active_cluster(accessConfig={"authenticationMode": "API"}, logging=logging)
+    groups = stack.client("logs", account=customer.account).describe_log_groups(logGroupNamePrefix="/aws/eks/c1/")["logGroups"]
+    assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [("/aws/eks/c1/cluster", None)]
+    node_role = f"arn:aws:iam::{customer.account}:role/nodes"
+    stack.client("iam", account=customer.account).create_role(RoleName="nodes", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    customer.eks.create_nodegroup(clusterName="c1", nodegroupName="ng", nodeRole=node_role, subnets=customer.subnets)
+    entry = customer.eks.describe_access_entry(clusterName="c1", principalArn=node_role)["accessEntry"]
+    assert (entry["type"], entry["tags"]) == ("EC2_LINUX", {})
+    customer.eks.delete_nodegroup(clusterName="c1", nodegroupName="ng")
+    customer.eks.delete_cluster(name="c1")
+    groups = stack.client("logs", account=customer.account).describe_log_groups(logGroupNamePrefix="/aws/eks/c1/")["logGroups"]
+    assert len(groups) == 1, "the log group outlives the cluster, as on AWS"
+
+
 def test_access_entries_and_policies(stack):
+    _ensure_deployer(stack)
     customer = Customer(stack)
     customer.active_cluster(accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False})
     eks = customer.eks

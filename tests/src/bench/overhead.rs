@@ -62,6 +62,27 @@ pub struct Overhead {
     /// `service:Action`, in the vendor's account and in the customer's: each a round trip.
     pub vendor_calls: BTreeMap<String, usize>,
     pub customer_calls: BTreeMap<String, usize>,
+    /// What the local stack's IAM evaluation cost each assumed-role request of the timed runs
+    /// (`GET /moto-api/byoc/iam-stats`): requests, p50 and p99 in microseconds.
+    pub iam: Option<IamCost>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IamCost {
+    pub requests: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+/// The emulator's IAM evaluation timings since the last reset; `reset` starts afresh.
+async fn iam_stats(session: &Session, reset: bool) -> Result<Option<IamCost>, String> {
+    let url = format!("{}/moto-api/byoc/iam-stats{}", session.stack.endpoint, if reset { "?reset=1" } else { "" });
+    let body: Value = reqwest::get(&url).await.map_err(|e| format!("{url}: {e}"))?.json().await.map_err(|e| format!("{url}: {e}"))?;
+    Ok(body["p50_us"].as_f64().map(|p50| IamCost {
+        requests: body["requests"].as_u64().unwrap_or_default(),
+        p50_us: p50,
+        p99_us: body["p99_us"].as_f64().unwrap_or_default(),
+    }))
 }
 
 impl Overhead {
@@ -150,6 +171,7 @@ pub fn fitting_options() -> Value {
 
 pub async fn measure(session: &Session, runs: usize) -> Result<Overhead, String> {
     let mut overhead = Overhead::default();
+    iam_stats(session, true).await?;
     for i in 0..runs {
         // Each install in an account of its own, made (untimed) before the clock starts.
         let place = session.place("bench-overhead", 1).await?;
@@ -200,6 +222,7 @@ pub async fn measure(session: &Session, runs: usize) -> Result<Overhead, String>
         );
         overhead.runs.push(run);
     }
+    overhead.iam = iam_stats(session, false).await?;
     (overhead.vendor_calls, overhead.customer_calls) = calls_of_one(session).await?;
     Ok(overhead)
 }

@@ -120,6 +120,15 @@ impl Results {
                 format!("< {TARGET_OVERHEAD_S:.0} s"),
                 Verdict::of(o.total() < TARGET_OVERHEAD_S),
             ));
+            if let Some(iam) = &o.iam {
+                let per_install = iam.requests as f64 / o.runs.len().max(1) as f64;
+                rows.push(row(
+                    "1. IAM evaluation per assumed-role request, local stack (in the figure above)",
+                    format!("p50 {:.0} µs, p99 {:.0} µs; {per_install:.0} requests per install", iam.p50_us, iam.p99_us),
+                    "—",
+                    Verdict::Info,
+                ));
+            }
         }
         if let Some(b) = &self.bill {
             let transitions = b.history.transitions();

@@ -1,0 +1,144 @@
+"""Requests from assumed-role sessions are authorized as IAM does, and refused as AWS refuses.
+
+Each test makes a role in the customer account with the policies it needs, assumes it from
+the vendor account, and calls the local stack as the installer would.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import botocore.exceptions
+import pytest
+from conftest import CUSTOMER_ACCOUNT, REGION, VENDOR_ACCOUNT
+
+INSTALL_TAGS = [{"Key": "byoc:install-id", "Value": "inst-test"}]
+
+
+def _role(stack, *statements, boundary: list[dict] | None = None) -> dict:
+    iam = stack.client("iam", account=CUSTOMER_ACCOUNT)
+    name = f"iam-test-{uuid.uuid4().hex[:8]}"
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{VENDOR_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+    kwargs = {}
+    if boundary is not None:
+        policy = iam.create_policy(PolicyName=f"{name}-boundary", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": boundary}))
+        kwargs["PermissionsBoundary"] = policy["Policy"]["Arn"]
+    role = iam.create_role(RoleName=name, Path="/byoc/", AssumeRolePolicyDocument=json.dumps(trust), **kwargs)["Role"]
+    iam.put_role_policy(RoleName=name, PolicyName="test", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)}))
+    creds = stack.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="iam-test")["Credentials"]
+    return {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"], "aws_session_token": creds["SessionToken"]}
+
+
+def _allow(actions, resource="*", condition=None, effect="Allow") -> dict:
+    statement = {"Effect": effect, "Action": actions, "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+TAGGED_REQUEST = {"StringLike": {"aws:RequestTag/byoc:install-id": "inst-*"}}
+TAGGED_RESOURCE = {"StringLike": {"aws:ResourceTag/byoc:install-id": "inst-*"}}
+TAG_ON_CREATE = _allow("ec2:CreateTags", condition={**TAGGED_REQUEST, "StringEquals": {"ec2:CreateAction": ["CreateVpc", "CreateSubnet", "CreateNatGateway"]}})
+
+
+def _vpc(ec2) -> str:
+    return ec2.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": INSTALL_TAGS}])["Vpc"]["VpcId"]
+
+
+def _refused(call, code="UnauthorizedOperation") -> dict:
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        call()
+    error = raised.value.response["Error"]
+    assert error["Code"] == code, error
+    return error
+
+
+def test_a_condition_on_request_tags_refuses_the_existing_vpc_a_create_subnet_names(stack):
+    """EC2 User Guide: a condition on one of several resources needs its own statement."""
+    creds = _role(stack, _allow(["ec2:CreateVpc", "ec2:CreateSubnet"], condition=TAGGED_REQUEST), TAG_ON_CREATE)
+    ec2 = stack.client("ec2", **creds)
+    vpc = _vpc(ec2)
+    error = _refused(lambda: ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", TagSpecifications=[{"ResourceType": "subnet", "Tags": INSTALL_TAGS}]))
+    assert f"is not authorized to perform: ec2:CreateSubnet on resource: arn:aws:ec2:{REGION}:{CUSTOMER_ACCOUNT}:vpc/{vpc}" in error["Message"]
+    assert "Encoded authorization failure message: " in error["Message"]
+
+
+def test_one_statement_per_resource_type_allows_create_subnet(stack):
+    creds = _role(
+        stack,
+        _allow(["ec2:CreateVpc", "ec2:CreateSubnet"], resource=["arn:aws:ec2:*:*:vpc/*", "arn:aws:ec2:*:*:subnet/*"], condition=TAGGED_REQUEST),
+        _allow("ec2:CreateSubnet", resource="arn:aws:ec2:*:*:vpc/*", condition=TAGGED_RESOURCE),
+        TAG_ON_CREATE,
+    )
+    ec2 = stack.client("ec2", **creds)
+    vpc = _vpc(ec2)
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", TagSpecifications=[{"ResourceType": "subnet", "Tags": INSTALL_TAGS}])["Subnet"]
+    assert subnet["VpcId"] == vpc
+
+
+def test_tags_on_a_create_need_ec2_create_tags(stack):
+    creds = _role(stack, _allow("ec2:CreateVpc"))
+    ec2 = stack.client("ec2", **creds)
+    error = _refused(lambda: _vpc(ec2))
+    assert "ec2:CreateTags" in error["Message"]
+    # the same create without tags needs no CreateTags
+    assert ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"].startswith("vpc-")
+
+
+def test_an_explicit_deny_wins_over_an_allow(stack):
+    creds = _role(stack, _allow("ec2:*"), _allow("ec2:DeleteVpc", effect="Deny"))
+    ec2 = stack.client("ec2", **creds)
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    error = _refused(lambda: ec2.delete_vpc(VpcId=vpc))
+    assert "with an explicit deny in an identity-based policy" in error["Message"]
+    assert stack.client("ec2", account=CUSTOMER_ACCOUNT).describe_vpcs(VpcIds=[vpc])["Vpcs"]
+
+
+def test_a_permissions_boundary_without_the_action_refuses_it(stack):
+    creds = _role(stack, _allow("ec2:*"), boundary=[_allow(["ec2:Describe*", "ec2:CreateVpc", "ec2:CreateTags"])])
+    ec2 = stack.client("ec2", **creds)
+    ec2.create_vpc(CidrBlock="10.6.0.0/16")
+    error = _refused(lambda: ec2.allocate_address(Domain="vpc"))
+    assert "because no permissions boundary allows the ec2:AllocateAddress action" in error["Message"]
+
+
+def test_dry_run_answers_with_the_same_evaluation_and_decodes(stack):
+    creds = _role(stack, _allow(["ec2:CreateVpc", "ec2:CreateTags", "sts:DecodeAuthorizationMessage"]))
+    ec2 = stack.client("ec2", **creds)
+    _refused(lambda: ec2.create_vpc(CidrBlock="10.5.0.0/16", DryRun=True), code="DryRunOperation")
+    assert not stack.client("ec2", account=CUSTOMER_ACCOUNT).describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.5.0.0/16"]}])["Vpcs"]
+    error = _refused(lambda: ec2.allocate_address(Domain="vpc", DryRun=True))
+    encoded = error["Message"].rsplit("Encoded authorization failure message: ", 1)[1]
+    decoded = json.loads(stack.client("sts", **creds).decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"])
+    assert decoded["allowed"] is False
+    assert decoded["context"]["action"] == "ec2:AllocateAddress"
+    assert decoded["context"]["resource"] == f"arn:aws:ec2:{REGION}:{CUSTOMER_ACCOUNT}:elastic-ip/*"
+
+
+def test_eks_create_cluster_needs_pass_role_for_the_cluster_role(stack):
+    creds = _role(stack, _allow(["eks:CreateCluster", "iam:CreateServiceLinkedRole"]))
+    eks = stack.client("eks", **creds)
+    ec2 = stack.client("ec2", account=CUSTOMER_ACCOUNT)
+    vpc = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.4.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+    role = f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/byoc/cluster-role"
+    error = _refused(lambda: eks.create_cluster(name=f"c-{uuid.uuid4().hex[:6]}", roleArn=role, resourcesVpcConfig={"subnetIds": subnets}), code="AccessDeniedException")
+    assert f"is not authorized to perform: iam:PassRole on resource: {role}" in error["Message"]
+
+
+def test_a_request_the_stack_cannot_evaluate_is_refused_loudly(stack):
+    creds = _role(stack, _allow("*"))
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        stack.client("sns", **creds).list_topics()
+    assert raised.value.response["Error"]["Code"] == "BYOCEmulatorCannotAuthorize"
+    log = (stack.state_dir / "logs" / "iam-decisions.jsonl").read_text()
+    assert '"decision": "unevaluable"' in log and "sns:ListTopics" in log
+
+
+def test_decisions_are_logged_with_the_deciding_statement(stack):
+    creds = _role(stack, {"Sid": "DescribeAll", **_allow("ec2:Describe*")})
+    stack.client("ec2", **creds).describe_vpcs()
+    entries = [json.loads(line) for line in (stack.state_dir / "logs" / "iam-decisions.jsonl").read_text().splitlines()]
+    mine = [e for e in entries if e["action"] == "ec2:DescribeVpcs" and e["decision"] == "allow" and e["decided_by"] == "inline:test#DescribeAll"]
+    assert mine and mine[0]["resource"] == "*"
