@@ -58,6 +58,7 @@ IAM_PREFIX = {
     "resourcegroupstaggingapi": "tag",
     "stepfunctions": "states",
     "dynamodbstreams": "dynamodb",
+    "awslambda": "lambda",
 }
 
 # Needs no permission (STS API reference, GetCallerIdentity: "No permissions are required to
@@ -305,3 +306,4 @@ def filter_keys(action: str, rtype: str, keys: dict[str, Any], created: bool) ->
 
 
 from . import iam_resolvers  # noqa: E402,F401  (registers the per-service builders)
+from . import iam_resolvers_vendor  # noqa: E402,F401  (what the vendor's functions call with their own roles)

@@ -372,22 +372,4 @@ def tagging(call: Call) -> Authorization:
     return star_only(call)
 
 
-@resolver("sts")
-def sts(call: Call) -> Authorization:
-    """AssumeRole from a role session: the identity half of cross-account evaluation (IAM User
-    Guide, "Cross-account policy evaluation logic"); the trust half is sts_trust's. The External
-    ID is in the context as sts:ExternalId and never logged (iam_enforce._SECRET_KEYS)."""
-    if only_resource_free(call):
-        return star_only(call)
-    p = call.params
-    if call.action != "AssumeRole" or not p.get("RoleArn"):
-        raise Unevaluable(f"{call.iam_action}: not modelled by the local stack")
-    tags = {t.get("Key"): t.get("Value", "") for t in p.get("Tags") or [] if t.get("Key")}
-    keys: dict[str, Any] = {"sts:RoleSessionName": p.get("RoleSessionName")}
-    if p.get("ExternalId"):
-        keys["sts:ExternalId"] = p["ExternalId"]
-    if p.get("SourceIdentity"):
-        keys["sts:SourceIdentity"] = p["SourceIdentity"]
-    keys.update(tag_keys(tags, "Request") if tags else {})
-    role_keys = filter_keys(call.iam_action, "role", {**keys, **tag_keys(_role_tags(call, p["RoleArn"]), "Resource")}, False)
-    return Authorization([Check(call.iam_action, [Target("role", p["RoleArn"], role_keys)])])
+# sts (AssumeRole from one role to another) is in iam_resolvers_vendor.

@@ -13,7 +13,10 @@ have. This module replaces `LambdaFunction.invoke` with a small Lambda host:
 * results come back exactly as AWS Lambda returns them, so moto's Step Functions
   interpreter (which reaches this through the HTTP Invoke API) matches Retry/Catch on the
   `errorType` of a failed invocation;
-* process output is appended to `$STATE/logs/functions/<function-name>.log`.
+* process output is appended to `$STATE/logs/functions/<function-name>.log`;
+* each process runs with credentials of an assumed-role session of the function's execution
+  role, as Lambda provides them (lambda_role.py), so iam_enforce authorizes what a function
+  calls against its own role.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from . import lambda_role
 
 LOG = logging.getLogger("byoc.lambda_runtime")
 
@@ -573,6 +578,7 @@ class _Host:
         self._code_lock = threading.Lock()
         self._pools: dict[str, _FunctionPool] = {}
         self._processes: set[RuntimeProcess] = set()
+        self.sessions = lambda_role.ExecutionRoleSessions()
         self._closed = False
 
     def invoke(self, fn: Any, payload: bytes) -> InvokeResult:
@@ -644,10 +650,7 @@ class _Host:
                 "AWS_DEFAULT_REGION": spec.region,
                 "LAMBDA_TASK_ROOT": str(code_dir),
                 "_HANDLER": spec.handler,
-                # "test" is no key moto knows, so it maps to moto's default account:
-                # the vendor's account, where the functions live.
-                "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test",
+                **self.sessions.credentials(spec.account_id, spec.region, spec.role, spec.name),
             }
         )
         return env

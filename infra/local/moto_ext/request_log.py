@@ -21,8 +21,10 @@ IAM_PREFIX = {
     "service-quotas": "servicequotas",
     "resourcegroupstaggingapi": "tag",
     "stepfunctions": "states",
+    "dynamodbstreams": "dynamodb",
     "events": "events",
     "lambda": "lambda",
+    "awslambda": "lambda",
 }
 
 _LOCK = threading.Lock()

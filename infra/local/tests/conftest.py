@@ -147,6 +147,24 @@ def ensure_function_role(stack: Stack) -> None:
         )
     except iam.exceptions.EntityAlreadyExistsException:
         pass
+    # Functions run with their role's credentials (moto_ext/lambda_role.py), evaluated as IAM
+    # does: what the fixture runtimes call (fixtures/sqs_consumer.py's watch path, the
+    # write-back consumer of test_dynamodb_streams.py).
+    iam.put_role_policy(
+        RoleName=FUNCTION_ROLE.rsplit("/", 1)[-1],
+        PolicyName="fixture-runtimes",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"], "Resource": f"arn:aws:sqs:{REGION}:{VENDOR_ACCOUNT}:*"},
+                    {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": f"arn:aws:dynamodb:{REGION}:{VENDOR_ACCOUNT}:table/*"},
+                    # no resource type in the Service Authorization Reference: "*" only
+                    {"Effect": "Allow", "Action": ["states:SendTaskSuccess", "states:SendTaskFailure"], "Resource": "*"},
+                ],
+            }
+        ),
+    )
 
 
 def create_function(stack: Stack, zip_bytes: bytes | None = None, **overrides) -> str:

@@ -130,10 +130,10 @@ def test_eks_create_cluster_needs_pass_role_for_the_cluster_role(stack):
 def test_a_request_the_stack_cannot_evaluate_is_refused_loudly(stack):
     creds = _role(stack, _allow("*"))
     with pytest.raises(botocore.exceptions.ClientError) as raised:
-        stack.client("sns", **creds).list_topics()
+        stack.client("kms", **creds).list_keys()  # no request-context builder for KMS
     assert raised.value.response["Error"]["Code"] == "BYOCEmulatorCannotAuthorize"
     log = (stack.state_dir / "logs" / "iam-decisions.jsonl").read_text()
-    assert '"decision": "unevaluable"' in log and "sns:ListTopics" in log
+    assert '"decision": "unevaluable"' in log and "kms:ListKeys" in log
 
 
 def test_decisions_are_logged_with_the_deciding_statement(stack):

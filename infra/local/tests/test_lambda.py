@@ -46,7 +46,8 @@ def test_process_environment(stack, echo_function):
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == REGION
     assert env["_HANDLER"] == "bootstrap"
     assert env["LAMBDA_TASK_ROOT"] == payload["cwd"]
-    assert env["AWS_ACCESS_KEY_ID"] == "test" and env["AWS_SECRET_ACCESS_KEY"] == "test"
+    # the execution role's session (test_iam_vendor_roles.py checks whose it is)
+    assert env["AWS_ACCESS_KEY_ID"] != "test" and env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SESSION_TOKEN"]
     assert env["AWS_ENDPOINT_URL"] == stack.endpoint
     assert env["BYOC_FAULT_TEST_MARKER"] == "injected"
     assert "PATH" in env

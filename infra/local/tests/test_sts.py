@@ -136,9 +136,13 @@ def test_assumed_role_caller_is_matched_by_role_arn(stack):
             {"Version": "2012-10-17", "Statement": [trust({"AWS": VENDOR_ACCOUNT})]}
         ),
     )["Role"]["Arn"]
-    # The vendor role's own policy must allow the AssumeRole too (IAM authorizes both halves).
-    allowed = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/byoc/*"}]}
-    iam.put_role_policy(RoleName=vendor_role.rsplit("/", 1)[-1], PolicyName="assume", PolicyDocument=json.dumps(allowed))
+    # Cross-account: the caller's identity policy must allow it too (IAM User Guide,
+    # "Cross-account policy evaluation logic"; moto_ext/iam_resolvers_vendor.py).
+    iam.put_role_policy(
+        RoleName=vendor_role.rsplit("/", 1)[1],
+        PolicyName="assume-customer-role",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/byoc/*"}]}),
+    )
     session = assume(stack, vendor_role, external_id=None)["Credentials"]
     credentials = {
         "aws_access_key_id": session["AccessKeyId"],
