@@ -112,24 +112,31 @@ fn tags(install: &Install, kind: ResourceType) -> TagSpecification {
 
 /// Every create the install will make, tried with DryRun: the refusals, all at once.
 pub async fn refusals(ec2: &Client, sts: &aws_sdk_sts::Client, install: &Install) -> Result<Vec<Refusal>, CheckQuotasError> {
+    // The six probes are independent: asked at once, they cost one round trip, not six.
+    macro_rules! answer {
+        ($request:expr) => {
+            async { $request.dry_run(true).send().await.err().map(|e| e.into_service_error().meta().clone()) }
+        };
+    }
+    let (vpc, gateway, address, subnet, table, nat) = tokio::join!(
+        answer!(ec2.create_vpc().cidr_block("10.0.0.0/16").tag_specifications(tags(install, ResourceType::Vpc))),
+        answer!(ec2.create_internet_gateway().tag_specifications(tags(install, ResourceType::InternetGateway))),
+        answer!(ec2.allocate_address().domain(DomainType::Vpc).tag_specifications(tags(install, ResourceType::ElasticIp))),
+        answer!(ec2.create_subnet().vpc_id(PLACEHOLDER_VPC).cidr_block("10.0.0.0/24").tag_specifications(tags(install, ResourceType::Subnet))),
+        answer!(ec2.create_route_table().vpc_id(PLACEHOLDER_VPC).tag_specifications(tags(install, ResourceType::RouteTable))),
+        answer!(ec2
+            .create_nat_gateway()
+            .subnet_id(PLACEHOLDER_SUBNET)
+            .allocation_id(PLACEHOLDER_ALLOCATION)
+            .tag_specifications(tags(install, ResourceType::Natgateway))),
+    );
     let answers = [
-        ("ec2:CreateVpc", ec2.create_vpc().dry_run(true).cidr_block("10.0.0.0/16").tag_specifications(tags(install, ResourceType::Vpc)).send().await.err().map(|e| e.into_service_error().meta().clone())),
-        ("ec2:CreateInternetGateway", ec2.create_internet_gateway().dry_run(true).tag_specifications(tags(install, ResourceType::InternetGateway)).send().await.err().map(|e| e.into_service_error().meta().clone())),
-        ("ec2:AllocateAddress", ec2.allocate_address().dry_run(true).domain(DomainType::Vpc).tag_specifications(tags(install, ResourceType::ElasticIp)).send().await.err().map(|e| e.into_service_error().meta().clone())),
-        ("ec2:CreateSubnet", ec2.create_subnet().dry_run(true).vpc_id(PLACEHOLDER_VPC).cidr_block("10.0.0.0/24").tag_specifications(tags(install, ResourceType::Subnet)).send().await.err().map(|e| e.into_service_error().meta().clone())),
-        ("ec2:CreateRouteTable", ec2.create_route_table().dry_run(true).vpc_id(PLACEHOLDER_VPC).tag_specifications(tags(install, ResourceType::RouteTable)).send().await.err().map(|e| e.into_service_error().meta().clone())),
-        (
-            "ec2:CreateNatGateway",
-            ec2.create_nat_gateway()
-                .dry_run(true)
-                .subnet_id(PLACEHOLDER_SUBNET)
-                .allocation_id(PLACEHOLDER_ALLOCATION)
-                .tag_specifications(tags(install, ResourceType::Natgateway))
-                .send()
-                .await
-                .err()
-                .map(|e| e.into_service_error().meta().clone()),
-        ),
+        ("ec2:CreateVpc", vpc),
+        ("ec2:CreateInternetGateway", gateway),
+        ("ec2:AllocateAddress", address),
+        ("ec2:CreateSubnet", subnet),
+        ("ec2:CreateRouteTable", table),
+        ("ec2:CreateNatGateway", nat),
     ];
     let mut found = vec![];
     for (action, error) in answers {

@@ -310,6 +310,13 @@ def _stats_response(request: Any, full_url: str, headers: Any) -> tuple[int, dic
     return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
 
+def _preload() -> None:
+    try:
+        iam_context._definition()
+    except Unevaluable as problem:  # the first request will say so, loudly
+        LOG.error("IAM data not loaded: %s", problem)
+
+
 def install(state_dir: Path) -> None:
     global _LOG_PATH
     from moto.core.responses import BaseResponse
@@ -320,6 +327,9 @@ def install(state_dir: Path) -> None:
     _LOG_PATH = state_dir / "logs" / "iam-decisions.jsonl"
     _LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
     _LOG_PATH.write_text("")  # a new stack: an earlier one's decisions are no evidence
+    # Reading AWS's authorization data takes a few tenths of a second: do it while the stack
+    # starts, not in the first request that needs it.
+    threading.Thread(target=_preload, name="iam-data", daemon=True).start()
     original = BaseResponse.call_action
 
     def call_action(self: Any) -> Any:
