@@ -1,10 +1,10 @@
-"""Which AWS actions each assumed role really calls: the evidence for least privilege.
+"""Which AWS actions each assumed role really calls, refused ones included.
 
 Every request that moto serves is checked for its caller; when the caller is an assumed-role
 session, the pair (role ARN, IAM action) is appended once to `$STATE/logs/role-actions.jsonl`,
 e.g. {"role": "arn:aws:iam::111122223333:role/byoc/byoc-installer", "action": "ec2:CreateVpc"}.
-infra/checks/least_privilege.py compares what the installer's role called during the test
-suite with what cfn/customer-role.yaml allows it.
+(infra/checks/least_privilege.py proves least privilege from iam_enforce's decision log; this
+list of calls is kept for reading what a role did.) Action prefixes: iam_context.IAM_PREFIX.
 """
 
 from __future__ import annotations
@@ -14,18 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-# moto's service names where they differ from the IAM action prefix.
-IAM_PREFIX = {
-    "elbv2": "elasticloadbalancing",
-    "elb": "elasticloadbalancing",
-    "service-quotas": "servicequotas",
-    "resourcegroupstaggingapi": "tag",
-    "stepfunctions": "states",
-    "dynamodbstreams": "dynamodb",
-    "events": "events",
-    "lambda": "lambda",
-    "awslambda": "lambda",
-}
+from . import iam_context
 
 _LOCK = threading.Lock()
 _SEEN: set[tuple[str, str]] = set()
@@ -60,7 +49,7 @@ def install(state_dir: Path) -> None:
             except Exception:
                 action = None
             if action:
-                iam_action = f"{IAM_PREFIX.get(self.service_name, self.service_name)}:{action}"
+                iam_action = f"{iam_context.IAM_PREFIX.get(self.service_name, self.service_name)}:{action}"
                 key = (role, iam_action)
                 with _LOCK:
                     if key not in _SEEN:
