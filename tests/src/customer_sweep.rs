@@ -22,6 +22,7 @@ pub struct Account {
     pub ec2: aws_sdk_ec2::Client,
     pub eks: aws_sdk_eks::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub classic_elb: aws_sdk_elasticloadbalancing::Client,
     stack: LocalStack,
 }
 
@@ -45,6 +46,7 @@ impl Account {
             ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&stack.config).interceptor(header()).build()),
             eks: aws_sdk_eks::Client::from_conf(aws_sdk_eks::config::Builder::from(&stack.config).interceptor(header()).build()),
             elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(aws_sdk_elasticloadbalancingv2::config::Builder::from(&stack.config).interceptor(header()).build()),
+            classic_elb: aws_sdk_elasticloadbalancing::Client::from_conf(aws_sdk_elasticloadbalancing::config::Builder::from(&stack.config).interceptor(header()).build()),
             stack: stack.clone(),
         }
     }
@@ -85,12 +87,12 @@ impl Account {
     }
 }
 
-fn spec(resource: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {
+pub(crate) fn spec(resource: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {
     let tags = tags.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build());
     TagSpecification::builder().resource_type(resource).set_tags(Some(tags.collect())).build()
 }
 
-fn err(what: &str) -> impl Fn(&dyn std::fmt::Debug) -> String + '_ {
+pub(crate) fn err(what: &str) -> impl Fn(&dyn std::fmt::Debug) -> String + '_ {
     move |e| format!("{what}: {e:?}")
 }
 
@@ -109,7 +111,7 @@ pub struct Footprint {
 }
 
 impl Footprint {
-    fn add(&mut self, kind: &'static str, id: impl Into<String>) -> String {
+    pub(crate) fn add(&mut self, kind: &'static str, id: impl Into<String>) -> String {
         let id = id.into();
         self.resources.push((kind, id.clone()));
         id
@@ -526,6 +528,23 @@ async fn exists(account: &Account, cluster: &str, kind: &str, id: &str) -> Resul
             .map_err(|e| err("DescribeNetworkInterfaces")(&e))?
             .network_interfaces()
             .is_empty(),
+        // Terminated instances stay listed for a while, as `terminated`.
+        "instance" => ec2
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map(|out| out.reservations().iter().flat_map(|r| r.instances()).any(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated")))
+            .unwrap_or(false),
+        "classic-load-balancer" => account
+            .classic_elb
+            .describe_load_balancers()
+            .send()
+            .await
+            .map_err(|e| err("DescribeLoadBalancers (Classic)")(&e))?
+            .load_balancer_descriptions()
+            .iter()
+            .any(|l| l.load_balancer_name() == Some(id)),
         "volume" => !ec2.describe_volumes().filters(by_id("volume-id")).send().await.map_err(|e| err("DescribeVolumes")(&e))?.volumes().is_empty(),
         // Deleted endpoints stay listed for a while, as `deleted`.
         "vpc-endpoint" => ec2

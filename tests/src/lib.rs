@@ -17,6 +17,8 @@ pub mod customer_eks;
 pub mod event_queue;
 pub mod inbox;
 pub mod installed;
+pub mod kubernetes_api;
+pub mod kubernetes_made;
 pub mod invoke;
 pub mod scheduled;
 pub mod stack;

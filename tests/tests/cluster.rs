@@ -243,7 +243,15 @@ async fn the_cluster_starts_before_nat_and_nodes_and_addons_follow_until_ready()
 
     // Once ACTIVE: the vendor's access and the add-ons, without waiting for NAT.
     let entries = install.eks.list_access_entries().cluster_name(&name).send().await.unwrap();
-    assert_eq!(entries.access_entries(), [vendor_deploy_role(&stack)]);
+    let installer = before["resources"]["customer_role_arn"].as_str().unwrap().to_owned();
+    let mut expected = vec![vendor_deploy_role(&stack), installer.clone()];
+    expected.sort();
+    let mut listed = entries.access_entries().to_vec();
+    listed.sort();
+    assert_eq!(listed, expected, "the vendor's deploy role, and the installer's own role (for removals)");
+    let edit = install.eks.list_associated_access_policies().cluster_name(&name).principal_arn(&installer).send().await.unwrap();
+    let [edit] = edit.associated_access_policies() else { panic!("{edit:?}") };
+    assert_eq!(edit.policy_arn(), Some("arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"));
     let policies = install.eks.list_associated_access_policies().cluster_name(&name).principal_arn(vendor_deploy_role(&stack)).send().await.unwrap();
     let [policy] = policies.associated_access_policies() else { panic!("{policies:?}") };
     assert_eq!(policy.policy_arn(), Some(ADMIN_POLICY));
@@ -287,7 +295,9 @@ async fn the_cluster_starts_before_nat_and_nodes_and_addons_follow_until_ready()
     let resources = &done["resources"];
     assert_eq!(resources["cluster_name"], name.as_str());
     assert_eq!(resources["cluster_arn"], cluster.arn().unwrap());
-    assert_eq!(resources["cluster_endpoint"], cluster.endpoint().unwrap());
+    // EKS shows the endpoint only once the cluster is ACTIVE.
+    let active = install.eks.describe_cluster().name(&name).send().await.unwrap().cluster.unwrap();
+    assert_eq!((cluster.endpoint(), resources["cluster_endpoint"].as_str()), (None, active.endpoint()));
     assert_eq!(resources["kubernetes_version"], newest_standard.as_str());
     assert_eq!(resources["nodegroup_name"], format!("{name}-nodes").as_str());
     let data = &done["step_data"]["cluster"];
@@ -310,10 +320,11 @@ async fn the_cluster_starts_before_nat_and_nodes_and_addons_follow_until_ready()
     assert_eq!(install.eks.list_clusters().send().await.unwrap().clusters(), [name.as_str()]);
     assert_eq!(install.eks.list_nodegroups().cluster_name(&name).send().await.unwrap().nodegroups().len(), 1);
     assert_eq!(install.eks.list_addons().cluster_name(&name).send().await.unwrap().addons().len(), ADDONS.len());
-    // The vendor's entry, and the one EKS makes itself for the node role (API mode).
+    // The vendor's entry, the installer's, and the one EKS makes itself for the node role
+    // (API mode); none of them twice after the repeated call.
     let entries = install.eks.list_access_entries().cluster_name(&name).send().await.unwrap().access_entries().to_vec();
-    assert_eq!(entries.len(), 2, "{entries:?}");
-    for principal in entries.iter().filter(|p| **p != vendor_deploy_role(&stack)) {
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    for principal in entries.iter().filter(|p| **p != vendor_deploy_role(&stack) && **p != installer) {
         let entry = install.eks.describe_access_entry().cluster_name(&name).principal_arn(principal).send().await.unwrap();
         assert_eq!(entry.access_entry().and_then(|e| e.r#type()), Some("EC2_LINUX"), "{principal}");
     }

@@ -173,7 +173,11 @@ async fn dry_run_then_delete_removes_everything_of_the_install_in_order_and_noth
     assert_eq!(reason_of(&sweep["found"], &vpc), "tagged byoc:install-id");
     assert_eq!(reason_of(&sweep["found"], &lb_group), k8s);
     assert_eq!(reason_of(&sweep["found"], footprint.id("load-balancer").unwrap()), k8s);
-    assert_eq!(reason_of(&sweep["found"], footprint.id("network-interface").unwrap()), format!("inside {vpc}"), "the leaked ENI has no tag");
+    assert_eq!(
+        reason_of(&sweep["found"], footprint.id("network-interface").unwrap()),
+        "tagged cluster.k8s.amazonaws.com/name by Kubernetes",
+        "the VPC CNI names the cluster on the interfaces it makes"
+    );
     assert_eq!(reason_of(&sweep["found"], footprint.id("volume").unwrap()), "tagged byoc:install-id");
     assert_eq!(reason_of(&sweep["found"], &footprint.log_group), format!("part of cluster {cluster}"));
     assert_eq!(reason_of(&sweep["found"], "default"), format!("part of cluster {cluster}"), "the node group");

@@ -11,6 +11,9 @@ pub const ADDONS: [&str; 5] = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-iden
 
 /// The access policy that makes the vendor's deploy role a cluster admin.
 pub const CLUSTER_ADMIN_POLICY_ARN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+/// Read and write of namespaced objects (Services, Ingresses, volume claims), no RBAC or
+/// cluster-scoped objects (EKS User Guide, "Access policy permissions").
+pub const EDIT_POLICY_ARN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy";
 
 /// Where a Kubernetes version stands in EKS's support calendar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

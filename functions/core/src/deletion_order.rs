@@ -6,16 +6,26 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::tags::{INSTALL_TAG, TENANT_TAG};
+use crate::tags::{made_for_cluster, INSTALL_TAG, TENANT_TAG};
 
 /// The kinds of resource an install leaves behind, listed in the order they are deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
+    /// Kubernetes objects whose controllers made AWS resources (ids `<namespace>/<name>`):
+    /// deleted through the cluster's API first, so their controllers remove what they made
+    /// (what eksctl does before it deletes a cluster).
+    KubernetesService,
+    KubernetesIngress,
+    KubernetesVolumeClaim,
     Nodegroup,
     Addon,
     AccessEntry,
     Cluster,
+    /// EC2 instances made for the cluster outside managed node groups (Karpenter, self-managed).
+    Instance,
+    /// A Classic load balancer (the in-tree Kubernetes service controller's default).
+    ClassicLoadBalancer,
     LoadBalancer,
     TargetGroup,
     VpcEndpoint,
@@ -32,11 +42,16 @@ pub enum Kind {
 }
 
 /// Every kind, in deletion order: a topological order of [`Kind::blockers`].
-pub const ORDER: [Kind; 17] = [
+pub const ORDER: [Kind; 22] = [
+    Kind::KubernetesService,
+    Kind::KubernetesIngress,
+    Kind::KubernetesVolumeClaim,
     Kind::Nodegroup,
     Kind::Addon,
     Kind::AccessEntry,
     Kind::Cluster,
+    Kind::Instance,
+    Kind::ClassicLoadBalancer,
     Kind::LoadBalancer,
     Kind::TargetGroup,
     Kind::VpcEndpoint,
@@ -55,10 +70,15 @@ pub const ORDER: [Kind; 17] = [
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
+            Kind::KubernetesService => "kubernetes-service",
+            Kind::KubernetesIngress => "kubernetes-ingress",
+            Kind::KubernetesVolumeClaim => "kubernetes-volume-claim",
             Kind::Nodegroup => "nodegroup",
             Kind::Addon => "addon",
             Kind::AccessEntry => "access-entry",
             Kind::Cluster => "cluster",
+            Kind::Instance => "instance",
+            Kind::ClassicLoadBalancer => "classic-load-balancer",
             Kind::LoadBalancer => "load-balancer",
             Kind::TargetGroup => "target-group",
             Kind::VpcEndpoint => "vpc-endpoint",
@@ -79,34 +99,40 @@ impl Kind {
     pub fn blockers(self) -> &'static [Kind] {
         use Kind::*;
         match self {
-            Nodegroup => &[],
+            KubernetesService | KubernetesIngress | KubernetesVolumeClaim => &[],
+            // Their controllers run on the nodes and remove what they made only while they run.
+            Nodegroup => &[KubernetesService, KubernetesIngress, KubernetesVolumeClaim],
             // Removing the CNI or the CSI driver under running nodes strands their pods and
-            // volumes; with the nodes gone they go with the cluster anyway.
-            Addon | AccessEntry | Cluster => &[Nodegroup],
-            // While the cluster runs, its load balancer controller would make them again.
-            LoadBalancer | VpcEndpoint => &[Nodegroup, Cluster],
+            // volumes; with the nodes gone they go with the cluster anyway. The installer's
+            // access entry and the cluster serve the Kubernetes API the objects go through.
+            Addon | AccessEntry | Cluster => &[KubernetesService, KubernetesIngress, KubernetesVolumeClaim, Nodegroup],
+            // While the cluster runs, Karpenter (or an Auto Scaling group it scales) would
+            // launch them again; its load balancer controllers would make them again.
+            Instance | ClassicLoadBalancer | LoadBalancer | VpcEndpoint => &[Nodegroup, Cluster],
             // A listener of a load balancer holds its target groups.
             TargetGroup => &[Nodegroup, Cluster, LoadBalancer],
             // Volumes are attached to nodes until the nodes are gone.
-            Volume => &[Nodegroup, Cluster],
+            Volume => &[Nodegroup, Cluster, Instance],
             // Nodes reach the control plane through NAT while they drain.
-            NatGateway => &[Nodegroup, Cluster],
-            // A NAT gateway (or an NLB) holds its address until it is deleted.
-            ElasticIp => &[NatGateway, LoadBalancer],
+            NatGateway => &[Nodegroup, Cluster, Instance],
+            // A NAT gateway (or an NLB, or an instance) holds its address until it is deleted.
+            ElasticIp => &[NatGateway, LoadBalancer, Instance],
             // Requester-managed interfaces go with their owners; what is left is detached.
-            NetworkInterface => &[Nodegroup, Cluster, LoadBalancer, VpcEndpoint, NatGateway],
-            // Groups are attached to interfaces and load balancers (their rules are revoked
-            // first, so groups referencing each other do not block one another).
-            SecurityGroup => &[Nodegroup, Cluster, LoadBalancer, VpcEndpoint, NetworkInterface],
+            NetworkInterface => &[Nodegroup, Cluster, Instance, ClassicLoadBalancer, LoadBalancer, VpcEndpoint, NatGateway],
+            // Groups are attached to interfaces, instances and load balancers (their rules are
+            // revoked first, so groups referencing each other do not block one another).
+            SecurityGroup => &[Nodegroup, Cluster, Instance, ClassicLoadBalancer, LoadBalancer, VpcEndpoint, NetworkInterface],
             // Anything with an interface in a subnet holds it.
-            Subnet => &[Nodegroup, Cluster, LoadBalancer, VpcEndpoint, NatGateway, NetworkInterface],
+            Subnet => &[Nodegroup, Cluster, Instance, ClassicLoadBalancer, LoadBalancer, VpcEndpoint, NatGateway, NetworkInterface],
             // Routes to a NAT gateway and associations with subnets.
             RouteTable => &[NatGateway, Subnet],
             // AWS refuses to detach while public addresses are mapped in the VPC.
-            InternetGateway => &[LoadBalancer, NatGateway, ElasticIp, NetworkInterface],
+            InternetGateway => &[Instance, ClassicLoadBalancer, LoadBalancer, NatGateway, ElasticIp, NetworkInterface],
             Vpc => &[
                 Nodegroup,
                 Cluster,
+                Instance,
+                ClassicLoadBalancer,
                 LoadBalancer,
                 TargetGroup,
                 VpcEndpoint,
@@ -176,14 +202,16 @@ pub struct Found {
     pub size_gib: Option<i64>,
     /// EBS volume type (gp2, gp3, …) for the cost estimate.
     pub volume_type: Option<String>,
-    /// What it is attached through and must be undone first: a route table's subnet
-    /// association ids, the VPCs an internet gateway is attached to.
+    /// EC2 instance type (instances) for the cost estimate.
+    pub instance_type: Option<String>,
+    /// What it is attached through and must be undone first: the VPCs an internet gateway is
+    /// attached to.
     pub links: Vec<String>,
 }
 
 impl Found {
     pub fn new(kind: Kind, id: impl Into<String>, reason: Reason) -> Self {
-        Self { kind, id: id.into(), reason, tags: vec![], vpc_id: None, deleting: false, size_gib: None, volume_type: None, links: vec![] }
+        Self { kind, id: id.into(), reason, tags: vec![], vpc_id: None, deleting: false, size_gib: None, volume_type: None, instance_type: None, links: vec![] }
     }
 
     pub fn tags(mut self, tags: Vec<(String, String)>) -> Self {
@@ -229,8 +257,9 @@ pub enum Verdict {
 }
 
 /// The safety rule. A found resource is deletable only if it carries the install's tag, lies
-/// inside the install's VPC, or is part of the install's cluster (named after the install);
-/// and never if it carries another install's or tenant's tag, whatever else holds.
+/// inside the install's VPC, is part of the install's cluster (named after the install), or
+/// was made for that cluster by Kubernetes or EKS (owned, by [`made_for_cluster`]); and never
+/// if it carries another install's or tenant's tag, whatever else holds.
 pub fn verdict(found: &Found, scope: &Scope) -> Verdict {
     if let Some(other) = found.tag(INSTALL_TAG).filter(|v| *v != scope.install_id) {
         return Verdict::Keep(format!("tagged for install {other}"));
@@ -241,10 +270,16 @@ pub fn verdict(found: &Found, scope: &Scope) -> Verdict {
     let tagged = found.tag(INSTALL_TAG) == Some(scope.install_id.as_str());
     let in_vpc = found.vpc_id.as_ref().is_some_and(|v| scope.vpc_ids.contains(v));
     let in_cluster = matches!(&found.reason, Reason::ClusterName { cluster } if *cluster == scope.cluster_name);
-    if tagged || in_vpc || in_cluster {
+    let made_for_it = made_for_cluster(&found.tags, &scope.cluster_name).is_some();
+    // Anyone may launch an instance into a VPC they can reach; being inside the install's
+    // VPC does not make an instance the install's, only its tags do.
+    if found.kind == Kind::Instance && !tagged && !made_for_it {
+        return Verdict::Keep("an instance inside the install's VPC that neither the install nor its cluster launched".into());
+    }
+    if tagged || in_vpc || in_cluster || made_for_it {
         Verdict::Delete
     } else {
-        Verdict::Keep("neither tagged for the install nor inside its VPC".into())
+        Verdict::Keep("neither tagged for the install or its cluster nor inside its VPC".into())
     }
 }
 
@@ -254,6 +289,35 @@ pub fn verdict(found: &Found, scope: &Scope) -> Verdict {
 pub fn ready_now(remaining: &[Found]) -> Vec<usize> {
     let kinds: BTreeSet<Kind> = remaining.iter().map(|f| f.kind).collect();
     remaining.iter().enumerate().filter(|(_, f)| !f.deleting && f.kind.ready(&kinds)).map(|(i, _)| i).collect()
+}
+
+/// Which of `remaining` cannot go while the stuck ones stay: each `stuck` one itself (AWS
+/// refused its deletion for good), and, transitively, each one whose kind waits (by
+/// [`Kind::blockers`]) only on stuck ones or on `foreign` kinds (resources inside the
+/// install's VPC that are not the install's). A resource being deleted is never held: it
+/// finishes by itself. What is held is what a removal reports as left, not what it waits for.
+pub fn held(remaining: &[Found], stuck: &[bool], foreign: &BTreeSet<Kind>) -> Vec<bool> {
+    let mut held: Vec<bool> = remaining.iter().enumerate().map(|(i, f)| !f.deleting && stuck.get(i).copied().unwrap_or(false)).collect();
+    loop {
+        let moving: BTreeSet<Kind> = remaining.iter().zip(&held).filter(|(_, h)| !**h).map(|(f, _)| f.kind).collect();
+        let mut blocking: BTreeSet<Kind> = remaining.iter().zip(&held).filter(|(_, h)| **h).map(|(f, _)| f.kind).collect();
+        blocking.extend(foreign);
+        let mut changed = false;
+        for (i, found) in remaining.iter().enumerate() {
+            if held[i] || found.deleting {
+                continue;
+            }
+            let blockers = found.kind.blockers();
+            let waits_on_moving = blockers.iter().any(|k| moving.contains(k));
+            if !waits_on_moving && blockers.iter().any(|k| blocking.contains(k)) {
+                held[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return held;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -313,11 +377,18 @@ mod tests {
     }
 
     #[test]
-    fn kubernetes_tags_alone_do_not_make_a_resource_ours() {
+    fn only_kubernetes_tags_naming_the_installs_cluster_as_owner_make_a_resource_ours() {
         let s = scope();
         let k8s = Reason::KubernetesTag { tag: "ebs.csi.aws.com/cluster".into() };
         let bare = Found::new(Kind::Volume, "vol-1", k8s.clone()).tags(tags(&[("ebs.csi.aws.com/cluster", "true")]));
         assert!(matches!(verdict(&bare, &s), Verdict::Keep(_)));
+        let owned = Reason::KubernetesTag { tag: "kubernetes.io/cluster/byoc-inst-a".into() };
+        let in_tree = Found::new(Kind::Volume, "vol-2", owned.clone()).tags(tags(&[("kubernetes.io/cluster/byoc-inst-a", "owned"), ("KubernetesCluster", "byoc-inst-a")]));
+        assert_eq!(verdict(&in_tree, &s), Verdict::Delete);
+        let shared = Found::new(Kind::Subnet, "subnet-9", owned).tags(tags(&[("kubernetes.io/cluster/byoc-inst-a", "shared")])).in_vpc(Some("vpc-9".into()));
+        assert!(matches!(verdict(&shared, &s), Verdict::Keep(_)), "a customer's subnet shared with the cluster is not the install's");
+        let karpenter = Found::new(Kind::Instance, "i-1", Reason::KubernetesTag { tag: "eks:eks-cluster-name".into() }).tags(tags(&[("eks:eks-cluster-name", "byoc-inst-a"), (TENANT_TAG, "globex")]));
+        assert!(matches!(verdict(&karpenter, &s), Verdict::Keep(_)), "another tenant's tag still wins");
         let tagged = Found::new(Kind::Volume, "vol-1", k8s).tags(tags(&[("ebs.csi.aws.com/cluster", "true"), (INSTALL_TAG, "inst-a")]));
         assert_eq!(verdict(&tagged, &s), Verdict::Delete);
         let elsewhere = Found::new(Kind::LoadBalancer, "lb", Reason::KubernetesTag { tag: "elbv2.k8s.aws/cluster".into() }).in_vpc(Some("vpc-9".into()));
@@ -332,6 +403,22 @@ mod tests {
         let eip = Found::new(Kind::ElasticIp, "eipalloc-1", Reason::InstallTag);
         let log = Found::new(Kind::LogGroup, "/aws/eks/x/cluster", Reason::InstallTag);
         assert_eq!(ready_now(&[nat, eip, log]), vec![2]);
+    }
+
+    #[test]
+    fn a_refused_resource_holds_what_waits_only_on_it() {
+        let elb = Found::new(Kind::ClassicLoadBalancer, "a1", Reason::InVpc { vpc_id: "vpc-1".into() });
+        let subnet = Found::new(Kind::Subnet, "subnet-1", Reason::InstallTag);
+        let vpc = Found::new(Kind::Vpc, "vpc-1", Reason::InstallTag);
+        let log = Found::new(Kind::LogGroup, "/aws/eks/x/cluster", Reason::InstallTag);
+        let set = [elb.clone(), subnet.clone(), vpc.clone(), log];
+        assert_eq!(held(&set, &[true, false, false, false], &BTreeSet::new()), vec![true, true, true, false], "the log group waits on nothing left");
+        // A NAT gateway still deleting moves: the subnet waits on it, so is not held yet.
+        let nat = Found::new(Kind::NatGateway, "nat-1", Reason::InstallTag).deleting(true);
+        assert_eq!(held(&[elb.clone(), subnet.clone(), nat.clone()], &[true, false, true], &BTreeSet::new()), vec![true, false, false], "a deletion under way is never held");
+        // A customer's instance in the VPC holds the subnet and the VPC.
+        assert_eq!(held(&[subnet, vpc], &[false, false], &[Kind::Instance].into()), vec![true, true]);
+        assert_eq!(held(&[nat], &[false], &BTreeSet::new()), vec![false]);
     }
 
     fn any_kind() -> impl Strategy<Value = Kind> {

@@ -1,6 +1,7 @@
 //! The text of the emails a customer receives. Pure, so every wording is tested and no
 //! secret can slip in: the inputs are the install record and its error, which hold none.
 
+use crate::leftover::{self, Leftover};
 use crate::model::{Install, InstallError};
 use crate::options::QuotaRequestMode;
 use crate::trust_check::TrustStatus;
@@ -128,19 +129,52 @@ pub fn waiting_for_quota(vendor: &str, install: &Install, quotas: &[QuotaLine]) 
 
 /// Sent when an uninstall has removed everything the install made.
 pub fn removed(vendor: &str, install: &Install) -> Email {
+    let leftovers = leftover::recorded(install);
+    let what_happened = if leftovers.is_empty() {
+        "Everything the install created (the EKS cluster and its nodes, load balancers, NAT gateways, Elastic IPs, \
+         the VPC and its log group) has been deleted and no longer costs you anything."
+            .to_owned()
+    } else {
+        leftovers_text(vendor, &leftovers)
+    };
     let body = format!(
         "Hello,\n\n\
          {vendor} has been removed from your {where_}.\n\n\
          Install: {id}\n\n\
-         Everything the install created (the EKS cluster and its nodes, load balancers, NAT gateways, Elastic IPs, \
-         the VPC and its log group) has been deleted and no longer costs you anything.\n\n\
+         {what_happened}\n\n\
          What to do next: if you no longer work with {vendor}, delete the CloudFormation stack that grants it \
          access (\"{stack}\") to revoke that access as well.\n",
         where_ = where_(install),
         id = install.install_id,
         stack = install.resources.get("customer_stack").map_or("the byoc-installer access stack", String::as_str),
     );
-    Email { subject: subject_line(&format!("{vendor} was removed from your {}", where_(install))), body }
+    let subject = if leftovers.is_empty() {
+        format!("{vendor} was removed from your {}", where_(install))
+    } else {
+        format!("Action needed: {vendor} was removed; {} of its resources remain in AWS account {}", leftovers.len(), install.account_id)
+    };
+    Email { subject: subject_line(&subject), body }
+}
+
+/// Each resource the removal could not delete: what it is, why it is the install's, why it
+/// stays, what it costs, and the command that deletes it.
+fn leftovers_text(vendor: &str, leftovers: &[Leftover]) -> String {
+    let mut text = format!(
+        "{n} resources the install created are still in your account, and {vendor} could not delete them. \
+         Together they cost about ${cost:.2} a month while they stay. Delete them with your own permissions \
+         (the command is under each; what holds one goes first):\n",
+        n = leftovers.len(),
+        cost = leftover::total_monthly_usd(leftovers),
+    );
+    for l in leftovers {
+        text.push_str(&format!("\n  {} {}\n    why it is the install's: {}\n    why it is still there: {}\n    costs: ${:.2} a month\n", l.kind, l.id, l.why_ours, l.why_remains, l.monthly_cost_usd));
+        match &l.command {
+            Some(command) => text.push_str(&format!("    delete it: {command}\n")),
+            None => text.push_str("    delete it: in the AWS console (the installer does not delete this kind of resource)\n"),
+        }
+    }
+    text.push_str(&format!("\n{vendor} checks your account again regularly and records when they are gone."));
+    text
 }
 
 /// Sent once when the scheduled trust check finds a ready install's access role gone or
@@ -241,13 +275,27 @@ pub fn failed(vendor: &str, install: &Install, error: &InstallError) -> Email {
         code = error.code,
         message = error.message,
         remedy = remedy(vendor, install, error),
-        leftovers = if install.options.keep_failed_resources {
-            format!("What the install created is kept for inspection, as {vendor} asked: it costs money until {vendor} removes install {}.", install.install_id)
-        } else {
-            format!("Nothing that {vendor} created is left running in your account.")
-        },
+        leftovers = failed_leftovers(vendor, install),
     );
     Email { subject: subject_line(&format!("Action needed: {vendor} install in {} failed", where_(install))), body }
+}
+
+/// What a failed install left: kept for inspection, what its rollback could not delete, or
+/// nothing — said only when the rollback's last pass found nothing left, or nothing was built.
+fn failed_leftovers(vendor: &str, install: &Install) -> String {
+    if install.options.keep_failed_resources {
+        return format!("What the install created is kept for inspection, as {vendor} asked: it costs money until {vendor} removes install {}.", install.install_id);
+    }
+    let leftovers = leftover::recorded(install);
+    if !leftovers.is_empty() {
+        return leftovers_text(vendor, &leftovers);
+    }
+    let rollback_unfinished = install.step_data.get(leftover::SWEEP_RECORD_KEY).is_some_and(|r| r.get("done").and_then(|d| d.as_bool()) == Some(false));
+    if rollback_unfinished {
+        format!("Removing what the install created has not finished yet; {vendor} keeps at it and records when nothing is left.")
+    } else {
+        format!("Nothing that {vendor} created is left running in your account.")
+    }
 }
 
 #[cfg(test)]
@@ -358,6 +406,41 @@ mod tests {
         assert_eq!(email.subject, "Acme Data was removed from your AWS account 111122223333 in eu-west-2");
         assert!(email.body.contains("no longer costs you anything"));
         assert!(email.body.contains("(\"byoc-installer-access\")"), "{}", email.body);
+    }
+
+    #[test]
+    fn removal_with_leftovers_lists_each_with_its_command_and_never_says_nothing_is_left() {
+        let mut install = install();
+        let volume = Leftover {
+            kind: "volume".into(),
+            id: "vol-0abc".into(),
+            why_ours: "tagged kubernetes.io/cluster/byoc-inst-x by Kubernetes".into(),
+            why_remains: "refused: UnauthorizedOperation".into(),
+            monthly_cost_usd: 2.0,
+            command: Some("aws ec2 delete-volume --region eu-west-2 --volume-id vol-0abc".into()),
+        };
+        let odd = Leftover { kind: "ec2:launch-template".into(), id: "arn:aws:ec2:eu-west-2:111122223333:launch-template/lt-1".into(), command: None, monthly_cost_usd: 0.0, ..volume.clone() };
+        install.step_data.insert(leftover::SWEEP_RECORD_KEY.into(), serde_json::json!({"done": true, "leftovers": [volume, odd]}));
+        let email = removed("Acme Data", &install);
+        assert_eq!(email.subject, "Action needed: Acme Data was removed; 2 of its resources remain in AWS account 111122223333");
+        assert!(!email.body.contains("no longer costs you anything"), "{}", email.body);
+        assert!(email.body.contains("2 resources the install created are still in your account"), "{}", email.body);
+        assert!(email.body.contains("about $2.00 a month"), "{}", email.body);
+        assert!(email.body.contains("volume vol-0abc\n    why it is the install's: tagged kubernetes.io/cluster/byoc-inst-x by Kubernetes\n    why it is still there: refused: UnauthorizedOperation"), "{}", email.body);
+        assert!(email.body.contains("delete it: aws ec2 delete-volume --region eu-west-2 --volume-id vol-0abc"), "{}", email.body);
+        assert!(email.body.contains("delete it: in the AWS console"), "{}", email.body);
+        let error = InstallError { step: Step::CreateCluster, code: "ClusterFailed".into(), message: "x".into() };
+        assert!(failed("Acme Data", &install, &error).body.contains("delete it: aws ec2 delete-volume"), "a rollback's leftovers too");
+    }
+
+    #[test]
+    fn a_failed_install_claims_nothing_left_only_when_its_rollback_finished() {
+        let mut install = install();
+        let error = InstallError { step: Step::CreateCluster, code: "ClusterFailed".into(), message: "x".into() };
+        assert!(failed("V", &install, &error).body.contains("Nothing that V created is left"));
+        install.step_data.insert(leftover::SWEEP_RECORD_KEY.into(), serde_json::json!({"done": false, "leftovers": []}));
+        let body = failed("V", &install, &error).body;
+        assert!(!body.contains("Nothing that V created is left") && body.contains("has not finished yet"), "{body}");
     }
 
     #[test]

@@ -81,6 +81,8 @@ impl DetailType {
             (Step::ValidateTrust, Outcome::Waiting | Outcome::Failed) => DetailType::ActionNeeded,
             // Quota increases are waiting on AWS (or, in manual mode, on the customer).
             (Step::RequestQuota, Outcome::Waiting) => DetailType::ActionNeeded,
+            // A removal left resources only the customer can delete.
+            (Step::SweepDangling, Outcome::Failed) => DetailType::ActionNeeded,
             (_, Outcome::Started) => DetailType::StepStarted,
             (_, Outcome::Progress | Outcome::Waiting) => DetailType::StepProgress,
             (_, Outcome::Succeeded) => DetailType::StepSucceeded,

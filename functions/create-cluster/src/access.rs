@@ -1,9 +1,12 @@
-//! The vendor's way into the cluster: an EKS access entry for its deploy role with the
-//! cluster-admin access policy, so no aws-auth ConfigMap is ever edited.
+//! Who reaches the cluster's Kubernetes API, by EKS access entries (no aws-auth ConfigMap is
+//! ever edited): the vendor's deploy role with the cluster-admin access policy, to deploy its
+//! software; and the installer's own role with the edit policy, so a removal can delete the
+//! Services, Ingresses and volume claims whose controllers made AWS resources before the
+//! cluster goes (sweep-dangling's `kubernetes` module).
 
 use aws_sdk_eks::types::{AccessScope, AccessScopeType};
 use aws_sdk_eks::Client;
-use byoc_core::cluster_plan::CLUSTER_ADMIN_POLICY_ARN;
+use byoc_core::cluster_plan::{CLUSTER_ADMIN_POLICY_ARN, EDIT_POLICY_ARN};
 use byoc_core::fault::Fault;
 use byoc_core::model::Install;
 
@@ -19,6 +22,29 @@ pub async fn ensure_vendor_admin(
     install: &Install,
     cluster: &str,
     principal_arn: &str,
+    fault: &Fault,
+) -> Result<bool, CreateClusterError> {
+    ensure_access(eks, install, cluster, principal_arn, CLUSTER_ADMIN_POLICY_ARN, "vendor-access", fault).await
+}
+
+/// The installer role's entry (the install's `customer_role_arn`), with the edit policy cluster-wide.
+pub async fn ensure_installer_edit(eks: &Client, install: &Install, cluster: &str, fault: &Fault) -> Result<Option<String>, CreateClusterError> {
+    let role = install.resources.get("customer_role_arn").ok_or_else(|| {
+        CreateClusterError::Invalid(format!("install {} has no customer_role_arn: the validate-trust step did not record the installer role", install.install_id))
+    })?;
+    let changed = ensure_access(eks, install, cluster, role, EDIT_POLICY_ARN, "installer-access", fault).await?;
+    Ok(changed.then(|| role.clone()))
+}
+
+/// An access entry for `principal_arn` with `policy_arn` at cluster scope; whether anything
+/// had to be made. `purpose` names the entry and its idempotency token.
+async fn ensure_access(
+    eks: &Client,
+    install: &Install,
+    cluster: &str,
+    principal_arn: &str,
+    policy_arn: &str,
+    purpose: &str,
     fault: &Fault,
 ) -> Result<bool, CreateClusterError> {
     let (entry, associated) = tokio::join!(
@@ -39,7 +65,7 @@ pub async fn ensure_vendor_admin(
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_not_found_exception()) =>
         {
-            create_entry(eks, install, cluster, principal_arn).await?;
+            create_entry(eks, install, cluster, principal_arn, purpose).await?;
             // Before the admin policy is associated: the next run must still associate it.
             fault.point("access-entry");
             changed = true;
@@ -48,7 +74,7 @@ pub async fn ensure_vendor_admin(
     }
     let is_admin = match associated {
         Ok(out) => out.associated_access_policies().iter().any(|p| {
-            p.policy_arn() == Some(CLUSTER_ADMIN_POLICY_ARN)
+            p.policy_arn() == Some(policy_arn)
                 && p.access_scope().and_then(|s| s.r#type()) == Some(&AccessScopeType::Cluster)
         }),
         // No entry yet (just made above): nothing is associated with it.
@@ -65,7 +91,7 @@ pub async fn ensure_vendor_admin(
         eks.associate_access_policy()
             .cluster_name(cluster)
             .principal_arn(principal_arn)
-            .policy_arn(CLUSTER_ADMIN_POLICY_ARN)
+            .policy_arn(policy_arn)
             .access_scope(
                 AccessScope::builder()
                     .r#type(AccessScopeType::Cluster)
@@ -84,13 +110,14 @@ async fn create_entry(
     install: &Install,
     cluster: &str,
     principal_arn: &str,
+    purpose: &str,
 ) -> Result<(), CreateClusterError> {
     let created = eks
         .create_access_entry()
         .cluster_name(cluster)
         .principal_arn(principal_arn)
-        .set_tags(Some(tag_map(install, &format!("{cluster}-vendor-access"))))
-        .client_request_token(format!("{}-vendor-access", install.install_id))
+        .set_tags(Some(tag_map(install, &format!("{cluster}-{purpose}"))))
+        .client_request_token(format!("{}-{purpose}", install.install_id))
         .send()
         .await;
     match created {

@@ -164,13 +164,17 @@ async fn advance(
         .as_ref()
         .filter(|r| r.arn.is_some() && r.arn == data.arn);
     let vendor = &deps.settings.vendor_deploy_role_arn;
-    let (access_changed, addons, nodegroup) = tokio::try_join!(
+    let (access_changed, installer_access, addons, nodegroup) = tokio::try_join!(
         access::ensure_vendor_admin(&eks, install, &name, vendor, &deps.fault),
+        access::ensure_installer_edit(&eks, install, &name, &deps.fault),
         ensure_addons(install, &eks, &data, done, &deps.fault),
         ensure_nodegroup(install, &eks, &ec2, done, &deps.fault),
     )?;
     if access_changed {
         notes.push(format!("cluster-admin access entry for {vendor}"));
+    }
+    if let Some(role) = installer_access {
+        notes.push(format!("edit access entry for the installer role {role}, so a removal can delete what Kubernetes made"));
     }
     data.vendor_access = Some(vendor.clone());
     let (addons, requested) = addons;

@@ -90,7 +90,7 @@ pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, Not
                 let install = if install.status == InstallStatus::Removed {
                     install
                 } else {
-                    let change = Change::new(Step::SweepDangling, Outcome::Succeeded, "install removed: nothing it made is left").status(InstallStatus::Removed);
+                    let change = Change::new(Step::SweepDangling, Outcome::Succeeded, removed_message(&install)).status(InstallStatus::Removed);
                     deps.store.record(&install.install_id, change).await?
                 };
                 let email = email::removed(&deps.vendor_name, &install);
@@ -114,6 +114,22 @@ pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, Not
     }
     .instrument(span)
     .await
+}
+
+/// What the removal's last entry says: "nothing it made is left" only when the sweep's last
+/// pass found nothing left in the account's listings; otherwise what is left.
+fn removed_message(install: &Install) -> String {
+    let leftovers = byoc_core::leftover::recorded(install);
+    if leftovers.is_empty() {
+        "install removed: nothing it made is left".to_owned()
+    } else {
+        format!(
+            "install removed, except {} resources it made that the installer cannot delete ({}), about ${:.2} a month; the customer was sent the commands that delete them",
+            leftovers.len(),
+            byoc_core::leftover::one_line(&leftovers),
+            byoc_core::leftover::total_monthly_usd(&leftovers)
+        )
+    }
 }
 
 async fn mark_ready(deps: &Deps, install: Install) -> Result<(Install, Email), NotifyError> {

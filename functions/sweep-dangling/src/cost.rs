@@ -18,6 +18,24 @@ pub mod prices {
     /// Application and Network Load Balancers alike, before LCUs (a Gateway Load Balancer is
     /// $0.0125; Kubernetes makes none) (https://awsnegotiations.com/elastic-load-balancer-cost.html).
     pub const LOAD_BALANCER_HOUR: f64 = 0.0225;
+    /// A Classic Load Balancer-hour, before data processed
+    /// (https://aws.amazon.com/elasticloadbalancing/pricing/, "Classic Load Balancer").
+    pub const CLASSIC_LOAD_BALANCER_HOUR: f64 = 0.025;
+    /// Linux On-Demand instance-hours of the types EKS nodes usually are, from
+    /// https://aws.amazon.com/ec2/pricing/on-demand/ (not re-checked here); any other type is
+    /// priced 0 and the leftover says its price is not known.
+    pub const INSTANCE_HOUR: [(&str, f64); 10] = [
+        ("t3.medium", 0.0416),
+        ("t3.large", 0.0832),
+        ("t3.xlarge", 0.1664),
+        ("m5.large", 0.096),
+        ("m5.xlarge", 0.192),
+        ("m6i.large", 0.096),
+        ("m6i.xlarge", 0.192),
+        ("m7i.large", 0.1008),
+        ("c5.large", 0.085),
+        ("r5.large", 0.126),
+    ];
     /// A cluster in standard Kubernetes support; extended support is $0.60
     /// (https://aws.amazon.com/blogs/containers/amazon-eks-extended-support-for-kubernetes-versions-pricing/).
     pub const EKS_CLUSTER_HOUR: f64 = 0.10;
@@ -40,6 +58,8 @@ pub fn monthly_usd(found: &Found) -> f64 {
         Kind::NatGateway => NAT_GATEWAY_HOUR * HOURS_PER_MONTH,
         Kind::ElasticIp => PUBLIC_IPV4_HOUR * HOURS_PER_MONTH,
         Kind::LoadBalancer => LOAD_BALANCER_HOUR * HOURS_PER_MONTH,
+        Kind::ClassicLoadBalancer => CLASSIC_LOAD_BALANCER_HOUR * HOURS_PER_MONTH,
+        Kind::Instance => found.instance_type.as_deref().and_then(|t| INSTANCE_HOUR.iter().find(|(name, _)| *name == t)).map_or(0.0, |(_, hour)| hour * HOURS_PER_MONTH),
         Kind::Cluster => EKS_CLUSTER_HOUR * HOURS_PER_MONTH,
         Kind::Volume => {
             let per_gb = found.volume_type.as_deref().and_then(|t| EBS_GB_MONTH.iter().find(|(name, _)| *name == t)).map_or(EBS_DEFAULT_GB_MONTH, |(_, price)| *price);
@@ -87,6 +107,12 @@ mod tests {
         assert_eq!(total_monthly_usd(&[unknown]), 1.0);
         assert_eq!(total_monthly_usd(&[found(Kind::Volume)]), 0.0, "no size, no estimate");
         assert_eq!(total_monthly_usd(&[found(Kind::Cluster)]), 73.0);
+        assert_eq!(total_monthly_usd(&[found(Kind::ClassicLoadBalancer)]), 18.25);
+        let mut node = found(Kind::Instance);
+        node.instance_type = Some("t3.medium".into());
+        assert_eq!(total_monthly_usd(&[node.clone()]), 30.37);
+        node.instance_type = Some("x9.huge".into());
+        assert_eq!(total_monthly_usd(&[node]), 0.0, "an unknown type is not guessed");
         assert!(total_monthly_usd(&[]).is_sign_positive(), "nothing costs $0.00, not $-0.00");
     }
 }

@@ -19,10 +19,18 @@ fn answer<T, E: ProvideErrorMetadata>(result: Result<T, E>, done: Attempt) -> At
 pub async fn delete(c: &Clients, cluster: &str, found: &Found) -> Attempt {
     let id = found.id.as_str();
     match found.kind {
+        Kind::KubernetesService | Kind::KubernetesIngress | Kind::KubernetesVolumeClaim => match c.kube.get() {
+            Some(Some(api)) => api.delete(found.kind, id).await,
+            // Found through the API, so it served a moment ago; ask again next pass.
+            _ => Attempt::Later { code: "KubernetesApiUnavailable".into() },
+        },
         Kind::Nodegroup => answer(c.eks.delete_nodegroup().cluster_name(cluster).nodegroup_name(id).send().await, Attempt::Started),
         Kind::Addon => answer(c.eks.delete_addon().cluster_name(cluster).addon_name(id).send().await, Attempt::Started),
         Kind::AccessEntry => answer(c.eks.delete_access_entry().cluster_name(cluster).principal_arn(id).send().await, Attempt::Gone),
         Kind::Cluster => answer(c.eks.delete_cluster().name(id).send().await, Attempt::Started),
+        // Terminated takes a while; the next pass sees it shutting-down, then gone.
+        Kind::Instance => answer(c.ec2.terminate_instances().instance_ids(id).send().await, Attempt::Started),
+        Kind::ClassicLoadBalancer => answer(c.classic_elb.delete_load_balancer().load_balancer_name(id).send().await, Attempt::Gone),
         Kind::LoadBalancer => answer(c.elb.delete_load_balancer().load_balancer_arn(id).send().await, Attempt::Gone),
         Kind::TargetGroup => answer(c.elb.delete_target_group().target_group_arn(id).send().await, Attempt::Gone),
         Kind::VpcEndpoint => match c.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await {
@@ -40,9 +48,22 @@ pub async fn delete(c: &Clients, cluster: &str, found: &Found) -> Attempt {
         Kind::SecurityGroup => answer(c.ec2.delete_security_group().group_id(id).send().await, Attempt::Gone),
         Kind::Subnet => answer(c.ec2.delete_subnet().subnet_id(id).send().await, Attempt::Gone),
         Kind::RouteTable => {
-            for association in &found.links {
+            // Associations as they are now: a subnet deleted earlier in this pass took its
+            // association with it, and asking to undo that one is refused (its subnet is gone).
+            let associations = match c.ec2.describe_route_tables().route_table_ids(id).send().await {
+                Ok(out) => out
+                    .route_tables()
+                    .iter()
+                    .flat_map(|t| t.associations())
+                    .filter(|a| a.main() != Some(true))
+                    .filter_map(|a| a.route_table_association_id().map(str::to_owned))
+                    .collect::<Vec<_>>(),
+                Err(err) => return attempt::from_error(err.code(), err.message()),
+            };
+            for association in &associations {
                 let undone = answer(c.ec2.disassociate_route_table().association_id(association).send().await, Attempt::Gone);
-                if undone != Attempt::Gone {
+                // Undone meanwhile (its subnet was deleted by another pass): nothing to undo.
+                if undone != Attempt::Gone && associated(c, id, association).await {
                     return undone;
                 }
             }
@@ -61,6 +82,14 @@ pub async fn delete(c: &Clients, cluster: &str, found: &Found) -> Attempt {
         }
         Kind::Vpc => answer(c.ec2.delete_vpc().vpc_id(id).send().await, Attempt::Gone),
         Kind::LogGroup => answer(c.logs.delete_log_group().log_group_name(id).send().await, Attempt::Gone),
+    }
+}
+
+/// Whether `association` still ties a subnet to route table `table` (true when unsure).
+async fn associated(c: &Clients, table: &str, association: &str) -> bool {
+    match c.ec2.describe_route_tables().route_table_ids(table).send().await {
+        Ok(out) => out.route_tables().iter().flat_map(|t| t.associations()).any(|a| a.route_table_association_id() == Some(association)),
+        Err(_) => true,
     }
 }
 

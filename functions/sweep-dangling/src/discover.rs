@@ -9,15 +9,20 @@ use aws_config::SdkConfig;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use byoc_core::deletion_order::{verdict, Found, Kind, Reason, Scope, Verdict};
 use byoc_core::model::Install;
-use byoc_core::tags::{cluster_name, INSTALL_TAG, TENANT_TAG};
+use byoc_core::tags::{cluster_name, kubernetes_cluster_tag, made_for_cluster, CLUSTER_NAME_TAGS, INSTALL_TAG, TENANT_TAG};
 use byoc_core::Error;
 
-use crate::{ec2_found, eks_found, elb_found};
+use crate::kubernetes::{self, KubeApi};
+use crate::{classic_elb_found, ec2_found, eks_found, elb_found};
 
 /// The install's customer-account clients, built once per invocation.
 pub struct Clients {
+    pub config: SdkConfig,
+    /// The install's cluster's Kubernetes API, once discovery has looked (None: not serving).
+    pub kube: tokio::sync::OnceCell<Option<KubeApi>>,
     pub ec2: aws_sdk_ec2::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub classic_elb: aws_sdk_elasticloadbalancing::Client,
     pub eks: aws_sdk_eks::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
@@ -26,21 +31,16 @@ pub struct Clients {
 impl Clients {
     pub fn new(config: &SdkConfig) -> Self {
         Self {
+            config: config.clone(),
+            kube: tokio::sync::OnceCell::new(),
             ec2: aws_sdk_ec2::Client::new(config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            classic_elb: aws_sdk_elasticloadbalancing::Client::new(config),
             eks: aws_sdk_eks::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
         }
     }
-}
-
-/// Tag keys by which Kubernetes controllers mark what they made for a cluster.
-pub const LB_CONTROLLER_TAG: &str = "elbv2.k8s.aws/cluster";
-pub const EKS_CLUSTER_TAG: &str = "eks:cluster-name";
-
-pub fn cluster_tag(cluster: &str) -> String {
-    format!("kubernetes.io/cluster/{cluster}")
 }
 
 #[derive(Debug, Default)]
@@ -50,23 +50,25 @@ pub struct Discovery {
     pub kept: Vec<(Found, String)>,
     /// ARNs carrying the install's tag of kinds this step cannot delete.
     pub unhandled: Vec<String>,
+    /// What could not be looked at, and why (the cluster's Kubernetes API refused, say).
+    pub notes: Vec<String>,
 }
 
 /// Why a resource with these tags in this VPC is the install's, if it is found by us at all.
-/// The install's own tag comes first, then a Kubernetes controller's tag, then the VPC.
+/// The install's own tag comes first, then a tag saying Kubernetes or EKS made it for the
+/// install's cluster, then the cluster's tag key with any value (`shared`: found, and the
+/// safety rule decides), then the VPC.
 pub fn reason_for(tags: &[(String, String)], vpc_id: Option<&str>, scope: &Scope) -> Option<Reason> {
     let value = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     if value(INSTALL_TAG) == Some(scope.install_id.as_str()) {
         return Some(Reason::InstallTag);
     }
-    let k8s = cluster_tag(&scope.cluster_name);
+    if let Some(tag) = made_for_cluster(tags, &scope.cluster_name) {
+        return Some(Reason::KubernetesTag { tag });
+    }
+    let k8s = kubernetes_cluster_tag(&scope.cluster_name);
     if value(&k8s).is_some() {
         return Some(Reason::KubernetesTag { tag: k8s });
-    }
-    for key in [LB_CONTROLLER_TAG, EKS_CLUSTER_TAG] {
-        if value(key) == Some(scope.cluster_name.as_str()) {
-            return Some(Reason::KubernetesTag { tag: key.to_owned() });
-        }
     }
     vpc_id.filter(|v| scope.vpc_ids.contains(*v)).map(|v| Reason::InVpc { vpc_id: v.to_owned() })
 }
@@ -89,7 +91,10 @@ pub fn arn_kind(arn: &str) -> Option<Kind> {
         ("ec2", "network-interface") => Kind::NetworkInterface,
         ("ec2", "volume") => Kind::Volume,
         ("ec2", "vpc-endpoint") => Kind::VpcEndpoint,
+        // A Classic load balancer's ARN is `loadbalancer/<name>`; others' `loadbalancer/app|net/…`.
+        ("elasticloadbalancing", "loadbalancer") if resource.split('/').count() == 2 => Kind::ClassicLoadBalancer,
         ("elasticloadbalancing", "loadbalancer" | "listener" | "listener-rule") => Kind::LoadBalancer,
+        ("ec2", "instance") => Kind::Instance,
         ("elasticloadbalancing", "targetgroup") => Kind::TargetGroup,
         ("eks", "cluster") => Kind::Cluster,
         ("eks", "nodegroup") => Kind::Nodegroup,
@@ -115,6 +120,7 @@ pub async fn discover(clients: &Clients, install: &Install) -> Result<Discovery,
         vpcs,
         ec2_found::in_scope(&clients.ec2, &scope).await?,
         elb_found::in_scope(&clients.elb, &scope).await?,
+        classic_elb_found::in_scope(&clients.classic_elb, &scope).await?,
         eks_found::cluster(&clients.eks, &scope).await?,
         eks_found::log_group(&clients.logs, &scope).await?,
     ];
@@ -122,6 +128,14 @@ pub async fn discover(clients: &Clients, install: &Install) -> Result<Discovery,
         all.entry((found.kind, found.id.clone())).or_insert(found);
     }
     let mut discovery = Discovery { unhandled: unhandled(clients, &scope).await?, ..Default::default() };
+    for listed in kubernetes_objects(clients, &scope.cluster_name, &mut discovery.notes).await? {
+        match listed {
+            Ok(found) => {
+                all.insert((found.kind, found.id.clone()), found);
+            }
+            Err((found, why)) => discovery.kept.push((found, why)),
+        }
+    }
     for found in all.into_values() {
         match verdict(&found, &scope) {
             Verdict::Delete => discovery.delete.push(found),
@@ -131,14 +145,31 @@ pub async fn discover(clients: &Clients, install: &Install) -> Result<Discovery,
     Ok(discovery)
 }
 
+/// The cluster's Services of type LoadBalancer, Ingresses and volume claims, while it serves
+/// its API. What cannot be listed is noted, not fatal: the sweep then finds what their
+/// controllers made by its tags.
+async fn kubernetes_objects(clients: &Clients, cluster: &str, notes: &mut Vec<String>) -> Result<Vec<Result<Found, (Found, String)>>, Error> {
+    let api = clients.kube.get_or_try_init(|| KubeApi::connect(&clients.eks, &clients.config, cluster)).await?;
+    let Some(api) = api else { return Ok(vec![]) };
+    let now = chrono::Utc::now();
+    let mut out = vec![];
+    for kind in kubernetes::RELEASED {
+        match api.list(kind).await {
+            Ok(items) => out.extend(items.iter().filter_map(|item| kubernetes::classify(kind, item, cluster, now))),
+            Err(problem) => notes.push(format!("the cluster's Kubernetes API: {problem}")),
+        }
+    }
+    Ok(out)
+}
+
 /// What the tagging API lists for the install or its cluster that is of no kind this step
 /// knows how to delete (anything it knows, the Describe calls above already saw).
 async fn unhandled(clients: &Clients, scope: &Scope) -> Result<Vec<String>, Error> {
-    let filters = [
+    let mut filters = vec![
         TagFilter::builder().key(INSTALL_TAG).values(&scope.install_id).build(),
-        TagFilter::builder().key(cluster_tag(&scope.cluster_name)).build(),
-        TagFilter::builder().key(LB_CONTROLLER_TAG).values(&scope.cluster_name).build(),
+        TagFilter::builder().key(kubernetes_cluster_tag(&scope.cluster_name)).values(byoc_core::tags::OWNED).build(),
     ];
+    filters.extend(CLUSTER_NAME_TAGS.iter().map(|key| TagFilter::builder().key(*key).values(&scope.cluster_name).build()));
     let mut arns = vec![];
     for filter in filters {
         let mappings = clients
@@ -183,8 +214,10 @@ mod tests {
             reason_for(&tags(&[("kubernetes.io/cluster/byoc-inst-a", "owned")]), Some("vpc-1"), &s),
             Some(Reason::KubernetesTag { tag: "kubernetes.io/cluster/byoc-inst-a".into() })
         );
-        assert_eq!(reason_for(&tags(&[(LB_CONTROLLER_TAG, "byoc-inst-a")]), None, &s), Some(Reason::KubernetesTag { tag: LB_CONTROLLER_TAG.into() }));
-        assert_eq!(reason_for(&tags(&[(LB_CONTROLLER_TAG, "someone-else")]), None, &s), None);
+        let controller = "elbv2.k8s.aws/cluster";
+        assert_eq!(reason_for(&tags(&[(controller, "byoc-inst-a")]), None, &s), Some(Reason::KubernetesTag { tag: controller.into() }));
+        assert_eq!(reason_for(&tags(&[(controller, "someone-else")]), None, &s), None);
+        assert_eq!(reason_for(&tags(&[("KubernetesCluster", "byoc-inst-a")]), None, &s), Some(Reason::KubernetesTag { tag: "KubernetesCluster".into() }));
         assert_eq!(reason_for(&[], Some("vpc-1"), &s), Some(Reason::InVpc { vpc_id: "vpc-1".into() }));
         assert_eq!(reason_for(&[], Some("vpc-2"), &s), None);
     }
@@ -194,6 +227,8 @@ mod tests {
         assert_eq!(arn_kind("arn:aws:ec2:us-east-1:111122223333:vpc/vpc-1"), Some(Kind::Vpc));
         assert_eq!(arn_kind("arn:aws:ec2:us-east-1:111122223333:elastic-ip/eipalloc-1"), Some(Kind::ElasticIp));
         assert_eq!(arn_kind("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/k8s-x/abc"), Some(Kind::LoadBalancer));
+        assert_eq!(arn_kind("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/a0123456789abcdef"), Some(Kind::ClassicLoadBalancer));
+        assert_eq!(arn_kind("arn:aws:ec2:us-east-1:1:instance/i-0abc"), Some(Kind::Instance));
         assert_eq!(arn_kind("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/k8s-tg/abc"), Some(Kind::TargetGroup));
         assert_eq!(arn_kind("arn:aws:eks:us-east-1:1:nodegroup/byoc-x/ng/uuid"), Some(Kind::Nodegroup));
         assert_eq!(arn_kind("arn:aws:logs:us-east-1:1:log-group:/aws/eks/byoc-x/cluster:*"), Some(Kind::LogGroup));

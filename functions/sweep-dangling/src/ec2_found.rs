@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use aws_sdk_ec2::types::{Filter, Tag};
 use aws_sdk_ec2::Client;
 use byoc_core::deletion_order::{Found, Kind, Reason, Scope};
-use byoc_core::tags::INSTALL_TAG;
+use byoc_core::tags::{kubernetes_cluster_tag, INSTALL_TAG};
 use byoc_core::Error;
 
-use crate::discover::{cluster_tag, reason_for};
+use crate::discover::reason_for;
 
 fn tag_pairs(tags: &[Tag]) -> Vec<(String, String)> {
     tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
@@ -38,7 +38,7 @@ pub async fn install_vpcs(ec2: &Client, install_id: &str) -> Result<Vec<Found>, 
 fn lookups(scope: &Scope, vpc_filter: Option<&str>) -> Vec<Filter> {
     let mut filters = vec![
         Filter::builder().name(format!("tag:{INSTALL_TAG}")).values(&scope.install_id).build(),
-        Filter::builder().name("tag-key").values(cluster_tag(&scope.cluster_name)).build(),
+        Filter::builder().name("tag-key").values(kubernetes_cluster_tag(&scope.cluster_name)).build(),
     ];
     if let Some(name) = vpc_filter.filter(|_| !scope.vpc_ids.is_empty()) {
         filters.push(Filter::builder().name(name).set_values(Some(scope.vpc_ids.iter().cloned().collect())).build());
@@ -71,8 +71,8 @@ pub async fn in_scope(ec2: &Client, scope: &Scope) -> Result<Vec<Found>, Error> 
             if table.associations().iter().any(|a| a.main() == Some(true)) {
                 continue;
             }
-            let associations = table.associations().iter().filter_map(|a| a.route_table_association_id().map(str::to_owned)).collect();
-            out.extend(found(Kind::RouteTable, table.route_table_id(), table.tags(), table.vpc_id(), scope).map(|f| f.links(associations)));
+            // Its associations are read again when it is deleted (they change as subnets go).
+            out.extend(found(Kind::RouteTable, table.route_table_id(), table.tags(), table.vpc_id(), scope));
         }
     }
     for filter in lookups(scope, Some("attachment.vpc-id")) {
@@ -103,6 +103,12 @@ pub async fn in_scope(ec2: &Client, scope: &Scope) -> Result<Vec<Found>, Error> 
             if let (Some(id), Some(vpc)) = (eni.network_interface_id(), eni.vpc_id()) {
                 interfaces_in_vpc.insert(id.to_owned(), vpc.to_owned());
             }
+            // Requester-managed interfaces (EKS's, load balancers', endpoints') belong to their
+            // owner and go with it; nobody else may delete them (EC2 User Guide,
+            // "Requester-managed network interfaces"). Their owner is what is waited for.
+            if eni.requester_managed() == Some(true) {
+                continue;
+            }
             out.extend(found(Kind::NetworkInterface, eni.network_interface_id(), eni.tag_set(), eni.vpc_id(), scope));
         }
     }
@@ -116,7 +122,10 @@ pub async fn in_scope(ec2: &Client, scope: &Scope) -> Result<Vec<Found>, Error> 
             out.extend(found(Kind::VpcEndpoint, endpoint.vpc_endpoint_id(), endpoint.tags(), endpoint.vpc_id(), scope).map(|f| f.deleting(state == "deleting")));
         }
     }
-    for filter in lookups(scope, None) {
+    // In-tree volumes name the cluster in their legacy tag too.
+    let mut volume_lookups = lookups(scope, None);
+    volume_lookups.push(Filter::builder().name("tag:KubernetesCluster").values(&scope.cluster_name).build());
+    for filter in volume_lookups {
         let volumes = ec2.describe_volumes().filters(filter).into_paginator().items().send().try_collect().await.map_err(aws)?;
         for volume in &volumes {
             let state = volume.state().map(|s| s.as_str()).unwrap_or_default();
@@ -130,6 +139,7 @@ pub async fn in_scope(ec2: &Client, scope: &Scope) -> Result<Vec<Found>, Error> 
             }
         }
     }
+    out.extend(instances(ec2, scope).await?);
     // Addresses have no VPC filter: one is the install's by tag, or by being mapped to an
     // interface (or NAT gateway) inside its VPC.
     let addresses = ec2.describe_addresses().send().await.map_err(aws)?;
@@ -140,6 +150,32 @@ pub async fn in_scope(ec2: &Client, scope: &Scope) -> Result<Vec<Found>, Error> 
             .cloned()
             .or_else(|| address.allocation_id().filter(|a| nat_addresses.iter().any(|n| n == a)).and_then(|_| scope.vpc_ids.first().cloned()));
         out.extend(found(Kind::ElasticIp, address.allocation_id(), address.tags(), vpc.as_deref(), scope));
+    }
+    Ok(out)
+}
+
+/// Instances launched for the cluster outside managed node groups (Karpenter names it in
+/// `eks:eks-cluster-name`, self-managed nodes carry `kubernetes.io/cluster/<cluster>`), and
+/// any instance inside the install's VPC (which the safety rule keeps unless one of those
+/// tags says it is the cluster's). Terminated ones are gone; shutting-down ones are going.
+async fn instances(ec2: &Client, scope: &Scope) -> Result<Vec<Found>, Error> {
+    let mut filters = lookups(scope, Some("vpc-id"));
+    for key in ["eks:eks-cluster-name", "eks:cluster-name"] {
+        filters.push(Filter::builder().name(format!("tag:{key}")).values(&scope.cluster_name).build());
+    }
+    let mut out = vec![];
+    for filter in filters {
+        let reservations = ec2.describe_instances().filters(filter).into_paginator().items().send().try_collect().await.map_err(aws)?;
+        for instance in reservations.iter().flat_map(|r| r.instances()) {
+            let state = instance.state().and_then(|s| s.name()).map(|n| n.as_str()).unwrap_or_default();
+            if state == "terminated" {
+                continue;
+            }
+            if let Some(mut f) = found(Kind::Instance, instance.instance_id(), instance.tags(), instance.vpc_id(), scope) {
+                f.instance_type = instance.instance_type().map(|t| t.as_str().to_owned());
+                out.push(f.deleting(state == "shutting-down"));
+            }
+        }
     }
     Ok(out)
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use byoc_core::deletion_order::Kind;
+use byoc_core::leftover::Leftover;
 use byoc_core::model::{InstallStatus, Outcome};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ use crate::cost::{monthly_usd, total_monthly_usd};
 use crate::report::{count_by_kind, Pass};
 
 /// The key of the findings in the install's step data.
-pub const FINDINGS_KEY: &str = "scheduled_sweep";
+pub const FINDINGS_KEY: &str = byoc_core::leftover::SCHEDULED_FINDINGS_KEY;
 
 /// What the check does with what it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +73,9 @@ pub struct Findings {
     pub remaining: usize,
     /// What the remaining resources cost a month (USD, list prices) while they stay.
     pub monthly_cost_usd: f64,
+    /// What of the remaining ones waiting will not remove (see `byoc_core::leftover`).
+    #[serde(default)]
+    pub leftovers: Vec<Leftover>,
 }
 
 impl Findings {
@@ -89,12 +93,13 @@ impl Findings {
             deleted: pass.attempts.iter().filter(|(_, _, a)| *a == Attempt::Gone).map(|(kind, id, _)| Listed { kind: *kind, id: id.clone() }).collect(),
             remaining: pass.remaining.len(),
             monthly_cost_usd: total_monthly_usd(&pass.remaining),
+            leftovers: pass.leftovers.clone(),
         }
     }
 
     /// A check that could not look: nothing is known to be found or left.
     pub fn unreachable(access: Access, install_status: InstallStatus, action: Action, checked_at: DateTime<Utc>) -> Self {
-        Self { checked_at, install_status, action, access, found: vec![], deleted: vec![], remaining: 0, monthly_cost_usd: 0.0 }
+        Self { checked_at, install_status, action, access, found: vec![], deleted: vec![], remaining: 0, monthly_cost_usd: 0.0, leftovers: vec![] }
     }
 
     /// The findings a check recorded last, if any are readable.
@@ -111,8 +116,10 @@ impl Findings {
     /// worse. A check that sees the same as last time (a failed install kept for inspection)
     /// adds nothing, so hourly checks do not flood the timeline. A removed install's lost
     /// access is no news: the removal email invited the customer to delete the access stack.
-    pub fn worth_an_event(&self, previous: Option<&Findings>) -> bool {
-        if !self.deleted.is_empty() {
+    /// When the install had leftovers (`had_leftovers`) and nothing is found now, that they
+    /// are gone is news.
+    pub fn worth_an_event(&self, previous: Option<&Findings>, had_leftovers: bool) -> bool {
+        if !self.deleted.is_empty() || (had_leftovers && self.access == Access::Ok && self.found.is_empty()) {
             return true;
         }
         match (&self.access, previous) {
@@ -147,6 +154,12 @@ impl Findings {
                 self.monthly_cost_usd
             ),
             (Access::Ok, Action::Delete) if self.found.is_empty() => format!("scheduled check: nothing of the install is left in account {account}"),
+            (Access::Ok, Action::Delete) if self.remaining == self.leftovers.len() && self.deleted.is_empty() => format!(
+                "scheduled check: {} resources the installer cannot delete are still in account {account} ({}), about ${:.2} a month",
+                self.leftovers.len(),
+                byoc_core::leftover::one_line(&self.leftovers),
+                self.monthly_cost_usd
+            ),
             (Access::Ok, Action::Delete) if self.remaining == 0 => format!(
                 "scheduled check found {} resources left in account {account} ({}) and deleted them; nothing is left",
                 self.found.len(),
@@ -214,20 +227,21 @@ mod tests {
     #[test]
     fn the_timeline_hears_of_news_only() {
         let clean = Findings::of_pass(&Pass::default(), InstallStatus::Removed, Action::Delete, now());
-        assert!(!clean.worth_an_event(None), "nothing found, nothing to say");
+        assert!(!clean.worth_an_event(None, false), "nothing found, nothing to say");
+        assert!(clean.worth_an_event(Some(&clean), true), "what the removal left is gone");
         let kept = Findings::of_pass(&leftover_pass(), InstallStatus::Failed, Action::Report, now());
-        assert!(kept.worth_an_event(None));
-        assert!(!kept.worth_an_event(Some(&kept)), "the same resources again");
+        assert!(kept.worth_an_event(None, false));
+        assert!(!kept.worth_an_event(Some(&kept), false), "the same resources again");
         let mut more = leftover_pass();
         more.found.push(Found::new(Kind::Volume, "vol-2", Reason::InstallTag));
-        assert!(Findings::of_pass(&more, InstallStatus::Failed, Action::Report, now()).worth_an_event(Some(&kept)), "a new one");
+        assert!(Findings::of_pass(&more, InstallStatus::Failed, Action::Report, now()).worth_an_event(Some(&kept), false), "a new one");
 
         let lost = Findings::unreachable(Access::Lost { message: "could not assume the role".into() }, InstallStatus::Failed, Action::Delete, now());
-        assert!(lost.worth_an_event(Some(&clean)) && lost.worth_an_event(None));
+        assert!(lost.worth_an_event(Some(&clean), false) && lost.worth_an_event(None, false));
         let removed_and_gone = Findings { install_status: InstallStatus::Removed, ..lost.clone() };
-        assert!(!removed_and_gone.worth_an_event(Some(&clean)), "the customer was told to delete the access stack");
-        assert!(!lost.worth_an_event(Some(&lost)), "still lost: said once");
-        assert!(kept.worth_an_event(Some(&lost)), "back, and something is there");
+        assert!(!removed_and_gone.worth_an_event(Some(&clean), false), "the customer was told to delete the access stack");
+        assert!(!lost.worth_an_event(Some(&lost), false), "still lost: said once");
+        assert!(kept.worth_an_event(Some(&lost), false), "back, and something is there");
         assert_eq!(
             lost.message("111122223333"),
             "scheduled check: could not assume the role; what the install left in account 111122223333, if anything, cannot be checked or removed until then"

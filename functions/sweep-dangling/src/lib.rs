@@ -6,6 +6,7 @@
 //! schedule it gives the removed and failed installs one pass each (`schedule`).
 
 pub mod attempt;
+pub mod classic_elb_found;
 pub mod cost;
 pub mod delete;
 pub mod discover;
@@ -14,6 +15,7 @@ pub mod eks_found;
 pub mod elb_found;
 pub mod event;
 pub mod findings;
+pub mod kubernetes;
 pub mod report;
 pub mod schedule;
 pub mod settings;
@@ -40,7 +42,7 @@ use crate::schedule::ScheduledReport;
 use crate::settings::ScheduleSettings;
 
 /// The key of the sweep's record in the install's step data.
-pub const RECORD_KEY: &str = "sweep";
+pub const RECORD_KEY: &str = byoc_core::leftover::SWEEP_RECORD_KEY;
 
 pub struct Deps {
     pub store: InstallStore,
@@ -89,6 +91,9 @@ pub struct SweepOutput {
     pub done: bool,
     /// What the remaining resources cost a month (USD, list prices) while they stay.
     pub monthly_cost_usd: f64,
+    /// How many of the remaining ones waiting will not remove (listed on the sweep record).
+    #[serde(default)]
+    pub leftovers: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +149,9 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
     };
     if starts_a_sweep(install.step_data.get(RECORD_KEY), mode) {
         let what = if kept_for_inspection { "keeping for inspection, as the install's options ask," } else if mode == Mode::DryRun { "looking for" } else { "removing" };
-        let change = Change::new(Step::SweepDangling, Outcome::Started, format!("{what} what the install made in account {} ({})", install.account_id, install.region));
+        // A new sweep's record replaces the scheduled checks' findings of an earlier one.
+        let change = Change::new(Step::SweepDangling, Outcome::Started, format!("{what} what the install made in account {} ({})", install.account_id, install.region))
+            .forget(byoc_core::leftover::SCHEDULED_FINDINGS_KEY);
         deps.store.record(&install.install_id, change).await?;
     }
 
@@ -152,9 +159,16 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
     let mut pass = pass_of(discover(&clients, install).await?);
     if mode == Mode::Delete {
         delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
+        pass.settle(install.region.as_str(), &cluster_name(install));
     }
 
-    let outcome = if mode == Mode::DryRun || pass.done() { Outcome::Succeeded } else { Outcome::Waiting };
+    let outcome = match mode {
+        Mode::DryRun => Outcome::Succeeded,
+        // The customer has to act on what is left: an "Action Needed" event.
+        _ if pass.done() && !pass.leftovers.is_empty() => Outcome::Failed,
+        _ if pass.done() => Outcome::Succeeded,
+        _ => Outcome::Waiting,
+    };
     let change = Change::new(Step::SweepDangling, outcome, pass.message(mode)).data(RECORD_KEY, pass.record(mode));
     deps.store.record(&install.install_id, change).await?;
     Ok(SweepOutput {
@@ -164,6 +178,7 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
         remaining: pass.remaining.len(),
         done: mode == Mode::DryRun || pass.done(),
         monthly_cost_usd: pass.monthly_cost_usd(),
+        leftovers: pass.leftovers.len(),
     })
 }
 
@@ -176,7 +191,7 @@ fn starts_a_sweep(last: Option<&serde_json::Value>, mode: Mode) -> bool {
 
 /// A pass that has deleted nothing yet: everything found to delete still remains.
 pub(crate) fn pass_of(discovery: Discovery) -> Pass {
-    Pass { found: discovery.delete.clone(), remaining: discovery.delete, kept: discovery.kept, unhandled: discovery.unhandled, ..Default::default() }
+    Pass { found: discovery.delete.clone(), remaining: discovery.delete, kept: discovery.kept, unhandled: discovery.unhandled, notes: discovery.notes, ..Default::default() }
 }
 
 /// Walks the kinds in deletion order, issuing every deletion whose blockers are gone, so one
@@ -235,6 +250,7 @@ mod tests {
             remaining: 3,
             done: true,
             monthly_cost_usd: 1.5,
+            leftovers: 0,
         };
         let again: SweepInput = serde_json::from_value(serde_json::to_value(&out).unwrap()).unwrap();
         assert_eq!(again.mode, Mode::DryRun);

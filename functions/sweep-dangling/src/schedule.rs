@@ -195,6 +195,7 @@ async fn sweep_once(deps: &Deps, session: &customer_session::CustomerSession, ch
             return Ok(None);
         }
         delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
+        pass.settle(install.region.as_str(), &cluster_name(install));
     }
     Ok(Some(Findings::of_pass(&pass, install.status, action, checked_at)))
 }
@@ -202,10 +203,11 @@ async fn sweep_once(deps: &Deps, session: &customer_session::CustomerSession, ch
 /// Keeps the findings on the install, and tells its timeline when there is news.
 async fn record(deps: &Deps, install: &Install, findings: &Findings) -> Result<(), Error> {
     let previous = Findings::recorded(&install.step_data);
+    let had_leftovers = !byoc_core::leftover::recorded(install).is_empty();
     let value = serde_json::to_value(findings).map_err(|e| Error::Corrupt(e.to_string()))?;
     // Quietly first: the event below is then written on top of these findings.
     deps.store.set_step_data_quietly(&install.install_id, FINDINGS_KEY, &value).await?;
-    if findings.worth_an_event(previous.as_ref()) {
+    if findings.worth_an_event(previous.as_ref(), had_leftovers) {
         let change = Change::new(Step::SweepDangling, findings.outcome(), findings.message(install.account_id.as_str()));
         deps.store.record(&install.install_id, change).await?;
     }

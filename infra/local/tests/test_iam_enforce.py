@@ -142,3 +142,56 @@ def test_decisions_are_logged_with_the_deciding_statement(stack):
     entries = [json.loads(line) for line in (stack.state_dir / "logs" / "iam-decisions.jsonl").read_text().splitlines()]
     mine = [e for e in entries if e["action"] == "ec2:DescribeVpcs" and e["decision"] == "allow" and e["decided_by"] == "inline:test#DescribeAll"]
     assert mine and mine[0]["resource"] == "*"
+
+
+def test_classic_load_balancers_are_authorized_by_name_and_their_tags(stack):
+    """A Classic load balancer is arn:...:loadbalancer/<name>, with its tags as
+    aws:ResourceTag/* (Service Authorization Reference, Elastic Load Balancing 2012-06-01)."""
+    creds = _role(
+        stack,
+        _allow(["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags"]),
+        _allow("elasticloadbalancing:DeleteLoadBalancer", condition=TAGGED_RESOURCE),
+    )
+    admin = stack.client("elb", account=CUSTOMER_ACCOUNT)
+    ec2 = stack.client("ec2", account=CUSTOMER_ACCOUNT)
+    vpc = ec2.create_vpc(CidrBlock="10.3.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.3.1.0/24")["Subnet"]["SubnetId"]
+    listeners = [{"Protocol": "TCP", "LoadBalancerPort": 80, "InstanceProtocol": "TCP", "InstancePort": 30080}]
+    tagged, untagged = f"tagged-{uuid.uuid4().hex[:8]}", f"untagged-{uuid.uuid4().hex[:8]}"
+    admin.create_load_balancer(LoadBalancerName=tagged, Subnets=[subnet], Listeners=listeners, Tags=INSTALL_TAGS)
+    admin.create_load_balancer(LoadBalancerName=untagged, Subnets=[subnet], Listeners=listeners)
+    elb = stack.client("elb", **creds)
+    names = [d["LoadBalancerName"] for d in elb.describe_load_balancers()["LoadBalancerDescriptions"]]
+    assert {tagged, untagged} <= set(names)
+    described = elb.describe_tags(LoadBalancerNames=[tagged])["TagDescriptions"]
+    assert described[0]["Tags"] == INSTALL_TAGS
+    error = _refused(lambda: elb.delete_load_balancer(LoadBalancerName=untagged), code="AccessDenied")
+    assert f"elasticloadbalancing:DeleteLoadBalancer on resource: arn:aws:elasticloadbalancing:{REGION}:{CUSTOMER_ACCOUNT}:loadbalancer/{untagged}" in error["Message"]
+    elb.delete_load_balancer(LoadBalancerName=tagged)
+    assert [d["LoadBalancerName"] for d in admin.describe_load_balancers(LoadBalancerNames=[untagged])["LoadBalancerDescriptions"]] == [untagged]
+    admin.delete_load_balancer(LoadBalancerName=untagged)
+
+
+def test_terminate_instances_is_authorized_on_the_instance_and_its_tags(stack):
+    """ec2:TerminateInstances authorizes the instance ARN with aws:ResourceTag/* and
+    ec2:ResourceTag/*; DescribeInstances is resource-free."""
+    ec2 = stack.client("ec2", account=CUSTOMER_ACCOUNT)
+    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.2.1.0/24")["Subnet"]["SubnetId"]
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    karpenter = [{"ResourceType": "instance", "Tags": [{"Key": "eks:eks-cluster-name", "Value": "byoc-inst-1"}]}]
+
+    def launch(**kwargs) -> str:
+        return ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.medium", SubnetId=subnet, **kwargs)["Instances"][0]["InstanceId"]
+
+    for key in ("aws:ResourceTag/eks:eks-cluster-name", "ec2:ResourceTag/eks:eks-cluster-name"):
+        creds = _role(stack, _allow("ec2:DescribeInstances"), _allow("ec2:TerminateInstances", condition={"StringLike": {key: "byoc-inst-*"}}))
+        role_ec2 = stack.client("ec2", **creds)
+        tagged, untagged = launch(TagSpecifications=karpenter), launch()
+        assert {tagged, untagged} <= {i["InstanceId"] for r in role_ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+        error = _refused(lambda: role_ec2.terminate_instances(InstanceIds=[untagged]))
+        assert f"ec2:TerminateInstances on resource: arn:aws:ec2:{REGION}:{CUSTOMER_ACCOUNT}:instance/{untagged}" in error["Message"]
+        role_ec2.terminate_instances(InstanceIds=[tagged])
+        states = {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances(InstanceIds=[tagged, untagged])["Reservations"] for i in r["Instances"]}
+        assert states == {tagged: "terminated", untagged: "running"}
+        ec2.terminate_instances(InstanceIds=[untagged])

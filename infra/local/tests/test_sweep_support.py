@@ -166,3 +166,15 @@ def test_the_tagging_api_lists_addresses_clusters_node_groups_and_log_groups(sta
     net.ec2.delete_nat_gateway(NatGatewayId=net.nat)
     net.nat_state()
     assert "natgateway" not in listed(), "a deleted NAT gateway is no longer listed"
+
+
+def test_a_deleted_subnet_takes_its_route_table_association_with_it(stack):
+    ec2 = stack.client("ec2", account=fresh_account())
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.7.1.0/24")["Subnet"]["SubnetId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    association = ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)["AssociationId"]
+    ec2.delete_subnet(SubnetId=subnet)
+    listed = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Associations"]
+    assert [a for a in listed if a.get("RouteTableAssociationId") == association] == []
+    ec2.delete_route_table(RouteTableId=table)
