@@ -141,6 +141,17 @@ async fn what_kubernetes_controllers_made_is_released_through_the_cluster_before
     let names: Vec<&str> = policies.associated_access_policies().iter().filter_map(|p| p.policy_arn()).collect();
     assert_eq!(names, vec!["arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"]);
 
+    // The EBS CSI driver's controller gets the customer stack's role through EKS Pod Identity
+    // (AL2023 nodes give pods no node-role credentials): without it, no claim gets a volume.
+    let csi = account.eks.describe_addon().cluster_name(&cluster).addon_name("aws-ebs-csi-driver").send().await.unwrap().addon.unwrap();
+    let [association] = csi.pod_identity_associations() else { panic!("{csi:?}") };
+    let association_id = association.rsplit('/').next().unwrap();
+    let described = account.eks.describe_pod_identity_association().cluster_name(&cluster).association_id(association_id).send().await.unwrap().association.unwrap();
+    assert_eq!(
+        (described.namespace(), described.service_account(), described.role_arn()),
+        (Some("kube-system"), Some("ebs-csi-controller-sa"), record["resources"]["ebs_csi_role_arn"].as_str())
+    );
+
     // The vendor's software, deployed as the vendor's deploy role: a Service of type
     // LoadBalancer (a Classic ELB, which names the cluster only in a tag key), an NLB Service,
     // an ALB Ingress and a volume claim.

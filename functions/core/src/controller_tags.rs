@@ -15,6 +15,11 @@ use crate::tags::{INSTALL_TAG, TENANT_TAG};
 
 /// The EKS add-on name of the EBS CSI driver.
 pub const EBS_CSI_ADDON: &str = "aws-ebs-csi-driver";
+/// The driver's controller service account (in `kube-system`), which its role is given to.
+pub const EBS_CSI_SERVICE_ACCOUNT: &str = "ebs-csi-controller-sa";
+/// Where validate-trust records the customer stack's EBS CSI driver role
+/// (output `EbsCsiDriverRoleArn`).
+pub const EBS_CSI_ROLE_KEY: &str = "ebs_csi_role_arn";
 
 /// Where create-cluster records the Load Balancer Controller's Helm values
 /// (`step_data["load_balancer_controller"]`).

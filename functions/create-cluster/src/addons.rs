@@ -1,9 +1,9 @@
 //! The EKS add-ons of every install, at the version EKS recommends for the cluster version.
 
-use aws_sdk_eks::types::{Addon, AddonStatus, ResolveConflicts};
+use aws_sdk_eks::types::{Addon, AddonPodIdentityAssociations, AddonStatus, ResolveConflicts};
 use aws_sdk_eks::Client;
 use byoc_core::cluster_plan::{self, AddonCompatibility, AddonVersion};
-use byoc_core::controller_tags::{ebs_csi_configuration, EBS_CSI_ADDON};
+use byoc_core::controller_tags::{ebs_csi_configuration, EBS_CSI_ADDON, EBS_CSI_ROLE_KEY, EBS_CSI_SERVICE_ACCOUNT};
 use byoc_core::model::Install;
 use futures_util::future::try_join_all;
 
@@ -141,6 +141,25 @@ async fn create(
     // Volumes the driver makes carry the install's tags, so the sweep finds them by tag.
     let configuration = (addon == EBS_CSI_ADDON)
         .then(|| ebs_csi_configuration(&install.install_id, &install.tenant_id));
+    // AL2023 nodes give pods no node-role credentials (IMDS hop limit 1): the driver's
+    // controller gets the customer stack's role through EKS Pod Identity (EKS User Guide,
+    // "Amazon EBS CSI driver" and "IAM roles for Amazon EKS add-ons").
+    let pod_identity = if addon == EBS_CSI_ADDON {
+        let role = install.resources.get(EBS_CSI_ROLE_KEY).ok_or_else(|| {
+            CreateClusterError::Invalid(format!(
+                "install {} has no {EBS_CSI_ROLE_KEY}: the customer's access stack predates the EBS CSI driver role; update it from the install link",
+                install.install_id
+            ))
+        })?;
+        let association = AddonPodIdentityAssociations::builder()
+            .service_account(EBS_CSI_SERVICE_ACCOUNT)
+            .role_arn(role)
+            .build()
+            .map_err(|e| CreateClusterError::Invalid(format!("pod identity for {addon}: {e}")))?;
+        Some(vec![association])
+    } else {
+        None
+    };
     let result = eks
         .create_addon()
         .cluster_name(cluster)
@@ -150,6 +169,7 @@ async fn create(
         // cluster is created; the managed add-on takes those over.
         .resolve_conflicts(ResolveConflicts::Overwrite)
         .set_configuration_values(configuration)
+        .set_pod_identity_associations(pod_identity)
         .set_tags(Some(tag_map(install, &format!("{cluster}-{addon}"))))
         .client_request_token(format!("{}-{addon}", install.install_id))
         .send()

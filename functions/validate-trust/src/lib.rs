@@ -43,8 +43,12 @@ pub enum TrustResponse {
 }
 
 /// The stack outputs the installer needs, by output key, and the resource name it records.
-const REQUIRED_OUTPUTS: [(&str, &str); 3] =
-    [("RoleArn", "customer_role_arn"), ("ClusterRoleArn", "cluster_role_arn"), ("NodeRoleArn", "node_role_arn")];
+const REQUIRED_OUTPUTS: [(&str, &str); 4] = [
+    ("RoleArn", "customer_role_arn"),
+    ("ClusterRoleArn", "cluster_role_arn"),
+    ("NodeRoleArn", "node_role_arn"),
+    ("EbsCsiDriverRoleArn", byoc_core::controller_tags::EBS_CSI_ROLE_KEY),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateTrustError {

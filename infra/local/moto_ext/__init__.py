@@ -15,6 +15,7 @@ Each module patches one gap between moto and what the installer relies on AWS to
   ec2_nat         NAT gateways stay pending for a steerable number of polls
   eks_ext         clusters take time, add-ons and access entries exist
   k8s_api         each cluster's Kubernetes API as EKS serves it (k8s_controllers: its AWS side)
+  eks_pod_identity pod identity associations (own and add-ons'), controllers' credentials from them
   service_quotas  the quotas, usage and increase requests the installer checks
   sweep_support   what discovery and deletion of an install's leftovers need
   eks_made        what EKS and ELB make by themselves: the cluster security group, requester-
@@ -40,6 +41,7 @@ from . import dynamodb_transactions
 from . import iam_enforce
 from . import eks_made
 from . import k8s_api
+from . import eks_pod_identity
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -83,6 +85,7 @@ def install(state_dir: Path, moto_port: int) -> None:
     sweep_support.install()
     eks_made.install()  # after eks_ext and sweep_support: wraps the one, hooks into the other
     k8s_api.install()
+    eks_pod_identity.install()  # after eks_ext: wraps its CreateAddon/DeleteAddon
     lambda_runtime.install(state_dir, moto_port)
     _cloudformation_state_machines_execute()
     cloudformation_ext.install()

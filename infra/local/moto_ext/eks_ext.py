@@ -356,7 +356,8 @@ def addon_versions(addon: str | None, kubernetes_version: str | None) -> list[di
                 "computeTypes": ["ec2", "hybrid"] if name != "coredns" else ["ec2", "auto"],
                 "compatibilities": [{"clusterVersion": k, "platformVersions": ["*"], "defaultVersion": d} for k, d in pairs],
                 "requiresConfiguration": False,
-                "requiresIamPermissions": name == "vpc-cni",
+                # retreive-iam-info.html: true for aws-ebs-csi-driver too
+                "requiresIamPermissions": name in ("vpc-cni", "aws-ebs-csi-driver"),
             })
         if infos:
             out.append({"addonName": name, "type": kind, "addonVersions": infos, "publisher": "eks", "owner": "aws", "defaultNamespace": "kube-system"})

@@ -207,6 +207,23 @@ def _eks_targets(call: Call, request: dict[str, Any]) -> list[Target]:
                 parts = principal.split(":", 5)
                 kind, _, name = (parts[5] if len(parts) == 6 else "role/x").partition("/")
                 arn = fill_arn(template, call.partition, call.region, call.account, ClusterName=cluster_name, IamIdentityType=kind, IamIdentityAccountID=parts[4] if len(parts) == 6 else "", IamIdentityName=name.rsplit("/", 1)[-1], UUID=NO_ID)
+        elif rtype == "podidentityassociation" and cluster_name and p.get("associationId"):
+            aid = unquote(p["associationId"])
+            record = getattr(cluster, "byoc_pod_identity", None) or {}
+            arn = (record.get(aid) or {}).get("associationArn") or fill_arn(template, call.partition, call.region, call.account, ClusterName=cluster_name, UUID=aid)
+            tags = dict((record.get(aid) or {}).get("tags") or {})
+        elif rtype == "podidentityassociation" and cluster_name and p.get("podIdentityAssociations"):
+            # CreateAddon's row lists the associations it makes (SAR); their ids are not known yet.
+            targets.append(_target(call, rtype, fill_arn(template, call.partition, call.region, call.account, ClusterName=cluster_name), {}, created=True, extra=request))
+            continue
+        elif rtype == "podidentityassociation" and call.action == "DeleteAddon" and str(p.get("preserve")).lower() != "true":
+            # DeleteAddon's row lists them too: the add-on's own associations go with it.
+            record = getattr(cluster, "byoc_addons", {}).get(unquote(p.get("addonName") or "")) if cluster else None
+            owned = getattr(cluster, "byoc_pod_identity", None) or {}
+            for association in owned.values() if record else []:
+                if association.get("ownerArn") == record.fields.get("addonArn"):
+                    targets.append(_target(call, rtype, association["associationArn"], dict(association.get("tags") or {}), created=False, extra=request))
+            continue
         if arn:
             targets.append(_target(call, rtype, arn, tags, created=False, extra=request))
         elif row["required"]:
@@ -260,7 +277,7 @@ def eks(call: Call) -> Authorization:
     else:
         auth = Authorization([Check(call.iam_action, _eks_targets(call, request))])
     p = call.params
-    cluster_arn = fill_arn(arn_format("eks", "cluster"), call.partition, call.region, call.account, ClusterName=p.get("name") or "")
+    cluster_arn = fill_arn(arn_format("eks", "cluster"), call.partition, call.region, call.account, ClusterName=p.get("name") or p.get("clusterName") or "")
     if call.action == "CreateCluster" and p.get("roleArn"):
         auth.checks.append(_pass_role(call, p["roleArn"], "eks.amazonaws.com", cluster_arn))
     if call.action == "CreateNodegroup" and p.get("nodeRole"):
@@ -269,6 +286,10 @@ def eks(call: Call) -> Authorization:
         for association in p.get("podIdentityAssociations") or []:
             if association.get("roleArn"):
                 auth.checks.append(_pass_role(call, association["roleArn"], "pods.eks.amazonaws.com", cluster_arn))
+    if call.action == "CreatePodIdentityAssociation" and p.get("roleArn"):
+        # EKS User Guide pod-id-association.html: "The IAM principal that is creating the
+        # association must have iam:PassRole"; passed to pods.eks.amazonaws.com for the cluster.
+        auth.checks.append(_pass_role(call, p["roleArn"], "pods.eks.amazonaws.com", cluster_arn))
     _service_linked_role(call, auth)
     return auth
 

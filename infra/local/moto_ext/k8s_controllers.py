@@ -5,7 +5,7 @@ moto's backends of the cluster's account and region, through the backends' own m
 other extensions wrapping them (eks_made: load balancers' network interfaces; sweep_support:
 DependencyViolation) apply. On AWS the in-tree service controller runs in EKS's control plane
 with the cluster IAM role, the AWS Load Balancer Controller and the EBS CSI driver with their
-own pod identities; none of those permissions is evaluated here.
+own pod identities; only the EBS CSI driver's credentials and CreateVolume are evaluated here.
 
 - Service `type: LoadBalancer`, no type annotation: in-tree Classic ELB `a`+31 hex of the uid
   and its security group `k8s-elb-<lb>` (kubernetes/cloud-provider-aws, aws.go
@@ -26,7 +26,9 @@ own pod identities; none of those permissions is evaluated here.
 - PersistentVolumeClaim: since Kubernetes 1.23 EKS hands `kubernetes.io/aws-ebs` (the `gp2`
   class) to the EBS CSI driver (EKS User Guide, ebs-csi-migration-faq.html: existing classes
   "continue to work, as long as the corresponding CSI driver is installed"), so every class
-  needs the `aws-ebs-csi-driver` add-on; without it the claim stays Pending. Volumes carry
+  needs the `aws-ebs-csi-driver` add-on; without it the claim stays Pending, and so it does
+  while the driver's controller has no credentials allowing CreateVolume (ebs-csi.html: "The
+  EBS CSI driver needs AWS IAM Permissions"; eks_pod_identity decides). Volumes carry
   the driver's tags (aws-ebs-csi-driver docs/tagging.md; the add-on runs the provisioner
   with --extra-create-metadata): CSIVolumeName, ebs.csi.aws.com/cluster=true,
   kubernetes.io/created-for/{pvc/name,pvc/namespace,pv/name}, `controller.extraVolumeTags`,
@@ -43,6 +45,8 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from . import eks_pod_identity
 
 LOG = logging.getLogger("byoc.k8s")
 
@@ -457,6 +461,10 @@ def _ensure_volume(ctx: Ctx, obj: dict, made: dict) -> None:
             "kubernetes.io/created-for/pvc/name": meta["name"], "kubernetes.io/created-for/pvc/namespace": meta["namespace"], "kubernetes.io/created-for/pv/name": pv}
     if controller.get("k8sTagClusterId"):
         tags.update({f"kubernetes.io/cluster/{controller['k8sTagClusterId']}": "owned", "ebs.csi.aws.com/cluster-name": str(controller["k8sTagClusterId"])})
+    refusal = eks_pod_identity.ebs_csi_refusal(ctx.account, ctx.region, ctx.cluster, {"zone": zone, "size": gib, "type": volume_type, "tags": tags, "class": cls, "pv": pv})
+    if refusal:
+        obj["status"] = {"phase": "Pending"}
+        raise RuntimeError(refusal)  # logged once per reason and retried, as the provisioner does
     volume = ec2.create_volume(size=gib, zone_name=zone, volume_type=volume_type)
     made["volume"] = volume.id
     ec2.create_tags([volume.id], tags)

@@ -110,6 +110,18 @@ class Customer:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
 
+    def ebs_csi_driver(self, **addon) -> str:
+        """The EBS CSI driver as create-cluster installs it: the pod identity agent, and the add-on
+        with its controller's association to a role trusting pods.eks.amazonaws.com that has
+        AmazonEBSCSIDriverPolicy (EKS User Guide ebs-csi.html; without it claims stay Pending)."""
+        iam = self.stack.client("iam", account=self.account)
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+        role = iam.create_role(RoleName="ebs-csi-driver", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam.attach_role_policy(RoleName="ebs-csi-driver", PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
+        self.eks.create_addon(clusterName="c1", addonName="eks-pod-identity-agent")
+        associations = [{"serviceAccount": "ebs-csi-controller-sa", "roleArn": role}]
+        return self.eks.create_addon(clusterName="c1", addonName="aws-ebs-csi-driver", podIdentityAssociations=associations, **addon)["addon"]["addonArn"]
+
     def service(self, name: str, ns: str = "web", annotations: dict | None = None, kind: str = "LoadBalancer", ports=((80, "http"), (443, "https"))) -> dict:
         body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "annotations": annotations or {}},
                 "spec": {"type": kind, "selector": {"app": name}, "ports": [{"name": n, "port": p, "targetPort": 8080, "protocol": "TCP"} for p, n in ports]}}
@@ -339,7 +351,7 @@ def test_volume_claims_wait_for_the_ebs_csi_driver_and_take_its_tags(stack):
     assert (status, created["status"]["phase"], created["metadata"]["finalizers"]) == (201, "Pending", ["kubernetes.io/pvc-protection"])
     assert customer.ec2.describe_volumes()["Volumes"] == [], "gp2 is served by the CSI driver since 1.23"
     config = '{"controller":{"extraVolumeTags":{"byoc:install-id":"inst-1"}}}'
-    customer.eks.create_addon(clusterName="c1", addonName="aws-ebs-csi-driver", configurationValues=config)
+    customer.ebs_csi_driver(configurationValues=config)
     status, bound = customer.call("GET", "/api/v1/namespaces/db/persistentvolumeclaims/data")
     pv = f"pvc-{created['metadata']['uid']}"
     assert (bound["status"]["phase"], bound["spec"]["volumeName"], bound["status"]["capacity"]) == ("Bound", pv, {"storage": "20Gi"})
@@ -354,7 +366,7 @@ def test_volume_claims_wait_for_the_ebs_csi_driver_and_take_its_tags(stack):
 
 def test_an_attached_volume_keeps_its_claim_terminating_until_detached(stack):
     customer = Customer(stack)
-    customer.eks.create_addon(clusterName="c1", addonName="aws-ebs-csi-driver")
+    customer.ebs_csi_driver()
     claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
              "spec": {"storageClassName": "gp3", "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1536Mi"}}}}
     customer.call("POST", "/api/v1/namespaces/db/persistentvolumeclaims", claim)
