@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import random
+import urllib.request
 import os
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 import pytest
 from botocore.config import Config
 
@@ -69,6 +72,26 @@ class Stack:
     def function_log(self, name: str) -> str:
         path = self.state_dir / "logs" / "functions" / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def fresh_account() -> str:
+    """An account id no other test uses (settings and resources are per account)."""
+    return str(random.randint(200_000_000_000, 899_999_999_999))
+
+
+def steer(stack: Stack, section: str, account: str, **settings) -> None:
+    """Posts emulator settings for `account` under `section` (moto_ext/control.py)."""
+    body = json.dumps({"byoc": {section: {account: settings}}}).encode()
+    request = urllib.request.Request(f"{stack.endpoint}/moto-api/config", data=body, method="POST", headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).read()
+
+
+def refused(call, code: str) -> str:
+    """Runs `call`, which AWS must refuse with `code`; the refusal's message."""
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        call()
+    assert caught.value.response["Error"]["Code"] == code, caught.value.response
+    return caught.value.response["Error"]["Message"]
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -4,33 +4,14 @@ interfaces, a node group's instances; and it goes when its owner is finally remo
 
 from __future__ import annotations
 
-import json
-import random
 import re
-import urllib.request
 
 import botocore.exceptions
 import pytest
+from conftest import fresh_account, steer, refused
 
 ROLE = "arn:aws:iam::{account}:role/byoc/cluster"
 SG_DESCRIPTION = "EKS created security group applied to ENI that is attached to EKS Control Plane master nodes, as well as any managed workloads."
-
-
-def fresh_account() -> str:
-    return str(random.randint(200_000_000_000, 899_999_999_999))
-
-
-def steer(stack, section: str, account: str, **settings) -> None:
-    body = json.dumps({"byoc": {section: {account: settings}}}).encode()
-    request = urllib.request.Request(f"{stack.endpoint}/moto-api/config", data=body, method="POST", headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).read()
-
-
-def refused(call, code: str) -> str:
-    with pytest.raises(botocore.exceptions.ClientError) as caught:
-        call()
-    assert caught.value.response["Error"]["Code"] == code, caught.value.response
-    return caught.value.response["Error"]["Message"]
 
 
 class Customer:

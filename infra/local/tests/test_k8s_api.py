@@ -15,16 +15,10 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import botocore.auth
 import pytest
-from conftest import REGION, VENDOR_ACCOUNT
+from conftest import REGION, VENDOR_ACCOUNT, steer
 
 POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKS{}Policy"
 ELB_TYPE = "service.beta.kubernetes.io/aws-load-balancer-type"
-
-
-def steer(stack, section: str, account: str, **settings) -> None:
-    body = json.dumps({"byoc": {section: {account: settings}}}).encode()
-    request = urllib.request.Request(f"{stack.endpoint}/moto-api/config", data=body, method="POST", headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).read()
 
 
 def get_token(credentials: dict, cluster: str) -> str:

@@ -3,33 +3,16 @@ the tagging API sees every kind the sweeper deletes."""
 
 from __future__ import annotations
 
-import json
-import random
-import urllib.request
 
-import botocore.exceptions
 import pytest
+from conftest import fresh_account, refused
+from conftest import steer as steer_section
 
 INSTALL_TAG = "byoc:install-id"
 
 
-def fresh_account() -> str:
-    return str(random.randint(200_000_000_000, 899_999_999_999))
-
-
 def steer(stack, account: str, **settings) -> None:
-    body = json.dumps({"byoc": {"sweep": {account: settings}}}).encode()
-    request = urllib.request.Request(
-        f"{stack.endpoint}/moto-api/config", data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
-    urllib.request.urlopen(request, timeout=10).read()
-
-
-def refused(call, code: str) -> str:
-    with pytest.raises(botocore.exceptions.ClientError) as caught:
-        call()
-    assert caught.value.response["Error"]["Code"] == code, caught.value.response
-    return caught.value.response["Error"]["Message"]
+    steer_section(stack, "sweep", account, **settings)
 
 
 def tag(key: str, value: str, kind: str) -> list[dict]:
