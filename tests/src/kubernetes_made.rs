@@ -9,15 +9,34 @@ use crate::customer_sweep::{err, spec, Account, Footprint};
 
 /// An image the emulator knows (EKS's AMIs are not in it).
 async fn any_image(account: &Account) -> Result<String, String> {
-    let images = account.ec2.describe_images().owners("amazon").send().await.map_err(|e| err("DescribeImages")(&e))?;
-    images.images().iter().find_map(|i| i.image_id().map(str::to_owned)).ok_or_else(|| "the emulator lists no image".to_owned())
+    let images = account
+        .ec2
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .map_err(|e| err("DescribeImages")(&e))?;
+    images
+        .images()
+        .iter()
+        .find_map(|i| i.image_id().map(str::to_owned))
+        .ok_or_else(|| "the emulator lists no image".to_owned())
 }
 
 /// A node Karpenter launched for `cluster` in `subnet` (its EC2NodeClass default tags:
 /// `karpenter.sh/nodepool`, `eks:eks-cluster-name`, the cluster's owned tag).
-pub async fn karpenter_node(account: &Account, cluster: &str, subnet: &str) -> Result<String, String> {
+pub async fn karpenter_node(
+    account: &Account,
+    cluster: &str,
+    subnet: &str,
+) -> Result<String, String> {
     let owned = format!("kubernetes.io/cluster/{cluster}");
-    let tags = [("karpenter.sh/nodepool", "default"), ("karpenter.k8s.aws/ec2nodeclass", "default"), ("eks:eks-cluster-name", cluster), (owned.as_str(), "owned")];
+    let tags = [
+        ("karpenter.sh/nodepool", "default"),
+        ("karpenter.k8s.aws/ec2nodeclass", "default"),
+        ("eks:eks-cluster-name", cluster),
+        (owned.as_str(), "owned"),
+    ];
     let run = account
         .ec2
         .run_instances()
@@ -30,11 +49,19 @@ pub async fn karpenter_node(account: &Account, cluster: &str, subnet: &str) -> R
         .send()
         .await
         .map_err(|e| err("RunInstances")(&e))?;
-    run.instances().first().and_then(|i| i.instance_id()).map(str::to_owned).ok_or_else(|| "RunInstances made no instance".to_owned())
+    run.instances()
+        .first()
+        .and_then(|i| i.instance_id())
+        .map(str::to_owned)
+        .ok_or_else(|| "RunInstances made no instance".to_owned())
 }
 
 /// A 20 GiB gp2 volume of the in-tree `kubernetes.io/aws-ebs` provisioner for a claim.
-pub async fn in_tree_volume(account: &Account, cluster: &str, zone: &str) -> Result<String, String> {
+pub async fn in_tree_volume(
+    account: &Account,
+    cluster: &str,
+    zone: &str,
+) -> Result<String, String> {
     let owned = format!("kubernetes.io/cluster/{cluster}");
     let tags = [
         (owned.as_str(), "owned"),
@@ -54,30 +81,58 @@ pub async fn in_tree_volume(account: &Account, cluster: &str, zone: &str) -> Res
         .send()
         .await
         .map_err(|e| err("CreateVolume")(&e))?;
-    volume.volume_id().map(str::to_owned).ok_or_else(|| "CreateVolume made no volume".to_owned())
+    volume
+        .volume_id()
+        .map(str::to_owned)
+        .ok_or_else(|| "CreateVolume made no volume".to_owned())
 }
 
 /// What the in-tree service controller makes for a Service of type LoadBalancer: a Classic
 /// load balancer in `public` subnets with a `k8s-elb-<name>` security group, both tagged only
 /// `kubernetes.io/cluster/<cluster>=owned` and `kubernetes.io/service-name`.
-pub async fn in_tree_classic_load_balancer(account: &Account, cluster: &str, vpc: &str, public: &[String]) -> Result<Footprint, String> {
+pub async fn in_tree_classic_load_balancer(
+    account: &Account,
+    cluster: &str,
+    vpc: &str,
+    public: &[String],
+) -> Result<Footprint, String> {
     let mut fp = Footprint::default();
     let name = "a1f0c2d3e4b5a6978899aabbccddeeff";
     let owned = format!("kubernetes.io/cluster/{cluster}");
-    let tags = [(owned.as_str(), "owned"), ("kubernetes.io/service-name", "default/web")];
+    let tags = [
+        (owned.as_str(), "owned"),
+        ("kubernetes.io/service-name", "default/web"),
+    ];
     let group = account
         .ec2
         .create_security_group()
         .group_name(format!("k8s-elb-{name}"))
-        .description("Security group for Kubernetes ELB a1f0c2d3e4b5a6978899aabbccddeeff (default/web)")
+        .description(
+            "Security group for Kubernetes ELB a1f0c2d3e4b5a6978899aabbccddeeff (default/web)",
+        )
         .vpc_id(vpc)
         .tag_specifications(spec(ResourceType::SecurityGroup, &tags))
         .send()
         .await
         .map_err(|e| err("CreateSecurityGroup")(&e))?;
     let group = fp.add("security-group", group.group_id().unwrap_or_default());
-    let listener = Listener::builder().protocol("TCP").load_balancer_port(80).instance_protocol("TCP").instance_port(31080).build().map_err(|e| format!("{e}"))?;
-    let elb_tags: Vec<ElbTag> = tags.iter().map(|(k, v)| ElbTag::builder().key(*k).value(*v).build().map_err(|e| format!("{e}"))).collect::<Result<_, _>>()?;
+    let listener = Listener::builder()
+        .protocol("TCP")
+        .load_balancer_port(80)
+        .instance_protocol("TCP")
+        .instance_port(31080)
+        .build()
+        .map_err(|e| format!("{e}"))?;
+    let elb_tags: Vec<ElbTag> = tags
+        .iter()
+        .map(|(k, v)| {
+            ElbTag::builder()
+                .key(*k)
+                .value(*v)
+                .build()
+                .map_err(|e| format!("{e}"))
+        })
+        .collect::<Result<_, _>>()?;
     account
         .classic_elb
         .create_load_balancer()
@@ -97,12 +152,36 @@ pub async fn in_tree_classic_load_balancer(account: &Account, cluster: &str, vpc
 /// install's cluster only in its owned tag (a claim's volume a self-installed CSI driver made
 /// with `--k8s-tag-cluster-id`): the installer's role may not delete it, and it is in use.
 /// (instance id, volume id).
-pub async fn customers_instance_with_cluster_volume(account: &Account, cluster: &str, zone: &str) -> Result<(String, String), String> {
+pub async fn customers_instance_with_cluster_volume(
+    account: &Account,
+    cluster: &str,
+    zone: &str,
+) -> Result<(String, String), String> {
     let ec2 = &account.ec2;
-    let vpc = ec2.create_vpc().cidr_block("10.200.0.0/16").send().await.map_err(|e| err("CreateVpc")(&e))?;
-    let vpc = vpc.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_owned();
-    let subnet = ec2.create_subnet().vpc_id(&vpc).cidr_block("10.200.1.0/24").availability_zone(zone).send().await.map_err(|e| err("CreateSubnet")(&e))?;
-    let subnet = subnet.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_owned();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.200.0.0/16")
+        .send()
+        .await
+        .map_err(|e| err("CreateVpc")(&e))?;
+    let vpc = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .unwrap_or_default()
+        .to_owned();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.200.1.0/24")
+        .availability_zone(zone)
+        .send()
+        .await
+        .map_err(|e| err("CreateSubnet")(&e))?;
+    let subnet = subnet
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .unwrap_or_default()
+        .to_owned();
     let run = ec2
         .run_instances()
         .image_id(any_image(account).await?)
@@ -114,9 +193,19 @@ pub async fn customers_instance_with_cluster_volume(account: &Account, cluster: 
         .send()
         .await
         .map_err(|e| err("RunInstances")(&e))?;
-    let instance = run.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_owned();
+    let instance = run
+        .instances()
+        .first()
+        .and_then(|i| i.instance_id())
+        .unwrap_or_default()
+        .to_owned();
     let owned = format!("kubernetes.io/cluster/{cluster}");
-    let tags = [(owned.as_str(), "owned"), ("ebs.csi.aws.com/cluster", "true"), ("CSIVolumeName", "pvc-91ab"), ("kubernetes.io/created-for/pvc/name", "cache-0")];
+    let tags = [
+        (owned.as_str(), "owned"),
+        ("ebs.csi.aws.com/cluster", "true"),
+        ("CSIVolumeName", "pvc-91ab"),
+        ("kubernetes.io/created-for/pvc/name", "cache-0"),
+    ];
     let volume = ec2
         .create_volume()
         .availability_zone(zone)
@@ -127,6 +216,12 @@ pub async fn customers_instance_with_cluster_volume(account: &Account, cluster: 
         .await
         .map_err(|e| err("CreateVolume")(&e))?;
     let volume = volume.volume_id().unwrap_or_default().to_owned();
-    ec2.attach_volume().volume_id(&volume).instance_id(&instance).device("/dev/sdf").send().await.map_err(|e| err("AttachVolume")(&e))?;
+    ec2.attach_volume()
+        .volume_id(&volume)
+        .instance_id(&instance)
+        .device("/dev/sdf")
+        .send()
+        .await
+        .map_err(|e| err("AttachVolume")(&e))?;
     Ok((instance, volume))
 }

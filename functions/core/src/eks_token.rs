@@ -10,7 +10,9 @@
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings};
+use aws_sigv4::http_request::{
+    sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
@@ -21,7 +23,12 @@ pub const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
 const PREFIX: &str = "k8s-aws-v1.";
 
 /// A token for `cluster` in `region`, signed with `credentials` at `now`.
-pub fn token(credentials: &Credentials, region: &str, cluster: &str, now: SystemTime) -> Result<String, Error> {
+pub fn token(
+    credentials: &Credentials,
+    region: &str,
+    cluster: &str,
+    now: SystemTime,
+) -> Result<String, Error> {
     let identity: Identity = credentials.clone().into();
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
@@ -35,12 +42,21 @@ pub fn token(credentials: &Credentials, region: &str, cluster: &str, now: System
         .build()
         .map_err(|e| Error::Corrupt(format!("EKS token signing parameters: {e}")))?
         .into();
-    let base = format!("https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15");
-    let signable = SignableRequest::new("GET", &base, [(CLUSTER_ID_HEADER, cluster)].into_iter(), SignableBody::Bytes(&[]))
-        .map_err(|e| Error::Corrupt(format!("EKS token request: {e}")))?;
-    let (instructions, _) = sign(signable, &params).map_err(|e| Error::Corrupt(format!("EKS token signature: {e}")))?.into_parts();
+    let base =
+        format!("https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15");
+    let signable = SignableRequest::new(
+        "GET",
+        &base,
+        [(CLUSTER_ID_HEADER, cluster)].into_iter(),
+        SignableBody::Bytes(&[]),
+    )
+    .map_err(|e| Error::Corrupt(format!("EKS token request: {e}")))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| Error::Corrupt(format!("EKS token signature: {e}")))?
+        .into_parts();
     let (_, query) = instructions.into_parts();
-    let mut url = url::Url::parse(&base).map_err(|e| Error::Corrupt(format!("EKS token URL: {e}")))?;
+    let mut url =
+        url::Url::parse(&base).map_err(|e| Error::Corrupt(format!("EKS token URL: {e}")))?;
     {
         let mut pairs = url.query_pairs_mut();
         for (name, value) in &query {
@@ -52,7 +68,10 @@ pub fn token(credentials: &Credentials, region: &str, cluster: &str, now: System
 
 /// base64url without padding (RFC 4648 §5), as the token format has it.
 fn base64url(bytes: &[u8]) -> String {
-    aws_smithy_types::base64::encode(bytes).trim_end_matches('=').replace('+', "-").replace('/', "_")
+    aws_smithy_types::base64::encode(bytes)
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
 }
 
 #[cfg(test)]
@@ -60,26 +79,47 @@ mod tests {
     use super::*;
 
     fn decode(token: &str) -> String {
-        let body = token.strip_prefix(PREFIX).unwrap().replace('-', "+").replace('_', "/");
+        let body = token
+            .strip_prefix(PREFIX)
+            .unwrap()
+            .replace('-', "+")
+            .replace('_', "/");
         let padded = format!("{body}{}", "=".repeat((4 - body.len() % 4) % 4));
         String::from_utf8(aws_smithy_types::base64::decode(padded).unwrap()).unwrap()
     }
 
     #[test]
     fn a_token_is_a_presigned_get_caller_identity_bound_to_the_cluster() {
-        let credentials = Credentials::new("ASIAEXAMPLE", "secret", Some("session+token/=".into()), None, "test");
+        let credentials = Credentials::new(
+            "ASIAEXAMPLE",
+            "secret",
+            Some("session+token/=".into()),
+            None,
+            "test",
+        );
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_765_000_000);
         let token = token(&credentials, "eu-west-1", "byoc-inst-a", now).unwrap();
-        assert!(token.starts_with("k8s-aws-v1.") && !token.contains('=') && !token.contains('+') && !token.contains('/'), "{token}");
+        assert!(
+            token.starts_with("k8s-aws-v1.")
+                && !token.contains('=')
+                && !token.contains('+')
+                && !token.contains('/'),
+            "{token}"
+        );
         let url = url::Url::parse(&decode(&token)).unwrap();
         assert_eq!(url.host_str(), Some("sts.eu-west-1.amazonaws.com"));
-        let query: std::collections::BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+        let query: std::collections::BTreeMap<String, String> =
+            url.query_pairs().into_owned().collect();
         assert_eq!(query["Action"], "GetCallerIdentity");
         assert_eq!(query["Version"], "2011-06-15");
         assert_eq!(query["X-Amz-Expires"], "60");
         assert_eq!(query["X-Amz-SignedHeaders"], "host;x-k8s-aws-id");
         assert_eq!(query["X-Amz-Security-Token"], "session+token/=");
-        assert!(query["X-Amz-Credential"].starts_with("ASIAEXAMPLE/"), "{}", query["X-Amz-Credential"]);
+        assert!(
+            query["X-Amz-Credential"].starts_with("ASIAEXAMPLE/"),
+            "{}",
+            query["X-Amz-Credential"]
+        );
         assert_eq!(query["X-Amz-Signature"].len(), 64);
         assert!(!token.contains("secret"));
         let other = super::token(&credentials, "eu-west-1", "byoc-inst-b", now).unwrap();

@@ -39,8 +39,16 @@ pub struct Leftover {
 /// The leftovers as last seen: by the newest scheduled check when one ran since the sweep
 /// (it keeps checking and records when they are gone), else by the sweep's last pass.
 pub fn recorded(install: &Install) -> Vec<Leftover> {
-    let listed = |key: &str| install.step_data.get(key).and_then(|record| record.get("leftovers")).and_then(|list| serde_json::from_value(list.clone()).ok());
-    listed(SCHEDULED_FINDINGS_KEY).or_else(|| listed(SWEEP_RECORD_KEY)).unwrap_or_default()
+    let listed = |key: &str| {
+        install
+            .step_data
+            .get(key)
+            .and_then(|record| record.get("leftovers"))
+            .and_then(|list| serde_json::from_value(list.clone()).ok())
+    };
+    listed(SCHEDULED_FINDINGS_KEY)
+        .or_else(|| listed(SWEEP_RECORD_KEY))
+        .unwrap_or_default()
 }
 
 /// The AWS CLI command that deletes a resource of `kind` named `id` in `region` (EKS kinds
@@ -54,23 +62,67 @@ pub fn delete_command(kind: Kind, id: &str, region: &str, cluster: &str) -> Stri
         Kind::KubernetesService => return kubernetes("service"),
         Kind::KubernetesIngress => return kubernetes("ingress"),
         Kind::KubernetesVolumeClaim => return kubernetes("persistentvolumeclaim"),
-        Kind::Nodegroup => ("eks", "delete-nodegroup", format!("--cluster-name {cluster} --nodegroup-name {id}")),
-        Kind::Addon => ("eks", "delete-addon", format!("--cluster-name {cluster} --addon-name {id}")),
-        Kind::AccessEntry => ("eks", "delete-access-entry", format!("--cluster-name {cluster} --principal-arn {id}")),
+        Kind::Nodegroup => (
+            "eks",
+            "delete-nodegroup",
+            format!("--cluster-name {cluster} --nodegroup-name {id}"),
+        ),
+        Kind::Addon => (
+            "eks",
+            "delete-addon",
+            format!("--cluster-name {cluster} --addon-name {id}"),
+        ),
+        Kind::AccessEntry => (
+            "eks",
+            "delete-access-entry",
+            format!("--cluster-name {cluster} --principal-arn {id}"),
+        ),
         Kind::Cluster => ("eks", "delete-cluster", format!("--name {id}")),
         Kind::Instance => ("ec2", "terminate-instances", format!("--instance-ids {id}")),
-        Kind::ClassicLoadBalancer => ("elb", "delete-load-balancer", format!("--load-balancer-name {id}")),
-        Kind::LoadBalancer => ("elbv2", "delete-load-balancer", format!("--load-balancer-arn {id}")),
-        Kind::TargetGroup => ("elbv2", "delete-target-group", format!("--target-group-arn {id}")),
-        Kind::VpcEndpoint => ("ec2", "delete-vpc-endpoints", format!("--vpc-endpoint-ids {id}")),
+        Kind::ClassicLoadBalancer => (
+            "elb",
+            "delete-load-balancer",
+            format!("--load-balancer-name {id}"),
+        ),
+        Kind::LoadBalancer => (
+            "elbv2",
+            "delete-load-balancer",
+            format!("--load-balancer-arn {id}"),
+        ),
+        Kind::TargetGroup => (
+            "elbv2",
+            "delete-target-group",
+            format!("--target-group-arn {id}"),
+        ),
+        Kind::VpcEndpoint => (
+            "ec2",
+            "delete-vpc-endpoints",
+            format!("--vpc-endpoint-ids {id}"),
+        ),
         Kind::Volume => ("ec2", "delete-volume", format!("--volume-id {id}")),
-        Kind::NatGateway => ("ec2", "delete-nat-gateway", format!("--nat-gateway-id {id}")),
+        Kind::NatGateway => (
+            "ec2",
+            "delete-nat-gateway",
+            format!("--nat-gateway-id {id}"),
+        ),
         Kind::ElasticIp => ("ec2", "release-address", format!("--allocation-id {id}")),
-        Kind::NetworkInterface => ("ec2", "delete-network-interface", format!("--network-interface-id {id}")),
+        Kind::NetworkInterface => (
+            "ec2",
+            "delete-network-interface",
+            format!("--network-interface-id {id}"),
+        ),
         Kind::SecurityGroup => ("ec2", "delete-security-group", format!("--group-id {id}")),
         Kind::Subnet => ("ec2", "delete-subnet", format!("--subnet-id {id}")),
-        Kind::RouteTable => ("ec2", "delete-route-table", format!("--route-table-id {id}")),
-        Kind::InternetGateway => ("ec2", "delete-internet-gateway", format!("--internet-gateway-id {id}")),
+        Kind::RouteTable => (
+            "ec2",
+            "delete-route-table",
+            format!("--route-table-id {id}"),
+        ),
+        Kind::InternetGateway => (
+            "ec2",
+            "delete-internet-gateway",
+            format!("--internet-gateway-id {id}"),
+        ),
         Kind::Vpc => ("ec2", "delete-vpc", format!("--vpc-id {id}")),
         Kind::LogGroup => ("logs", "delete-log-group", format!("--log-group-name {id}")),
     };
@@ -79,12 +131,22 @@ pub fn delete_command(kind: Kind, id: &str, region: &str, cluster: &str) -> Stri
 
 /// "2 resources (1 volume, 1 classic-load-balancer)" style list for messages: kind and id each.
 pub fn one_line(leftovers: &[Leftover]) -> String {
-    leftovers.iter().map(|l| format!("{} {}", l.kind, l.id)).collect::<Vec<_>>().join(", ")
+    leftovers
+        .iter()
+        .map(|l| format!("{} {}", l.kind, l.id))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What the leftovers cost a month together, rounded to cents.
 pub fn total_monthly_usd(leftovers: &[Leftover]) -> f64 {
-    (leftovers.iter().map(|l| l.monthly_cost_usd).fold(0.0, |a, b| a + b) * 100.0).round() / 100.0
+    (leftovers
+        .iter()
+        .map(|l| l.monthly_cost_usd)
+        .fold(0.0, |a, b| a + b)
+        * 100.0)
+        .round()
+        / 100.0
 }
 
 #[cfg(test)]
@@ -96,13 +158,25 @@ mod tests {
     fn every_kind_has_a_command_naming_its_region_and_id() {
         for kind in ORDER {
             let command = delete_command(kind, "the-id", "eu-west-1", "byoc-inst-a");
-            assert!(command.starts_with("aws ") && command.contains("--region eu-west-1") && command.contains("the-id"), "{command}");
+            assert!(
+                command.starts_with("aws ")
+                    && command.contains("--region eu-west-1")
+                    && command.contains("the-id"),
+                "{command}"
+            );
         }
-        for kind in [Kind::KubernetesService, Kind::KubernetesIngress, Kind::KubernetesVolumeClaim] {
+        for kind in [
+            Kind::KubernetesService,
+            Kind::KubernetesIngress,
+            Kind::KubernetesVolumeClaim,
+        ] {
             let command = delete_command(kind, "shop/web", "eu-west-1", "byoc-inst-a");
             assert!(command.starts_with("aws eks update-kubeconfig --region eu-west-1 --name byoc-inst-a && kubectl delete ") && command.ends_with("--namespace shop web"), "{command}");
         }
-        assert_eq!(delete_command(Kind::Volume, "vol-1", "us-east-1", "c"), "aws ec2 delete-volume --region us-east-1 --volume-id vol-1");
+        assert_eq!(
+            delete_command(Kind::Volume, "vol-1", "us-east-1", "c"),
+            "aws ec2 delete-volume --region us-east-1 --volume-id vol-1"
+        );
         assert_eq!(
             delete_command(Kind::ClassicLoadBalancer, "a1b2", "us-east-1", "c"),
             "aws elb delete-load-balancer --region us-east-1 --load-balancer-name a1b2"
@@ -126,9 +200,15 @@ mod tests {
             monthly_cost_usd: 2.0,
             command: Some("aws ec2 delete-volume --region us-east-1 --volume-id vol-1".into()),
         };
-        install.step_data.insert(SWEEP_RECORD_KEY.into(), serde_json::json!({"done": true, "leftovers": [leftover]}));
+        install.step_data.insert(
+            SWEEP_RECORD_KEY.into(),
+            serde_json::json!({"done": true, "leftovers": [leftover]}),
+        );
         assert_eq!(recorded(&install), vec![leftover.clone()]);
-        assert_eq!(one_line(&[leftover.clone(), leftover.clone()]), "volume vol-1, volume vol-1");
+        assert_eq!(
+            one_line(&[leftover.clone(), leftover.clone()]),
+            "volume vol-1, volume vol-1"
+        );
         assert_eq!(total_monthly_usd(&[leftover.clone(), leftover]), 4.0);
     }
 }

@@ -16,22 +16,49 @@ fn aws(err: impl std::error::Error) -> Error {
 }
 
 pub async fn in_scope(elb: &Client, scope: &Scope) -> Result<Vec<Found>, Error> {
-    let balancers = elb.describe_load_balancers().into_paginator().items().send().try_collect().await.map_err(aws)?;
-    let balancers: Vec<(String, Option<String>)> =
-        balancers.iter().filter_map(|b| Some((b.load_balancer_name()?.to_owned(), b.vpc_id().map(str::to_owned)))).collect();
+    let balancers = elb
+        .describe_load_balancers()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(aws)?;
+    let balancers: Vec<(String, Option<String>)> = balancers
+        .iter()
+        .filter_map(|b| {
+            Some((
+                b.load_balancer_name()?.to_owned(),
+                b.vpc_id().map(str::to_owned),
+            ))
+        })
+        .collect();
     let mut out = vec![];
     for chunk in balancers.chunks(TAGS_PER_CALL) {
         let names: Vec<String> = chunk.iter().map(|(name, _)| name.clone()).collect();
-        let described = elb.describe_tags().set_load_balancer_names(Some(names)).send().await.map_err(aws)?;
+        let described = elb
+            .describe_tags()
+            .set_load_balancer_names(Some(names))
+            .send()
+            .await
+            .map_err(aws)?;
         for (name, vpc) in chunk {
             let tags: Vec<(String, String)> = described
                 .tag_descriptions()
                 .iter()
                 .filter(|d| d.load_balancer_name() == Some(name.as_str()))
-                .flat_map(|d| d.tags().iter().map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned())))
+                .flat_map(|d| {
+                    d.tags()
+                        .iter()
+                        .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
+                })
                 .collect();
             if let Some(reason) = reason_for(&tags, vpc.as_deref(), scope) {
-                out.push(Found::new(Kind::ClassicLoadBalancer, name.clone(), reason).tags(tags).in_vpc(vpc.clone()));
+                out.push(
+                    Found::new(Kind::ClassicLoadBalancer, name.clone(), reason)
+                        .tags(tags)
+                        .in_vpc(vpc.clone()),
+                );
             }
         }
     }

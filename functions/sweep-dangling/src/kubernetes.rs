@@ -28,7 +28,11 @@ use crate::attempt::Attempt;
 pub const RELEASE_WAIT: chrono::Duration = chrono::Duration::minutes(10);
 
 /// The kinds released through Kubernetes, with their API paths.
-pub const RELEASED: [Kind; 3] = [Kind::KubernetesService, Kind::KubernetesIngress, Kind::KubernetesVolumeClaim];
+pub const RELEASED: [Kind; 3] = [
+    Kind::KubernetesService,
+    Kind::KubernetesIngress,
+    Kind::KubernetesVolumeClaim,
+];
 
 fn collection(kind: Kind) -> (&'static str, &'static str) {
     match kind {
@@ -48,22 +52,30 @@ pub struct KubeApi {
 impl std::fmt::Debug for KubeApi {
     // The token is a credential.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KubeApi").field("endpoint", &self.endpoint).finish_non_exhaustive()
+        f.debug_struct("KubeApi")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
     }
 }
 
 /// An HTTP client that trusts only the cluster's CA (`certificateAuthority.data`: base64 PEM).
 fn client_for(endpoint: &str, ca: Option<&str>) -> Result<reqwest::Client, String> {
-    let builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).redirect(reqwest::redirect::Policy::none());
+    let builder = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none());
     if !endpoint.starts_with("https://") {
         return builder.build().map_err(|e| e.to_string());
     }
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
-    let pem = aws_smithy_types::base64::decode(ca.ok_or("the cluster shows no certificate authority")?).map_err(|e| format!("the cluster's CA is not base64: {e}"))?;
+    let pem =
+        aws_smithy_types::base64::decode(ca.ok_or("the cluster shows no certificate authority")?)
+            .map_err(|e| format!("the cluster's CA is not base64: {e}"))?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&pem) {
-        roots.add(cert.map_err(|e| format!("the cluster's CA: {e}"))?).map_err(|e| format!("the cluster's CA: {e}"))?;
+        roots
+            .add(cert.map_err(|e| format!("the cluster's CA: {e}"))?)
+            .map_err(|e| format!("the cluster's CA: {e}"))?;
     }
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -71,72 +83,159 @@ fn client_for(endpoint: &str, ca: Option<&str>) -> Result<reqwest::Client, Strin
         .map_err(|e| format!("TLS: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    builder.use_preconfigured_tls(tls).https_only(true).build().map_err(|e| e.to_string())
+    builder
+        .use_preconfigured_tls(tls)
+        .https_only(true)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 impl KubeApi {
     /// The API of `cluster` while it serves one (ACTIVE or UPDATING, with an endpoint).
-    pub async fn connect(eks: &aws_sdk_eks::Client, config: &SdkConfig, cluster: &str) -> Result<Option<Self>, Error> {
+    pub async fn connect(
+        eks: &aws_sdk_eks::Client,
+        config: &SdkConfig,
+        cluster: &str,
+    ) -> Result<Option<Self>, Error> {
         let described = match eks.describe_cluster().name(cluster).send().await {
             Ok(out) => out,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(None),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None)
+            }
             Err(err) => return Err(Error::aws("EKS", err)),
         };
-        let Some(found) = described.cluster() else { return Ok(None) };
-        let (Some(ClusterStatus::Active | ClusterStatus::Updating), Some(endpoint)) = (found.status(), found.endpoint()) else { return Ok(None) };
-        let http = client_for(endpoint, found.certificate_authority().and_then(|a| a.data())).map_err(|e| Error::Corrupt(format!("cluster {cluster}: {e}")))?;
-        let provider = config.credentials_provider().ok_or_else(|| Error::Corrupt("the customer session has no credentials".into()))?;
-        let credentials = provider.provide_credentials().await.map_err(|e| Error::Corrupt(format!("the customer session's credentials: {e}")))?;
-        let region = config.region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
+        let Some(found) = described.cluster() else {
+            return Ok(None);
+        };
+        let (Some(ClusterStatus::Active | ClusterStatus::Updating), Some(endpoint)) =
+            (found.status(), found.endpoint())
+        else {
+            return Ok(None);
+        };
+        let http = client_for(
+            endpoint,
+            found.certificate_authority().and_then(|a| a.data()),
+        )
+        .map_err(|e| Error::Corrupt(format!("cluster {cluster}: {e}")))?;
+        let provider = config
+            .credentials_provider()
+            .ok_or_else(|| Error::Corrupt("the customer session has no credentials".into()))?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| Error::Corrupt(format!("the customer session's credentials: {e}")))?;
+        let region = config
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .unwrap_or_default();
         let token = eks_token::token(&credentials, &region, cluster, SystemTime::now())?;
-        Ok(Some(Self { http, endpoint: endpoint.trim_end_matches('/').to_owned(), token }))
+        Ok(Some(Self {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            token,
+        }))
     }
 
     async fn send(&self, method: reqwest::Method, path: &str) -> Result<(u16, Value), String> {
-        let response = self.http.request(method, format!("{}{path}", self.endpoint)).bearer_auth(&self.token).send().await.map_err(|e| format!("no answer: {e}"))?;
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.endpoint))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| format!("no answer: {e}"))?;
         let status = response.status().as_u16();
-        let body = response.text().await.map_err(|e| format!("no answer: {e}"))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("no answer: {e}"))?;
         Ok((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
     }
 
     /// The objects of `kind` in every namespace that hold AWS resources.
     pub async fn list(&self, kind: Kind) -> Result<Vec<Value>, String> {
         let (prefix, plural) = collection(kind);
-        let (status, body) = self.send(reqwest::Method::GET, &format!("{prefix}/{plural}")).await?;
+        let (status, body) = self
+            .send(reqwest::Method::GET, &format!("{prefix}/{plural}"))
+            .await?;
         if status != 200 {
-            return Err(format!("listing {plural}: HTTP {status} {}", body["message"].as_str().unwrap_or_default()));
+            return Err(format!(
+                "listing {plural}: HTTP {status} {}",
+                body["message"].as_str().unwrap_or_default()
+            ));
         }
         let items = body["items"].as_array().cloned().unwrap_or_default();
-        Ok(items.into_iter().filter(|item| kind != Kind::KubernetesService || item["spec"]["type"] == "LoadBalancer").collect())
+        Ok(items
+            .into_iter()
+            .filter(|item| {
+                kind != Kind::KubernetesService || item["spec"]["type"] == "LoadBalancer"
+            })
+            .collect())
     }
 
     /// Deletes the object `<namespace>/<name>`: gone, or deleting while its finalizers run.
     pub async fn delete(&self, kind: Kind, id: &str) -> Attempt {
         let (prefix, plural) = collection(kind);
         let Some((namespace, name)) = id.split_once('/') else {
-            return Attempt::Failed { code: "InvalidId".into(), message: format!("{id} is not <namespace>/<name>") };
+            return Attempt::Failed {
+                code: "InvalidId".into(),
+                message: format!("{id} is not <namespace>/<name>"),
+            };
         };
-        match self.send(reqwest::Method::DELETE, &format!("{prefix}/namespaces/{namespace}/{plural}/{name}")).await {
-            Err(_) => Attempt::Later { code: "NoResponse".into() },
+        match self
+            .send(
+                reqwest::Method::DELETE,
+                &format!("{prefix}/namespaces/{namespace}/{plural}/{name}"),
+            )
+            .await
+        {
+            Err(_) => Attempt::Later {
+                code: "NoResponse".into(),
+            },
             Ok((404, _)) => Attempt::Gone,
-            Ok((200 | 202, body)) if body["metadata"]["deletionTimestamp"].is_string() => Attempt::Started,
+            Ok((200 | 202, body)) if body["metadata"]["deletionTimestamp"].is_string() => {
+                Attempt::Started
+            }
             Ok((200 | 202, _)) => Attempt::Gone,
             Ok((status @ (401 | 403), body)) => Attempt::Failed {
-                code: if status == 401 { "Unauthorized".into() } else { "Forbidden".into() },
+                code: if status == 401 {
+                    "Unauthorized".into()
+                } else {
+                    "Forbidden".into()
+                },
                 message: body["message"].as_str().unwrap_or_default().to_owned(),
             },
-            Ok((status, _)) => Attempt::Later { code: format!("HTTP{status}") },
+            Ok((status, _)) => Attempt::Later {
+                code: format!("HTTP{status}"),
+            },
         }
     }
 }
 
 /// What discovery makes of a listed object: to delete (or wait for), or, deleted longer than
 /// [`RELEASE_WAIT`] ago, no longer waited for (with why).
-pub fn classify(kind: Kind, item: &Value, cluster: &str, now: DateTime<Utc>) -> Option<Result<Found, (Found, String)>> {
+pub fn classify(
+    kind: Kind,
+    item: &Value,
+    cluster: &str,
+    now: DateTime<Utc>,
+) -> Option<Result<Found, (Found, String)>> {
     let namespace = item["metadata"]["namespace"].as_str()?;
     let name = item["metadata"]["name"].as_str()?;
-    let found = Found::new(kind, format!("{namespace}/{name}"), Reason::ClusterName { cluster: cluster.to_owned() });
-    let deleted_at = item["metadata"]["deletionTimestamp"].as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok());
+    let found = Found::new(
+        kind,
+        format!("{namespace}/{name}"),
+        Reason::ClusterName {
+            cluster: cluster.to_owned(),
+        },
+    );
+    let deleted_at = item["metadata"]["deletionTimestamp"]
+        .as_str()
+        .and_then(|t| t.parse::<DateTime<Utc>>().ok());
     Some(match deleted_at {
         Some(at) if now - at > RELEASE_WAIT => Err((
             found,
@@ -156,12 +255,24 @@ mod tests {
     fn listed_objects_are_deleted_waited_for_then_given_up_on() {
         let now: DateTime<Utc> = "2026-12-06T12:00:00Z".parse().unwrap();
         let live = json!({"metadata": {"namespace": "shop", "name": "web"}});
-        let found = classify(Kind::KubernetesService, &live, "byoc-inst-a", now).unwrap().unwrap();
-        assert_eq!((found.id.as_str(), found.deleting, found.reason.describe()), ("shop/web", false, "part of cluster byoc-inst-a".to_owned()));
+        let found = classify(Kind::KubernetesService, &live, "byoc-inst-a", now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (found.id.as_str(), found.deleting, found.reason.describe()),
+            ("shop/web", false, "part of cluster byoc-inst-a".to_owned())
+        );
         let going = json!({"metadata": {"namespace": "shop", "name": "web", "deletionTimestamp": "2026-12-06T11:55:00Z"}});
-        assert!(classify(Kind::KubernetesService, &going, "c", now).unwrap().unwrap().deleting);
+        assert!(
+            classify(Kind::KubernetesService, &going, "c", now)
+                .unwrap()
+                .unwrap()
+                .deleting
+        );
         let stuck = json!({"metadata": {"namespace": "shop", "name": "web", "deletionTimestamp": "2026-12-06T11:45:00Z"}});
-        let (kept, why) = classify(Kind::KubernetesService, &stuck, "c", now).unwrap().unwrap_err();
+        let (kept, why) = classify(Kind::KubernetesService, &stuck, "c", now)
+            .unwrap()
+            .unwrap_err();
         assert_eq!(kept.id, "shop/web");
         assert!(why.contains("has not finished deleting it"), "{why}");
         assert!(classify(Kind::KubernetesService, &json!({"metadata": {}}), "c", now).is_none());
@@ -170,7 +281,15 @@ mod tests {
     #[test]
     fn https_needs_the_clusters_ca_and_http_does_not() {
         assert!(client_for("http://127.0.0.1:5000/k8s", None).is_ok());
-        assert!(client_for("https://abc.gr7.us-east-1.eks.amazonaws.com", None).unwrap_err().contains("no certificate authority"));
-        assert!(client_for("https://abc.gr7.us-east-1.eks.amazonaws.com", Some("not base64!")).is_err());
+        assert!(
+            client_for("https://abc.gr7.us-east-1.eks.amazonaws.com", None)
+                .unwrap_err()
+                .contains("no certificate authority")
+        );
+        assert!(client_for(
+            "https://abc.gr7.us-east-1.eks.amazonaws.com",
+            Some("not base64!")
+        )
+        .is_err());
     }
 }
