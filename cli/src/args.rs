@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "byoc", version, about = "Start, watch and inspect byoc-installer installs")]
+#[command(
+    name = "byoc",
+    version,
+    about = "Start, watch and inspect byoc-installer installs"
+)]
 pub struct Cli {
     /// The API's stage URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/v1
     #[arg(long, env = "BYOC_API_URL", global = true)]

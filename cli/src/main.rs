@@ -13,8 +13,8 @@ use byoc_client::{Api, ApiResponse};
 use clap::Parser;
 use serde_json::json;
 
-use crate::args::{Cli, Command, InstallsCommand, TenantsCommand};
 use crate::args::Output;
+use crate::args::{Cli, Command, InstallsCommand, TenantsCommand};
 use crate::watch::Scope;
 
 #[tokio::main]
@@ -39,15 +39,24 @@ async fn client(cli: &Cli) -> Result<Api, String> {
         .clone()
         .or_else(|| config.region().map(|r| r.to_string()))
         .ok_or("no region: pass --region or set AWS_REGION (the region of the API)")?;
-    let endpoint = cli.endpoint.as_deref().ok_or("no API endpoint: pass --endpoint or set BYOC_API_URL (the deploy prints it as api_url)")?;
+    let endpoint = cli.endpoint.as_deref().ok_or(
+        "no API endpoint: pass --endpoint or set BYOC_API_URL (the deploy prints it as api_url)",
+    )?;
     Ok(Api::new(endpoint, &region, credentials))
 }
 
 /// Prints what the API answered; an error response is printed as the API gave it.
-fn answer(output: Output, response: ApiResponse, text: impl FnOnce(&serde_json::Value) -> String) -> ExitCode {
+fn answer(
+    output: Output,
+    response: ApiResponse,
+    text: impl FnOnce(&serde_json::Value) -> String,
+) -> ExitCode {
     if response.is_success() {
         match output {
-            Output::Json => println!("{}", serde_json::to_string_pretty(&response.json).unwrap_or(response.text)),
+            Output::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&response.json).unwrap_or(response.text)
+            ),
             Output::Text => println!("{}", text(&response.json)),
         }
         ExitCode::SUCCESS
@@ -58,9 +67,23 @@ fn answer(output: Output, response: ApiResponse, text: impl FnOnce(&serde_json::
 }
 
 /// A POST, with the caller's `Idempotency-Key` when one is given.
-async fn post(api: &Api, path: &str, body: &serde_json::Value, key: Option<&str>) -> Result<ApiResponse, byoc_client::ClientError> {
+async fn post(
+    api: &Api,
+    path: &str,
+    body: &serde_json::Value,
+    key: Option<&str>,
+) -> Result<ApiResponse, byoc_client::ClientError> {
     match key {
-        Some(key) => api.send_with_headers("POST", path, Some(body.to_string()), &[("Idempotency-Key", key)], true).await,
+        Some(key) => {
+            api.send_with_headers(
+                "POST",
+                path,
+                Some(body.to_string()),
+                &[("Idempotency-Key", key)],
+                true,
+            )
+            .await
+        }
         None => api.post(path, body).await,
     }
 }
@@ -68,11 +91,28 @@ async fn post(api: &Api, path: &str, body: &serde_json::Value, key: Option<&str>
 /// After a command that started an operation on an install (a retry, a removal; an upgrade
 /// would be the same): with `--watch`, follows only that operation's part of the timeline
 /// (what came before it is another operation's), or all of it with `--all`.
-async fn follow(api: &Api, install_id: &str, output: Output, accepted: ExitCode, watch: bool, all: bool) -> Result<ExitCode, String> {
+async fn follow(
+    api: &Api,
+    install_id: &str,
+    output: Output,
+    accepted: ExitCode,
+    watch: bool,
+    all: bool,
+) -> Result<ExitCode, String> {
     if !watch || accepted != ExitCode::SUCCESS {
         return Ok(accepted);
     }
-    watch::run(api, install_id, output, if all { Scope::All } else { Scope::LatestOperation }).await
+    watch::run(
+        api,
+        install_id,
+        output,
+        if all {
+            Scope::All
+        } else {
+            Scope::LatestOperation
+        },
+    )
+    .await
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
@@ -81,43 +121,116 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     let e = |err: byoc_client::ClientError| err.to_string();
     Ok(match cli.command {
         Command::Tenants { command } => match command {
-            TenantsCommand::Create { tenant_id, name, email, idempotency_key } => {
+            TenantsCommand::Create {
+                tenant_id,
+                name,
+                email,
+                idempotency_key,
+            } => {
                 let body = json!({"tenant_id": tenant_id, "name": name, "email": email});
-                answer(output, post(&api, "/tenants", &body, idempotency_key.as_deref()).await.map_err(e)?, render::tenant)
+                answer(
+                    output,
+                    post(&api, "/tenants", &body, idempotency_key.as_deref())
+                        .await
+                        .map_err(e)?,
+                    render::tenant,
+                )
             }
-            TenantsCommand::Show { tenant_id } => answer(output, api.get(&format!("/tenants/{tenant_id}")).await.map_err(e)?, render::tenant),
+            TenantsCommand::Show { tenant_id } => answer(
+                output,
+                api.get(&format!("/tenants/{tenant_id}")).await.map_err(e)?,
+                render::tenant,
+            ),
         },
         Command::Installs { command } => match command {
-            InstallsCommand::Create { tenant_id, account_id, region, options, idempotency_key, watch } => {
+            InstallsCommand::Create {
+                tenant_id,
+                account_id,
+                region,
+                options,
+                idempotency_key,
+                watch,
+            } => {
                 let options: serde_json::Value = match options {
-                    Some(text) => serde_json::from_str(&text).map_err(|err| format!("--options is not JSON: {err}"))?,
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|err| format!("--options is not JSON: {err}"))?,
                     None => json!({}),
                 };
                 let body = json!({"tenant_id": tenant_id, "account_id": account_id, "region": region, "options": options});
-                let response = post(&api, "/installs", &body, idempotency_key.as_deref()).await.map_err(e)?;
+                let response = post(&api, "/installs", &body, idempotency_key.as_deref())
+                    .await
+                    .map_err(e)?;
                 let install_id = response.json["install_id"].as_str().map(str::to_owned);
                 let code = answer(output, response, render::accepted);
                 match (watch, install_id) {
-                    (true, Some(id)) if code == ExitCode::SUCCESS => watch::run(&api, &id, output, Scope::All).await?,
+                    (true, Some(id)) if code == ExitCode::SUCCESS => {
+                        watch::run(&api, &id, output, Scope::All).await?
+                    }
                     _ => code,
                 }
             }
-            InstallsCommand::Retry { install_id, watch, all } => {
-                let response = api.send("POST", &format!("/installs/{install_id}/retry"), None, true).await.map_err(e)?;
-                follow(&api, &install_id, output, answer(output, response, render::accepted), watch, all).await?
+            InstallsCommand::Retry {
+                install_id,
+                watch,
+                all,
+            } => {
+                let response = api
+                    .send("POST", &format!("/installs/{install_id}/retry"), None, true)
+                    .await
+                    .map_err(e)?;
+                follow(
+                    &api,
+                    &install_id,
+                    output,
+                    answer(output, response, render::accepted),
+                    watch,
+                    all,
+                )
+                .await?
             }
-            InstallsCommand::Show { install_id } => answer(output, api.get(&format!("/installs/{install_id}")).await.map_err(e)?, render::install),
-            InstallsCommand::List { tenant_id, limit, cursor } => {
+            InstallsCommand::Show { install_id } => answer(
+                output,
+                api.get(&format!("/installs/{install_id}"))
+                    .await
+                    .map_err(e)?,
+                render::install,
+            ),
+            InstallsCommand::List {
+                tenant_id,
+                limit,
+                cursor,
+            } => {
                 let mut path = format!("/tenants/{tenant_id}/installs?limit={limit}");
                 if let Some(cursor) = cursor {
                     path.push_str(&format!("&cursor={cursor}"));
                 }
-                answer(output, api.get(&path).await.map_err(e)?, render::install_list)
+                answer(
+                    output,
+                    api.get(&path).await.map_err(e)?,
+                    render::install_list,
+                )
             }
-            InstallsCommand::Watch { install_id } => watch::run(&api, &install_id, output, Scope::All).await?,
-            InstallsCommand::Remove { install_id, watch, all } => {
-                let response = api.send("DELETE", &format!("/installs/{install_id}"), None, true).await.map_err(e)?;
-                follow(&api, &install_id, output, answer(output, response, render::accepted), watch, all).await?
+            InstallsCommand::Watch { install_id } => {
+                watch::run(&api, &install_id, output, Scope::All).await?
+            }
+            InstallsCommand::Remove {
+                install_id,
+                watch,
+                all,
+            } => {
+                let response = api
+                    .send("DELETE", &format!("/installs/{install_id}"), None, true)
+                    .await
+                    .map_err(e)?;
+                follow(
+                    &api,
+                    &install_id,
+                    output,
+                    answer(output, response, render::accepted),
+                    watch,
+                    all,
+                )
+                .await?
             }
         },
     })

@@ -18,7 +18,12 @@ pub fn tenant(t: &Value) -> String {
 }
 
 pub fn accepted(a: &Value) -> String {
-    format!("install {} {}\nexecution {}", s(&a["install_id"]), s(&a["status"]), s(&a["execution_arn"]))
+    format!(
+        "install {} {}\nexecution {}",
+        s(&a["install_id"]),
+        s(&a["status"]),
+        s(&a["execution_arn"])
+    )
 }
 
 pub fn install(i: &Value) -> String {
@@ -32,7 +37,12 @@ pub fn install(i: &Value) -> String {
         s(&i["current_step"])
     );
     if let Some(error) = i["last_error"].as_object() {
-        out.push_str(&format!("error    {} at {}: {}\n", s(&error["code"]), s(&error["step"]), s(&error["message"])));
+        out.push_str(&format!(
+            "error    {} at {}: {}\n",
+            s(&error["code"]),
+            s(&error["step"]),
+            s(&error["message"])
+        ));
     }
     if let Some(resources) = i["resources"].as_object().filter(|r| !r.is_empty()) {
         out.push_str("\nresources\n");
@@ -48,9 +58,19 @@ pub fn install(i: &Value) -> String {
 }
 
 pub fn install_list(list: &Value) -> String {
-    let mut out = format!("{:<32} {:<13} {:<10} {:<15} {}\n", "INSTALL", "ACCOUNT", "STATUS", "REGION", "CREATED");
+    let mut out = format!(
+        "{:<32} {:<13} {:<10} {:<15} {}\n",
+        "INSTALL", "ACCOUNT", "STATUS", "REGION", "CREATED"
+    );
     for i in list["installs"].as_array().into_iter().flatten() {
-        out.push_str(&format!("{:<32} {:<13} {:<10} {:<15} {}\n", s(&i["install_id"]), s(&i["account_id"]), s(&i["status"]), s(&i["region"]), s(&i["created_at"])));
+        out.push_str(&format!(
+            "{:<32} {:<13} {:<10} {:<15} {}\n",
+            s(&i["install_id"]),
+            s(&i["account_id"]),
+            s(&i["status"]),
+            s(&i["region"]),
+            s(&i["created_at"])
+        ));
     }
     if let Some(next) = list["next_cursor"].as_str() {
         out.push_str(&format!("more: --cursor {next}\n"));

@@ -4,13 +4,18 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub fn at(event: &Value) -> Option<DateTime<Utc>> {
-    event["at"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+    event["at"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 pub fn line(event: &Value) -> String {
     format!(
         "#{:<3} {:<15} {:<9} {}",
-        event["seq"].as_u64().map_or_else(|| "?".to_owned(), |n| n.to_string()),
+        event["seq"]
+            .as_u64()
+            .map_or_else(|| "?".to_owned(), |n| n.to_string()),
         event["step"].as_str().unwrap_or("-"),
         event["outcome"].as_str().unwrap_or("-"),
         event["message"].as_str().unwrap_or("")
@@ -18,12 +23,20 @@ pub fn line(event: &Value) -> String {
 }
 
 pub fn lines(install: &Value) -> Vec<String> {
-    install["timeline"].as_array().into_iter().flatten().map(line).collect()
+    install["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(line)
+        .collect()
 }
 
 /// Whether an entry moved the install to a status where nothing runs.
 fn ends_operation(event: &Value) -> bool {
-    matches!(event["status"].as_str(), Some("ready" | "failed" | "removed"))
+    matches!(
+        event["status"].as_str(),
+        Some("ready" | "failed" | "removed")
+    )
 }
 
 fn step(event: &Value) -> &str {
@@ -47,7 +60,8 @@ pub fn operations(install: &Value) -> Vec<Vec<&Value>> {
     let mut state = State::Idle;
     let mut previous_step = "";
     for event in install["timeline"].as_array().into_iter().flatten() {
-        let starts = step(event) == "request" && (previous_step != "request" || state != State::Running);
+        let starts =
+            step(event) == "request" && (previous_step != "request" || state != State::Running);
         if starts || operations.is_empty() {
             operations.push(Vec::new());
             state = State::Running;
@@ -113,7 +127,14 @@ mod tests {
             {"seq": 3, "step": "validate-trust", "outcome": "succeeded", "at": "2026-01-01T00:00:04Z", "message": ""},
             {"seq": 4, "step": "notify", "outcome": "succeeded", "at": "2026-01-01T00:00:04.500Z", "message": ""},
         ]});
-        assert_eq!(step_durations(&install), vec![("request".into(), 1.0), ("validate-trust".into(), 3.5), ("notify".into(), 0.0)]);
+        assert_eq!(
+            step_durations(&install),
+            vec![
+                ("request".into(), 1.0),
+                ("validate-trust".into(), 3.5),
+                ("notify".into(), 0.0)
+            ]
+        );
         assert_eq!(lines(&install)[1], "#2   validate-trust  started   ");
     }
 
@@ -153,8 +174,15 @@ mod tests {
             ],
             "notify is not charged the day the install sat ready, nor the trust check's gap"
         );
-        let seqs: Vec<Vec<u64>> = operations(&install).iter().map(|op| op.iter().filter_map(|e| e["seq"].as_u64()).collect()).collect();
-        assert_eq!(seqs, vec![vec![1, 2, 3, 4, 5, 6], vec![8, 9, 10, 11, 12]], "the trust check ran while idle");
+        let seqs: Vec<Vec<u64>> = operations(&install)
+            .iter()
+            .map(|op| op.iter().filter_map(|e| e["seq"].as_u64()).collect())
+            .collect();
+        assert_eq!(
+            seqs,
+            vec![vec![1, 2, 3, 4, 5, 6], vec![8, 9, 10, 11, 12]],
+            "the trust check ran while idle"
+        );
         assert_eq!(latest_operation_start(&install), Some(8));
     }
 
@@ -171,12 +199,23 @@ mod tests {
         ]});
         assert_eq!(
             step_durations(&install),
-            vec![("request".into(), 2.0), ("validate-trust".into(), 3.0 + 1.0), ("notify".into(), 0.0)]
+            vec![
+                ("request".into(), 2.0),
+                ("validate-trust".into(), 3.0 + 1.0),
+                ("notify".into(), 0.0)
+            ]
         );
         assert_eq!(latest_operation_start(&install), Some(5));
         // Followed from the retry on: the retry alone.
         let retry = json!({"timeline": install["timeline"].as_array().unwrap()[4..]});
-        assert_eq!(step_durations(&retry), vec![("request".into(), 1.0), ("validate-trust".into(), 1.0), ("notify".into(), 0.0)]);
+        assert_eq!(
+            step_durations(&retry),
+            vec![
+                ("request".into(), 1.0),
+                ("validate-trust".into(), 1.0),
+                ("notify".into(), 0.0)
+            ]
+        );
     }
 
     #[test]
@@ -186,7 +225,10 @@ mod tests {
             entry(2, "create-network", "00:00:01", None),
             entry(3, "create-network", "00:00:09", None),
         ]});
-        assert_eq!(step_durations(&install), vec![("request".into(), 1.0), ("create-network".into(), 8.0)]);
+        assert_eq!(
+            step_durations(&install),
+            vec![("request".into(), 1.0), ("create-network".into(), 8.0)]
+        );
         assert_eq!(latest_operation_start(&install), Some(1));
         assert_eq!(latest_operation_start(&json!({})), None);
     }

@@ -24,12 +24,20 @@ pub enum Scope {
 }
 
 /// Follows `install_id`, showing the part of its timeline that `scope` says.
-pub async fn run(api: &Api, install_id: &str, output: Output, scope: Scope) -> Result<ExitCode, String> {
+pub async fn run(
+    api: &Api,
+    install_id: &str,
+    output: Output,
+    scope: Scope,
+) -> Result<ExitCode, String> {
     // The spinner only on a terminal: piped into a file or a script, plain lines.
     let spinner = match output {
         Output::Text if std::io::stderr().is_terminal() => {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").map_err(|e| e.to_string())?);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .map_err(|e| e.to_string())?,
+            );
             bar.enable_steady_tick(Duration::from_millis(120));
             Some(bar)
         }
@@ -43,7 +51,10 @@ pub async fn run(api: &Api, install_id: &str, output: Output, scope: Scope) -> R
     // Entries up to this seq are not shown; fixed on the first look.
     let mut after: Option<u64> = None;
     loop {
-        let response = api.get(&format!("/installs/{install_id}")).await.map_err(|e| e.to_string())?;
+        let response = api
+            .get(&format!("/installs/{install_id}"))
+            .await
+            .map_err(|e| e.to_string())?;
         if !response.is_success() {
             if let Some(bar) = &spinner {
                 bar.finish_and_clear();
@@ -54,10 +65,17 @@ pub async fn run(api: &Api, install_id: &str, output: Output, scope: Scope) -> R
         let install = response.json;
         let after = *after.get_or_insert_with(|| match scope {
             Scope::All => 0,
-            Scope::LatestOperation => timeline::latest_operation_start(&install).map_or(0, |seq| seq.saturating_sub(1)),
+            Scope::LatestOperation => {
+                timeline::latest_operation_start(&install).map_or(0, |seq| seq.saturating_sub(1))
+            }
         });
-        let events: Vec<serde_json::Value> =
-            install["timeline"].as_array().into_iter().flatten().filter(|e| e["seq"].as_u64().is_some_and(|seq| seq > after)).cloned().collect();
+        let events: Vec<serde_json::Value> = install["timeline"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["seq"].as_u64().is_some_and(|seq| seq > after))
+            .cloned()
+            .collect();
         for event in events.iter().skip(shown) {
             say(match output {
                 Output::Json => event.to_string(),
@@ -67,16 +85,25 @@ pub async fn run(api: &Api, install_id: &str, output: Output, scope: Scope) -> R
         shown = events.len();
         let status = install["status"].as_str().unwrap_or_default();
         if let Some(bar) = &spinner {
-            bar.set_message(format!("{status}: {}", install["current_step"].as_str().unwrap_or("-")));
+            bar.set_message(format!(
+                "{status}: {}",
+                install["current_step"].as_str().unwrap_or("-")
+            ));
         }
         // Done once the outcome's email is out, so the timeline is complete.
-        let notified = install["notified"].as_array().is_some_and(|n| n.iter().any(|x| x == status));
+        let notified = install["notified"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|x| x == status));
         if matches!(status, "ready" | "failed" | "removed") && notified {
             if let Some(bar) = &spinner {
                 bar.finish_and_clear();
             }
             summarize(&since(&install, after), output);
-            return Ok(if status == "failed" { ExitCode::from(1) } else { ExitCode::SUCCESS });
+            return Ok(if status == "failed" {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            });
         }
         tokio::time::sleep(POLL).await;
     }
@@ -95,8 +122,14 @@ fn summarize(install: &serde_json::Value, output: Output) {
     let durations = timeline::step_durations(install);
     match output {
         Output::Json => {
-            let steps: serde_json::Map<String, serde_json::Value> = durations.into_iter().map(|(s, d)| (s, serde_json::json!(d))).collect();
-            println!("{}", serde_json::json!({"install_id": install["install_id"], "status": install["status"], "last_error": install["last_error"], "step_seconds": steps}));
+            let steps: serde_json::Map<String, serde_json::Value> = durations
+                .into_iter()
+                .map(|(s, d)| (s, serde_json::json!(d)))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({"install_id": install["install_id"], "status": install["status"], "last_error": install["last_error"], "step_seconds": steps})
+            );
         }
         Output::Text => {
             println!("\ntime per step");
@@ -106,9 +139,18 @@ fn summarize(install: &serde_json::Value, output: Output) {
             match install["status"].as_str() {
                 Some("failed") => {
                     let error = &install["last_error"];
-                    println!("\ninstall {} FAILED at {}: {} — {}", install["install_id"].as_str().unwrap_or("-"), error["step"].as_str().unwrap_or("-"), error["code"].as_str().unwrap_or("-"), error["message"].as_str().unwrap_or("-"));
+                    println!(
+                        "\ninstall {} FAILED at {}: {} — {}",
+                        install["install_id"].as_str().unwrap_or("-"),
+                        error["step"].as_str().unwrap_or("-"),
+                        error["code"].as_str().unwrap_or("-"),
+                        error["message"].as_str().unwrap_or("-")
+                    );
                 }
-                Some(status) => println!("\ninstall {} is {status}", install["install_id"].as_str().unwrap_or("-")),
+                Some(status) => println!(
+                    "\ninstall {} is {status}",
+                    install["install_id"].as_str().unwrap_or("-")
+                ),
                 None => {}
             }
         }

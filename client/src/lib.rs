@@ -50,32 +50,66 @@ pub struct Api {
 impl Api {
     /// `base` is the stage URL, e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com/v1`.
     pub fn new(base: &str, region: &str, credentials: SharedCredentialsProvider) -> Self {
-        Self { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_owned(), region: region.to_owned(), credentials }
+        Self {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_owned(),
+            region: region.to_owned(),
+            credentials,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Result<ApiResponse, ClientError> {
         self.send("GET", path, None, true).await
     }
 
-    pub async fn post(&self, path: &str, body: &serde_json::Value) -> Result<ApiResponse, ClientError> {
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<ApiResponse, ClientError> {
         self.send("POST", path, Some(body.to_string()), true).await
     }
 
     /// Any method and raw body, signed or not.
-    pub async fn send(&self, method: &str, path: &str, body: Option<String>, signed: bool) -> Result<ApiResponse, ClientError> {
-        self.send_with_headers(method, path, body, &[], signed).await
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        signed: bool,
+    ) -> Result<ApiResponse, ClientError> {
+        self.send_with_headers(method, path, body, &[], signed)
+            .await
     }
 
     /// `send` with extra headers (e.g. `Idempotency-Key`), signed along with the request.
-    pub async fn send_with_headers(&self, method: &str, path: &str, body: Option<String>, extra: &[(&str, &str)], signed: bool) -> Result<ApiResponse, ClientError> {
+    pub async fn send_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        extra: &[(&str, &str)],
+        signed: bool,
+    ) -> Result<ApiResponse, ClientError> {
         let url = format!("{}{}", self.base, path);
         let body = body.unwrap_or_default();
-        let mut headers: Vec<(String, String)> = vec![("content-type".into(), "application/json".into())];
-        headers.extend(extra.iter().map(|(name, value)| (name.to_ascii_lowercase(), (*value).to_owned())));
+        let mut headers: Vec<(String, String)> =
+            vec![("content-type".into(), "application/json".into())];
+        headers.extend(
+            extra
+                .iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), (*value).to_owned())),
+        );
         if signed {
-            headers.extend(self.signature(method, &url, &headers, body.as_bytes()).await?);
+            headers.extend(
+                self.signature(method, &url, &headers, body.as_bytes())
+                    .await?,
+            );
         }
-        let http_error = |e: &dyn std::fmt::Display| ClientError::Http { url: url.clone(), message: e.to_string() };
+        let http_error = |e: &dyn std::fmt::Display| ClientError::Http {
+            url: url.clone(),
+            message: e.to_string(),
+        };
         let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| http_error(&e))?;
         let mut request = self.http.request(method, &url).body(body);
         for (name, value) in headers {
@@ -88,8 +122,18 @@ impl Api {
         Ok(ApiResponse { status, text, json })
     }
 
-    async fn signature(&self, method: &str, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<Vec<(String, String)>, ClientError> {
-        let credentials = self.credentials.provide_credentials().await.map_err(|e| ClientError::Credentials(e.to_string()))?;
+    async fn signature(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, ClientError> {
+        let credentials = self
+            .credentials
+            .provide_credentials()
+            .await
+            .map_err(|e| ClientError::Credentials(e.to_string()))?;
         let identity: Identity = credentials.into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
@@ -100,10 +144,20 @@ impl Api {
             .build()
             .map_err(|e| ClientError::Signing(e.to_string()))?
             .into();
-        let signable = SignableRequest::new(method, url, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::Bytes(body))
-            .map_err(|e| ClientError::Signing(e.to_string()))?;
-        let (instructions, _) = sign(signable, &params).map_err(|e| ClientError::Signing(e.to_string()))?.into_parts();
+        let signable = SignableRequest::new(
+            method,
+            url,
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| ClientError::Signing(e.to_string()))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| ClientError::Signing(e.to_string()))?
+            .into_parts();
         let (signed_headers, _) = instructions.into_parts();
-        Ok(signed_headers.into_iter().map(|h| (h.name().to_owned(), h.value().to_owned())).collect())
+        Ok(signed_headers
+            .into_iter()
+            .map(|h| (h.name().to_owned(), h.value().to_owned()))
+            .collect())
     }
 }

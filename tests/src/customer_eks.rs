@@ -11,7 +11,9 @@ use crate::stack::LocalStack;
 
 /// EKS in `account`.
 pub fn eks(stack: &LocalStack, account: &str) -> aws_sdk_eks::Client {
-    let config = aws_sdk_eks::config::Builder::from(&stack.config).interceptor(AccountHeader(account.to_owned())).build();
+    let config = aws_sdk_eks::config::Builder::from(&stack.config)
+        .interceptor(AccountHeader(account.to_owned()))
+        .build();
     aws_sdk_eks::Client::from_conf(config)
 }
 
@@ -32,13 +34,22 @@ pub struct InstallNetwork {
 }
 
 fn tags(resource: ResourceType, pairs: &[(&str, &str)]) -> TagSpecification {
-    let tags = pairs.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build());
-    TagSpecification::builder().resource_type(resource).set_tags(Some(tags.collect())).build()
+    let tags = pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(*k).value(*v).build());
+    TagSpecification::builder()
+        .resource_type(resource)
+        .set_tags(Some(tags.collect()))
+        .build()
 }
 
 /// Makes `install_id`'s VPC with a private and a public subnet in each of `zones`, tagged
 /// `byoc:install-id` and with the EKS load balancer role tags.
-pub async fn create_install_network(ec2: &aws_sdk_ec2::Client, install_id: &str, zones: &[&str]) -> Result<InstallNetwork, String> {
+pub async fn create_install_network(
+    ec2: &aws_sdk_ec2::Client,
+    install_id: &str,
+    zones: &[&str],
+) -> Result<InstallNetwork, String> {
     let install = ("byoc:install-id", install_id);
     let vpc = ec2
         .create_vpc()
@@ -47,10 +58,21 @@ pub async fn create_install_network(ec2: &aws_sdk_ec2::Client, install_id: &str,
         .send()
         .await
         .map_err(|e| format!("CreateVpc: {e:?}"))?;
-    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).ok_or("CreateVpc returned no id")?.to_owned();
-    let mut network = InstallNetwork { vpc_id: vpc_id.clone(), private: Vec::new(), public: Vec::new() };
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .ok_or("CreateVpc returned no id")?
+        .to_owned();
+    let mut network = InstallNetwork {
+        vpc_id: vpc_id.clone(),
+        private: Vec::new(),
+        public: Vec::new(),
+    };
     for (i, zone) in zones.iter().enumerate() {
-        for (public, role) in [(false, "kubernetes.io/role/internal-elb"), (true, "kubernetes.io/role/elb")] {
+        for (public, role) in [
+            (false, "kubernetes.io/role/internal-elb"),
+            (true, "kubernetes.io/role/elb"),
+        ] {
             let cidr = format!("10.60.{}.0/24", i * 2 + usize::from(public));
             let subnet = ec2
                 .create_subnet()
@@ -61,34 +83,70 @@ pub async fn create_install_network(ec2: &aws_sdk_ec2::Client, install_id: &str,
                 .send()
                 .await
                 .map_err(|e| format!("CreateSubnet: {e:?}"))?;
-            let id = subnet.subnet().and_then(|s| s.subnet_id()).ok_or("CreateSubnet returned no id")?.to_owned();
-            if public { network.public.push(id) } else { network.private.push(id) }
+            let id = subnet
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .ok_or("CreateSubnet returned no id")?
+                .to_owned();
+            if public {
+                network.public.push(id)
+            } else {
+                network.private.push(id)
+            }
         }
     }
     Ok(network)
 }
 
 /// A NAT gateway of `install_id` in `public_subnet`.
-pub async fn create_nat_gateway(ec2: &aws_sdk_ec2::Client, install_id: &str, public_subnet: &str) -> Result<String, String> {
-    let address = ec2.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send().await.map_err(|e| format!("AllocateAddress: {e:?}"))?;
+pub async fn create_nat_gateway(
+    ec2: &aws_sdk_ec2::Client,
+    install_id: &str,
+    public_subnet: &str,
+) -> Result<String, String> {
+    let address = ec2
+        .allocate_address()
+        .domain(aws_sdk_ec2::types::DomainType::Vpc)
+        .send()
+        .await
+        .map_err(|e| format!("AllocateAddress: {e:?}"))?;
     let gateway = ec2
         .create_nat_gateway()
         .subnet_id(public_subnet)
         .set_allocation_id(address.allocation_id().map(str::to_owned))
-        .tag_specifications(tags(ResourceType::Natgateway, &[("byoc:install-id", install_id)]))
+        .tag_specifications(tags(
+            ResourceType::Natgateway,
+            &[("byoc:install-id", install_id)],
+        ))
         .send()
         .await
         .map_err(|e| format!("CreateNatGateway: {e:?}"))?;
-    Ok(gateway.nat_gateway().and_then(|g| g.nat_gateway_id()).ok_or("CreateNatGateway returned no id")?.to_owned())
+    Ok(gateway
+        .nat_gateway()
+        .and_then(|g| g.nat_gateway_id())
+        .ok_or("CreateNatGateway returned no id")?
+        .to_owned())
 }
 
 /// The ids of `install_id`'s subnets, for checks that nothing else was used.
-pub async fn install_subnets(ec2: &aws_sdk_ec2::Client, install_id: &str) -> Result<Vec<String>, String> {
+pub async fn install_subnets(
+    ec2: &aws_sdk_ec2::Client,
+    install_id: &str,
+) -> Result<Vec<String>, String> {
     let out = ec2
         .describe_subnets()
-        .filters(Filter::builder().name("tag:byoc:install-id").values(install_id).build())
+        .filters(
+            Filter::builder()
+                .name("tag:byoc:install-id")
+                .values(install_id)
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| format!("DescribeSubnets: {e:?}"))?;
-    Ok(out.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_owned)).collect())
+    Ok(out
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_id().map(str::to_owned))
+        .collect())
 }

@@ -6,9 +6,16 @@ use std::path::PathBuf;
 
 /// A package whose `bootstrap` execs `target/debug/<binary>` (built by `cargo build --workspace --bins`).
 pub fn linked_bootstrap_zip(binary: &str) -> Vec<u8> {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let path = target.join("debug").join(binary);
-    let path = path.canonicalize().unwrap_or_else(|_| panic!("{} is missing: run cargo build --workspace --bins first", path.display()));
+    let path = path.canonicalize().unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run cargo build --workspace --bins first",
+            path.display()
+        )
+    });
     let script = format!("#!/bin/sh\nexec '{}' \"$@\"\n", path.display());
     zip_one_executable("bootstrap", script.as_bytes())
 }
@@ -64,7 +71,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for byte in bytes {
         crc ^= u32::from(*byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

@@ -57,7 +57,10 @@ impl Inbox {
             .topic_arn(&stack.outputs.topic_arn)
             .protocol("sqs")
             .endpoint(queue_arn)
-            .attributes("FilterPolicy", serde_json::json!({ "tenant_id": [tenant_id] }).to_string())
+            .attributes(
+                "FilterPolicy",
+                serde_json::json!({ "tenant_id": [tenant_id] }).to_string(),
+            )
             .attributes("FilterPolicyScope", "MessageAttributes")
             .send()
             .await
@@ -66,7 +69,11 @@ impl Inbox {
     }
 
     /// Everything received so far, waiting up to `timeout` for at least `count` emails.
-    pub async fn wait_for(&self, count: usize, timeout: Duration) -> Result<Vec<ReceivedEmail>, String> {
+    pub async fn wait_for(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ReceivedEmail>, String> {
         let start = Instant::now();
         let mut emails = Vec::new();
         while emails.len() < count && start.elapsed() < timeout {
@@ -80,16 +87,32 @@ impl Inbox {
                 .await
                 .map_err(|e| format!("ReceiveMessage: {e:?}"))?;
             for message in out.messages() {
-                let envelope: Envelope = serde_json::from_str(message.body().unwrap_or_default()).map_err(|e| format!("SNS envelope: {e}"))?;
+                let envelope: Envelope = serde_json::from_str(message.body().unwrap_or_default())
+                    .map_err(|e| format!("SNS envelope: {e}"))?;
                 let mut attributes: Vec<String> = envelope
                     .attributes
                     .iter()
-                    .map(|(k, v)| format!("{k}={}", v.get("Value").and_then(|x| x.as_str()).unwrap_or_default()))
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}={}",
+                            v.get("Value").and_then(|x| x.as_str()).unwrap_or_default()
+                        )
+                    })
                     .collect();
                 attributes.sort();
-                emails.push(ReceivedEmail { subject: envelope.subject.unwrap_or_default(), body: envelope.message, attributes });
+                emails.push(ReceivedEmail {
+                    subject: envelope.subject.unwrap_or_default(),
+                    body: envelope.message,
+                    attributes,
+                });
                 if let Some(handle) = message.receipt_handle() {
-                    let _ = self.sqs.delete_message().queue_url(&self.queue_url).receipt_handle(handle).send().await;
+                    let _ = self
+                        .sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await;
                 }
             }
         }

@@ -21,16 +21,38 @@ pub struct Place {
 pub async fn place(stack: &LocalStack, api: &Api, prefix: &str) -> Place {
     let tenant_id = random_tenant_id(prefix);
     let account = random_account_id();
-    let created = api.post("/tenants", &json!({"tenant_id": tenant_id, "name": "Leaving Co", "email": "ops@leaving.example"})).await.unwrap();
+    let created = api
+        .post(
+            "/tenants",
+            &json!({"tenant_id": tenant_id, "name": "Leaving Co", "email": "ops@leaving.example"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(created.status, 201, "{}", created.text);
     let inbox = Inbox::for_tenant(stack, &tenant_id).await.unwrap();
-    stack.customer(&account).create_access_stack(&stack.outputs.vendor_account_id, created.json["external_id"].as_str().unwrap()).await.unwrap();
-    Place { tenant_id, account, inbox }
+    stack
+        .customer(&account)
+        .create_access_stack(
+            &stack.outputs.vendor_account_id,
+            created.json["external_id"].as_str().unwrap(),
+        )
+        .await
+        .unwrap();
+    Place {
+        tenant_id,
+        account,
+        inbox,
+    }
 }
 
 /// An install into `place` with `extra` options on top of two nodes (which fit a new
 /// account's quotas), waited for: (install id, the execution's final status, the record).
-pub async fn install_with(stack: &LocalStack, api: &Api, place: &Place, extra: Value) -> (String, String, Value) {
+pub async fn install_with(
+    stack: &LocalStack,
+    api: &Api,
+    place: &Place,
+    extra: Value,
+) -> (String, String, Value) {
     let mut options = json!({"node_desired_size": 2, "node_max_size": 2});
     if let (Some(options), Some(extra)) = (options.as_object_mut(), extra.as_object()) {
         options.extend(extra.clone());
@@ -38,7 +60,13 @@ pub async fn install_with(stack: &LocalStack, api: &Api, place: &Place, extra: V
     let body = json!({"tenant_id": place.tenant_id, "account_id": place.account, "region": "us-east-1", "options": options});
     let accepted = api.post("/installs", &body).await.unwrap();
     assert_eq!(accepted.status, 202, "{}", accepted.text);
-    let execution = stack.wait_for_execution(accepted.json["execution_arn"].as_str().unwrap(), EXECUTION_TIMEOUT).await.unwrap();
+    let execution = stack
+        .wait_for_execution(
+            accepted.json["execution_arn"].as_str().unwrap(),
+            EXECUTION_TIMEOUT,
+        )
+        .await
+        .unwrap();
     let id = accepted.json["install_id"].as_str().unwrap().to_owned();
     let record = api.get(&format!("/installs/{id}")).await.unwrap().json;
     (id, execution, record)
@@ -46,8 +74,20 @@ pub async fn install_with(stack: &LocalStack, api: &Api, place: &Place, extra: V
 
 /// `DELETE /installs/{id}`, waited for: the removal's final status and the record.
 pub async fn remove(stack: &LocalStack, api: &Api, id: &str) -> (String, Value) {
-    let removing = api.send("DELETE", &format!("/installs/{id}"), None, true).await.unwrap();
+    let removing = api
+        .send("DELETE", &format!("/installs/{id}"), None, true)
+        .await
+        .unwrap();
     assert_eq!(removing.status, 202, "{}", removing.text);
-    let execution = stack.wait_for_execution(removing.json["execution_arn"].as_str().unwrap(), EXECUTION_TIMEOUT).await.unwrap();
-    (execution, api.get(&format!("/installs/{id}")).await.unwrap().json)
+    let execution = stack
+        .wait_for_execution(
+            removing.json["execution_arn"].as_str().unwrap(),
+            EXECUTION_TIMEOUT,
+        )
+        .await
+        .unwrap();
+    (
+        execution,
+        api.get(&format!("/installs/{id}")).await.unwrap().json,
+    )
 }

@@ -10,16 +10,16 @@ pub mod account_header;
 pub mod api;
 pub mod bench;
 pub mod customer_ec2;
+pub mod customer_eks;
 pub mod customer_quotas;
 pub mod customer_sweep;
-pub mod function_package;
-pub mod customer_eks;
 pub mod event_queue;
+pub mod function_package;
 pub mod inbox;
 pub mod installed;
+pub mod invoke;
 pub mod kubernetes_api;
 pub mod kubernetes_made;
-pub mod invoke;
 pub mod scheduled;
 pub mod stack;
 pub mod stepwise;
@@ -33,7 +33,10 @@ pub use stack::{Customer, LocalStack};
 pub fn random_account_id() -> String {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("OS randomness");
-    format!("{:012}", 200_000_000_000 + u64::from_le_bytes(bytes) % 700_000_000_000)
+    format!(
+        "{:012}",
+        200_000_000_000 + u64::from_le_bytes(bytes) % 700_000_000_000
+    )
 }
 
 /// A fresh tenant id with a readable prefix.

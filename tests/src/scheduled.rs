@@ -36,13 +36,23 @@ impl ScheduledJob {
 
     /// When the job last checked the install `record` (as `GET /installs/{id}` shows it).
     pub fn checked_at(&self, record: &Value) -> Option<DateTime<Utc>> {
-        record["step_data"][self.record_key]["checked_at"].as_str().and_then(|t| t.parse().ok())
+        record["step_data"][self.record_key]["checked_at"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
     }
 
     /// Runs the job until every one of `ids` was checked after `since`; their records.
-    pub async fn run_until_checked(&self, stack: &LocalStack, api: &Api, ids: &[&str], since: DateTime<Utc>) -> Vec<Value> {
+    pub async fn run_until_checked(
+        &self,
+        stack: &LocalStack,
+        api: &Api,
+        ids: &[&str],
+        since: DateTime<Utc>,
+    ) -> Vec<Value> {
         for _ in 0..self.max_runs {
-            let report = invoke(stack, self.function, &self.event(stack)).await.unwrap_or_else(|e| panic!("the scheduled run failed: {e:?}"));
+            let report = invoke(stack, self.function, &self.event(stack))
+                .await
+                .unwrap_or_else(|e| panic!("the scheduled run failed: {e:?}"));
             assert!(report["checked"].is_array(), "{report:#}");
             if report["busy"] == true {
                 // Another test's run holds the job: it checks our installs too, or the next run will.
@@ -52,10 +62,16 @@ impl ScheduledJob {
             for id in ids {
                 records.push(api.get(&format!("/installs/{id}")).await.unwrap().json);
             }
-            if records.iter().all(|r| self.checked_at(r).is_some_and(|t| t >= since)) {
+            if records
+                .iter()
+                .all(|r| self.checked_at(r).is_some_and(|t| t >= since))
+            {
                 return records;
             }
         }
-        panic!("{ids:?} not checked after {} scheduled runs of {}", self.max_runs, self.function);
+        panic!(
+            "{ids:?} not checked after {} scheduled runs of {}",
+            self.max_runs, self.function
+        );
     }
 }

@@ -41,7 +41,11 @@ pub struct LocalStack {
 fn state_dir() -> PathBuf {
     std::env::var_os("BYOC_LOCAL_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(".local"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(".local")
+        })
 }
 
 fn read(path: &PathBuf) -> Result<String, String> {
@@ -61,18 +65,27 @@ impl LocalStack {
             .ok_or("stack.env has no AWS_ENDPOINT_URL")?
             .trim()
             .to_owned();
-        let outputs: Outputs = serde_json::from_str(&read(&dir.join("outputs.json"))?).map_err(|e| format!("outputs.json: {e}"))?;
+        let outputs: Outputs = serde_json::from_str(&read(&dir.join("outputs.json"))?)
+            .map_err(|e| format!("outputs.json: {e}"))?;
         let config = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&endpoint)
             .region(Region::new(outputs.region.clone()))
             .credentials_provider(Credentials::new("test", "test", None, None, "byoc-e2e"))
             .load()
             .await;
-        Ok(Self { endpoint, outputs, config, dir })
+        Ok(Self {
+            endpoint,
+            outputs,
+            config,
+            dir,
+        })
     }
 
     pub fn customer(&self, account_id: &str) -> Customer {
-        Customer { account_id: account_id.to_owned(), stack: self.clone() }
+        Customer {
+            account_id: account_id.to_owned(),
+            stack: self.clone(),
+        }
     }
 
     pub fn sfn(&self) -> aws_sdk_sfn::Client {
@@ -87,7 +100,13 @@ impl LocalStack {
     pub async fn wait_for_execution(&self, arn: &str, timeout: Duration) -> Result<String, String> {
         let start = Instant::now();
         loop {
-            let out = self.sfn().describe_execution().execution_arn(arn).send().await.map_err(|e| format!("DescribeExecution: {e:?}"))?;
+            let out = self
+                .sfn()
+                .describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeExecution: {e:?}"))?;
             let status = out.status().as_str().to_owned();
             if status != "RUNNING" {
                 return Ok(status);
@@ -103,28 +122,65 @@ impl LocalStack {
     /// checks that read what the console would show. (The SDK's Debug redacts these fields,
     /// so they are pulled out one by one.)
     pub async fn execution_history_text(&self, arn: &str) -> Result<String, String> {
-        let out = self.sfn().get_execution_history().execution_arn(arn).max_results(1000).send().await.map_err(|e| format!("GetExecutionHistory: {e:?}"))?;
+        let out = self
+            .sfn()
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .send()
+            .await
+            .map_err(|e| format!("GetExecutionHistory: {e:?}"))?;
         let mut lines = Vec::new();
         for event in out.events() {
             let mut push = |text: Option<&str>| lines.extend(text.map(str::to_owned));
-            if let Some(d) = event.execution_started_event_details() { push(d.input()); }
-            if let Some(d) = event.execution_succeeded_event_details() { push(d.output()); }
-            if let Some(d) = event.execution_failed_event_details() { push(d.error()); push(d.cause()); }
-            if let Some(d) = event.state_entered_event_details() { push(d.input()); }
-            if let Some(d) = event.state_exited_event_details() { push(d.output()); }
-            if let Some(d) = event.lambda_function_scheduled_event_details() { push(d.input()); }
-            if let Some(d) = event.lambda_function_succeeded_event_details() { push(d.output()); }
-            if let Some(d) = event.lambda_function_failed_event_details() { push(d.error()); push(d.cause()); }
-            if let Some(d) = event.task_scheduled_event_details() { push(Some(d.parameters())); }
-            if let Some(d) = event.task_succeeded_event_details() { push(d.output()); }
-            if let Some(d) = event.task_failed_event_details() { push(d.error()); push(d.cause()); }
+            if let Some(d) = event.execution_started_event_details() {
+                push(d.input());
+            }
+            if let Some(d) = event.execution_succeeded_event_details() {
+                push(d.output());
+            }
+            if let Some(d) = event.execution_failed_event_details() {
+                push(d.error());
+                push(d.cause());
+            }
+            if let Some(d) = event.state_entered_event_details() {
+                push(d.input());
+            }
+            if let Some(d) = event.state_exited_event_details() {
+                push(d.output());
+            }
+            if let Some(d) = event.lambda_function_scheduled_event_details() {
+                push(d.input());
+            }
+            if let Some(d) = event.lambda_function_succeeded_event_details() {
+                push(d.output());
+            }
+            if let Some(d) = event.lambda_function_failed_event_details() {
+                push(d.error());
+                push(d.cause());
+            }
+            if let Some(d) = event.task_scheduled_event_details() {
+                push(Some(d.parameters()));
+            }
+            if let Some(d) = event.task_succeeded_event_details() {
+                push(d.output());
+            }
+            if let Some(d) = event.task_failed_event_details() {
+                push(d.error());
+                push(d.cause());
+            }
         }
         Ok(lines.join("\n"))
     }
 
     /// Steers the emulator for one customer account (infra/local/moto_ext/control.py): the
     /// settings of `section` ("nat", "eks", "service_quotas", "sweep") for `account`.
-    pub async fn steer(&self, section: &str, account: &str, settings: serde_json::Value) -> Result<(), String> {
+    pub async fn steer(
+        &self,
+        section: &str,
+        account: &str,
+        settings: serde_json::Value,
+    ) -> Result<(), String> {
         let body = serde_json::json!({"byoc": {section: {account: settings}}});
         let response = reqwest::Client::new()
             .post(format!("{}/moto-api/config", self.endpoint))
@@ -132,7 +188,11 @@ impl LocalStack {
             .send()
             .await
             .map_err(|e| format!("POST /moto-api/config: {e}"))?;
-        response.status().is_success().then_some(()).ok_or_else(|| format!("POST /moto-api/config answered {}", response.status()))
+        response
+            .status()
+            .is_success()
+            .then_some(())
+            .ok_or_else(|| format!("POST /moto-api/config answered {}", response.status()))
     }
 
     /// Every function log line written so far (the local CloudWatch Logs).
@@ -157,25 +217,47 @@ pub struct Customer {
 
 impl Customer {
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
-        let config = aws_sdk_cloudformation::config::Builder::from(&self.stack.config).interceptor(AccountHeader(self.account_id.clone())).build();
+        let config = aws_sdk_cloudformation::config::Builder::from(&self.stack.config)
+            .interceptor(AccountHeader(self.account_id.clone()))
+            .build();
         aws_sdk_cloudformation::Client::from_conf(config)
     }
 
     pub fn iam(&self) -> aws_sdk_iam::Client {
-        let config = aws_sdk_iam::config::Builder::from(&self.stack.config).interceptor(AccountHeader(self.account_id.clone())).build();
+        let config = aws_sdk_iam::config::Builder::from(&self.stack.config)
+            .interceptor(AccountHeader(self.account_id.clone()))
+            .build();
         aws_sdk_iam::Client::from_conf(config)
     }
 
     /// Creates the access stack from `cfn/customer-role.yaml` as the quick-create link would,
     /// and waits for it to complete.
-    pub async fn create_access_stack(&self, vendor_account_id: &str, external_id: &str) -> Result<(), String> {
-        self.create_access_stack_with_boundary(vendor_account_id, external_id, "").await
+    pub async fn create_access_stack(
+        &self,
+        vendor_account_id: &str,
+        external_id: &str,
+    ) -> Result<(), String> {
+        self.create_access_stack_with_boundary(vendor_account_id, external_id, "")
+            .await
     }
 
     /// The access stack with its `PermissionsBoundaryArn` parameter set (empty: none).
-    pub async fn create_access_stack_with_boundary(&self, vendor_account_id: &str, external_id: &str, boundary_arn: &str) -> Result<(), String> {
-        let template = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cfn/customer-role.yaml")).map_err(|e| e.to_string())?;
-        let parameter = |key: &str, value: &str| Parameter::builder().parameter_key(key).parameter_value(value).build();
+    pub async fn create_access_stack_with_boundary(
+        &self,
+        vendor_account_id: &str,
+        external_id: &str,
+        boundary_arn: &str,
+    ) -> Result<(), String> {
+        let template = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cfn/customer-role.yaml"),
+        )
+        .map_err(|e| e.to_string())?;
+        let parameter = |key: &str, value: &str| {
+            Parameter::builder()
+                .parameter_key(key)
+                .parameter_value(value)
+                .build()
+        };
         let outputs = &self.stack.outputs;
         self.cloudformation()
             .create_stack()
@@ -191,11 +273,21 @@ impl Customer {
             .map_err(|e| format!("CreateStack: {e:?}"))?;
         let start = Instant::now();
         loop {
-            let out = self.cloudformation().describe_stacks().stack_name(&outputs.customer_stack_name).send().await.map_err(|e| format!("DescribeStacks: {e:?}"))?;
+            let out = self
+                .cloudformation()
+                .describe_stacks()
+                .stack_name(&outputs.customer_stack_name)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeStacks: {e:?}"))?;
             let status = out.stacks().first().and_then(|s| s.stack_status().cloned());
             match status {
                 Some(StackStatus::CreateComplete) => return Ok(()),
-                Some(StackStatus::CreateInProgress) if start.elapsed() < Duration::from_secs(60) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Some(StackStatus::CreateInProgress)
+                    if start.elapsed() < Duration::from_secs(60) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
                 other => return Err(format!("customer stack ended in {other:?}")),
             }
         }

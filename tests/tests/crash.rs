@@ -278,18 +278,39 @@ async fn cluster_crash(point: &str, normal_calls_first: usize) {
             // when the node group, made alongside, joins.
             let mut standard = vec![];
             for principal in entries.access_entries() {
-                let entry = eks.describe_access_entry().cluster_name(&cluster).principal_arn(principal).send().await.unwrap();
+                let entry = eks
+                    .describe_access_entry()
+                    .cluster_name(&cluster)
+                    .principal_arn(principal)
+                    .send()
+                    .await
+                    .unwrap();
                 if entry.access_entry().and_then(|e| e.r#type()) == Some("STANDARD") {
                     standard.push(principal.clone());
                 }
             }
             // The vendor's and the installer's entries are made at once: the crash came right
             // after the first (or both) were made, before any policy was associated.
-            let installer = record["resources"]["customer_role_arn"].as_str().unwrap().to_owned();
-            assert!(!standard.is_empty() && standard.iter().all(|p| *p == vendor || *p == installer), "{standard:?}");
+            let installer = record["resources"]["customer_role_arn"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                !standard.is_empty() && standard.iter().all(|p| *p == vendor || *p == installer),
+                "{standard:?}"
+            );
             for principal in &standard {
-                let associated = eks.list_associated_access_policies().cluster_name(&cluster).principal_arn(principal).send().await.unwrap();
-                assert!(associated.associated_access_policies().is_empty(), "the crash came before the policy was associated");
+                let associated = eks
+                    .list_associated_access_policies()
+                    .cluster_name(&cluster)
+                    .principal_arn(principal)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    associated.associated_access_policies().is_empty(),
+                    "the crash came before the policy was associated"
+                );
             }
             assert!(
                 data.get("vendor_access").is_none_or(Value::is_null),

@@ -135,7 +135,11 @@ async fn every_entry_of_a_full_install_reaches_the_vendors_bus_in_order() {
         .await
         .unwrap();
     assert_events_match_the_timeline(&events, &install);
-    assert_eq!(queue.repeats(install_id), 0, "no event twice when nothing failed");
+    assert_eq!(
+        queue.repeats(install_id),
+        0,
+        "no event twice when nothing failed"
+    );
 
     let kinds = detail_types(&events);
     assert_eq!(kinds[0], "Install Started");

@@ -16,18 +16,30 @@ struct Tenant {
 }
 
 async fn setup() -> (LocalStack, Api) {
-    let stack = LocalStack::connect().await.unwrap_or_else(|e| panic!("{e}"));
+    let stack = LocalStack::connect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let api = Api::new(&stack);
     (stack, api)
 }
 
 async fn create_tenant(stack: &LocalStack, api: &Api, prefix: &str) -> Tenant {
     let id = random_tenant_id(prefix);
-    let created = api.post("/tenants", &json!({"tenant_id": id, "name": "Customer Co", "email": "ops@customer.example"})).await.unwrap();
+    let created = api
+        .post(
+            "/tenants",
+            &json!({"tenant_id": id, "name": "Customer Co", "email": "ops@customer.example"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(created.status, 201, "{}", created.text);
     let external_id = created.json["external_id"].as_str().unwrap().to_owned();
     let inbox = Inbox::for_tenant(stack, &id).await.unwrap();
-    Tenant { id, external_id, inbox }
+    Tenant {
+        id,
+        external_id,
+        inbox,
+    }
 }
 
 /// Two nodes of m6i.large at most: 4 vCPUs, inside a new account's default quota of 5, so
@@ -41,8 +53,17 @@ async fn start_install(api: &Api, tenant: &Tenant, account: &str) -> ApiResponse
 async fn finish(stack: &LocalStack, api: &Api, accepted: &ApiResponse) -> (String, Value) {
     assert_eq!(accepted.status, 202, "{}", accepted.text);
     let arn = accepted.json["execution_arn"].as_str().unwrap();
-    let status = stack.wait_for_execution(arn, EXECUTION_TIMEOUT).await.unwrap();
-    let install = api.get(&format!("/installs/{}", accepted.json["install_id"].as_str().unwrap())).await.unwrap();
+    let status = stack
+        .wait_for_execution(arn, EXECUTION_TIMEOUT)
+        .await
+        .unwrap();
+    let install = api
+        .get(&format!(
+            "/installs/{}",
+            accepted.json["install_id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
     assert_eq!(install.status, 200, "{}", install.text);
     (status, install.json)
 }
@@ -52,13 +73,28 @@ fn timeline(install: &Value) -> Vec<(String, String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["step"].as_str().unwrap().to_owned(), e["outcome"].as_str().unwrap().to_owned(), e["message"].as_str().unwrap().to_owned()))
+        .map(|e| {
+            (
+                e["step"].as_str().unwrap().to_owned(),
+                e["outcome"].as_str().unwrap().to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
 fn assert_gapless(install: &Value) {
-    let seqs: Vec<u64> = install["timeline"].as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "timeline has a gap or is out of order");
+    let seqs: Vec<u64> = install["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "timeline has a gap or is out of order"
+    );
     assert_eq!(install["version"].as_u64(), Some(seqs.len() as u64));
 }
 
@@ -67,9 +103,15 @@ async fn install_reaches_ready_records_every_step_and_emails_the_customer() {
     let (stack, api) = setup().await;
     let tenant = create_tenant(&stack, &api, "ready").await;
     let account = random_account_id();
-    stack.customer(&account).create_access_stack(&stack.outputs.vendor_account_id, &tenant.external_id).await.unwrap();
+    stack
+        .customer(&account)
+        .create_access_stack(&stack.outputs.vendor_account_id, &tenant.external_id)
+        .await
+        .unwrap();
     // NAT gateways take a while, as on AWS: the cluster must not wait for them.
-    byoc_e2e::customer_ec2::steer_nat(&stack, &account, json!({"pending_polls": 3})).await.unwrap();
+    byoc_e2e::customer_ec2::steer_nat(&stack, &account, json!({"pending_polls": 3}))
+        .await
+        .unwrap();
 
     let accepted = start_install(&api, &tenant, &account).await;
     assert_eq!(accepted.json["status"], "pending");
@@ -82,26 +124,53 @@ async fn install_reaches_ready_records_every_step_and_emails_the_customer() {
     assert!(install["last_error"].is_null());
     assert_eq!(install["execution_arn"], accepted.json["execution_arn"]);
     let role_prefix = format!("arn:aws:iam::{account}:role/byoc/");
-    assert_eq!(install["resources"]["customer_role_arn"], format!("{role_prefix}{}", stack.outputs.customer_role_name).as_str());
+    assert_eq!(
+        install["resources"]["customer_role_arn"],
+        format!("{role_prefix}{}", stack.outputs.customer_role_name).as_str()
+    );
     for role in ["cluster_role_arn", "node_role_arn"] {
-        assert!(install["resources"][role].as_str().unwrap().starts_with(&role_prefix), "{role}: {}", install["resources"]);
+        assert!(
+            install["resources"][role]
+                .as_str()
+                .unwrap()
+                .starts_with(&role_prefix),
+            "{role}: {}",
+            install["resources"]
+        );
     }
 
     // The cluster the vendor deploys into, in the customer's account, with its nodes.
     let cluster_name = format!("byoc-{install_id}");
     assert_eq!(install["resources"]["cluster_name"], cluster_name.as_str());
-    assert_eq!(install["step_data"]["cluster"]["nodegroup"]["status"], "ACTIVE", "{:#}", install["step_data"]["cluster"]);
-    assert!(install["resources"]["vpc_id"].as_str().is_some_and(|v| v.starts_with("vpc-")));
+    assert_eq!(
+        install["step_data"]["cluster"]["nodegroup"]["status"], "ACTIVE",
+        "{:#}",
+        install["step_data"]["cluster"]
+    );
+    assert!(install["resources"]["vpc_id"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("vpc-")));
 
     assert_gapless(&install);
-    let steps: Vec<(String, String)> = timeline(&install).into_iter().map(|(s, o, _)| (s, o)).collect();
-    let pos = |step: &str, outcome: &str| steps.iter().position(|(s, o)| s == step && o == outcome).unwrap_or_else(|| panic!("no {step}/{outcome} in {steps:?}"));
+    let steps: Vec<(String, String)> = timeline(&install)
+        .into_iter()
+        .map(|(s, o, _)| (s, o))
+        .collect();
+    let pos = |step: &str, outcome: &str| {
+        steps
+            .iter()
+            .position(|(s, o)| s == step && o == outcome)
+            .unwrap_or_else(|| panic!("no {step}/{outcome} in {steps:?}"))
+    };
     assert_eq!(pos("request", "succeeded"), 0);
     assert!(pos("validate-trust", "started") < pos("validate-trust", "succeeded"));
     assert!(pos("validate-trust", "succeeded") < pos("check-quotas", "succeeded"));
     assert!(pos("check-quotas", "succeeded") < pos("create-network", "started"));
     assert!(pos("create-network", "started") < pos("create-cluster", "started"));
-    assert!(pos("create-cluster", "started") < pos("create-network", "succeeded"), "the control plane started before the NAT gateways were available: {steps:#?}");
+    assert!(
+        pos("create-cluster", "started") < pos("create-network", "succeeded"),
+        "the control plane started before the NAT gateways were available: {steps:#?}"
+    );
     assert!(pos("create-cluster", "succeeded") < pos("notify", "succeeded"));
     let last = timeline(&install).last().cloned().unwrap();
     assert!(last.2.starts_with("ready email sent"), "{last:?}");
@@ -111,8 +180,14 @@ async fn install_reaches_ready_records_every_step_and_emails_the_customer() {
         .dynamodb()
         .get_item()
         .table_name(&stack.outputs.table_name)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("INSTALL#{install_id}")))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("META".into()))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("INSTALL#{install_id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("META".into()),
+        )
         .send()
         .await
         .unwrap()
@@ -120,22 +195,61 @@ async fn install_reaches_ready_records_every_step_and_emails_the_customer() {
         .unwrap();
     assert_eq!(item["status"].as_s().unwrap(), "ready");
 
-    let emails = tenant.inbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
+    let emails = tenant
+        .inbox
+        .wait_for(1, Duration::from_secs(20))
+        .await
+        .unwrap();
     assert_eq!(emails.len(), 1, "exactly one email: {emails:?}");
     let email = &emails[0];
-    assert_eq!(email.subject, format!("Example Vendor is ready in your AWS account {account} in us-east-1"));
-    assert!(email.body.contains(&install_id) && email.body.contains("What to do next"), "{}", email.body);
-    assert!(email.body.contains(&format!("aws eks update-kubeconfig --region us-east-1 --name {cluster_name}")), "{}", email.body);
-    assert!(email.attributes.contains(&format!("tenant_id={}", tenant.id)), "{:?}", email.attributes);
+    assert_eq!(
+        email.subject,
+        format!("Example Vendor is ready in your AWS account {account} in us-east-1")
+    );
+    assert!(
+        email.body.contains(&install_id) && email.body.contains("What to do next"),
+        "{}",
+        email.body
+    );
+    assert!(
+        email.body.contains(&format!(
+            "aws eks update-kubeconfig --region us-east-1 --name {cluster_name}"
+        )),
+        "{}",
+        email.body
+    );
+    assert!(
+        email
+            .attributes
+            .contains(&format!("tenant_id={}", tenant.id)),
+        "{:?}",
+        email.attributes
+    );
 
     // The External ID stays out of the execution, the logs and the install record.
-    let history = stack.execution_history_text(accepted.json["execution_arn"].as_str().unwrap()).await.unwrap();
+    let history = stack
+        .execution_history_text(accepted.json["execution_arn"].as_str().unwrap())
+        .await
+        .unwrap();
     assert!(history.contains(&install_id), "history is readable");
-    assert!(!history.contains(&tenant.external_id), "External ID in execution history");
-    assert!(!stack.function_logs().contains(&tenant.external_id), "External ID in function logs");
-    let emulator_log = std::fs::read_to_string(stack.dir.join("logs").join("moto.log")).unwrap_or_default();
-    assert!(!emulator_log.contains(&tenant.external_id), "External ID in the emulator's request log");
-    assert!(!install.to_string().contains(&tenant.external_id), "External ID in GET /installs");
+    assert!(
+        !history.contains(&tenant.external_id),
+        "External ID in execution history"
+    );
+    assert!(
+        !stack.function_logs().contains(&tenant.external_id),
+        "External ID in function logs"
+    );
+    let emulator_log =
+        std::fs::read_to_string(stack.dir.join("logs").join("moto.log")).unwrap_or_default();
+    assert!(
+        !emulator_log.contains(&tenant.external_id),
+        "External ID in the emulator's request log"
+    );
+    assert!(
+        !install.to_string().contains(&tenant.external_id),
+        "External ID in GET /installs"
+    );
 }
 
 #[tokio::test]
@@ -144,7 +258,11 @@ async fn wrong_external_id_fails_and_the_email_says_what_to_fix() {
     let tenant = create_tenant(&stack, &api, "wrongid").await;
     let account = random_account_id();
     let someone_elses = "0123456789abcdef0123456789abcdef01234567";
-    stack.customer(&account).create_access_stack(&stack.outputs.vendor_account_id, someone_elses).await.unwrap();
+    stack
+        .customer(&account)
+        .create_access_stack(&stack.outputs.vendor_account_id, someone_elses)
+        .await
+        .unwrap();
 
     let accepted = start_install(&api, &tenant, &account).await;
     let (execution, install) = finish(&stack, &api, &accepted).await;
@@ -153,17 +271,48 @@ async fn wrong_external_id_fails_and_the_email_says_what_to_fix() {
     assert_eq!(install["status"], "failed");
     assert_eq!(install["last_error"]["code"], "TrustNotReady");
     assert_eq!(install["last_error"]["step"], "validate-trust");
-    assert!(install["last_error"]["message"].as_str().unwrap().contains("ExternalId"));
+    assert!(install["last_error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ExternalId"));
     assert_gapless(&install);
-    let waits = timeline(&install).iter().filter(|(s, o, _)| s == "validate-trust" && o == "waiting").count();
-    assert!(waits >= 2, "the state machine retried before giving up: {:?}", timeline(&install));
+    let waits = timeline(&install)
+        .iter()
+        .filter(|(s, o, _)| s == "validate-trust" && o == "waiting")
+        .count();
+    assert!(
+        waits >= 2,
+        "the state machine retried before giving up: {:?}",
+        timeline(&install)
+    );
 
-    let emails = tenant.inbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
+    let emails = tenant
+        .inbox
+        .wait_for(1, Duration::from_secs(20))
+        .await
+        .unwrap();
     assert_eq!(emails.len(), 1, "{emails:?}");
-    assert!(emails[0].subject.starts_with("Action needed: Example Vendor install"), "{}", emails[0].subject);
-    assert!(emails[0].body.contains("ExternalId and VendorAccountId parameters"), "{}", emails[0].body);
-    assert!(emails[0].body.contains(&format!("retry install {}", accepted.json["install_id"].as_str().unwrap())));
-    assert!(!emails[0].body.contains(&tenant.external_id) && !emails[0].body.contains(someone_elses));
+    assert!(
+        emails[0]
+            .subject
+            .starts_with("Action needed: Example Vendor install"),
+        "{}",
+        emails[0].subject
+    );
+    assert!(
+        emails[0]
+            .body
+            .contains("ExternalId and VendorAccountId parameters"),
+        "{}",
+        emails[0].body
+    );
+    assert!(emails[0].body.contains(&format!(
+        "retry install {}",
+        accepted.json["install_id"].as_str().unwrap()
+    )));
+    assert!(
+        !emails[0].body.contains(&tenant.external_id) && !emails[0].body.contains(someone_elses)
+    );
 }
 
 #[tokio::test]
@@ -178,16 +327,33 @@ async fn missing_customer_stack_fails_and_the_email_says_to_create_it() {
     assert_eq!(execution, "FAILED");
     assert_eq!(install["status"], "failed");
     assert_eq!(install["last_error"]["code"], "TrustNotReady");
-    let emails = tenant.inbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
+    let emails = tenant
+        .inbox
+        .wait_for(1, Duration::from_secs(20))
+        .await
+        .unwrap();
     assert_eq!(emails.len(), 1);
-    assert!(emails[0].body.contains("Create (or fix) the CloudFormation stack"), "{}", emails[0].body);
+    assert!(
+        emails[0]
+            .body
+            .contains("Create (or fix) the CloudFormation stack"),
+        "{}",
+        emails[0].body
+    );
     assert!(emails[0].body.contains(&account));
 
     // A failed install frees its slot: the vendor can start again once the customer acts.
-    stack.customer(&account).create_access_stack(&stack.outputs.vendor_account_id, &tenant.external_id).await.unwrap();
+    stack
+        .customer(&account)
+        .create_access_stack(&stack.outputs.vendor_account_id, &tenant.external_id)
+        .await
+        .unwrap();
     let again = start_install(&api, &tenant, &account).await;
     let (execution, install) = finish(&stack, &api, &again).await;
-    assert_eq!((execution.as_str(), install["status"].as_str()), ("SUCCEEDED", Some("ready")));
+    assert_eq!(
+        (execution.as_str(), install["status"].as_str()),
+        ("SUCCEEDED", Some("ready"))
+    );
 }
 
 #[tokio::test]
@@ -199,20 +365,34 @@ async fn a_stack_created_while_the_install_waits_is_picked_up() {
     let accepted = start_install(&api, &tenant, &account).await;
     assert_eq!(accepted.status, 202);
     // The customer is slower than the vendor: the stack appears after the first attempt.
-    let install_path = format!("/installs/{}", accepted.json["install_id"].as_str().unwrap());
+    let install_path = format!(
+        "/installs/{}",
+        accepted.json["install_id"].as_str().unwrap()
+    );
     for _ in 0..100 {
         let install = api.get(&install_path).await.unwrap();
-        if timeline(&install.json).iter().any(|(_, o, _)| o == "waiting") {
+        if timeline(&install.json)
+            .iter()
+            .any(|(_, o, _)| o == "waiting")
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    stack.customer(&account).create_access_stack(&stack.outputs.vendor_account_id, &tenant.external_id).await.unwrap();
+    stack
+        .customer(&account)
+        .create_access_stack(&stack.outputs.vendor_account_id, &tenant.external_id)
+        .await
+        .unwrap();
 
     let (execution, install) = finish(&stack, &api, &accepted).await;
     assert_eq!(execution, "SUCCEEDED", "{install}");
     assert_eq!(install["status"], "ready");
-    assert!(timeline(&install).iter().any(|(s, o, m)| s == "validate-trust" && o == "waiting" && m.contains("could not assume role")));
+    assert!(timeline(&install)
+        .iter()
+        .any(|(s, o, m)| s == "validate-trust"
+            && o == "waiting"
+            && m.contains("could not assume role")));
 }
 
 async fn install_with_trust_policy(policy: Value) -> (Value, Vec<byoc_e2e::ReceivedEmail>, String) {
@@ -220,14 +400,31 @@ async fn install_with_trust_policy(policy: Value) -> (Value, Vec<byoc_e2e::Recei
     let tenant = create_tenant(&stack, &api, "unsafe").await;
     let account = random_account_id();
     let customer = stack.customer(&account);
-    customer.create_access_stack(&stack.outputs.vendor_account_id, &tenant.external_id).await.unwrap();
-    let policy = policy.to_string().replace("EXTERNAL_ID", &tenant.external_id).replace("VENDOR", &stack.outputs.vendor_account_id);
-    customer.iam().update_assume_role_policy().role_name(&stack.outputs.customer_role_name).policy_document(policy).send().await.unwrap();
+    customer
+        .create_access_stack(&stack.outputs.vendor_account_id, &tenant.external_id)
+        .await
+        .unwrap();
+    let policy = policy
+        .to_string()
+        .replace("EXTERNAL_ID", &tenant.external_id)
+        .replace("VENDOR", &stack.outputs.vendor_account_id);
+    customer
+        .iam()
+        .update_assume_role_policy()
+        .role_name(&stack.outputs.customer_role_name)
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
 
     let accepted = start_install(&api, &tenant, &account).await;
     let (execution, install) = finish(&stack, &api, &accepted).await;
     assert_eq!(execution, "FAILED");
-    let emails = tenant.inbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
+    let emails = tenant
+        .inbox
+        .wait_for(1, Duration::from_secs(20))
+        .await
+        .unwrap();
     (install, emails, tenant.external_id)
 }
 
@@ -240,9 +437,19 @@ async fn a_role_any_account_can_assume_is_refused_at_once() {
     }))
     .await;
     assert_eq!(install["last_error"]["code"], "TrustInvalid");
-    assert!(install["last_error"]["message"].as_str().unwrap().contains("allows any AWS account"));
-    assert!(!timeline(&install).iter().any(|(_, o, _)| o == "waiting"), "TrustInvalid is not retried");
-    assert!(emails[0].body.contains("allows any AWS account"), "{}", emails[0].body);
+    assert!(install["last_error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("allows any AWS account"));
+    assert!(
+        !timeline(&install).iter().any(|(_, o, _)| o == "waiting"),
+        "TrustInvalid is not retried"
+    );
+    assert!(
+        emails[0].body.contains("allows any AWS account"),
+        "{}",
+        emails[0].body
+    );
     assert!(!emails[0].body.contains(&external_id));
 }
 
@@ -254,6 +461,15 @@ async fn a_role_without_the_external_id_condition_is_refused() {
     }))
     .await;
     assert_eq!(install["last_error"]["code"], "TrustInvalid");
-    assert!(install["last_error"]["message"].as_str().unwrap().contains("sts:ExternalId"));
-    assert!(emails[0].body.contains("no StringEquals condition on sts:ExternalId"), "{}", emails[0].body);
+    assert!(install["last_error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("sts:ExternalId"));
+    assert!(
+        emails[0]
+            .body
+            .contains("no StringEquals condition on sts:ExternalId"),
+        "{}",
+        emails[0].body
+    );
 }

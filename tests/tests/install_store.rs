@@ -12,12 +12,25 @@ use byoc_e2e::{random_account_id, random_tenant_id, LocalStack};
 use chrono::Utc;
 
 fn new_place() -> (TenantId, AccountId) {
-    (TenantId::parse("tenant_id", &random_tenant_id("store")).unwrap(), AccountId::parse("account_id", &random_account_id()).unwrap())
+    (
+        TenantId::parse("tenant_id", &random_tenant_id("store")).unwrap(),
+        AccountId::parse("account_id", &random_account_id()).unwrap(),
+    )
 }
 
-async fn new_install(store: &InstallStore, (tenant_id, account_id): &(TenantId, AccountId)) -> Result<Install, byoc_core::Error> {
+async fn new_install(
+    store: &InstallStore,
+    (tenant_id, account_id): &(TenantId, AccountId),
+) -> Result<Install, byoc_core::Error> {
     let region = Region::parse("region", "us-east-1").unwrap();
-    let (install, first) = Install::requested(tenant_id.clone(), account_id.clone(), region, Default::default(), Utc::now()).unwrap();
+    let (install, first) = Install::requested(
+        tenant_id.clone(),
+        account_id.clone(),
+        region,
+        Default::default(),
+        Utc::now(),
+    )
+    .unwrap();
     store.create_install(&install, &first).await?;
     Ok(install)
 }
@@ -34,7 +47,8 @@ async fn concurrent_writers_lose_no_update_and_leave_no_gap() {
         let store = store.clone();
         let id = install.install_id.clone();
         tasks.push(tokio::spawn(async move {
-            let change = Change::new(Step::ValidateTrust, Outcome::Waiting, format!("writer {n}")).resource(format!("r{n}"), format!("v{n}"));
+            let change = Change::new(Step::ValidateTrust, Outcome::Waiting, format!("writer {n}"))
+                .resource(format!("r{n}"), format!("v{n}"));
             store.record(&id, change).await
         }));
     }
@@ -42,13 +56,30 @@ async fn concurrent_writers_lose_no_update_and_leave_no_gap() {
         task.await.unwrap().unwrap();
     }
 
-    let found = store.get_install_with_timeline(&install.install_id).await.unwrap();
+    let found = store
+        .get_install_with_timeline(&install.install_id)
+        .await
+        .unwrap();
     assert_eq!(found.install.version, 1 + writers as u64);
     let seqs: Vec<u64> = found.timeline.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=1 + writers as u64).collect::<Vec<_>>());
-    let messages: BTreeSet<&str> = found.timeline.iter().skip(1).map(|e| e.message.as_str()).collect();
-    assert_eq!(messages.len(), writers, "every writer's event is there once");
-    assert_eq!(found.install.resources.len(), writers, "every writer's resource survived: {:?}", found.install.resources);
+    let messages: BTreeSet<&str> = found
+        .timeline
+        .iter()
+        .skip(1)
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(
+        messages.len(),
+        writers,
+        "every writer's event is there once"
+    );
+    assert_eq!(
+        found.install.resources.len(),
+        writers,
+        "every writer's resource survived: {:?}",
+        found.install.resources
+    );
 }
 
 #[tokio::test]
@@ -58,18 +89,67 @@ async fn a_skipped_state_is_refused_and_one_place_holds_one_active_install() {
     let place = new_place();
     let first = new_install(&store, &place).await.unwrap();
 
-    let err = store.record(&first.install_id, Change::new(Step::Notify, Outcome::Succeeded, "ready?").status(InstallStatus::Ready)).await.unwrap_err();
-    assert!(matches!(err, byoc_core::Error::InvalidTransition { from: InstallStatus::Pending, to: InstallStatus::Ready, .. }), "{err}");
-    let found = store.get_install_with_timeline(&first.install_id).await.unwrap();
-    assert_eq!((found.install.status, found.install.version, found.timeline.len()), (InstallStatus::Pending, 1, 1), "nothing written");
+    let err = store
+        .record(
+            &first.install_id,
+            Change::new(Step::Notify, Outcome::Succeeded, "ready?").status(InstallStatus::Ready),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            byoc_core::Error::InvalidTransition {
+                from: InstallStatus::Pending,
+                to: InstallStatus::Ready,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let found = store
+        .get_install_with_timeline(&first.install_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            found.install.status,
+            found.install.version,
+            found.timeline.len()
+        ),
+        (InstallStatus::Pending, 1, 1),
+        "nothing written"
+    );
 
     let taken = new_install(&store, &place).await.unwrap_err();
-    assert!(matches!(&taken, byoc_core::Error::SlotTaken { existing } if *existing == first.install_id), "{taken}");
+    assert!(
+        matches!(&taken, byoc_core::Error::SlotTaken { existing } if *existing == first.install_id),
+        "{taken}"
+    );
 
     // Failing frees the place; retrying the failed install then finds it taken by the new one.
-    store.record(&first.install_id, Change::new(Step::Request, Outcome::Failed, "gave up").status(InstallStatus::Failed)).await.unwrap();
+    store
+        .record(
+            &first.install_id,
+            Change::new(Step::Request, Outcome::Failed, "gave up").status(InstallStatus::Failed),
+        )
+        .await
+        .unwrap();
     let second = new_install(&store, &place).await.unwrap();
-    let retry = store.record(&first.install_id, Change::new(Step::Request, Outcome::Started, "retry").status(InstallStatus::Pending)).await.unwrap_err();
-    assert!(matches!(&retry, byoc_core::Error::SlotTaken { existing } if *existing == second.install_id), "{retry}");
-    assert_eq!(store.get_install(&first.install_id).await.unwrap().status, InstallStatus::Failed, "the refused retry wrote nothing");
+    let retry = store
+        .record(
+            &first.install_id,
+            Change::new(Step::Request, Outcome::Started, "retry").status(InstallStatus::Pending),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&retry, byoc_core::Error::SlotTaken { existing } if *existing == second.install_id),
+        "{retry}"
+    );
+    assert_eq!(
+        store.get_install(&first.install_id).await.unwrap().status,
+        InstallStatus::Failed,
+        "the refused retry wrote nothing"
+    );
 }

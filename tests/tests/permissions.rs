@@ -12,10 +12,18 @@ const EXECUTION_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[tokio::test]
 async fn a_boundary_without_create_nat_gateway_fails_the_install_before_anything_is_built() {
-    let stack = LocalStack::connect().await.unwrap_or_else(|e| panic!("{e}"));
+    let stack = LocalStack::connect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let api = Api::new(&stack);
     let tenant = random_tenant_id("boundary");
-    let created = api.post("/tenants", &json!({"tenant_id": tenant, "name": "Bounded Co", "email": "ops@bounded.example"})).await.unwrap();
+    let created = api
+        .post(
+            "/tenants",
+            &json!({"tenant_id": tenant, "name": "Bounded Co", "email": "ops@bounded.example"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(created.status, 201, "{}", created.text);
     let external_id = created.json["external_id"].as_str().unwrap().to_owned();
     let inbox = Inbox::for_tenant(&stack, &tenant).await.unwrap();
@@ -25,34 +33,89 @@ async fn a_boundary_without_create_nat_gateway_fails_the_install_before_anything
     let account = random_account_id();
     let customer = stack.customer(&account);
     let boundary = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": ["ec2:CreateNatGateway"], "Resource": "*"}]});
-    let policy = customer.iam().create_policy().policy_name("no-nat-gateways").policy_document(boundary.to_string()).send().await.unwrap();
+    let policy = customer
+        .iam()
+        .create_policy()
+        .policy_name("no-nat-gateways")
+        .policy_document(boundary.to_string())
+        .send()
+        .await
+        .unwrap();
     let boundary_arn = policy.policy().and_then(|p| p.arn()).unwrap().to_owned();
-    customer.create_access_stack_with_boundary(&stack.outputs.vendor_account_id, &external_id, &boundary_arn).await.unwrap();
+    customer
+        .create_access_stack_with_boundary(
+            &stack.outputs.vendor_account_id,
+            &external_id,
+            &boundary_arn,
+        )
+        .await
+        .unwrap();
 
     let accepted = api
         .post("/installs", &json!({"tenant_id": tenant, "account_id": account, "region": "us-east-1", "options": {"node_desired_size": 2, "node_max_size": 2}}))
         .await
         .unwrap();
     assert_eq!(accepted.status, 202, "{}", accepted.text);
-    let status = stack.wait_for_execution(accepted.json["execution_arn"].as_str().unwrap(), EXECUTION_TIMEOUT).await.unwrap();
+    let status = stack
+        .wait_for_execution(
+            accepted.json["execution_arn"].as_str().unwrap(),
+            EXECUTION_TIMEOUT,
+        )
+        .await
+        .unwrap();
     let install_id = accepted.json["install_id"].as_str().unwrap();
-    let install = api.get(&format!("/installs/{install_id}")).await.unwrap().json;
+    let install = api
+        .get(&format!("/installs/{install_id}"))
+        .await
+        .unwrap()
+        .json;
 
     assert_eq!(status, "FAILED");
     assert_eq!(install["status"], "failed");
-    assert_eq!(install["last_error"]["code"], "PermissionDenied", "{:#}", install["last_error"]);
+    assert_eq!(
+        install["last_error"]["code"], "PermissionDenied",
+        "{:#}",
+        install["last_error"]
+    );
     let message = install["last_error"]["message"].as_str().unwrap();
-    assert!(message.contains("ec2:CreateNatGateway") && message.contains("permissions boundary"), "{message}");
-    assert!(!message.contains("ec2:CreateSubnet") && !message.contains("ec2:CreateVpc"), "only what the boundary refuses: {message}");
+    assert!(
+        message.contains("ec2:CreateNatGateway") && message.contains("permissions boundary"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("ec2:CreateSubnet") && !message.contains("ec2:CreateVpc"),
+        "only what the boundary refuses: {message}"
+    );
 
     // Nothing was built: the account's own listings show nothing of the install.
     let ec2 = byoc_e2e::customer_ec2::ec2(&stack, &account);
-    let tagged = aws_sdk_ec2::types::Filter::builder().name("tag:byoc:install-id").values(install_id).build();
-    assert!(ec2.describe_vpcs().filters(tagged.clone()).send().await.unwrap().vpcs().is_empty());
-    assert!(ec2.describe_addresses().filters(tagged).send().await.unwrap().addresses().is_empty());
+    let tagged = aws_sdk_ec2::types::Filter::builder()
+        .name("tag:byoc:install-id")
+        .values(install_id)
+        .build();
+    assert!(ec2
+        .describe_vpcs()
+        .filters(tagged.clone())
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+        .is_empty());
+    assert!(ec2
+        .describe_addresses()
+        .filters(tagged)
+        .send()
+        .await
+        .unwrap()
+        .addresses()
+        .is_empty());
 
     let emails = inbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
     assert_eq!(emails.len(), 1, "{emails:?}");
-    assert!(emails[0].body.contains("ec2:CreateNatGateway"), "{}", emails[0].body);
+    assert!(
+        emails[0].body.contains("ec2:CreateNatGateway"),
+        "{}",
+        emails[0].body
+    );
     assert!(!emails[0].body.contains(&external_id));
 }

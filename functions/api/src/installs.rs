@@ -2,8 +2,8 @@
 
 use byoc_core::ids::{AccountId, InstallId, Region, TenantId};
 use byoc_core::install_change::Change;
-use byoc_core::options::InstallOptions;
 use byoc_core::model::{Install, InstallError, InstallStatus, Outcome, Step, TimelineEvent};
+use byoc_core::options::InstallOptions;
 use byoc_core::step_input::StepInput;
 use chrono::Utc;
 use lambda_http::http::StatusCode;
@@ -54,7 +54,11 @@ pub fn check(request: &CreateInstall) -> Result<(), ApiError> {
 /// Records the install and starts its state machine. `reserved` is the install id an
 /// idempotency key reserved: when the request that reserved it died after recording the
 /// install, this one carries on with that install instead of making a second.
-pub async fn create(deps: &Deps, request: CreateInstall, reserved: Option<InstallId>) -> Result<(StatusCode, Accepted), ApiError> {
+pub async fn create(
+    deps: &Deps,
+    request: CreateInstall,
+    reserved: Option<InstallId>,
+) -> Result<(StatusCode, Accepted), ApiError> {
     check(&request)?;
     if let Some(id) = &reserved {
         match deps.store.get_install(id).await {
@@ -64,7 +68,14 @@ pub async fn create(deps: &Deps, request: CreateInstall, reserved: Option<Instal
         }
     }
     deps.store.get_tenant(&request.tenant_id).await?;
-    let (mut install, requested) = Install::requested(request.tenant_id, request.account_id, request.region, request.options, Utc::now()).map_err(byoc_core::Error::from)?;
+    let (mut install, requested) = Install::requested(
+        request.tenant_id,
+        request.account_id,
+        request.region,
+        request.options,
+        Utc::now(),
+    )
+    .map_err(byoc_core::Error::from)?;
     if let Some(id) = reserved {
         install.install_id = id;
     }
@@ -73,7 +84,9 @@ pub async fn create(deps: &Deps, request: CreateInstall, reserved: Option<Instal
     loop {
         match deps.store.create_install(&install, &requested).await {
             Err(byoc_core::Error::Contended(_)) if attempts < 3 => attempts += 1,
-            Err(byoc_core::Error::SlotTaken { existing }) => return Err(place_taken(&existing, "account_id")),
+            Err(byoc_core::Error::SlotTaken { existing }) => {
+                return Err(place_taken(&existing, "account_id"))
+            }
             other => break other?,
         }
     }
@@ -114,8 +127,11 @@ async fn carry_on(deps: &Deps, install: Install) -> Result<(StatusCode, Accepted
 async fn start(deps: &Deps, install: &Install) -> Result<(StatusCode, Accepted), ApiError> {
     let install_id = install.install_id.clone();
     // Named after the install: a repeated start cannot run the install twice.
-    let input = serde_json::to_string(&StepInput { install_id: install_id.clone(), tenant_id: install.tenant_id.clone() })
-        .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
+    let input = serde_json::to_string(&StepInput {
+        install_id: install_id.clone(),
+        tenant_id: install.tenant_id.clone(),
+    })
+    .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
     let started = deps
         .sfn
         .start_execution()
@@ -129,24 +145,53 @@ async fn start(deps: &Deps, install: &Install) -> Result<(StatusCode, Accepted),
         Err(err) => {
             let message = byoc_core::aws::describe_sdk_error(&err);
             warn!(install_id = %install_id, error = %message, "could not start the install state machine");
-            let failed = Change::new(Step::Request, Outcome::Failed, "the install state machine could not be started")
-                .status(InstallStatus::Failed)
-                .error(InstallError { step: Step::Request, code: "StartFailed".into(), message: "the install state machine could not be started; retry the request".into() });
+            let failed = Change::new(
+                Step::Request,
+                Outcome::Failed,
+                "the install state machine could not be started",
+            )
+            .status(InstallStatus::Failed)
+            .error(InstallError {
+                step: Step::Request,
+                code: "StartFailed".into(),
+                message: "the install state machine could not be started; retry the request".into(),
+            });
             deps.store.record(&install_id, failed).await?;
-            return Err(byoc_core::Error::Aws { service: "Step Functions", message }.into());
+            return Err(byoc_core::Error::Aws {
+                service: "Step Functions",
+                message,
+            }
+            .into());
         }
     };
-    let change = Change::new(Step::Request, Outcome::Succeeded, "install state machine started").execution_arn(&execution_arn);
+    let change = Change::new(
+        Step::Request,
+        Outcome::Succeeded,
+        "install state machine started",
+    )
+    .execution_arn(&execution_arn);
     deps.store.record(&install_id, change).await?;
     info!(install_id = %install_id, tenant_id = %install.tenant_id, "install started");
-    Ok((StatusCode::ACCEPTED, Accepted { install_id, status: InstallStatus::Pending, execution_arn }))
+    Ok((
+        StatusCode::ACCEPTED,
+        Accepted {
+            install_id,
+            status: InstallStatus::Pending,
+            execution_arn,
+        },
+    ))
 }
 
 /// Starts the uninstall: everything the install made is swept from the customer's account.
 /// Repeating the call while it runs answers with the same execution.
-pub async fn remove(deps: &Deps, install_id: &InstallId) -> Result<(StatusCode, Accepted), ApiError> {
+pub async fn remove(
+    deps: &Deps,
+    install_id: &InstallId,
+) -> Result<(StatusCode, Accepted), ApiError> {
     let install = deps.store.get_install(install_id).await?;
-    let conflict = |message: String| ApiError::new(StatusCode::CONFLICT, "conflict", message).field("install_id");
+    let conflict = |message: String| {
+        ApiError::new(StatusCode::CONFLICT, "conflict", message).field("install_id")
+    };
     match install.status {
         InstallStatus::Removing => {
             if let Some(arn) = install.resources.get("uninstall_execution_arn") {
@@ -159,14 +204,20 @@ pub async fn remove(deps: &Deps, install_id: &InstallId) -> Result<(StatusCode, 
             return Err(conflict(format!("install \"{install_id}\" is still {}; remove it once it is ready or failed (a failed install has already been swept)", install.status)))
         }
     }
-    let requested = Change::new(Step::Request, Outcome::Succeeded, "removal requested").status(InstallStatus::Removing);
+    let requested = Change::new(Step::Request, Outcome::Succeeded, "removal requested")
+        .status(InstallStatus::Removing);
     let install = match deps.store.record(install_id, requested).await {
         // A failed install gave its place up; another took it since.
-        Err(byoc_core::Error::SlotTaken { existing }) => return Err(place_taken(&existing, "install_id")),
+        Err(byoc_core::Error::SlotTaken { existing }) => {
+            return Err(place_taken(&existing, "install_id"))
+        }
         other => other?,
     };
-    let input = serde_json::to_string(&StepInput { install_id: install_id.clone(), tenant_id: install.tenant_id.clone() })
-        .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
+    let input = serde_json::to_string(&StepInput {
+        install_id: install_id.clone(),
+        tenant_id: install.tenant_id.clone(),
+    })
+    .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
     // One execution per removal request: the name carries the record's version.
     let started = deps
         .sfn
@@ -177,15 +228,36 @@ pub async fn remove(deps: &Deps, install_id: &InstallId) -> Result<(StatusCode, 
         .send()
         .await
         .map_err(|e| byoc_core::Error::aws("Step Functions", e))?;
-    let change = Change::new(Step::Request, Outcome::Succeeded, "uninstall state machine started").resource("uninstall_execution_arn", &started.execution_arn);
+    let change = Change::new(
+        Step::Request,
+        Outcome::Succeeded,
+        "uninstall state machine started",
+    )
+    .resource("uninstall_execution_arn", &started.execution_arn);
     deps.store.record(install_id, change).await?;
     info!(install_id = %install_id, "uninstall started");
-    Ok((StatusCode::ACCEPTED, Accepted { install_id: install_id.clone(), status: InstallStatus::Removing, execution_arn: started.execution_arn }))
+    Ok((
+        StatusCode::ACCEPTED,
+        Accepted {
+            install_id: install_id.clone(),
+            status: InstallStatus::Removing,
+            execution_arn: started.execution_arn,
+        },
+    ))
 }
 
-pub async fn show(deps: &Deps, install_id: &InstallId) -> Result<(StatusCode, InstallView), ApiError> {
+pub async fn show(
+    deps: &Deps,
+    install_id: &InstallId,
+) -> Result<(StatusCode, InstallView), ApiError> {
     let found = deps.store.get_install_with_timeline(install_id).await?;
-    Ok((StatusCode::OK, InstallView { install: found.install, timeline: found.timeline }))
+    Ok((
+        StatusCode::OK,
+        InstallView {
+            install: found.install,
+            timeline: found.timeline,
+        },
+    ))
 }
 
 fn parse_limit(raw: Option<&str>) -> Result<i32, ApiError> {
@@ -195,16 +267,35 @@ fn parse_limit(raw: Option<&str>) -> Result<i32, ApiError> {
             .parse::<i32>()
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| ApiError::invalid("limit", format!("\"limit\" must be a whole number from 1 to {MAX_PAGE}"))),
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "limit",
+                    format!("\"limit\" must be a whole number from 1 to {MAX_PAGE}"),
+                )
+            }),
     }
 }
 
-pub async fn list(deps: &Deps, tenant_id: &TenantId, limit: Option<&str>, cursor: Option<&str>) -> Result<(StatusCode, InstallList), ApiError> {
+pub async fn list(
+    deps: &Deps,
+    tenant_id: &TenantId,
+    limit: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<(StatusCode, InstallList), ApiError> {
     let limit = parse_limit(limit)?;
     let cursor = cursor.map(|c| InstallId::parse("cursor", c)).transpose()?;
     deps.store.get_tenant(tenant_id).await?;
-    let page = deps.store.list_installs(tenant_id, limit, cursor.as_ref()).await?;
-    Ok((StatusCode::OK, InstallList { installs: page.installs, next_cursor: page.next }))
+    let page = deps
+        .store
+        .list_installs(tenant_id, limit, cursor.as_ref())
+        .await?;
+    Ok((
+        StatusCode::OK,
+        InstallList {
+            installs: page.installs,
+            next_cursor: page.next,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -216,7 +307,10 @@ mod tests {
         assert_eq!(parse_limit(None).unwrap(), DEFAULT_PAGE);
         assert_eq!(parse_limit(Some("100")).unwrap(), 100);
         for bad in ["0", "101", "-1", "ten", ""] {
-            assert_eq!(parse_limit(Some(bad)).unwrap_err().field.as_deref(), Some("limit"));
+            assert_eq!(
+                parse_limit(Some(bad)).unwrap_err().field.as_deref(),
+                Some("limit")
+            );
         }
     }
 }

@@ -28,10 +28,21 @@ fn quoted_name(message: &str) -> Option<&str> {
 pub fn parse<T: DeserializeOwned>(body: &Body) -> Result<T, ApiError> {
     let raw = bytes(body);
     if raw.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body is {} bytes; the limit is {MAX_BODY_BYTES}", raw.len())).field("body"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the body is {} bytes; the limit is {MAX_BODY_BYTES}",
+                raw.len()
+            ),
+        )
+        .field("body"));
     }
     if raw.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid("body", "the body is empty; send a JSON object"));
+        return Err(ApiError::invalid(
+            "body",
+            "the body is empty; send a JSON object",
+        ));
     }
     // serde would read a struct from an array by position: only an object names its fields.
     if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -45,25 +56,41 @@ pub fn parse<T: DeserializeOwned>(body: &Body) -> Result<T, ApiError> {
         // serde_json appends " at line L column C"; the field name says more.
         let message = text.split(" at line ").next().unwrap_or(&text).to_owned();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::invalid("body", format!("the body is not valid JSON ({text}); send a JSON object"));
+            return ApiError::invalid(
+                "body",
+                format!("the body is not valid JSON ({text}); send a JSON object"),
+            );
         }
         let field = match path.as_str() {
             "." | "" => quoted_name(&message).unwrap_or("body").to_owned(),
             _ => path,
         };
         let message = if message.starts_with("unknown field") {
-            let accepted = message.split_once(", expected ").map(|(_, rest)| rest.trim_start_matches("one of ").replace('`', "\""));
-            format!("unknown field \"{field}\"; remove it (accepted fields: {})", accepted.as_deref().unwrap_or("none"))
+            let accepted = message
+                .split_once(", expected ")
+                .map(|(_, rest)| rest.trim_start_matches("one of ").replace('`', "\""));
+            format!(
+                "unknown field \"{field}\"; remove it (accepted fields: {})",
+                accepted.as_deref().unwrap_or("none")
+            )
         } else if message.starts_with("missing field") {
             format!("\"{field}\" is required")
         } else if message.starts_with("invalid type") {
-            format!("\"{field}\" has the wrong type: {}", message.trim_start_matches("invalid type: "))
+            format!(
+                "\"{field}\" has the wrong type: {}",
+                message.trim_start_matches("invalid type: ")
+            )
         } else {
             message
         };
         ApiError::invalid(field, message)
     })?;
-    deserializer.end().map_err(|_| ApiError::invalid("body", "the body has data after the JSON object; send one JSON object"))?;
+    deserializer.end().map_err(|_| {
+        ApiError::invalid(
+            "body",
+            "the body has data after the JSON object; send one JSON object",
+        )
+    })?;
     Ok(value)
 }
 
@@ -88,10 +115,16 @@ mod tests {
     #[test]
     fn every_error_names_its_field() {
         let e = err(r#"{"name":"x"}"#);
-        assert_eq!((e.field.as_deref(), e.message.as_str()), (Some("tenant_id"), "\"tenant_id\" is required"));
+        assert_eq!(
+            (e.field.as_deref(), e.message.as_str()),
+            (Some("tenant_id"), "\"tenant_id\" is required")
+        );
         let e = err(r#"{"tenant_id":"acme","name":"x","colour":"red"}"#);
         assert_eq!(e.field.as_deref(), Some("colour"));
-        assert_eq!(e.message, "unknown field \"colour\"; remove it (accepted fields: \"tenant_id\" or \"name\")");
+        assert_eq!(
+            e.message,
+            "unknown field \"colour\"; remove it (accepted fields: \"tenant_id\" or \"name\")"
+        );
         let e = err(r#"{"tenant_id":5,"name":"x"}"#);
         assert_eq!(e.field.as_deref(), Some("tenant_id"));
         assert!(e.message.contains("wrong type"));
@@ -103,7 +136,11 @@ mod tests {
         }
         assert_eq!(err("{").field.as_deref(), Some("body"));
         for not_an_object in [r#"["acme","x"]"#, "null", "\"acme\"", "42"] {
-            assert_eq!(err(not_an_object).field.as_deref(), Some("body"), "{not_an_object}");
+            assert_eq!(
+                err(not_an_object).field.as_deref(),
+                Some("body"),
+                "{not_an_object}"
+            );
         }
     }
 

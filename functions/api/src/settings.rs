@@ -23,7 +23,8 @@ impl Settings {
             install_state_machine_arn: env("INSTALL_STATE_MACHINE_ARN")?,
             uninstall_state_machine_arn: env("UNINSTALL_STATE_MACHINE_ARN")?,
             customer_template_url: env("CUSTOMER_TEMPLATE_URL")?,
-            vendor_account: AccountId::parse("VENDOR_ACCOUNT_ID", &vendor).map_err(|e| byoc_core::Error::Config(e.to_string()))?,
+            vendor_account: AccountId::parse("VENDOR_ACCOUNT_ID", &vendor)
+                .map_err(|e| byoc_core::Error::Config(e.to_string()))?,
             access: CustomerAccess::from_env()?,
         })
     }

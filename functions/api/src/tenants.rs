@@ -70,11 +70,17 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     if (1..=100).contains(&len) && !name.chars().any(char::is_control) && !name.trim().is_empty() {
         Ok(())
     } else {
-        Err(ApiError::invalid("name", "\"name\" must be 1 to 100 characters, not only spaces, without control characters"))
+        Err(ApiError::invalid(
+            "name",
+            "\"name\" must be 1 to 100 characters, not only spaces, without control characters",
+        ))
     }
 }
 
-pub async fn create(deps: &Deps, request: CreateTenant) -> Result<(StatusCode, TenantView), ApiError> {
+pub async fn create(
+    deps: &Deps,
+    request: CreateTenant,
+) -> Result<(StatusCode, TenantView), ApiError> {
     check_name(&request.name)?;
     let tenant = Tenant {
         tenant_id: request.tenant_id,

@@ -32,16 +32,26 @@ mod tests {
     fn vpc(id: &str, primary: &str, extra: &[&str]) -> Vpc {
         let mut builder = Vpc::builder().vpc_id(id).cidr_block(primary);
         for block in std::iter::once(&primary).chain(extra) {
-            builder = builder.cidr_block_association_set(VpcCidrBlockAssociation::builder().cidr_block(*block).build());
+            builder = builder.cidr_block_association_set(
+                VpcCidrBlockAssociation::builder()
+                    .cidr_block(*block)
+                    .build(),
+            );
         }
         builder.build()
     }
 
     #[test]
     fn finds_overlaps_in_primary_and_secondary_blocks_once_each() {
-        let vpcs = [vpc("vpc-default", "172.31.0.0/16", &[]), vpc("vpc-app", "10.0.0.0/16", &["10.20.128.0/20"])];
+        let vpcs = [
+            vpc("vpc-default", "172.31.0.0/16", &[]),
+            vpc("vpc-app", "10.0.0.0/16", &["10.20.128.0/20"]),
+        ];
         let wanted: Ipv4Cidr = "10.20.0.0/16".parse().unwrap();
-        assert_eq!(overlapping(&wanted, &vpcs), vec![("vpc-app".to_owned(), "10.20.128.0/20".parse().unwrap())]);
+        assert_eq!(
+            overlapping(&wanted, &vpcs),
+            vec![("vpc-app".to_owned(), "10.20.128.0/20".parse().unwrap())]
+        );
         let free: Ipv4Cidr = "10.21.0.0/16".parse().unwrap();
         assert!(overlapping(&free, &vpcs).is_empty());
         let everything: Ipv4Cidr = "10.0.0.0/8".parse().unwrap();

@@ -81,7 +81,10 @@ impl From<CheckQuotasError> for Diagnostic {
             CheckQuotasError::PermissionDenied(_) => "PermissionDenied",
             CheckQuotasError::Core(core) => core.error_name(),
         };
-        Diagnostic { error_type: error_type.into(), error_message: err.to_string() }
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: err.to_string(),
+        }
     }
 }
 
@@ -90,19 +93,30 @@ pub(crate) fn aws_error(service: &'static str, err: impl std::error::Error) -> C
 }
 
 pub async fn handle(deps: &Deps, input: StepInput) -> Result<QuotaCheckOutput, CheckQuotasError> {
-    let span = info_span!("check-quotas", install_id = %input.install_id, tenant_id = %input.tenant_id);
+    let span =
+        info_span!("check-quotas", install_id = %input.install_id, tenant_id = %input.tenant_id);
     async {
         let result = check(deps, &input).await;
         match &result {
             Ok(deficits) => info!(deficits = deficits.len(), "quotas checked"),
             Err(err) if err.is_final() => {
                 warn!(error = %err, "install cannot proceed");
-                deps.store.record(&input.install_id, Change::new(Step::CheckQuotas, Outcome::Failed, err.to_string())).await?;
+                deps.store
+                    .record(
+                        &input.install_id,
+                        Change::new(Step::CheckQuotas, Outcome::Failed, err.to_string()),
+                    )
+                    .await?;
             }
             Err(err) => warn!(error = %err, "check-quotas failed"),
         }
         let deficits = result?.len();
-        Ok(QuotaCheckOutput { install_id: input.install_id.clone(), tenant_id: input.tenant_id.clone(), ok: deficits == 0, deficits })
+        Ok(QuotaCheckOutput {
+            install_id: input.install_id.clone(),
+            tenant_id: input.tenant_id.clone(),
+            ok: deficits == 0,
+            deficits,
+        })
     }
     .instrument(span)
     .await
@@ -113,12 +127,21 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
     let install = &session.install;
     let options = &install.options;
     if install.current_step != Some(Step::CheckQuotas) {
-        let change = Change::new(Step::CheckQuotas, Outcome::Started, format!("checking quotas in account {} ({})", install.account_id, install.region));
+        let change = Change::new(
+            Step::CheckQuotas,
+            Outcome::Started,
+            format!(
+                "checking quotas in account {} ({})",
+                install.account_id, install.region
+            ),
+        );
         deps.store.record(&install.install_id, change).await?;
     }
     let ec2 = aws_sdk_ec2::Client::new(&session.config);
 
-    let refused = permission_probe::refusals(&ec2, &aws_sdk_sts::Client::new(&session.config), install).await?;
+    let refused =
+        permission_probe::refusals(&ec2, &aws_sdk_sts::Client::new(&session.config), install)
+            .await?;
     if !refused.is_empty() {
         let listed: Vec<String> = refused.iter().map(ToString::to_string).collect();
         return Err(CheckQuotasError::PermissionDenied(format!(
@@ -132,7 +155,9 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
     let (available, offered) = instance_type::offering_zones(&ec2, instance_type).await?;
     let wanted = usize::from(options.az_count);
     if offered.len() < wanted {
-        return Err(CheckQuotasError::InstanceTypeUnavailable(unavailable_message(install, &available, &offered)));
+        return Err(CheckQuotasError::InstanceTypeUnavailable(
+            unavailable_message(install, &available, &offered),
+        ));
     }
     // The zones the install uses: the first that offer the type, by name, so every step and
     // every re-check picks the same ones.
@@ -140,13 +165,24 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
     let vcpus = instance_type::vcpus(&ec2, instance_type)
         .await?
         .ok_or_else(|| CheckQuotasError::InstanceTypeUnavailable(format!("EC2 does not know instance type \"{instance_type}\"; choose another node_instance_type")))?;
-    let needs = quota_plan::plan(options, vcpus).map_err(|e| CheckQuotasError::InstanceTypeUnsupported(e.to_string()))?;
+    let needs = quota_plan::plan(options, vcpus)
+        .map_err(|e| CheckQuotasError::InstanceTypeUnsupported(e.to_string()))?;
 
-    let vpcs = ec2.describe_vpcs().into_paginator().items().send().try_collect().await.map_err(|e| aws_error("EC2", e))?;
+    let vpcs = ec2
+        .describe_vpcs()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws_error("EC2", e))?;
     if let Some(wanted) = &options.vpc_cidr {
         let clashes = cidr_conflict::overlapping(wanted, &vpcs);
         if !clashes.is_empty() {
-            let listed: Vec<String> = clashes.iter().map(|(vpc, block)| format!("{vpc} ({block})")).collect();
+            let listed: Vec<String> = clashes
+                .iter()
+                .map(|(vpc, block)| format!("{vpc} ({block})"))
+                .collect();
             return Err(CheckQuotasError::CidrConflict(format!(
                 "the requested VPC CIDR {wanted} overlaps existing VPC blocks in account {} ({}): {}; choose another vpc_cidr, or leave it out and the installer picks a free block",
                 install.account_id,
@@ -159,20 +195,47 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
     let eks = aws_sdk_eks::Client::new(&session.config);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&session.config);
     let service_quotas = aws_sdk_servicequotas::Client::new(&session.config);
-    let account = usage::Account { ec2: &ec2, eks: &eks, elb: &elb, zones: &zones, vpcs: &vpcs };
+    let account = usage::Account {
+        ec2: &ec2,
+        eks: &eks,
+        elb: &elb,
+        zones: &zones,
+        vpcs: &vpcs,
+    };
     let mut deficits = Vec::new();
     for need in &needs {
         let applied = applied::applied_value(&service_quotas, &need.quota).await?;
         let usage = account.usage(need).await?;
-        info!(quota = need.quota.code, applied, usage, needed = need.needed, "quota read");
-        deficits.extend(quota_plan::shortfall(need, applied, usage, install.region.as_str()));
+        info!(
+            quota = need.quota.code,
+            applied,
+            usage,
+            needed = need.needed,
+            "quota read"
+        );
+        deficits.extend(quota_plan::shortfall(
+            need,
+            applied,
+            usage,
+            install.region.as_str(),
+        ));
     }
 
     let (outcome, message) = if deficits.is_empty() {
-        (Outcome::Succeeded, format!("all {} quotas the install needs have room (zones {})", needs.len(), zones.join(", ")))
+        (
+            Outcome::Succeeded,
+            format!(
+                "all {} quotas the install needs have room (zones {})",
+                needs.len(),
+                zones.join(", ")
+            ),
+        )
     } else {
         let listed: Vec<String> = deficits.iter().map(Deficit::describe).collect();
-        (Outcome::Waiting, format!("{} quota(s) too low: {}", deficits.len(), listed.join("; ")))
+        (
+            Outcome::Waiting,
+            format!("{} quota(s) too low: {}", deficits.len(), listed.join("; ")),
+        )
     };
     let data = json!({
         "deficits": deficits,
@@ -180,7 +243,12 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
         "instance_type": instance_type,
         "vcpus_per_node": vcpus,
     });
-    deps.store.record(&install.install_id, Change::new(Step::CheckQuotas, outcome, message).data(QUOTA_CHECK_KEY, data)).await?;
+    deps.store
+        .record(
+            &install.install_id,
+            Change::new(Step::CheckQuotas, outcome, message).data(QUOTA_CHECK_KEY, data),
+        )
+        .await?;
     Ok(deficits)
 }
 

@@ -46,7 +46,9 @@ impl Cause {
     pub fn of(message: &str) -> Cause {
         if message.contains("permissions boundary") {
             Cause::Boundary
-        } else if message.contains("service control policy") || message.contains("resource control policy") {
+        } else if message.contains("service control policy")
+            || message.contains("resource control policy")
+        {
             Cause::OrganizationPolicy
         } else if message.contains("explicit deny") {
             Cause::ExplicitDeny
@@ -67,13 +69,24 @@ impl Cause {
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} on {}: {}", self.action, self.resource, self.cause.advice())
+        write!(
+            f,
+            "{} on {}: {}",
+            self.action,
+            self.resource,
+            self.cause.advice()
+        )
     }
 }
 
 /// Reads a refused call's answer: who was refused what. `None` when the refusal was of a
 /// placeholder parent (inconclusive) or is not a permission refusal at all.
-pub fn refusal(action: &str, code: Option<&str>, message: &str, decoded: Option<&Value>) -> Option<Refusal> {
+pub fn refusal(
+    action: &str,
+    code: Option<&str>,
+    message: &str,
+    decoded: Option<&Value>,
+) -> Option<Refusal> {
     if code != Some("UnauthorizedOperation") {
         return None;
     }
@@ -86,19 +99,28 @@ pub fn refusal(action: &str, code: Option<&str>, message: &str, decoded: Option<
     let (refused_action, resource) = match decoded.and_then(|d| d.get("context")) {
         Some(context) => (
             context["action"].as_str().unwrap_or(action).to_owned(),
-            context["resource"].as_str().unwrap_or("(not named)").to_owned(),
+            context["resource"]
+                .as_str()
+                .unwrap_or("(not named)")
+                .to_owned(),
         ),
         None => from_text().unwrap_or_else(|| (action.to_owned(), "(not named)".to_owned())),
     };
     if PLACEHOLDERS.iter().any(|p| resource.ends_with(p)) {
         return None;
     }
-    let explicit = decoded.and_then(|d| d["explicitDeny"].as_bool()).unwrap_or(false);
+    let explicit = decoded
+        .and_then(|d| d["explicitDeny"].as_bool())
+        .unwrap_or(false);
     let cause = match Cause::of(message) {
         Cause::RolePolicy if explicit => Cause::ExplicitDeny,
         cause => cause,
     };
-    Some(Refusal { action: refused_action, resource, cause })
+    Some(Refusal {
+        action: refused_action,
+        resource,
+        cause,
+    })
 }
 
 fn tags(install: &Install, kind: ResourceType) -> TagSpecification {
@@ -111,19 +133,45 @@ fn tags(install: &Install, kind: ResourceType) -> TagSpecification {
 }
 
 /// Every create the install will make, tried with DryRun: the refusals, all at once.
-pub async fn refusals(ec2: &Client, sts: &aws_sdk_sts::Client, install: &Install) -> Result<Vec<Refusal>, CheckQuotasError> {
+pub async fn refusals(
+    ec2: &Client,
+    sts: &aws_sdk_sts::Client,
+    install: &Install,
+) -> Result<Vec<Refusal>, CheckQuotasError> {
     // The six probes are independent: asked at once, they cost one round trip, not six.
     macro_rules! answer {
         ($request:expr) => {
-            async { $request.dry_run(true).send().await.err().map(|e| e.into_service_error().meta().clone()) }
+            async {
+                $request
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .err()
+                    .map(|e| e.into_service_error().meta().clone())
+            }
         };
     }
     let (vpc, gateway, address, subnet, table, nat) = tokio::join!(
-        answer!(ec2.create_vpc().cidr_block("10.0.0.0/16").tag_specifications(tags(install, ResourceType::Vpc))),
-        answer!(ec2.create_internet_gateway().tag_specifications(tags(install, ResourceType::InternetGateway))),
-        answer!(ec2.allocate_address().domain(DomainType::Vpc).tag_specifications(tags(install, ResourceType::ElasticIp))),
-        answer!(ec2.create_subnet().vpc_id(PLACEHOLDER_VPC).cidr_block("10.0.0.0/24").tag_specifications(tags(install, ResourceType::Subnet))),
-        answer!(ec2.create_route_table().vpc_id(PLACEHOLDER_VPC).tag_specifications(tags(install, ResourceType::RouteTable))),
+        answer!(ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .tag_specifications(tags(install, ResourceType::Vpc))),
+        answer!(ec2
+            .create_internet_gateway()
+            .tag_specifications(tags(install, ResourceType::InternetGateway))),
+        answer!(ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tags(install, ResourceType::ElasticIp))),
+        answer!(ec2
+            .create_subnet()
+            .vpc_id(PLACEHOLDER_VPC)
+            .cidr_block("10.0.0.0/24")
+            .tag_specifications(tags(install, ResourceType::Subnet))),
+        answer!(ec2
+            .create_route_table()
+            .vpc_id(PLACEHOLDER_VPC)
+            .tag_specifications(tags(install, ResourceType::RouteTable))),
         answer!(ec2
             .create_nat_gateway()
             .subnet_id(PLACEHOLDER_SUBNET)
@@ -147,8 +195,18 @@ pub async fn refusals(ec2: &Client, sts: &aws_sdk_sts::Client, install: &Install
             // No answer, throttling, AWS busy: not an answer to the question; the step is
             // retried (Transient). Anything else (a parameter a placeholder makes invalid) is
             // not a permission problem.
-            None => return Err(aws_error("EC2", std::io::Error::other(format!("{action} DryRun: no answer from EC2")))),
-            Some(code) if is_busy(code) => return Err(aws_error("EC2", std::io::Error::other(format!("{action} DryRun: {code}")))),
+            None => {
+                return Err(aws_error(
+                    "EC2",
+                    std::io::Error::other(format!("{action} DryRun: no answer from EC2")),
+                ))
+            }
+            Some(code) if is_busy(code) => {
+                return Err(aws_error(
+                    "EC2",
+                    std::io::Error::other(format!("{action} DryRun: {code}")),
+                ))
+            }
             Some(_) => continue,
         }
         let message = error.message().unwrap_or_default();
@@ -161,13 +219,24 @@ pub async fn refusals(ec2: &Client, sts: &aws_sdk_sts::Client, install: &Install
 }
 
 fn is_busy(code: &str) -> bool {
-    code.contains("Throttl") || code.contains("Unavailable") || code.contains("InternalError") || code == "RequestLimitExceeded"
+    code.contains("Throttl")
+        || code.contains("Unavailable")
+        || code.contains("InternalError")
+        || code == "RequestLimitExceeded"
 }
 
 /// The decoded authorization message, when the role may decode it (sts:DecodeAuthorizationMessage).
 async fn decode(sts: &aws_sdk_sts::Client, message: &str) -> Option<Value> {
-    let encoded = message.split("Encoded authorization failure message: ").nth(1)?.trim();
-    let out = sts.decode_authorization_message().encoded_message(encoded).send().await.ok()?;
+    let encoded = message
+        .split("Encoded authorization failure message: ")
+        .nth(1)?
+        .trim();
+    let out = sts
+        .decode_authorization_message()
+        .encoded_message(encoded)
+        .send()
+        .await
+        .ok()?;
     serde_json::from_str(out.decoded_message()?).ok()
 }
 
@@ -181,14 +250,35 @@ mod tests {
     #[test]
     fn a_refused_placeholder_parent_is_inconclusive() {
         let message = format!("You are not authorized to perform this operation. {USER} is not authorized to perform: ec2:CreateSubnet on resource: arn:aws:ec2:us-east-1:111122223333:vpc/{PLACEHOLDER_VPC} because no identity-based policy allows the ec2:CreateSubnet action. Encoded authorization failure message: abc");
-        assert_eq!(refusal("ec2:CreateSubnet", Some("UnauthorizedOperation"), &message, None), None);
+        assert_eq!(
+            refusal(
+                "ec2:CreateSubnet",
+                Some("UnauthorizedOperation"),
+                &message,
+                None
+            ),
+            None
+        );
     }
 
     #[test]
     fn a_boundary_refusing_the_created_resource_is_named_with_its_cause() {
         let message = format!("You are not authorized to perform this operation. {USER} is not authorized to perform: ec2:CreateNatGateway on resource: arn:aws:ec2:us-east-1:111122223333:natgateway/* because no permissions boundary allows the ec2:CreateNatGateway action. Encoded authorization failure message: abc");
-        let found = refusal("ec2:CreateNatGateway", Some("UnauthorizedOperation"), &message, None).unwrap();
-        assert_eq!((found.action.as_str(), found.resource.as_str(), found.cause), ("ec2:CreateNatGateway", "arn:aws:ec2:us-east-1:111122223333:natgateway/*", Cause::Boundary));
+        let found = refusal(
+            "ec2:CreateNatGateway",
+            Some("UnauthorizedOperation"),
+            &message,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (found.action.as_str(), found.resource.as_str(), found.cause),
+            (
+                "ec2:CreateNatGateway",
+                "arn:aws:ec2:us-east-1:111122223333:natgateway/*",
+                Cause::Boundary
+            )
+        );
         assert!(found.to_string().contains("permissions boundary"));
     }
 
@@ -196,14 +286,38 @@ mod tests {
     fn the_decoded_message_wins_over_the_text_and_tells_an_explicit_deny() {
         let decoded = json!({"allowed": false, "explicitDeny": true, "context": {"action": "ec2:CreateTags", "resource": "arn:aws:ec2:us-east-1:1:vpc/*"}});
         let found = refusal("ec2:CreateVpc", Some("UnauthorizedOperation"), "You are not authorized to perform this operation. Encoded authorization failure message: x", Some(&decoded)).unwrap();
-        assert_eq!((found.action.as_str(), found.cause), ("ec2:CreateTags", Cause::ExplicitDeny));
+        assert_eq!(
+            (found.action.as_str(), found.cause),
+            ("ec2:CreateTags", Cause::ExplicitDeny)
+        );
     }
 
     #[test]
     fn other_answers_are_not_refusals() {
-        assert_eq!(refusal("ec2:CreateVpc", Some("DryRunOperation"), "Request would have succeeded", None), None);
-        assert_eq!(refusal("ec2:CreateSubnet", Some("InvalidVpcID.NotFound"), "no such vpc", None), None);
+        assert_eq!(
+            refusal(
+                "ec2:CreateVpc",
+                Some("DryRunOperation"),
+                "Request would have succeeded",
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            refusal(
+                "ec2:CreateSubnet",
+                Some("InvalidVpcID.NotFound"),
+                "no such vpc",
+                None
+            ),
+            None
+        );
         let org = format!("{USER} is not authorized to perform: ec2:CreateVpc on resource: arn:aws:ec2:us-east-1:1:vpc/* with an explicit deny in a service control policy");
-        assert_eq!(refusal("ec2:CreateVpc", Some("UnauthorizedOperation"), &org, None).unwrap().cause, Cause::OrganizationPolicy);
+        assert_eq!(
+            refusal("ec2:CreateVpc", Some("UnauthorizedOperation"), &org, None)
+                .unwrap()
+                .cause,
+            Cause::OrganizationPolicy
+        );
     }
 }

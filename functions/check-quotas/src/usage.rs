@@ -28,7 +28,15 @@ impl Account<'_> {
         match need.measure {
             Measure::Vpcs => Ok(count(self.vpcs.len())),
             Measure::InternetGateways => {
-                let gateways = self.ec2.describe_internet_gateways().into_paginator().items().send().try_collect().await.map_err(|e| aws_error("EC2", e))?;
+                let gateways = self
+                    .ec2
+                    .describe_internet_gateways()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| aws_error("EC2", e))?;
                 Ok(count(gateways.len()))
             }
             Measure::NatGatewaysInFullestZone => self.nat_gateways_in_fullest_zone().await,
@@ -44,7 +52,15 @@ impl Account<'_> {
             }
             Measure::OnDemandVcpus => self.on_demand_vcpus(need.quota.code).await,
             Measure::EksClusters => {
-                let clusters = self.eks.list_clusters().into_paginator().items().send().try_collect().await.map_err(|e| aws_error("EKS", e))?;
+                let clusters = self
+                    .eks
+                    .list_clusters()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| aws_error("EKS", e))?;
                 Ok(count(clusters.len()))
             }
             Measure::NodeGroupsInNewCluster => Ok(0),
@@ -58,7 +74,12 @@ impl Account<'_> {
                     .try_collect()
                     .await
                     .map_err(|e| aws_error("Elastic Load Balancing", e))?;
-                Ok(count(balancers.iter().filter(|b| b.r#type() == Some(&LoadBalancerTypeEnum::Network)).count()))
+                Ok(count(
+                    balancers
+                        .iter()
+                        .filter(|b| b.r#type() == Some(&LoadBalancerTypeEnum::Network))
+                        .count(),
+                ))
             }
         }
     }
@@ -68,14 +89,23 @@ impl Account<'_> {
         let gateways = self
             .ec2
             .describe_nat_gateways()
-            .filter(Filter::builder().name("state").values("pending").values("available").build())
+            .filter(
+                Filter::builder()
+                    .name("state")
+                    .values("pending")
+                    .values("available")
+                    .build(),
+            )
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
             .map_err(|e| aws_error("EC2", e))?;
-        let subnet_ids: BTreeSet<String> = gateways.iter().filter_map(|g| g.subnet_id().map(str::to_owned)).collect();
+        let subnet_ids: BTreeSet<String> = gateways
+            .iter()
+            .filter_map(|g| g.subnet_id().map(str::to_owned))
+            .collect();
         if subnet_ids.is_empty() {
             return Ok(0);
         }
@@ -83,21 +113,34 @@ impl Account<'_> {
         let subnets = self
             .ec2
             .describe_subnets()
-            .filters(Filter::builder().name("subnet-id").set_values(Some(subnet_ids.into_iter().collect())).build())
+            .filters(
+                Filter::builder()
+                    .name("subnet-id")
+                    .set_values(Some(subnet_ids.into_iter().collect()))
+                    .build(),
+            )
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
             .map_err(|e| aws_error("EC2", e))?;
-        let zone_of: BTreeMap<&str, &str> = subnets.iter().filter_map(|s| Some((s.subnet_id()?, s.availability_zone()?))).collect();
+        let zone_of: BTreeMap<&str, &str> = subnets
+            .iter()
+            .filter_map(|s| Some((s.subnet_id()?, s.availability_zone()?)))
+            .collect();
         let mut per_zone: BTreeMap<&str, u64> = BTreeMap::new();
         for gateway in &gateways {
             if let Some(zone) = gateway.subnet_id().and_then(|s| zone_of.get(s)) {
                 *per_zone.entry(zone).or_default() += 1;
             }
         }
-        Ok(self.zones.iter().map(|z| per_zone.get(z.as_str()).copied().unwrap_or(0)).max().unwrap_or(0))
+        Ok(self
+            .zones
+            .iter()
+            .map(|z| per_zone.get(z.as_str()).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0))
     }
 
     /// vCPUs of the running On-Demand instances that count against `quota_code`.
@@ -105,7 +148,13 @@ impl Account<'_> {
         let reservations = self
             .ec2
             .describe_instances()
-            .filters(Filter::builder().name("instance-state-name").values("pending").values("running").build())
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .values("pending")
+                    .values("running")
+                    .build(),
+            )
             .into_paginator()
             .items()
             .send()
@@ -115,10 +164,16 @@ impl Account<'_> {
         let mut instances_per_type: BTreeMap<String, u64> = BTreeMap::new();
         for instance in reservations.iter().flat_map(|r| r.instances()) {
             // Spot and scheduled instances count against other quotas.
-            if instance.instance_lifecycle().is_some_and(|l| !matches!(l, InstanceLifecycleType::CapacityBlock)) {
+            if instance
+                .instance_lifecycle()
+                .is_some_and(|l| !matches!(l, InstanceLifecycleType::CapacityBlock))
+            {
                 continue;
             }
-            let Some(instance_type) = instance.instance_type().map(|t| t.as_str().to_owned()) else { continue };
+            let Some(instance_type) = instance.instance_type().map(|t| t.as_str().to_owned())
+            else {
+                continue;
+            };
             if on_demand_vcpu_quota(&instance_type).is_some_and(|q| q.code == quota_code) {
                 *instances_per_type.entry(instance_type).or_default() += 1;
             }
@@ -129,7 +184,12 @@ impl Account<'_> {
         let types = self
             .ec2
             .describe_instance_types()
-            .set_instance_types(Some(instances_per_type.keys().map(|t| InstanceType::from(t.as_str())).collect()))
+            .set_instance_types(Some(
+                instances_per_type
+                    .keys()
+                    .map(|t| InstanceType::from(t.as_str()))
+                    .collect(),
+            ))
             .into_paginator()
             .items()
             .send()
@@ -144,6 +204,9 @@ impl Account<'_> {
                 .and_then(|n| u64::try_from(n).ok())
                 .unwrap_or(0)
         };
-        Ok(instances_per_type.iter().map(|(name, n)| n.saturating_mul(vcpus_of(name))).sum())
+        Ok(instances_per_type
+            .iter()
+            .map(|(name, n)| n.saturating_mul(vcpus_of(name)))
+            .sum())
     }
 }

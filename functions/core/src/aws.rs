@@ -14,10 +14,13 @@ pub use lazy_https::LazyHttpsClient;
 pub const MAX_ATTEMPTS: u32 = 5;
 
 pub async fn load_config() -> SdkConfig {
-    let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(LazyHttpsClient::sdk_default());
+    let loader =
+        aws_config::defaults(BehaviorVersion::latest()).http_client(LazyHttpsClient::sdk_default());
     let loader = match std::env::var_os("AWS_MAX_ATTEMPTS") {
         Some(_) => loader,
-        None => loader.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)),
+        None => loader.retry_config(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS),
+        ),
     };
     loader.load().await
 }
@@ -39,5 +42,6 @@ pub fn describe_sdk_error(err: &dyn std::error::Error) -> String {
 
 /// Reads a required environment variable, naming it when missing.
 pub fn env(name: &str) -> Result<String, crate::Error> {
-    std::env::var(name).map_err(|_| crate::Error::Config(format!("environment variable {name} is not set")))
+    std::env::var(name)
+        .map_err(|_| crate::Error::Config(format!("environment variable {name} is not set")))
 }

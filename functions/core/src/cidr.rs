@@ -24,7 +24,11 @@ impl Ipv4Cidr {
     }
 
     fn mask(prefix: u8) -> u32 {
-        if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) }
+        if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        }
     }
 
     pub fn prefix(&self) -> u8 {
@@ -54,9 +58,18 @@ impl Ipv4Cidr {
     /// The RFC 1918 private ranges, where VPCs are planned.
     pub fn private_ranges() -> [Ipv4Cidr; 3] {
         [
-            Ipv4Cidr { network: u32::from(Ipv4Addr::new(10, 0, 0, 0)), prefix: 8 },
-            Ipv4Cidr { network: u32::from(Ipv4Addr::new(172, 16, 0, 0)), prefix: 12 },
-            Ipv4Cidr { network: u32::from(Ipv4Addr::new(192, 168, 0, 0)), prefix: 16 },
+            Ipv4Cidr {
+                network: u32::from(Ipv4Addr::new(10, 0, 0, 0)),
+                prefix: 8,
+            },
+            Ipv4Cidr {
+                network: u32::from(Ipv4Addr::new(172, 16, 0, 0)),
+                prefix: 12,
+            },
+            Ipv4Cidr {
+                network: u32::from(Ipv4Addr::new(192, 168, 0, 0)),
+                prefix: 16,
+            },
         ]
     }
 
@@ -78,15 +91,24 @@ impl FromStr for Ipv4Cidr {
     type Err = CidrError;
 
     fn from_str(text: &str) -> Result<Self, CidrError> {
-        let bad = || CidrError(format!("\"{}\" is not an IPv4 CIDR block like \"10.42.0.0/16\"", text.chars().take(40).collect::<String>()));
+        let bad = || {
+            CidrError(format!(
+                "\"{}\" is not an IPv4 CIDR block like \"10.42.0.0/16\"",
+                text.chars().take(40).collect::<String>()
+            ))
+        };
         let (address, prefix) = text.split_once('/').ok_or_else(bad)?;
         let address: Ipv4Addr = address.parse().map_err(|_| bad())?;
         let prefix: u8 = prefix.parse().map_err(|_| bad())?;
         if prefix > 32 {
             return Err(bad());
         }
-        Ipv4Cidr::new(address, prefix)
-            .ok_or_else(|| CidrError(format!("\"{text}\" has host bits set; the network address is {}/{prefix}", Ipv4Addr::from(u32::from(address) & Ipv4Cidr::mask(prefix)))))
+        Ipv4Cidr::new(address, prefix).ok_or_else(|| {
+            CidrError(format!(
+                "\"{text}\" has host bits set; the network address is {}/{prefix}",
+                Ipv4Addr::from(u32::from(address) & Ipv4Cidr::mask(prefix))
+            ))
+        })
     }
 }
 
@@ -119,7 +141,11 @@ mod tests {
         assert_eq!(c.to_string(), "10.42.0.0/16");
         assert_eq!(c.size(), 65536);
         assert!(c.is_private());
-        assert!("10.42.1.0/16".parse::<Ipv4Cidr>().unwrap_err().0.contains("10.42.0.0/16"));
+        assert!("10.42.1.0/16"
+            .parse::<Ipv4Cidr>()
+            .unwrap_err()
+            .0
+            .contains("10.42.0.0/16"));
         for bad in ["10.0.0.0", "10.0.0.0/33", "300.0.0.0/8", "x/8", ""] {
             assert!(bad.parse::<Ipv4Cidr>().is_err(), "{bad}");
         }

@@ -7,10 +7,17 @@ use std::cmp::Ordering;
 /// The EKS add-ons every install gets: pod networking, DNS, service routing, the agent that
 /// gives pods IAM credentials (EKS Pod Identity), and the EBS CSI driver for persistent
 /// volumes (configured to tag them for the install: `controller_tags`).
-pub const ADDONS: [&str; 5] = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", crate::controller_tags::EBS_CSI_ADDON];
+pub const ADDONS: [&str; 5] = [
+    "vpc-cni",
+    "coredns",
+    "kube-proxy",
+    "eks-pod-identity-agent",
+    crate::controller_tags::EBS_CSI_ADDON,
+];
 
 /// The access policy that makes the vendor's deploy role a cluster admin.
-pub const CLUSTER_ADMIN_POLICY_ARN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+pub const CLUSTER_ADMIN_POLICY_ARN: &str =
+    "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
 /// Read and write of namespaced objects (Services, Ingresses, volume claims), no RBAC or
 /// cluster-scoped objects (EKS User Guide, "Access policy permissions").
 pub const EDIT_POLICY_ARN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy";
@@ -65,11 +72,17 @@ pub enum PlanError {
          options.kubernetes_version, or leave it out for the newest version in standard support",
         offered.join(", ")
     )]
-    VersionNotOffered { requested: String, offered: Vec<String> },
+    VersionNotOffered {
+        requested: String,
+        offered: Vec<String>,
+    },
     #[error("EKS reports no Kubernetes version in standard support in this region (offered: {}); set options.kubernetes_version", offered.join(", "))]
     NoStandardVersion { offered: Vec<String> },
     #[error("EKS offers no version of the {addon} add-on for Kubernetes {cluster_version}")]
-    NoAddonVersion { addon: String, cluster_version: String },
+    NoAddonVersion {
+        addon: String,
+        cluster_version: String,
+    },
 }
 
 /// Numbers in a version string, in order: `v1.19.2-eksbuild.1` → [1, 19, 2, 1]. Comparing
@@ -88,13 +101,21 @@ fn newer(a: &str, b: &str) -> Ordering {
 
 /// The requested version if EKS offers it (in any support state: an explicit choice of an
 /// extended-support version is the vendor's to make), else the newest in standard support.
-pub fn kubernetes_version(requested: Option<&str>, offered: &[OfferedVersion]) -> Result<String, PlanError> {
+pub fn kubernetes_version(
+    requested: Option<&str>,
+    offered: &[OfferedVersion],
+) -> Result<String, PlanError> {
     let mut names: Vec<String> = offered.iter().map(|o| o.version.clone()).collect();
     names.sort_by(|a, b| newer(a, b));
     names.dedup();
     match requested {
-        Some(requested) if offered.iter().any(|o| o.version == requested) => Ok(requested.to_owned()),
-        Some(requested) => Err(PlanError::VersionNotOffered { requested: requested.to_owned(), offered: names }),
+        Some(requested) if offered.iter().any(|o| o.version == requested) => {
+            Ok(requested.to_owned())
+        }
+        Some(requested) => Err(PlanError::VersionNotOffered {
+            requested: requested.to_owned(),
+            offered: names,
+        }),
         None => offered
             .iter()
             .filter(|o| o.support == Support::Standard)
@@ -107,13 +128,33 @@ pub fn kubernetes_version(requested: Option<&str>, offered: &[OfferedVersion]) -
 
 /// The add-on version to install on a cluster of `cluster_version`: the one EKS marks as its
 /// default there, else the newest that is compatible.
-pub fn addon_version(addon: &str, cluster_version: &str, versions: &[AddonVersion]) -> Result<String, PlanError> {
-    let compatible = |v: &&AddonVersion| v.compatible.iter().any(|c| c.cluster_version == cluster_version);
-    let is_default = |v: &&AddonVersion| v.compatible.iter().any(|c| c.cluster_version == cluster_version && c.default);
-    let newest = |candidates: Vec<&AddonVersion>| candidates.into_iter().max_by(|a, b| newer(&a.version, &b.version)).map(|v| v.version.clone());
+pub fn addon_version(
+    addon: &str,
+    cluster_version: &str,
+    versions: &[AddonVersion],
+) -> Result<String, PlanError> {
+    let compatible = |v: &&AddonVersion| {
+        v.compatible
+            .iter()
+            .any(|c| c.cluster_version == cluster_version)
+    };
+    let is_default = |v: &&AddonVersion| {
+        v.compatible
+            .iter()
+            .any(|c| c.cluster_version == cluster_version && c.default)
+    };
+    let newest = |candidates: Vec<&AddonVersion>| {
+        candidates
+            .into_iter()
+            .max_by(|a, b| newer(&a.version, &b.version))
+            .map(|v| v.version.clone())
+    };
     newest(versions.iter().filter(is_default).collect())
         .or_else(|| newest(versions.iter().filter(compatible).collect()))
-        .ok_or_else(|| PlanError::NoAddonVersion { addon: addon.to_owned(), cluster_version: cluster_version.to_owned() })
+        .ok_or_else(|| PlanError::NoAddonVersion {
+            addon: addon.to_owned(),
+            cluster_version: cluster_version.to_owned(),
+        })
 }
 
 /// The EKS-optimized Amazon Linux 2023 image for an instance type, as the `amiType` string
@@ -124,8 +165,14 @@ pub fn addon_version(addon: &str, cluster_version: &str, versions: &[AddonVersio
 /// (`m6g`, `c6gn`, `im4gn`, `is4gen`), plus the first-generation `a1`. NVIDIA GPUs are the
 /// `p`, `g` and `gr` classes; AWS Inferentia/Trainium (`inf`, `trn`) need the Neuron image.
 pub fn ami_type(instance_type: &str) -> &'static str {
-    let family = instance_type.split('.').next().unwrap_or_default().to_ascii_lowercase();
-    let class_end = family.find(|c: char| !c.is_ascii_lowercase()).unwrap_or(family.len());
+    let family = instance_type
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let class_end = family
+        .find(|c: char| !c.is_ascii_lowercase())
+        .unwrap_or(family.len());
     let (class, rest) = family.split_at(class_end);
     let attributes = rest.trim_start_matches(|c: char| c.is_ascii_digit());
     let has_generation = attributes.len() < rest.len();
@@ -151,7 +198,12 @@ mod tests {
     use super::*;
 
     fn offered(list: &[(&str, &str)]) -> Vec<OfferedVersion> {
-        list.iter().map(|(v, s)| OfferedVersion { version: (*v).into(), support: Support::parse(s) }).collect()
+        list.iter()
+            .map(|(v, s)| OfferedVersion {
+                version: (*v).into(),
+                support: Support::parse(s),
+            })
+            .collect()
     }
 
     const CATALOGUE: [(&str, &str); 5] = [
@@ -165,31 +217,61 @@ mod tests {
     #[test]
     fn default_version_is_the_newest_in_standard_support() {
         // 1.34 is newer but (here) only in extended support; 1.9 sorts after 1.33 as a string.
-        assert_eq!(kubernetes_version(None, &offered(&CATALOGUE)).unwrap(), "1.33");
+        assert_eq!(
+            kubernetes_version(None, &offered(&CATALOGUE)).unwrap(),
+            "1.33"
+        );
         let older_status = offered(&[("1.32", "standard-support"), ("1.31", "standard-support")]);
         assert_eq!(kubernetes_version(None, &older_status).unwrap(), "1.32");
     }
 
     #[test]
     fn a_requested_version_is_kept_when_offered_even_in_extended_support() {
-        assert_eq!(kubernetes_version(Some("1.31"), &offered(&CATALOGUE)).unwrap(), "1.31");
-        assert_eq!(kubernetes_version(Some("1.30"), &offered(&CATALOGUE)).unwrap(), "1.30");
+        assert_eq!(
+            kubernetes_version(Some("1.31"), &offered(&CATALOGUE)).unwrap(),
+            "1.31"
+        );
+        assert_eq!(
+            kubernetes_version(Some("1.30"), &offered(&CATALOGUE)).unwrap(),
+            "1.30"
+        );
     }
 
     #[test]
     fn a_version_not_offered_names_what_is() {
         let err = kubernetes_version(Some("1.28"), &offered(&CATALOGUE)).unwrap_err();
-        assert_eq!(err.to_string().split(" (offered").next().unwrap(), "Kubernetes 1.28 is not offered by EKS in this region");
-        assert!(err.to_string().contains("offered: 1.9, 1.30, 1.31, 1.33, 1.34"), "{err}");
+        assert_eq!(
+            err.to_string().split(" (offered").next().unwrap(),
+            "Kubernetes 1.28 is not offered by EKS in this region"
+        );
+        assert!(
+            err.to_string()
+                .contains("offered: 1.9, 1.30, 1.31, 1.33, 1.34"),
+            "{err}"
+        );
         let none = kubernetes_version(None, &offered(&[("1.29", "EXTENDED_SUPPORT")])).unwrap_err();
-        assert_eq!(none, PlanError::NoStandardVersion { offered: vec!["1.29".into()] });
-        assert!(matches!(kubernetes_version(None, &[]), Err(PlanError::NoStandardVersion { .. })));
+        assert_eq!(
+            none,
+            PlanError::NoStandardVersion {
+                offered: vec!["1.29".into()]
+            }
+        );
+        assert!(matches!(
+            kubernetes_version(None, &[]),
+            Err(PlanError::NoStandardVersion { .. })
+        ));
     }
 
     fn addon(version: &str, compat: &[(&str, bool)]) -> AddonVersion {
         AddonVersion {
             version: version.into(),
-            compatible: compat.iter().map(|(c, d)| AddonCompatibility { cluster_version: (*c).into(), default: *d }).collect(),
+            compatible: compat
+                .iter()
+                .map(|(c, d)| AddonCompatibility {
+                    cluster_version: (*c).into(),
+                    default: *d,
+                })
+                .collect(),
         }
     }
 
@@ -200,8 +282,14 @@ mod tests {
             addon("v1.19.10-eksbuild.2", &[("1.32", false), ("1.33", true)]),
             addon("v1.19.9-eksbuild.1", &[("1.33", false)]),
         ];
-        assert_eq!(addon_version("vpc-cni", "1.33", &versions).unwrap(), "v1.19.10-eksbuild.2");
-        assert_eq!(addon_version("vpc-cni", "1.34", &versions).unwrap(), "v1.20.4-eksbuild.1");
+        assert_eq!(
+            addon_version("vpc-cni", "1.33", &versions).unwrap(),
+            "v1.19.10-eksbuild.2"
+        );
+        assert_eq!(
+            addon_version("vpc-cni", "1.34", &versions).unwrap(),
+            "v1.20.4-eksbuild.1"
+        );
     }
 
     #[test]
@@ -212,30 +300,65 @@ mod tests {
             addon("v1.12.1-eksbuild.1", &[("1.32", false)]),
         ];
         // eksbuild.10 is newer than eksbuild.2, though it sorts first as a string.
-        assert_eq!(addon_version("coredns", "1.31", &versions).unwrap(), "v1.11.4-eksbuild.10");
         assert_eq!(
-            addon_version("coredns", "1.30", &versions).unwrap_err().to_string(),
+            addon_version("coredns", "1.31", &versions).unwrap(),
+            "v1.11.4-eksbuild.10"
+        );
+        assert_eq!(
+            addon_version("coredns", "1.30", &versions)
+                .unwrap_err()
+                .to_string(),
             "EKS offers no version of the coredns add-on for Kubernetes 1.30"
         );
     }
 
     #[test]
     fn graviton_types_get_the_arm_image() {
-        for t in ["m6g.large", "m7gd.xlarge", "c6gn.2xlarge", "t4g.medium", "r8g.large", "x2gd.xlarge", "im4gn.large", "is4gen.large", "a1.large", "hpc7g.4xlarge"] {
+        for t in [
+            "m6g.large",
+            "m7gd.xlarge",
+            "c6gn.2xlarge",
+            "t4g.medium",
+            "r8g.large",
+            "x2gd.xlarge",
+            "im4gn.large",
+            "is4gen.large",
+            "a1.large",
+            "hpc7g.4xlarge",
+        ] {
             assert_eq!(ami_type(t), "AL2023_ARM_64_STANDARD", "{t}");
         }
     }
 
     #[test]
     fn intel_and_amd_types_get_the_x86_image() {
-        for t in ["m6i.large", "m5.xlarge", "c7i-flex.large", "r7iz.large", "m7a.large", "t3.medium", "m5dn.large", "i4i.large", "u-6tb1.56xlarge", "", "large"] {
+        for t in [
+            "m6i.large",
+            "m5.xlarge",
+            "c7i-flex.large",
+            "r7iz.large",
+            "m7a.large",
+            "t3.medium",
+            "m5dn.large",
+            "i4i.large",
+            "u-6tb1.56xlarge",
+            "",
+            "large",
+        ] {
             assert_eq!(ami_type(t), "AL2023_x86_64_STANDARD", "{t}");
         }
     }
 
     #[test]
     fn accelerated_types_get_their_driver_image() {
-        for t in ["g4dn.xlarge", "g5.xlarge", "g6e.xlarge", "gr6.4xlarge", "p4d.24xlarge", "p5.48xlarge"] {
+        for t in [
+            "g4dn.xlarge",
+            "g5.xlarge",
+            "g6e.xlarge",
+            "gr6.4xlarge",
+            "p4d.24xlarge",
+            "p5.48xlarge",
+        ] {
             assert_eq!(ami_type(t), "AL2023_x86_64_NVIDIA", "{t}");
         }
         assert_eq!(ami_type("g5g.xlarge"), "AL2023_ARM_64_NVIDIA");

@@ -28,7 +28,10 @@ pub const LOAD_BALANCER_CONTROLLER_KEY: &str = "load_balancer_controller";
 /// The tags every resource a controller makes for the install carries: the install's and its
 /// tenant's. No `Name`: one name on every volume and balancer would only mislead.
 pub fn controller_tags(install_id: &InstallId, tenant_id: &TenantId) -> BTreeMap<String, String> {
-    BTreeMap::from([(INSTALL_TAG.to_owned(), install_id.to_string()), (TENANT_TAG.to_owned(), tenant_id.to_string())])
+    BTreeMap::from([
+        (INSTALL_TAG.to_owned(), install_id.to_string()),
+        (TENANT_TAG.to_owned(), tenant_id.to_string()),
+    ])
 }
 
 /// The EBS CSI add-on's `configurationValues`: every volume the driver provisions gets the
@@ -43,7 +46,13 @@ pub fn ebs_csi_configuration(install_id: &InstallId, tenant_id: &TenantId) -> St
 /// for the install's cluster: `defaultTags` go on every load balancer, target group, listener
 /// and security group it creates; `clusterName`, `region` and `vpcId` spare it from asking the
 /// instance metadata service, which pods often cannot reach.
-pub fn load_balancer_controller_values(cluster_name: &str, region: &str, vpc_id: &str, install_id: &InstallId, tenant_id: &TenantId) -> Value {
+pub fn load_balancer_controller_values(
+    cluster_name: &str,
+    region: &str,
+    vpc_id: &str,
+    install_id: &InstallId,
+    tenant_id: &TenantId,
+) -> Value {
     json!({
         "clusterName": cluster_name,
         "region": region,
@@ -60,19 +69,33 @@ mod tests {
     /// keys it sets itself and the `kubernetes.io` and `aws:` prefixes, and then never starts,
     /// so the add-on never becomes healthy.
     fn ebs_csi_accepts(key: &str) -> bool {
-        let reserved = ["CSIVolumeName", "CSIVolumeSnapshotName", "ebs.csi.aws.com/cluster"];
-        !key.is_empty() && key.len() <= 128 && !reserved.contains(&key) && !["kubernetes.io", "aws:"].iter().any(|p| key.starts_with(p))
+        let reserved = [
+            "CSIVolumeName",
+            "CSIVolumeSnapshotName",
+            "ebs.csi.aws.com/cluster",
+        ];
+        !key.is_empty()
+            && key.len() <= 128
+            && !reserved.contains(&key)
+            && !["kubernetes.io", "aws:"].iter().any(|p| key.starts_with(p))
     }
 
     fn ids() -> (InstallId, TenantId) {
-        (InstallId::parse("i", "inst-01hzy0000000000000000000aa").unwrap(), TenantId::parse("t", "acme").unwrap())
+        (
+            InstallId::parse("i", "inst-01hzy0000000000000000000aa").unwrap(),
+            TenantId::parse("t", "acme").unwrap(),
+        )
     }
 
     #[test]
     fn csi_volumes_get_the_install_and_tenant_tags() {
         let (install, tenant) = ids();
-        let config: Value = serde_json::from_str(&ebs_csi_configuration(&install, &tenant)).unwrap();
-        assert_eq!(config, json!({"controller": {"extraVolumeTags": {"byoc:install-id": "inst-01hzy0000000000000000000aa", "byoc:tenant-id": "acme"}}}));
+        let config: Value =
+            serde_json::from_str(&ebs_csi_configuration(&install, &tenant)).unwrap();
+        assert_eq!(
+            config,
+            json!({"controller": {"extraVolumeTags": {"byoc:install-id": "inst-01hzy0000000000000000000aa", "byoc:tenant-id": "acme"}}})
+        );
     }
 
     #[test]
@@ -81,7 +104,13 @@ mod tests {
         for key in controller_tags(&install, &tenant).keys() {
             assert!(ebs_csi_accepts(key), "{key}");
         }
-        for refused in ["kubernetes.io/cluster/byoc-x", "aws:cloudformation:stack-id", "ebs.csi.aws.com/cluster", "CSIVolumeName", ""] {
+        for refused in [
+            "kubernetes.io/cluster/byoc-x",
+            "aws:cloudformation:stack-id",
+            "ebs.csi.aws.com/cluster",
+            "CSIVolumeName",
+            "",
+        ] {
             assert!(!ebs_csi_accepts(refused), "{refused}");
         }
     }
@@ -89,9 +118,24 @@ mod tests {
     #[test]
     fn load_balancer_controller_values_name_the_cluster_and_tag_everything() {
         let (install, tenant) = ids();
-        let values = load_balancer_controller_values("byoc-inst-01hzy0000000000000000000aa", "eu-west-1", "vpc-0abc", &install, &tenant);
-        assert_eq!(values["clusterName"], "byoc-inst-01hzy0000000000000000000aa");
-        assert_eq!((values["region"].as_str(), values["vpcId"].as_str()), (Some("eu-west-1"), Some("vpc-0abc")));
-        assert_eq!(values["defaultTags"], json!({"byoc:install-id": "inst-01hzy0000000000000000000aa", "byoc:tenant-id": "acme"}));
+        let values = load_balancer_controller_values(
+            "byoc-inst-01hzy0000000000000000000aa",
+            "eu-west-1",
+            "vpc-0abc",
+            &install,
+            &tenant,
+        );
+        assert_eq!(
+            values["clusterName"],
+            "byoc-inst-01hzy0000000000000000000aa"
+        );
+        assert_eq!(
+            (values["region"].as_str(), values["vpcId"].as_str()),
+            (Some("eu-west-1"), Some("vpc-0abc"))
+        );
+        assert_eq!(
+            values["defaultTags"],
+            json!({"byoc:install-id": "inst-01hzy0000000000000000000aa", "byoc:tenant-id": "acme"})
+        );
     }
 }

@@ -28,7 +28,8 @@ impl CustomerAccess {
         Ok(Self {
             role_name: crate::aws::env("CUSTOMER_ROLE_NAME")?,
             stack_name: crate::aws::env("CUSTOMER_STACK_NAME")?,
-            stack_region: Region::parse("CUSTOMER_STACK_REGION", &region).map_err(|e| Error::Config(e.to_string()))?,
+            stack_region: Region::parse("CUSTOMER_STACK_REGION", &region)
+                .map_err(|e| Error::Config(e.to_string()))?,
         })
     }
 
@@ -70,17 +71,23 @@ pub async fn assume_customer_role(
     let out = match out {
         Ok(out) => out,
         Err(err) => {
-            let denied = err.as_service_error().and_then(|e| aws_sdk_sts::error::ProvideErrorMetadata::code(e)) == Some("AccessDenied");
+            let denied = err
+                .as_service_error()
+                .and_then(|e| aws_sdk_sts::error::ProvideErrorMetadata::code(e))
+                == Some("AccessDenied");
             return Err(if denied {
-                AssumeRoleError::Denied { role_arn: role_arn.to_owned() }
+                AssumeRoleError::Denied {
+                    role_arn: role_arn.to_owned(),
+                }
             } else {
                 AssumeRoleError::Other(Error::aws("STS", err))
             });
         }
     };
-    let creds = out
-        .credentials
-        .ok_or_else(|| Error::Aws { service: "STS", message: "AssumeRole returned no credentials".into() })?;
+    let creds = out.credentials.ok_or_else(|| Error::Aws {
+        service: "STS",
+        message: "AssumeRole returned no credentials".into(),
+    })?;
     let credentials = Credentials::new(
         creds.access_key_id,
         creds.secret_access_key,
@@ -90,7 +97,9 @@ pub async fn assume_customer_role(
     );
     Ok(base
         .to_builder()
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        )
         .region(aws_config::Region::new(region.as_str().to_owned()))
         .build())
 }

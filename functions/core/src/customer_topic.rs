@@ -10,8 +10,20 @@ use crate::model::Install;
 
 /// Publishes `email` about `install`, marked with `notice` (e.g. `ready`, `trust-lost`); the
 /// SNS message id.
-pub async fn publish(sns: &aws_sdk_sns::Client, topic_arn: &str, install: &Install, email: &Email, notice: &str) -> Result<String> {
-    let attribute = |value: &str| MessageAttributeValue::builder().data_type("String").string_value(value).build().map_err(|e| Error::Corrupt(e.to_string()));
+pub async fn publish(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    install: &Install,
+    email: &Email,
+    notice: &str,
+) -> Result<String> {
+    let attribute = |value: &str| {
+        MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(value)
+            .build()
+            .map_err(|e| Error::Corrupt(e.to_string()))
+    };
     let out = sns
         .publish()
         .topic_arn(topic_arn)

@@ -105,7 +105,12 @@ impl Kind {
             // Removing the CNI or the CSI driver under running nodes strands their pods and
             // volumes; with the nodes gone they go with the cluster anyway. The installer's
             // access entry and the cluster serve the Kubernetes API the objects go through.
-            Addon | AccessEntry | Cluster => &[KubernetesService, KubernetesIngress, KubernetesVolumeClaim, Nodegroup],
+            Addon | AccessEntry | Cluster => &[
+                KubernetesService,
+                KubernetesIngress,
+                KubernetesVolumeClaim,
+                Nodegroup,
+            ],
             // While the cluster runs, Karpenter (or an Auto Scaling group it scales) would
             // launch them again; its load balancer controllers would make them again.
             Instance | ClassicLoadBalancer | LoadBalancer | VpcEndpoint => &[Nodegroup, Cluster],
@@ -118,16 +123,48 @@ impl Kind {
             // A NAT gateway (or an NLB, or an instance) holds its address until it is deleted.
             ElasticIp => &[NatGateway, LoadBalancer, Instance],
             // Requester-managed interfaces go with their owners; what is left is detached.
-            NetworkInterface => &[Nodegroup, Cluster, Instance, ClassicLoadBalancer, LoadBalancer, VpcEndpoint, NatGateway],
+            NetworkInterface => &[
+                Nodegroup,
+                Cluster,
+                Instance,
+                ClassicLoadBalancer,
+                LoadBalancer,
+                VpcEndpoint,
+                NatGateway,
+            ],
             // Groups are attached to interfaces, instances and load balancers (their rules are
             // revoked first, so groups referencing each other do not block one another).
-            SecurityGroup => &[Nodegroup, Cluster, Instance, ClassicLoadBalancer, LoadBalancer, VpcEndpoint, NetworkInterface],
+            SecurityGroup => &[
+                Nodegroup,
+                Cluster,
+                Instance,
+                ClassicLoadBalancer,
+                LoadBalancer,
+                VpcEndpoint,
+                NetworkInterface,
+            ],
             // Anything with an interface in a subnet holds it.
-            Subnet => &[Nodegroup, Cluster, Instance, ClassicLoadBalancer, LoadBalancer, VpcEndpoint, NatGateway, NetworkInterface],
+            Subnet => &[
+                Nodegroup,
+                Cluster,
+                Instance,
+                ClassicLoadBalancer,
+                LoadBalancer,
+                VpcEndpoint,
+                NatGateway,
+                NetworkInterface,
+            ],
             // Routes to a NAT gateway and associations with subnets.
             RouteTable => &[NatGateway, Subnet],
             // AWS refuses to detach while public addresses are mapped in the VPC.
-            InternetGateway => &[Instance, ClassicLoadBalancer, LoadBalancer, NatGateway, ElasticIp, NetworkInterface],
+            InternetGateway => &[
+                Instance,
+                ClassicLoadBalancer,
+                LoadBalancer,
+                NatGateway,
+                ElasticIp,
+                NetworkInterface,
+            ],
             Vpc => &[
                 Nodegroup,
                 Cluster,
@@ -211,7 +248,18 @@ pub struct Found {
 
 impl Found {
     pub fn new(kind: Kind, id: impl Into<String>, reason: Reason) -> Self {
-        Self { kind, id: id.into(), reason, tags: vec![], vpc_id: None, deleting: false, size_gib: None, volume_type: None, instance_type: None, links: vec![] }
+        Self {
+            kind,
+            id: id.into(),
+            reason,
+            tags: vec![],
+            vpc_id: None,
+            deleting: false,
+            size_gib: None,
+            volume_type: None,
+            instance_type: None,
+            links: vec![],
+        }
     }
 
     pub fn tags(mut self, tags: Vec<(String, String)>) -> Self {
@@ -235,7 +283,10 @@ impl Found {
     }
 
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -268,8 +319,12 @@ pub fn verdict(found: &Found, scope: &Scope) -> Verdict {
         return Verdict::Keep(format!("tagged for tenant {other}"));
     }
     let tagged = found.tag(INSTALL_TAG) == Some(scope.install_id.as_str());
-    let in_vpc = found.vpc_id.as_ref().is_some_and(|v| scope.vpc_ids.contains(v));
-    let in_cluster = matches!(&found.reason, Reason::ClusterName { cluster } if *cluster == scope.cluster_name);
+    let in_vpc = found
+        .vpc_id
+        .as_ref()
+        .is_some_and(|v| scope.vpc_ids.contains(v));
+    let in_cluster =
+        matches!(&found.reason, Reason::ClusterName { cluster } if *cluster == scope.cluster_name);
     let made_for_it = made_for_cluster(&found.tags, &scope.cluster_name).is_some();
     // Anyone may launch an instance into a VPC they can reach; being inside the install's
     // VPC does not make an instance the install's, only its tags do.
@@ -288,7 +343,12 @@ pub fn verdict(found: &Found, scope: &Scope) -> Verdict {
 /// after each kind, in [`ORDER`].
 pub fn ready_now(remaining: &[Found]) -> Vec<usize> {
     let kinds: BTreeSet<Kind> = remaining.iter().map(|f| f.kind).collect();
-    remaining.iter().enumerate().filter(|(_, f)| !f.deleting && f.kind.ready(&kinds)).map(|(i, _)| i).collect()
+    remaining
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.deleting && f.kind.ready(&kinds))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Which of `remaining` cannot go while the stuck ones stay: each `stuck` one itself (AWS
@@ -297,10 +357,24 @@ pub fn ready_now(remaining: &[Found]) -> Vec<usize> {
 /// install's VPC that are not the install's). A resource being deleted is never held: it
 /// finishes by itself. What is held is what a removal reports as left, not what it waits for.
 pub fn held(remaining: &[Found], stuck: &[bool], foreign: &BTreeSet<Kind>) -> Vec<bool> {
-    let mut held: Vec<bool> = remaining.iter().enumerate().map(|(i, f)| !f.deleting && stuck.get(i).copied().unwrap_or(false)).collect();
+    let mut held: Vec<bool> = remaining
+        .iter()
+        .enumerate()
+        .map(|(i, f)| !f.deleting && stuck.get(i).copied().unwrap_or(false))
+        .collect();
     loop {
-        let moving: BTreeSet<Kind> = remaining.iter().zip(&held).filter(|(_, h)| !**h).map(|(f, _)| f.kind).collect();
-        let mut blocking: BTreeSet<Kind> = remaining.iter().zip(&held).filter(|(_, h)| **h).map(|(f, _)| f.kind).collect();
+        let moving: BTreeSet<Kind> = remaining
+            .iter()
+            .zip(&held)
+            .filter(|(_, h)| !**h)
+            .map(|(f, _)| f.kind)
+            .collect();
+        let mut blocking: BTreeSet<Kind> = remaining
+            .iter()
+            .zip(&held)
+            .filter(|(_, h)| **h)
+            .map(|(f, _)| f.kind)
+            .collect();
         blocking.extend(foreign);
         let mut changed = false;
         for (i, found) in remaining.iter().enumerate() {
@@ -335,7 +409,10 @@ mod tests {
     }
 
     fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -354,46 +431,124 @@ mod tests {
     fn the_documented_chain_holds() {
         use Kind::*;
         // node groups → cluster → LBs → TGs → NAT → EIP → ENI → SG → subnet → RT → IGW → VPC
-        let chain = [Nodegroup, Cluster, LoadBalancer, TargetGroup, NatGateway, ElasticIp, NetworkInterface, SecurityGroup, Subnet, RouteTable, InternetGateway, Vpc];
+        let chain = [
+            Nodegroup,
+            Cluster,
+            LoadBalancer,
+            TargetGroup,
+            NatGateway,
+            ElasticIp,
+            NetworkInterface,
+            SecurityGroup,
+            Subnet,
+            RouteTable,
+            InternetGateway,
+            Vpc,
+        ];
         let pos = |k: Kind| ORDER.iter().position(|o| *o == k).unwrap();
         for pair in chain.windows(2) {
-            assert!(pos(pair[0]) < pos(pair[1]), "{} before {}", pair[0], pair[1]);
+            assert!(
+                pos(pair[0]) < pos(pair[1]),
+                "{} before {}",
+                pair[0],
+                pair[1]
+            );
         }
         assert!(Vpc.blockers().contains(&InternetGateway) && Vpc.blockers().contains(&Subnet));
         assert!(SecurityGroup.blockers().contains(&NetworkInterface));
         assert!(!Cluster.ready(&[Nodegroup].into()));
-        assert!(LogGroup.ready(&[Vpc, Subnet].into()), "the log group does not wait for the network");
+        assert!(
+            LogGroup.ready(&[Vpc, Subnet].into()),
+            "the log group does not wait for the network"
+        );
     }
 
     #[test]
     fn another_installs_or_tenants_tag_wins_over_everything() {
         let s = scope();
-        let in_vpc = Found::new(Kind::SecurityGroup, "sg-1", Reason::InVpc { vpc_id: "vpc-1".into() }).in_vpc(Some("vpc-1".into()));
+        let in_vpc = Found::new(
+            Kind::SecurityGroup,
+            "sg-1",
+            Reason::InVpc {
+                vpc_id: "vpc-1".into(),
+            },
+        )
+        .in_vpc(Some("vpc-1".into()));
         assert_eq!(verdict(&in_vpc, &s), Verdict::Delete);
         let other_install = in_vpc.clone().tags(tags(&[(INSTALL_TAG, "inst-b")]));
-        assert_eq!(verdict(&other_install, &s), Verdict::Keep("tagged for install inst-b".into()));
-        let other_tenant = in_vpc.clone().tags(tags(&[(INSTALL_TAG, "inst-a"), (TENANT_TAG, "globex")]));
-        assert_eq!(verdict(&other_tenant, &s), Verdict::Keep("tagged for tenant globex".into()));
+        assert_eq!(
+            verdict(&other_install, &s),
+            Verdict::Keep("tagged for install inst-b".into())
+        );
+        let other_tenant = in_vpc
+            .clone()
+            .tags(tags(&[(INSTALL_TAG, "inst-a"), (TENANT_TAG, "globex")]));
+        assert_eq!(
+            verdict(&other_tenant, &s),
+            Verdict::Keep("tagged for tenant globex".into())
+        );
     }
 
     #[test]
     fn only_kubernetes_tags_naming_the_installs_cluster_as_owner_make_a_resource_ours() {
         let s = scope();
-        let k8s = Reason::KubernetesTag { tag: "ebs.csi.aws.com/cluster".into() };
-        let bare = Found::new(Kind::Volume, "vol-1", k8s.clone()).tags(tags(&[("ebs.csi.aws.com/cluster", "true")]));
+        let k8s = Reason::KubernetesTag {
+            tag: "ebs.csi.aws.com/cluster".into(),
+        };
+        let bare = Found::new(Kind::Volume, "vol-1", k8s.clone())
+            .tags(tags(&[("ebs.csi.aws.com/cluster", "true")]));
         assert!(matches!(verdict(&bare, &s), Verdict::Keep(_)));
-        let owned = Reason::KubernetesTag { tag: "kubernetes.io/cluster/byoc-inst-a".into() };
-        let in_tree = Found::new(Kind::Volume, "vol-2", owned.clone()).tags(tags(&[("kubernetes.io/cluster/byoc-inst-a", "owned"), ("KubernetesCluster", "byoc-inst-a")]));
+        let owned = Reason::KubernetesTag {
+            tag: "kubernetes.io/cluster/byoc-inst-a".into(),
+        };
+        let in_tree = Found::new(Kind::Volume, "vol-2", owned.clone()).tags(tags(&[
+            ("kubernetes.io/cluster/byoc-inst-a", "owned"),
+            ("KubernetesCluster", "byoc-inst-a"),
+        ]));
         assert_eq!(verdict(&in_tree, &s), Verdict::Delete);
-        let shared = Found::new(Kind::Subnet, "subnet-9", owned).tags(tags(&[("kubernetes.io/cluster/byoc-inst-a", "shared")])).in_vpc(Some("vpc-9".into()));
-        assert!(matches!(verdict(&shared, &s), Verdict::Keep(_)), "a customer's subnet shared with the cluster is not the install's");
-        let karpenter = Found::new(Kind::Instance, "i-1", Reason::KubernetesTag { tag: "eks:eks-cluster-name".into() }).tags(tags(&[("eks:eks-cluster-name", "byoc-inst-a"), (TENANT_TAG, "globex")]));
-        assert!(matches!(verdict(&karpenter, &s), Verdict::Keep(_)), "another tenant's tag still wins");
-        let tagged = Found::new(Kind::Volume, "vol-1", k8s).tags(tags(&[("ebs.csi.aws.com/cluster", "true"), (INSTALL_TAG, "inst-a")]));
+        let shared = Found::new(Kind::Subnet, "subnet-9", owned)
+            .tags(tags(&[("kubernetes.io/cluster/byoc-inst-a", "shared")]))
+            .in_vpc(Some("vpc-9".into()));
+        assert!(
+            matches!(verdict(&shared, &s), Verdict::Keep(_)),
+            "a customer's subnet shared with the cluster is not the install's"
+        );
+        let karpenter = Found::new(
+            Kind::Instance,
+            "i-1",
+            Reason::KubernetesTag {
+                tag: "eks:eks-cluster-name".into(),
+            },
+        )
+        .tags(tags(&[
+            ("eks:eks-cluster-name", "byoc-inst-a"),
+            (TENANT_TAG, "globex"),
+        ]));
+        assert!(
+            matches!(verdict(&karpenter, &s), Verdict::Keep(_)),
+            "another tenant's tag still wins"
+        );
+        let tagged = Found::new(Kind::Volume, "vol-1", k8s).tags(tags(&[
+            ("ebs.csi.aws.com/cluster", "true"),
+            (INSTALL_TAG, "inst-a"),
+        ]));
         assert_eq!(verdict(&tagged, &s), Verdict::Delete);
-        let elsewhere = Found::new(Kind::LoadBalancer, "lb", Reason::KubernetesTag { tag: "elbv2.k8s.aws/cluster".into() }).in_vpc(Some("vpc-9".into()));
+        let elsewhere = Found::new(
+            Kind::LoadBalancer,
+            "lb",
+            Reason::KubernetesTag {
+                tag: "elbv2.k8s.aws/cluster".into(),
+            },
+        )
+        .in_vpc(Some("vpc-9".into()));
         assert!(matches!(verdict(&elsewhere, &s), Verdict::Keep(_)));
-        let other_cluster = Found::new(Kind::LogGroup, "/aws/eks/byoc-inst-b/cluster", Reason::ClusterName { cluster: "byoc-inst-b".into() });
+        let other_cluster = Found::new(
+            Kind::LogGroup,
+            "/aws/eks/byoc-inst-b/cluster",
+            Reason::ClusterName {
+                cluster: "byoc-inst-b".into(),
+            },
+        );
         assert!(matches!(verdict(&other_cluster, &s), Verdict::Keep(_)));
     }
 
@@ -407,17 +562,38 @@ mod tests {
 
     #[test]
     fn a_refused_resource_holds_what_waits_only_on_it() {
-        let elb = Found::new(Kind::ClassicLoadBalancer, "a1", Reason::InVpc { vpc_id: "vpc-1".into() });
+        let elb = Found::new(
+            Kind::ClassicLoadBalancer,
+            "a1",
+            Reason::InVpc {
+                vpc_id: "vpc-1".into(),
+            },
+        );
         let subnet = Found::new(Kind::Subnet, "subnet-1", Reason::InstallTag);
         let vpc = Found::new(Kind::Vpc, "vpc-1", Reason::InstallTag);
         let log = Found::new(Kind::LogGroup, "/aws/eks/x/cluster", Reason::InstallTag);
         let set = [elb.clone(), subnet.clone(), vpc.clone(), log];
-        assert_eq!(held(&set, &[true, false, false, false], &BTreeSet::new()), vec![true, true, true, false], "the log group waits on nothing left");
+        assert_eq!(
+            held(&set, &[true, false, false, false], &BTreeSet::new()),
+            vec![true, true, true, false],
+            "the log group waits on nothing left"
+        );
         // A NAT gateway still deleting moves: the subnet waits on it, so is not held yet.
         let nat = Found::new(Kind::NatGateway, "nat-1", Reason::InstallTag).deleting(true);
-        assert_eq!(held(&[elb.clone(), subnet.clone(), nat.clone()], &[true, false, true], &BTreeSet::new()), vec![true, false, false], "a deletion under way is never held");
+        assert_eq!(
+            held(
+                &[elb.clone(), subnet.clone(), nat.clone()],
+                &[true, false, true],
+                &BTreeSet::new()
+            ),
+            vec![true, false, false],
+            "a deletion under way is never held"
+        );
         // A customer's instance in the VPC holds the subnet and the VPC.
-        assert_eq!(held(&[subnet, vpc], &[false, false], &[Kind::Instance].into()), vec![true, true]);
+        assert_eq!(
+            held(&[subnet, vpc], &[false, false], &[Kind::Instance].into()),
+            vec![true, true]
+        );
         assert_eq!(held(&[nat], &[false], &BTreeSet::new()), vec![false]);
     }
 

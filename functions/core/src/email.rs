@@ -14,7 +14,16 @@ pub struct Email {
 
 /// SNS subjects must be printable ASCII and under 100 characters.
 fn subject_line(text: &str) -> String {
-    let ascii: String = text.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect();
+    let ascii: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
     if ascii.len() > 99 {
         format!("{}...", &ascii[..96])
     } else {
@@ -42,7 +51,13 @@ fn cluster_section(install: &Install) -> Option<String> {
     let name = install.resources.get("cluster_name")?;
     let mut text = "\nYour EKS cluster:\n".to_owned();
     // Every label the same way: "Label:" padded, so the values line up.
-    for (label, key) in [("Name", "cluster_name"), ("Version", "kubernetes_version"), ("Endpoint", "cluster_endpoint"), ("ARN", "cluster_arn"), ("Nodes", "nodegroup_name")] {
+    for (label, key) in [
+        ("Name", "cluster_name"),
+        ("Version", "kubernetes_version"),
+        ("Endpoint", "cluster_endpoint"),
+        ("ARN", "cluster_arn"),
+        ("Nodes", "nodegroup_name"),
+    ] {
         if let Some(value) = install.resources.get(key) {
             text.push_str(&format!("  {:<10}{value}\n", format!("{label}:")));
         }
@@ -84,14 +99,21 @@ pub fn ready(vendor: &str, install: &Install) -> Email {
         "\nWhat to do next: nothing is needed from you. {vendor} will finish setting up its software; \
          keep the CloudFormation stack that grants {vendor} access in place for as long as you use it.\n"
     ));
-    Email { subject: subject_line(&format!("{vendor} is ready in your {}", where_(install))), body }
+    Email {
+        subject: subject_line(&format!("{vendor} is ready in your {}", where_(install))),
+        body,
+    }
 }
 
 /// Sent once when the install starts waiting for AWS to raise quotas: nothing is broken, and
 /// nothing needs doing unless AWS asks the customer (support cases) or denies.
 pub fn waiting_for_quota(vendor: &str, install: &Install, quotas: &[QuotaLine]) -> Email {
     let manual = install.options.quota_requests == QuotaRequestMode::Manual;
-    let ask = if manual { "Please request these increases in the Service Quotas console (links below):" } else { "We asked AWS for these increases on your behalf:" };
+    let ask = if manual {
+        "Please request these increases in the Service Quotas console (links below):"
+    } else {
+        "We asked AWS for these increases on your behalf:"
+    };
     let mut body = format!(
         "Hello,\n\n\
          Installing {vendor} in your {where_} needs more of some AWS service quotas than your account has.\n\
@@ -116,7 +138,13 @@ pub fn waiting_for_quota(vendor: &str, install: &Install, quotas: &[QuotaLine]) 
              get another email when it is ready.\n\nInstall: {}\n",
             install.install_id
         ));
-        return Email { subject: subject_line(&format!("Action needed: quota increases for {vendor} in account {} ({})", install.account_id, install.region)), body };
+        return Email {
+            subject: subject_line(&format!(
+                "Action needed: quota increases for {vendor} in account {} ({})",
+                install.account_id, install.region
+            )),
+            body,
+        };
     }
     body.push_str(&format!(
         "\nWhat to do: usually nothing. AWS approves most requests within hours; the install continues by \
@@ -124,7 +152,13 @@ pub fn waiting_for_quota(vendor: &str, install: &Install, quotas: &[QuotaLine]) 
          support case, answer it in the AWS console (links above).\n\nInstall: {}\n",
         install.install_id
     ));
-    Email { subject: subject_line(&format!("{vendor} install in {}: waiting for AWS quota increases", where_(install))), body }
+    Email {
+        subject: subject_line(&format!(
+            "{vendor} install in {}: waiting for AWS quota increases",
+            where_(install)
+        )),
+        body,
+    }
 }
 
 /// Sent when an uninstall has removed everything the install made.
@@ -151,9 +185,16 @@ pub fn removed(vendor: &str, install: &Install) -> Email {
     let subject = if leftovers.is_empty() {
         format!("{vendor} was removed from your {}", where_(install))
     } else {
-        format!("Action needed: {vendor} was removed; {} of its resources remain in AWS account {}", leftovers.len(), install.account_id)
+        format!(
+            "Action needed: {vendor} was removed; {} of its resources remain in AWS account {}",
+            leftovers.len(),
+            install.account_id
+        )
     };
-    Email { subject: subject_line(&subject), body }
+    Email {
+        subject: subject_line(&subject),
+        body,
+    }
 }
 
 /// Each resource the removal could not delete: what it is, why it is the install's, why it
@@ -173,14 +214,19 @@ fn leftovers_text(vendor: &str, leftovers: &[Leftover]) -> String {
             None => text.push_str("    delete it: in the AWS console (the installer does not delete this kind of resource)\n"),
         }
     }
-    text.push_str(&format!("\n{vendor} checks your account again regularly and records when they are gone."));
+    text.push_str(&format!(
+        "\n{vendor} checks your account again regularly and records when they are gone."
+    ));
     text
 }
 
 /// Sent once when the scheduled trust check finds a ready install's access role gone or
 /// weakened: what happened, and how to put it right from the install link.
 pub fn access_at_risk(vendor: &str, install: &Install, status: TrustStatus, reason: &str) -> Email {
-    let stack = install.resources.get("customer_stack").map_or("the byoc-installer access stack", String::as_str);
+    let stack = install
+        .resources
+        .get("customer_stack")
+        .map_or("the byoc-installer access stack", String::as_str);
     let (opening, what_to_do, subject) = match status {
         TrustStatus::Weakened => (
             format!("{vendor} is installed in your {}, and the role that gives it access is no longer as the template made it: it is less safe than what you agreed to.", where_(install)),
@@ -219,7 +265,10 @@ pub fn access_at_risk(vendor: &str, install: &Install, status: TrustStatus, reas
         account = install.account_id,
         region = install.region,
     );
-    Email { subject: subject_line(&subject), body }
+    Email {
+        subject: subject_line(&subject),
+        body,
+    }
 }
 
 /// What the customer can do about a failure, by the error's name.
@@ -277,7 +326,13 @@ pub fn failed(vendor: &str, install: &Install, error: &InstallError) -> Email {
         remedy = remedy(vendor, install, error),
         leftovers = failed_leftovers(vendor, install),
     );
-    Email { subject: subject_line(&format!("Action needed: {vendor} install in {} failed", where_(install))), body }
+    Email {
+        subject: subject_line(&format!(
+            "Action needed: {vendor} install in {} failed",
+            where_(install)
+        )),
+        body,
+    }
 }
 
 /// What a failed install left: kept for inspection, what its rollback could not delete, or
@@ -290,7 +345,10 @@ fn failed_leftovers(vendor: &str, install: &Install) -> String {
     if !leftovers.is_empty() {
         return leftovers_text(vendor, &leftovers);
     }
-    let rollback_unfinished = install.step_data.get(leftover::SWEEP_RECORD_KEY).is_some_and(|r| r.get("done").and_then(|d| d.as_bool()) == Some(false));
+    let rollback_unfinished = install
+        .step_data
+        .get(leftover::SWEEP_RECORD_KEY)
+        .is_some_and(|r| r.get("done").and_then(|d| d.as_bool()) == Some(false));
     if rollback_unfinished {
         format!("Removing what the install created has not finished yet; {vendor} keeps at it and records when nothing is left.")
     } else {
@@ -320,7 +378,11 @@ mod tests {
             execution_arn: None,
             last_error: None,
             failed_step: None,
-            resources: [("role_arn".to_string(), "arn:aws:iam::111122223333:role/byoc/byoc-installer".to_string())].into(),
+            resources: [(
+                "role_arn".to_string(),
+                "arn:aws:iam::111122223333:role/byoc/byoc-installer".to_string(),
+            )]
+            .into(),
             step_data: Default::default(),
             notified: vec![],
         }
@@ -329,27 +391,49 @@ mod tests {
     #[test]
     fn ready_email_names_the_place_and_what_was_set_up() {
         let email = ready("Acme Data", &install());
-        assert_eq!(email.subject, "Acme Data is ready in your AWS account 111122223333 in eu-west-2");
+        assert_eq!(
+            email.subject,
+            "Acme Data is ready in your AWS account 111122223333 in eu-west-2"
+        );
         assert!(email.body.contains("inst-01hzy0000000000000000000aa"));
-        assert!(email.body.contains("role_arn: arn:aws:iam::111122223333:role/byoc/byoc-installer"));
+        assert!(email
+            .body
+            .contains("role_arn: arn:aws:iam::111122223333:role/byoc/byoc-installer"));
         assert!(email.body.contains("What to do next"));
     }
 
     #[test]
     fn trust_failures_tell_the_customer_to_fix_the_stack() {
-        let error = InstallError { step: Step::ValidateTrust, code: "TrustNotReady".into(), message: "could not assume role".into() };
+        let error = InstallError {
+            step: Step::ValidateTrust,
+            code: "TrustNotReady".into(),
+            message: "could not assume role".into(),
+        };
         let email = failed("Acme Data", &install(), &error);
-        assert!(email.subject.starts_with("Action needed: Acme Data install"));
+        assert!(email
+            .subject
+            .starts_with("Action needed: Acme Data install"));
         assert!(email.body.contains("could not assume role"));
         assert!(email.body.contains("ExternalId"));
-        assert!(email.body.contains("retry install inst-01hzy0000000000000000000aa"));
-        assert!(email.body.contains("validate-trust (checking access to your AWS account)"));
+        assert!(email
+            .body
+            .contains("retry install inst-01hzy0000000000000000000aa"));
+        assert!(email
+            .body
+            .contains("validate-trust (checking access to your AWS account)"));
     }
 
     #[test]
     fn ready_email_shows_the_cluster_and_how_to_reach_it() {
         let mut install = install();
-        for (k, v) in [("cluster_name", "byoc-inst-x"), ("kubernetes_version", "1.33"), ("cluster_endpoint", "https://ABC.gr7.eu-west-2.eks.amazonaws.com")] {
+        for (k, v) in [
+            ("cluster_name", "byoc-inst-x"),
+            ("kubernetes_version", "1.33"),
+            (
+                "cluster_endpoint",
+                "https://ABC.gr7.eu-west-2.eks.amazonaws.com",
+            ),
+        ] {
             install.resources.insert(k.into(), v.into());
         }
         let body = ready("V", &install).body;
@@ -357,14 +441,27 @@ mod tests {
         assert!(body.contains("Version:  1.33"), "{body}");
         assert!(body.contains("Endpoint: https://ABC"), "{body}");
         // Each line of the cluster block is "  <Label>:" then the value in one column.
-        let block: Vec<&str> = body.lines().skip_while(|l| *l != "Your EKS cluster:").skip(1).take_while(|l| !l.is_empty()).collect();
+        let block: Vec<&str> = body
+            .lines()
+            .skip_while(|l| *l != "Your EKS cluster:")
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .collect();
         assert_eq!(block.len(), 3, "{body}");
         for line in block {
             let (label, value) = line.split_at(12);
-            assert!(label.trim_start().trim_end().ends_with(':') && !value.starts_with(' '), "{line:?}");
+            assert!(
+                label.trim_start().trim_end().ends_with(':') && !value.starts_with(' '),
+                "{line:?}"
+            );
         }
         assert!(body.contains("aws eks update-kubeconfig --region eu-west-2 --name byoc-inst-x"));
-        assert!(!ready("V", &self::install()).body.contains("update-kubeconfig"), "no cluster, no command");
+        assert!(
+            !ready("V", &self::install())
+                .body
+                .contains("update-kubeconfig"),
+            "no cluster, no command"
+        );
     }
 
     #[test]
@@ -375,8 +472,16 @@ mod tests {
         ];
         let email = waiting_for_quota("Acme Data", &install(), &quotas);
         assert_eq!(email.subject, "Acme Data install in AWS account 111122223333 in eu-west-2: waiting for AWS quota increases");
-        assert!(email.body.contains("Running On-Demand Standard instances (ec2 L-1216C47A): from 5 to 16"), "{}", email.body);
-        assert!(email.body.contains("EC2-VPC Elastic IPs (ec2 L-0263D0A3): from 5 to 8"));
+        assert!(
+            email
+                .body
+                .contains("Running On-Demand Standard instances (ec2 L-1216C47A): from 5 to 16"),
+            "{}",
+            email.body
+        );
+        assert!(email
+            .body
+            .contains("EC2-VPC Elastic IPs (ec2 L-0263D0A3): from 5 to 8"));
         assert!(email.body.contains("continues by itself"));
     }
 
@@ -384,28 +489,59 @@ mod tests {
     fn manual_mode_asks_the_customer_to_file_the_requests() {
         let mut install = install();
         install.options.quota_requests = QuotaRequestMode::Manual;
-        let quotas = vec![QuotaLine { service: "ec2".into(), quota_code: "L-1216C47A".into(), quota_name: "Standard vCPUs".into(), applied: 5.0, requested: 16.0, console_url: "https://x".into() }];
+        let quotas = vec![QuotaLine {
+            service: "ec2".into(),
+            quota_code: "L-1216C47A".into(),
+            quota_name: "Standard vCPUs".into(),
+            applied: 5.0,
+            requested: 16.0,
+            console_url: "https://x".into(),
+        }];
         let email = waiting_for_quota("V", &install, &quotas);
-        assert_eq!(email.subject, "Action needed: quota increases for V in account 111122223333 (eu-west-2)");
-        assert!(email.body.contains("Please request these increases") && email.body.contains("from 5 to 16"), "{}", email.body);
+        assert_eq!(
+            email.subject,
+            "Action needed: quota increases for V in account 111122223333 (eu-west-2)"
+        );
+        assert!(
+            email.body.contains("Please request these increases")
+                && email.body.contains("from 5 to 16"),
+            "{}",
+            email.body
+        );
         assert!(!email.body.contains("on your behalf"));
     }
 
     #[test]
     fn denied_quotas_say_how_to_get_unstuck() {
-        let error = InstallError { step: Step::RequestQuota, code: "QuotaDenied".into(), message: "AWS denied L-1216C47A".into() };
+        let error = InstallError {
+            step: Step::RequestQuota,
+            code: "QuotaDenied".into(),
+            message: "AWS denied L-1216C47A".into(),
+        };
         let body = failed("V", &install(), &error).body;
-        assert!(body.contains("Service Quotas console") && body.contains("smaller install"), "{body}");
+        assert!(
+            body.contains("Service Quotas console") && body.contains("smaller install"),
+            "{body}"
+        );
     }
 
     #[test]
     fn removal_email_says_nothing_is_left_and_how_to_revoke_access() {
         let mut install = install();
-        install.resources.insert("customer_stack".into(), "byoc-installer-access".into());
+        install
+            .resources
+            .insert("customer_stack".into(), "byoc-installer-access".into());
         let email = removed("Acme Data", &install);
-        assert_eq!(email.subject, "Acme Data was removed from your AWS account 111122223333 in eu-west-2");
+        assert_eq!(
+            email.subject,
+            "Acme Data was removed from your AWS account 111122223333 in eu-west-2"
+        );
         assert!(email.body.contains("no longer costs you anything"));
-        assert!(email.body.contains("(\"byoc-installer-access\")"), "{}", email.body);
+        assert!(
+            email.body.contains("(\"byoc-installer-access\")"),
+            "{}",
+            email.body
+        );
     }
 
     #[test]
@@ -419,67 +555,169 @@ mod tests {
             monthly_cost_usd: 2.0,
             command: Some("aws ec2 delete-volume --region eu-west-2 --volume-id vol-0abc".into()),
         };
-        let odd = Leftover { kind: "ec2:launch-template".into(), id: "arn:aws:ec2:eu-west-2:111122223333:launch-template/lt-1".into(), command: None, monthly_cost_usd: 0.0, ..volume.clone() };
-        install.step_data.insert(leftover::SWEEP_RECORD_KEY.into(), serde_json::json!({"done": true, "leftovers": [volume, odd]}));
+        let odd = Leftover {
+            kind: "ec2:launch-template".into(),
+            id: "arn:aws:ec2:eu-west-2:111122223333:launch-template/lt-1".into(),
+            command: None,
+            monthly_cost_usd: 0.0,
+            ..volume.clone()
+        };
+        install.step_data.insert(
+            leftover::SWEEP_RECORD_KEY.into(),
+            serde_json::json!({"done": true, "leftovers": [volume, odd]}),
+        );
         let email = removed("Acme Data", &install);
         assert_eq!(email.subject, "Action needed: Acme Data was removed; 2 of its resources remain in AWS account 111122223333");
-        assert!(!email.body.contains("no longer costs you anything"), "{}", email.body);
-        assert!(email.body.contains("2 resources the install created are still in your account"), "{}", email.body);
+        assert!(
+            !email.body.contains("no longer costs you anything"),
+            "{}",
+            email.body
+        );
+        assert!(
+            email
+                .body
+                .contains("2 resources the install created are still in your account"),
+            "{}",
+            email.body
+        );
         assert!(email.body.contains("about $2.00 a month"), "{}", email.body);
         assert!(email.body.contains("volume vol-0abc\n    why it is the install's: tagged kubernetes.io/cluster/byoc-inst-x by Kubernetes\n    why it is still there: refused: UnauthorizedOperation"), "{}", email.body);
-        assert!(email.body.contains("delete it: aws ec2 delete-volume --region eu-west-2 --volume-id vol-0abc"), "{}", email.body);
-        assert!(email.body.contains("delete it: in the AWS console"), "{}", email.body);
-        let error = InstallError { step: Step::CreateCluster, code: "ClusterFailed".into(), message: "x".into() };
-        assert!(failed("Acme Data", &install, &error).body.contains("delete it: aws ec2 delete-volume"), "a rollback's leftovers too");
+        assert!(
+            email.body.contains(
+                "delete it: aws ec2 delete-volume --region eu-west-2 --volume-id vol-0abc"
+            ),
+            "{}",
+            email.body
+        );
+        assert!(
+            email.body.contains("delete it: in the AWS console"),
+            "{}",
+            email.body
+        );
+        let error = InstallError {
+            step: Step::CreateCluster,
+            code: "ClusterFailed".into(),
+            message: "x".into(),
+        };
+        assert!(
+            failed("Acme Data", &install, &error)
+                .body
+                .contains("delete it: aws ec2 delete-volume"),
+            "a rollback's leftovers too"
+        );
     }
 
     #[test]
     fn a_failed_install_claims_nothing_left_only_when_its_rollback_finished() {
         let mut install = install();
-        let error = InstallError { step: Step::CreateCluster, code: "ClusterFailed".into(), message: "x".into() };
-        assert!(failed("V", &install, &error).body.contains("Nothing that V created is left"));
-        install.step_data.insert(leftover::SWEEP_RECORD_KEY.into(), serde_json::json!({"done": false, "leftovers": []}));
+        let error = InstallError {
+            step: Step::CreateCluster,
+            code: "ClusterFailed".into(),
+            message: "x".into(),
+        };
+        assert!(failed("V", &install, &error)
+            .body
+            .contains("Nothing that V created is left"));
+        install.step_data.insert(
+            leftover::SWEEP_RECORD_KEY.into(),
+            serde_json::json!({"done": false, "leftovers": []}),
+        );
         let body = failed("V", &install, &error).body;
-        assert!(!body.contains("Nothing that V created is left") && body.contains("has not finished yet"), "{body}");
+        assert!(
+            !body.contains("Nothing that V created is left")
+                && body.contains("has not finished yet"),
+            "{body}"
+        );
     }
 
     #[test]
     fn a_lost_role_says_to_recreate_the_stack_or_ask_for_removal() {
         let mut install = install();
-        install.resources.insert("customer_stack".into(), "byoc-installer-access".into());
-        let email = access_at_risk("Acme Data", &install, TrustStatus::Lost, "could not assume role arn:aws:iam::111122223333:role/byoc/byoc-installer");
-        assert_eq!(email.subject, "Action needed: Acme Data lost access to your AWS account 111122223333 in eu-west-2");
-        assert!(email.body.contains("could not assume role arn:aws:iam::111122223333:role/byoc/byoc-installer"), "{}", email.body);
+        install
+            .resources
+            .insert("customer_stack".into(), "byoc-installer-access".into());
+        let email = access_at_risk(
+            "Acme Data",
+            &install,
+            TrustStatus::Lost,
+            "could not assume role arn:aws:iam::111122223333:role/byoc/byoc-installer",
+        );
+        assert_eq!(
+            email.subject,
+            "Action needed: Acme Data lost access to your AWS account 111122223333 in eu-west-2"
+        );
+        assert!(
+            email.body.contains(
+                "could not assume role arn:aws:iam::111122223333:role/byoc/byoc-installer"
+            ),
+            "{}",
+            email.body
+        );
         assert!(email.body.contains("create the CloudFormation stack \"byoc-installer-access\" again from the install link Acme Data"), "{}", email.body);
-        assert!(email.body.contains("ask Acme Data to remove install inst-01hzy0000000000000000000aa"), "{}", email.body);
+        assert!(
+            email
+                .body
+                .contains("ask Acme Data to remove install inst-01hzy0000000000000000000aa"),
+            "{}",
+            email.body
+        );
         assert!(email.body.contains("Install: inst-01hzy0000000000000000000aa\nAccount: 111122223333\nRegion:  eu-west-2"), "{}", email.body);
     }
 
     #[test]
     fn a_weakened_role_says_to_update_the_stack_from_the_link() {
-        let email = access_at_risk("Acme Data", &install(), TrustStatus::Weakened, "the role's trust policy has no StringEquals condition on sts:ExternalId");
+        let email = access_at_risk(
+            "Acme Data",
+            &install(),
+            TrustStatus::Weakened,
+            "the role's trust policy has no StringEquals condition on sts:ExternalId",
+        );
         assert_eq!(email.subject, "Action needed: the access role of Acme Data in your AWS account 111122223333 is no longer safe");
-        assert!(email.body.contains("no StringEquals condition on sts:ExternalId"), "{}", email.body);
+        assert!(
+            email
+                .body
+                .contains("no StringEquals condition on sts:ExternalId"),
+            "{}",
+            email.body
+        );
         assert!(email.body.contains("Update the CloudFormation stack \"the byoc-installer access stack\" from the install link"), "{}", email.body);
         assert!(!email.body.contains("remove install"), "{}", email.body);
     }
 
     #[test]
     fn a_stack_made_for_another_vendor_is_to_be_made_again() {
-        let error = InstallError { step: Step::ValidateTrust, code: "TrustNotReady".into(), message: "could not assume role".into() };
+        let error = InstallError {
+            step: Step::ValidateTrust,
+            code: "TrustNotReady".into(),
+            message: "could not assume role".into(),
+        };
         let body = failed("V", &install(), &error).body;
-        assert!(body.contains("delete it and create it again from the install link"), "{body}");
+        assert!(
+            body.contains("delete it and create it again from the install link"),
+            "{body}"
+        );
     }
 
     #[test]
     fn other_failures_do_not_blame_the_customer() {
-        let error = InstallError { step: Step::Notify, code: "Transient".into(), message: "throttled".into() };
-        assert!(failed("V", &install(), &error).body.contains("Nothing in your account needs to change"));
+        let error = InstallError {
+            step: Step::Notify,
+            code: "Transient".into(),
+            message: "throttled".into(),
+        };
+        assert!(failed("V", &install(), &error)
+            .body
+            .contains("Nothing in your account needs to change"));
     }
 
     #[test]
     fn subjects_are_short_printable_ascii() {
         let subject = subject_line(&format!("Ünïcode\n{}", "x".repeat(200)));
-        assert!(subject.len() < 100 && subject.chars().all(|c| c.is_ascii() && !c.is_ascii_control()));
+        assert!(
+            subject.len() < 100
+                && subject
+                    .chars()
+                    .all(|c| c.is_ascii() && !c.is_ascii_control())
+        );
     }
 }

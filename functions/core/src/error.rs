@@ -23,14 +23,21 @@ pub enum Error {
     SlotTaken { existing: InstallId },
 
     #[error("install \"{install_id}\" cannot go from {from} to {to}")]
-    InvalidTransition { install_id: InstallId, from: InstallStatus, to: InstallStatus },
+    InvalidTransition {
+        install_id: InstallId,
+        from: InstallStatus,
+        to: InstallStatus,
+    },
 
     #[error("install \"{0}\" kept changing while we tried to record a step; try again")]
     Contended(InstallId),
 
     /// A call to AWS failed in a way that may pass on retry (throttling, 5xx, network).
     #[error("{service} call failed: {message}")]
-    Aws { service: &'static str, message: String },
+    Aws {
+        service: &'static str,
+        message: String,
+    },
 
     /// The customer role worked when the install started and no longer does.
     #[error("could not assume {role_arn} any more: the customer's access stack was deleted or changed; ask the customer to restore it from the install link")]
@@ -60,7 +67,10 @@ impl Error {
     }
 
     pub fn aws(service: &'static str, err: impl std::error::Error) -> Self {
-        Error::Aws { service, message: crate::aws::describe_sdk_error(&err) }
+        Error::Aws {
+            service,
+            message: crate::aws::describe_sdk_error(&err),
+        }
     }
 }
 

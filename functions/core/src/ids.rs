@@ -25,7 +25,10 @@ pub struct InvalidInput {
 
 impl InvalidInput {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -95,7 +98,9 @@ impl TenantId {
     /// with a hyphen.
     pub fn parse(field: &str, value: &str) -> Result<Self, InvalidInput> {
         let ok_len = (3..=40).contains(&value.len());
-        let ok_chars = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_chars = value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         let ok_ends = value.starts_with(|c: char| c.is_ascii_lowercase()) && !value.ends_with('-');
         if ok_len && ok_chars && ok_ends && !value.contains("--") {
             Ok(Self(value.to_owned()))
@@ -205,7 +210,19 @@ mod tests {
         for ok in ["acme", "acme-prod", "a1b", "t-0-9"] {
             assert!(TenantId::parse("tenant_id", ok).is_ok(), "{ok}");
         }
-        for bad in ["", "ab", "Acme", "1acme", "acme-", "ac--me", "acme_prod", "acme prod", "../x", "acmé", &"a".repeat(41)] {
+        for bad in [
+            "",
+            "ab",
+            "Acme",
+            "1acme",
+            "acme-",
+            "ac--me",
+            "acme_prod",
+            "acme prod",
+            "../x",
+            "acmé",
+            &"a".repeat(41),
+        ] {
             let err = TenantId::parse("tenant_id", bad).unwrap_err();
             assert_eq!(err.field, "tenant_id");
             assert!(err.message.contains("lowercase letters"), "{}", err.message);
@@ -215,8 +232,17 @@ mod tests {
     #[test]
     fn account_ids_are_twelve_digits() {
         assert!(AccountId::parse("account_id", "111122223333").is_ok());
-        for bad in ["11112222333", "1111222233334", "11112222333x", "", "١١١١٢٢٢٢٣٣٣٣"] {
-            assert_eq!(AccountId::parse("account_id", bad).unwrap_err().field, "account_id");
+        for bad in [
+            "11112222333",
+            "1111222233334",
+            "11112222333x",
+            "",
+            "١١١١٢٢٢٢٣٣٣٣",
+        ] {
+            assert_eq!(
+                AccountId::parse("account_id", bad).unwrap_err().field,
+                "account_id"
+            );
         }
     }
 
@@ -230,7 +256,16 @@ mod tests {
     #[test]
     fn emails_are_plausible() {
         assert!(Email::parse("email", "ops@customer.example").is_ok());
-        for bad in ["ops", "@x.com", "ops@", "ops@x", "a b@x.com", "ops@@x.com", "ops@x..com", "ops@.x.com"] {
+        for bad in [
+            "ops",
+            "@x.com",
+            "ops@",
+            "ops@x",
+            "a b@x.com",
+            "ops@@x.com",
+            "ops@x..com",
+            "ops@.x.com",
+        ] {
             assert!(Email::parse("email", bad).is_err(), "{bad}");
         }
     }

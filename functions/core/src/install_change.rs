@@ -90,10 +90,18 @@ impl Change {
 
 /// Applies `change` to `current`. The new version is `current.version + 1`, and it is also
 /// the seq of the returned event.
-pub fn apply(current: &Install, change: &Change, now: DateTime<Utc>) -> Result<(Install, TimelineEvent)> {
+pub fn apply(
+    current: &Install,
+    change: &Change,
+    now: DateTime<Utc>,
+) -> Result<(Install, TimelineEvent)> {
     if change.only_from.is_some_and(|from| from != current.status) {
         let to = change.status.unwrap_or(current.status);
-        return Err(Error::InvalidTransition { install_id: current.install_id.clone(), from: current.status, to });
+        return Err(Error::InvalidTransition {
+            install_id: current.install_id.clone(),
+            from: current.status,
+            to,
+        });
     }
     let mut next = current.clone();
     for key in &change.forget {
@@ -103,7 +111,11 @@ pub fn apply(current: &Install, change: &Change, now: DateTime<Utc>) -> Result<(
     if let Some(to) = change.status {
         if to != current.status {
             if !current.status.can_become(to) {
-                return Err(Error::InvalidTransition { install_id: current.install_id.clone(), from: current.status, to });
+                return Err(Error::InvalidTransition {
+                    install_id: current.install_id.clone(),
+                    from: current.status,
+                    to,
+                });
             }
             next.status = to;
         }
@@ -125,11 +137,16 @@ pub fn apply(current: &Install, change: &Change, now: DateTime<Utc>) -> Result<(
     if change.outcome == Outcome::Started && !rollback {
         next.current_step = Some(change.step);
     }
-    if change.outcome == Outcome::Failed && change.step != Step::SweepDangling && change.step != Step::Notify {
+    if change.outcome == Outcome::Failed
+        && change.step != Step::SweepDangling
+        && change.step != Step::Notify
+    {
         next.failed_step = Some(change.step);
     }
-    next.resources.extend(change.resources.iter().map(|(k, v)| (k.clone(), v.clone())));
-    next.step_data.extend(change.step_data.iter().map(|(k, v)| (k.clone(), v.clone())));
+    next.resources
+        .extend(change.resources.iter().map(|(k, v)| (k.clone(), v.clone())));
+    next.step_data
+        .extend(change.step_data.iter().map(|(k, v)| (k.clone(), v.clone())));
     if let Some(arn) = &change.execution_arn {
         next.execution_arn = Some(arn.clone());
     }
@@ -182,25 +199,56 @@ mod tests {
     #[test]
     fn each_change_takes_the_next_seq() {
         let start = install(InstallStatus::Pending, 1);
-        let (next, event) = apply(&start, &Change::new(Step::ValidateTrust, Outcome::Started, "checking").status(InstallStatus::Running), Utc::now()).unwrap();
+        let (next, event) = apply(
+            &start,
+            &Change::new(Step::ValidateTrust, Outcome::Started, "checking")
+                .status(InstallStatus::Running),
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!((next.version, event.seq), (2, 2));
         assert_eq!(event.status, Some(InstallStatus::Running));
-        let (next, event) = apply(&next, &Change::new(Step::ValidateTrust, Outcome::Succeeded, "ok").resource("role_arn", "arn:x"), Utc::now()).unwrap();
+        let (next, event) = apply(
+            &next,
+            &Change::new(Step::ValidateTrust, Outcome::Succeeded, "ok")
+                .resource("role_arn", "arn:x"),
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!((next.version, event.seq, event.status), (3, 3, None));
         assert_eq!(next.resources["role_arn"], "arn:x");
         assert_eq!(next.current_step, Some(Step::ValidateTrust));
-        let (next, _) = apply(&next, &Change::new(Step::Request, Outcome::Succeeded, "execution started"), Utc::now()).unwrap();
-        assert_eq!(next.current_step, Some(Step::ValidateTrust), "only a starting step becomes current");
+        let (next, _) = apply(
+            &next,
+            &Change::new(Step::Request, Outcome::Succeeded, "execution started"),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(
+            next.current_step,
+            Some(Step::ValidateTrust),
+            "only a starting step becomes current"
+        );
     }
 
     #[test]
     fn a_rollback_sweep_leaves_the_failed_step_current_but_an_uninstall_sweep_takes_over() {
         let mut running = install(InstallStatus::Running, 5);
         running.current_step = Some(Step::CreateNetwork);
-        let (next, _) = apply(&running, &Change::new(Step::SweepDangling, Outcome::Started, "rolling back"), Utc::now()).unwrap();
+        let (next, _) = apply(
+            &running,
+            &Change::new(Step::SweepDangling, Outcome::Started, "rolling back"),
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(next.current_step, Some(Step::CreateNetwork));
         let removing = install(InstallStatus::Removing, 9);
-        let (next, _) = apply(&removing, &Change::new(Step::SweepDangling, Outcome::Started, "removing"), Utc::now()).unwrap();
+        let (next, _) = apply(
+            &removing,
+            &Change::new(Step::SweepDangling, Outcome::Started, "removing"),
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(next.current_step, Some(Step::SweepDangling));
     }
 
@@ -208,19 +256,45 @@ mod tests {
     fn the_step_that_recorded_a_failure_is_remembered() {
         let mut running = install(InstallStatus::Running, 5);
         running.current_step = Some(Step::CreateCluster);
-        let (next, _) = apply(&running, &Change::new(Step::CreateNetwork, Outcome::Failed, "NAT failed"), Utc::now()).unwrap();
-        assert_eq!((next.failed_step, next.current_step), (Some(Step::CreateNetwork), Some(Step::CreateCluster)));
+        let (next, _) = apply(
+            &running,
+            &Change::new(Step::CreateNetwork, Outcome::Failed, "NAT failed"),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(
+            (next.failed_step, next.current_step),
+            (Some(Step::CreateNetwork), Some(Step::CreateCluster))
+        );
     }
 
     #[test]
     fn refuses_a_skipped_state() {
-        let err = apply(&install(InstallStatus::Pending, 1), &Change::new(Step::Notify, Outcome::Succeeded, "").status(InstallStatus::Ready), Utc::now()).unwrap_err();
-        assert!(matches!(err, Error::InvalidTransition { from: InstallStatus::Pending, to: InstallStatus::Ready, .. }));
+        let err = apply(
+            &install(InstallStatus::Pending, 1),
+            &Change::new(Step::Notify, Outcome::Succeeded, "").status(InstallStatus::Ready),
+            Utc::now(),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidTransition {
+                from: InstallStatus::Pending,
+                to: InstallStatus::Ready,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn same_status_is_not_a_move() {
-        let (next, event) = apply(&install(InstallStatus::Running, 4), &Change::new(Step::ValidateTrust, Outcome::Started, "again").status(InstallStatus::Running), Utc::now()).unwrap();
+        let (next, event) = apply(
+            &install(InstallStatus::Running, 4),
+            &Change::new(Step::ValidateTrust, Outcome::Started, "again")
+                .status(InstallStatus::Running),
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(next.status, InstallStatus::Running);
         assert_eq!(event.status, None);
     }
@@ -228,29 +302,64 @@ mod tests {
     #[test]
     fn retry_clears_the_old_error_and_notifications() {
         let mut failed = install(InstallStatus::Failed, 7);
-        failed.last_error = Some(InstallError { step: Step::ValidateTrust, code: "TrustInvalid".into(), message: "x".into() });
+        failed.last_error = Some(InstallError {
+            step: Step::ValidateTrust,
+            code: "TrustInvalid".into(),
+            message: "x".into(),
+        });
         failed.notified = vec![Notice::Failed];
-        let (next, _) = apply(&failed, &Change::new(Step::Request, Outcome::Started, "retry").status(InstallStatus::Pending), Utc::now()).unwrap();
+        let (next, _) = apply(
+            &failed,
+            &Change::new(Step::Request, Outcome::Started, "retry").status(InstallStatus::Pending),
+            Utc::now(),
+        )
+        .unwrap();
         assert!(next.last_error.is_none() && next.notified.is_empty());
     }
 
     #[test]
     fn a_change_for_one_status_is_refused_once_the_install_left_it() {
-        let change = Change::new(Step::Request, Outcome::Started, "retry").status(InstallStatus::Pending).only_from(InstallStatus::Failed);
+        let change = Change::new(Step::Request, Outcome::Started, "retry")
+            .status(InstallStatus::Pending)
+            .only_from(InstallStatus::Failed);
         assert!(apply(&install(InstallStatus::Failed, 7), &change, Utc::now()).is_ok());
         let err = apply(&install(InstallStatus::Pending, 8), &change, Utc::now()).unwrap_err();
-        assert!(matches!(err, Error::InvalidTransition { from: InstallStatus::Pending, .. }), "a second retry of the same failure is refused");
+        assert!(
+            matches!(
+                err,
+                Error::InvalidTransition {
+                    from: InstallStatus::Pending,
+                    ..
+                }
+            ),
+            "a second retry of the same failure is refused"
+        );
     }
 
     #[test]
     fn forgotten_keys_are_dropped_before_the_change_adds_its_own() {
         let mut failed = install(InstallStatus::Failed, 7);
-        failed.resources.insert("cluster_name".into(), "byoc-x".into());
+        failed
+            .resources
+            .insert("cluster_name".into(), "byoc-x".into());
         failed.resources.insert("role_arn".into(), "arn:x".into());
-        failed.step_data.insert("network".into(), serde_json::json!({"vpc_id": "vpc-1"}));
-        let change = Change::new(Step::Request, Outcome::Started, "retry").forget("cluster_name").forget("network").data("retry", serde_json::json!({"n": 1}));
+        failed
+            .step_data
+            .insert("network".into(), serde_json::json!({"vpc_id": "vpc-1"}));
+        let change = Change::new(Step::Request, Outcome::Started, "retry")
+            .forget("cluster_name")
+            .forget("network")
+            .data("retry", serde_json::json!({"n": 1}));
         let (next, _) = apply(&failed, &change, Utc::now()).unwrap();
-        assert!(!next.resources.contains_key("cluster_name") && !next.step_data.contains_key("network"));
-        assert_eq!((next.resources["role_arn"].as_str(), &next.step_data["retry"]), ("arn:x", &serde_json::json!({"n": 1})));
+        assert!(
+            !next.resources.contains_key("cluster_name") && !next.step_data.contains_key("network")
+        );
+        assert_eq!(
+            (
+                next.resources["role_arn"].as_str(),
+                &next.step_data["retry"]
+            ),
+            ("arn:x", &serde_json::json!({"n": 1}))
+        );
     }
 }

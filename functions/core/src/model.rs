@@ -53,7 +53,13 @@ impl InstallStatus {
 
     /// An install that holds its tenant/account/region slot: a second one there is refused.
     pub fn holds_slot(self) -> bool {
-        matches!(self, InstallStatus::Pending | InstallStatus::Running | InstallStatus::Ready | InstallStatus::Removing)
+        matches!(
+            self,
+            InstallStatus::Pending
+                | InstallStatus::Running
+                | InstallStatus::Ready
+                | InstallStatus::Removing
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -272,7 +278,10 @@ mod tests {
             assert!(!Removed.can_become(s));
             assert!(!s.can_become(s), "{s} -> {s} is not a transition");
         }
-        assert!(!Pending.can_become(Ready), "ready without running would skip a state");
+        assert!(
+            !Pending.can_become(Ready),
+            "ready without running would skip a state"
+        );
         assert!(Pending.can_become(Running) && Running.can_become(Ready));
     }
 
@@ -285,9 +294,17 @@ mod tests {
     #[test]
     fn statuses_and_steps_serialize_as_documented() {
         assert_eq!(serde_json::to_string(&Running).unwrap(), "\"running\"");
-        assert_eq!(serde_json::to_string(&Step::ValidateTrust).unwrap(), "\"validate-trust\"");
+        assert_eq!(
+            serde_json::to_string(&Step::ValidateTrust).unwrap(),
+            "\"validate-trust\""
+        );
         assert_eq!(Step::ValidateTrust.as_str(), "validate-trust");
-        for notice in [Notice::Ready, Notice::Failed, Notice::WaitingForQuota, Notice::Removed] {
+        for notice in [
+            Notice::Ready,
+            Notice::Failed,
+            Notice::WaitingForQuota,
+            Notice::Removed,
+        ] {
             assert_eq!(serde_json::to_value(notice).unwrap(), notice.as_str());
         }
     }

@@ -57,7 +57,11 @@ pub enum PlanError {
         "the requested VPC CIDR {requested} overlaps {existing} of {vpc_id} in the customer's account; \
          choose an options.vpc_cidr that no VPC there uses, or leave it out to let the installer pick a free block"
     )]
-    CidrConflict { requested: Ipv4Cidr, vpc_id: String, existing: Ipv4Cidr },
+    CidrConflict {
+        requested: Ipv4Cidr,
+        vpc_id: String,
+        existing: Ipv4Cidr,
+    },
 
     #[error(
         "no /{prefix} block in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 is free of the customer's {vpcs} VPCs; \
@@ -69,7 +73,13 @@ pub enum PlanError {
         "{region} has {usable} availability zone(s) that EKS supports and that offer {instance_type} ({zones}); \
          the install needs {wanted}: lower options.az_count or choose another options.node_instance_type"
     )]
-    TooFewZones { region: String, instance_type: String, wanted: u8, usable: usize, zones: ZoneList },
+    TooFewZones {
+        region: String,
+        instance_type: String,
+        wanted: u8,
+        usable: usize,
+        zones: ZoneList,
+    },
 
     #[error(
         "{vpc} is too small for a public and a private subnet in each of {zones} zones (AWS subnets are /28 or larger); \
@@ -94,20 +104,34 @@ impl fmt::Display for ZoneList {
 
 /// The VPC CIDR for an install: `requested` when no existing VPC overlaps it, otherwise (when
 /// nothing was requested) the first `/prefix` block of the private ranges that overlaps none.
-pub fn choose_vpc_cidr(requested: Option<Ipv4Cidr>, prefix: u8, existing: &[ExistingVpc]) -> Result<Ipv4Cidr, PlanError> {
+pub fn choose_vpc_cidr(
+    requested: Option<Ipv4Cidr>,
+    prefix: u8,
+    existing: &[ExistingVpc],
+) -> Result<Ipv4Cidr, PlanError> {
     if let Some(requested) = requested {
         for vpc in existing {
             if let Some(taken) = vpc.cidrs.iter().find(|c| c.overlaps(&requested)) {
-                return Err(PlanError::CidrConflict { requested, vpc_id: vpc.vpc_id.clone(), existing: *taken });
+                return Err(PlanError::CidrConflict {
+                    requested,
+                    vpc_id: vpc.vpc_id.clone(),
+                    existing: *taken,
+                });
             }
         }
         return Ok(requested);
     }
-    let taken: Vec<Ipv4Cidr> = existing.iter().flat_map(|v| v.cidrs.iter().copied()).collect();
+    let taken: Vec<Ipv4Cidr> = existing
+        .iter()
+        .flat_map(|v| v.cidrs.iter().copied())
+        .collect();
     Ipv4Cidr::private_ranges()
         .iter()
         .find_map(|range| first_free_block(range, prefix, &taken))
-        .ok_or(PlanError::NoFreeBlock { prefix, vpcs: existing.len() })
+        .ok_or(PlanError::NoFreeBlock {
+            prefix,
+            vpcs: existing.len(),
+        })
 }
 
 /// The lowest `/prefix` block inside `range` that overlaps nothing in `taken`. Skips past each
@@ -120,7 +144,12 @@ fn first_free_block(range: &Ipv4Cidr, prefix: u8, taken: &[Ipv4Cidr]) -> Option<
     let mut first = u64::from(range.first());
     while first + size - 1 <= u64::from(range.last()) {
         let candidate = Ipv4Cidr::from_first(u32::try_from(first).ok()?, prefix)?;
-        match taken.iter().filter(|t| t.overlaps(&candidate)).map(|t| u64::from(t.last())).max() {
+        match taken
+            .iter()
+            .filter(|t| t.overlaps(&candidate))
+            .map(|t| u64::from(t.last()))
+            .max()
+        {
             None => return Some(candidate),
             // Next aligned block after the furthest-reaching overlap.
             Some(last) => first = (last + 1).div_ceil(size) * size,
@@ -142,7 +171,11 @@ pub fn choose_zones(
         .iter()
         .filter(|z| z.usable)
         .filter(|z| !EKS_UNSUPPORTED_ZONE_IDS.contains(&z.zone.id.as_str()))
-        .filter(|z| offering_instance_type.iter().any(|name| name == &z.zone.name))
+        .filter(|z| {
+            offering_instance_type
+                .iter()
+                .any(|name| name == &z.zone.name)
+        })
         .map(|z| z.zone.clone())
         .collect();
     eligible.sort_by(|a, b| a.name.cmp(&b.name));
@@ -189,7 +222,13 @@ pub fn plan_subnets(vpc: Ipv4Cidr, zones: &[Zone]) -> Result<Vec<ZonePlan>, Plan
     let start = u64::from(vpc.first());
     let public_start = start + private_size * zones.len() as u64;
     let block = |first: u64, prefix: u8| {
-        u32::try_from(first).ok().and_then(|first| Ipv4Cidr::from_first(first, prefix)).ok_or(PlanError::BlockTooSmall { vpc, zones: zones.len() })
+        u32::try_from(first)
+            .ok()
+            .and_then(|first| Ipv4Cidr::from_first(first, prefix))
+            .ok_or(PlanError::BlockTooSmall {
+                vpc,
+                zones: zones.len(),
+            })
     };
     zones
         .iter()
@@ -214,15 +253,29 @@ mod tests {
     }
 
     fn vpc(id: &str, cidrs: &[&str]) -> ExistingVpc {
-        ExistingVpc { vpc_id: id.into(), cidrs: cidrs.iter().map(|c| cidr(c)).collect() }
+        ExistingVpc {
+            vpc_id: id.into(),
+            cidrs: cidrs.iter().map(|c| cidr(c)).collect(),
+        }
     }
 
     fn zone(name: &str, id: &str) -> ZoneInfo {
-        ZoneInfo { zone: Zone { name: name.into(), id: id.into() }, usable: true }
+        ZoneInfo {
+            zone: Zone {
+                name: name.into(),
+                id: id.into(),
+            },
+            usable: true,
+        }
     }
 
     fn zones(n: usize) -> Vec<Zone> {
-        (0..n).map(|i| Zone { name: format!("us-east-1{}", (b'a' + i as u8) as char), id: format!("use1-az{i}") }).collect()
+        (0..n)
+            .map(|i| Zone {
+                name: format!("us-east-1{}", (b'a' + i as u8) as char),
+                id: format!("use1-az{i}"),
+            })
+            .collect()
     }
 
     /// us-east-1 as EC2 shows it in one account: use1-az3 is there but EKS refuses it.
@@ -244,33 +297,69 @@ mod tests {
     #[test]
     fn requested_cidr_is_used_when_free() {
         let existing = [vpc("vpc-default", &["172.31.0.0/16"])];
-        assert_eq!(choose_vpc_cidr(Some(cidr("10.20.0.0/16")), 16, &existing), Ok(cidr("10.20.0.0/16")));
+        assert_eq!(
+            choose_vpc_cidr(Some(cidr("10.20.0.0/16")), 16, &existing),
+            Ok(cidr("10.20.0.0/16"))
+        );
     }
 
     #[test]
     fn requested_cidr_overlapping_a_secondary_block_is_refused_with_the_vpc_named() {
         let existing = [vpc("vpc-1", &["10.0.0.0/16", "10.20.128.0/17"])];
         let err = choose_vpc_cidr(Some(cidr("10.20.0.0/16")), 16, &existing).unwrap_err();
-        assert_eq!(err, PlanError::CidrConflict { requested: cidr("10.20.0.0/16"), vpc_id: "vpc-1".into(), existing: cidr("10.20.128.0/17") });
+        assert_eq!(
+            err,
+            PlanError::CidrConflict {
+                requested: cidr("10.20.0.0/16"),
+                vpc_id: "vpc-1".into(),
+                existing: cidr("10.20.128.0/17")
+            }
+        );
         let message = err.to_string();
-        assert!(message.contains("vpc-1") && message.contains("10.20.128.0/17") && message.contains("options.vpc_cidr"), "{message}");
+        assert!(
+            message.contains("vpc-1")
+                && message.contains("10.20.128.0/17")
+                && message.contains("options.vpc_cidr"),
+            "{message}"
+        );
     }
 
     #[test]
     fn picks_the_first_free_block_skipping_taken_ones() {
         assert_eq!(choose_vpc_cidr(None, 16, &[]), Ok(cidr("10.0.0.0/16")));
-        let existing = [vpc("vpc-a", &["10.0.0.0/16"]), vpc("vpc-b", &["172.31.0.0/16", "10.1.4.0/24"])];
-        assert_eq!(choose_vpc_cidr(None, 16, &existing), Ok(cidr("10.2.0.0/16")));
-        assert_eq!(choose_vpc_cidr(None, 24, &existing), Ok(cidr("10.1.0.0/24")));
+        let existing = [
+            vpc("vpc-a", &["10.0.0.0/16"]),
+            vpc("vpc-b", &["172.31.0.0/16", "10.1.4.0/24"]),
+        ];
+        assert_eq!(
+            choose_vpc_cidr(None, 16, &existing),
+            Ok(cidr("10.2.0.0/16"))
+        );
+        assert_eq!(
+            choose_vpc_cidr(None, 24, &existing),
+            Ok(cidr("10.1.0.0/24"))
+        );
         // A customer using all of 10/8 gets a block from the next range.
-        assert_eq!(choose_vpc_cidr(None, 20, &[vpc("vpc-big", &["10.0.0.0/8"])]), Ok(cidr("172.16.0.0/20")));
+        assert_eq!(
+            choose_vpc_cidr(None, 20, &[vpc("vpc-big", &["10.0.0.0/8"])]),
+            Ok(cidr("172.16.0.0/20"))
+        );
     }
 
     #[test]
     fn every_private_range_taken_is_a_clear_error() {
-        let existing = [vpc("vpc-1", &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])];
+        let existing = [vpc(
+            "vpc-1",
+            &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+        )];
         let err = choose_vpc_cidr(None, 16, &existing).unwrap_err();
-        assert_eq!(err, PlanError::NoFreeBlock { prefix: 16, vpcs: 1 });
+        assert_eq!(
+            err,
+            PlanError::NoFreeBlock {
+                prefix: 16,
+                vpcs: 1
+            }
+        );
         assert!(err.to_string().contains("options.vpc_prefix_length"));
     }
 
@@ -278,10 +367,25 @@ mod tests {
     fn zones_skip_eks_unsupported_ids_and_zones_without_the_instance_type() {
         let chosen = choose_zones("us-east-1", &us_east_1(), &all_names(), "m6i.large", 6);
         let err = chosen.unwrap_err();
-        assert!(matches!(err, PlanError::TooFewZones { usable: 5, wanted: 6, .. }), "{err:?}");
-        assert!(!err.to_string().contains("us-east-1e"), "use1-az3 is not usable: {err}");
+        assert!(
+            matches!(
+                err,
+                PlanError::TooFewZones {
+                    usable: 5,
+                    wanted: 6,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            !err.to_string().contains("us-east-1e"),
+            "use1-az3 is not usable: {err}"
+        );
 
-        let offered: Vec<String> = ["us-east-1a", "us-east-1c", "us-east-1d", "us-east-1e"].map(String::from).to_vec();
+        let offered: Vec<String> = ["us-east-1a", "us-east-1c", "us-east-1d", "us-east-1e"]
+            .map(String::from)
+            .to_vec();
         let chosen = choose_zones("us-east-1", &us_east_1(), &offered, "p4d.24xlarge", 3).unwrap();
         let names: Vec<&str> = chosen.iter().map(|z| z.name.as_str()).collect();
         assert_eq!(names, ["us-east-1a", "us-east-1c", "us-east-1d"]);
@@ -294,16 +398,27 @@ mod tests {
         listed[0].usable = false; // us-east-1f is impaired
         let chosen = choose_zones("us-east-1", &listed, &all_names(), "m6i.large", 4).unwrap();
         let names: Vec<&str> = chosen.iter().map(|z| z.name.as_str()).collect();
-        assert_eq!(names, ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"]);
+        assert_eq!(
+            names,
+            ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"]
+        );
     }
 
     #[test]
     fn too_few_zones_names_what_there_is() {
-        let listed = vec![zone("us-west-1a", "usw1-az3"), zone("us-west-1c", "usw1-az2")];
+        let listed = vec![
+            zone("us-west-1a", "usw1-az3"),
+            zone("us-west-1c", "usw1-az2"),
+        ];
         let names = vec!["us-west-1a".to_string(), "us-west-1c".to_string()];
         let err = choose_zones("us-west-1", &listed, &names, "m6i.large", 2).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("us-west-1 has 1 availability zone(s)") && message.contains("(us-west-1a)") && message.contains("options.az_count"), "{message}");
+        assert!(
+            message.contains("us-west-1 has 1 availability zone(s)")
+                && message.contains("(us-west-1a)")
+                && message.contains("options.az_count"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -75,9 +75,12 @@ impl Default for InstallOptions {
 /// Reads options from a stored install, ignoring fields this version does not know: a record
 /// written by a newer function (during a deploy, some run old code) must stay readable. The
 /// API, where a vendor's typo must be caught, reads `InstallOptions` strictly.
-pub fn lenient<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<InstallOptions, D::Error> {
+pub fn lenient<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<InstallOptions, D::Error> {
     let mut value = serde_json::Value::deserialize(deserializer)?;
-    let known = serde_json::to_value(InstallOptions::default()).map_err(serde::de::Error::custom)?;
+    let known =
+        serde_json::to_value(InstallOptions::default()).map_err(serde::de::Error::custom)?;
     if let (Some(fields), Some(known)) = (value.as_object_mut(), known.as_object()) {
         fields.retain(|name, _| known.contains_key(name));
     }
@@ -91,7 +94,10 @@ fn field(name: &str) -> String {
 impl InstallOptions {
     pub fn validate(&self) -> Result<(), InvalidInput> {
         if !(2..=6).contains(&self.az_count) {
-            return Err(InvalidInput::new(field("az_count"), "\"az_count\" must be 2 to 6 (EKS needs subnets in at least two zones)"));
+            return Err(InvalidInput::new(
+                field("az_count"),
+                "\"az_count\" must be 2 to 6 (EKS needs subnets in at least two zones)",
+            ));
         }
         if let Some(cidr) = &self.vpc_cidr {
             if !cidr.is_private() || !(16..=24).contains(&cidr.prefix()) {
@@ -99,32 +105,58 @@ impl InstallOptions {
             }
         }
         if !(16..=24).contains(&self.vpc_prefix_length) {
-            return Err(InvalidInput::new(field("vpc_prefix_length"), "\"vpc_prefix_length\" must be 16 to 24"));
+            return Err(InvalidInput::new(
+                field("vpc_prefix_length"),
+                "\"vpc_prefix_length\" must be 16 to 24",
+            ));
         }
         let t = &self.node_instance_type;
         let well_formed = t.len() <= 32
             && t.split_once('.').is_some_and(|(family, size)| {
                 family.starts_with(|c: char| c.is_ascii_lowercase())
-                    && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && family
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                     && !size.is_empty()
-                    && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && size
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
             });
         if !well_formed {
-            return Err(InvalidInput::new(field("node_instance_type"), "\"node_instance_type\" must be an EC2 instance type such as \"m6i.large\""));
+            return Err(InvalidInput::new(
+                field("node_instance_type"),
+                "\"node_instance_type\" must be an EC2 instance type such as \"m6i.large\"",
+            ));
         }
         if self.node_max_size == 0 || self.node_max_size > 450 {
-            return Err(InvalidInput::new(field("node_max_size"), "\"node_max_size\" must be 1 to 450"));
+            return Err(InvalidInput::new(
+                field("node_max_size"),
+                "\"node_max_size\" must be 1 to 450",
+            ));
         }
-        if self.node_min_size > self.node_desired_size || self.node_desired_size > self.node_max_size {
-            return Err(InvalidInput::new(field("node_desired_size"), "node sizes must satisfy node_min_size <= node_desired_size <= node_max_size"));
+        if self.node_min_size > self.node_desired_size
+            || self.node_desired_size > self.node_max_size
+        {
+            return Err(InvalidInput::new(
+                field("node_desired_size"),
+                "node sizes must satisfy node_min_size <= node_desired_size <= node_max_size",
+            ));
         }
         if !(20..=16384).contains(&self.node_disk_size_gib) {
-            return Err(InvalidInput::new(field("node_disk_size_gib"), "\"node_disk_size_gib\" must be 20 to 16384"));
+            return Err(InvalidInput::new(
+                field("node_disk_size_gib"),
+                "\"node_disk_size_gib\" must be 20 to 16384",
+            ));
         }
         if let Some(version) = &self.kubernetes_version {
-            let ok = version.strip_prefix("1.").is_some_and(|minor| (1..=3).contains(&minor.len()) && minor.bytes().all(|b| b.is_ascii_digit()));
+            let ok = version.strip_prefix("1.").is_some_and(|minor| {
+                (1..=3).contains(&minor.len()) && minor.bytes().all(|b| b.is_ascii_digit())
+            });
             if !ok {
-                return Err(InvalidInput::new(field("kubernetes_version"), "\"kubernetes_version\" must look like \"1.33\""));
+                return Err(InvalidInput::new(
+                    field("kubernetes_version"),
+                    "\"kubernetes_version\" must look like \"1.33\"",
+                ));
             }
         }
         Ok(())
@@ -145,9 +177,17 @@ mod tests {
     fn defaults_are_valid_and_partial_input_fills_in() {
         assert!(InstallOptions::default().validate().is_ok());
         let o = with(r#"{"az_count":2,"nat_mode":"single","vpc_cidr":"10.20.0.0/16"}"#).unwrap();
-        assert_eq!((o.az_count, o.nat_mode, o.node_max_size), (2, NatMode::Single, 4));
+        assert_eq!(
+            (o.az_count, o.nat_mode, o.node_max_size),
+            (2, NatMode::Single, 4)
+        );
         assert_eq!(o.quota_requests, QuotaRequestMode::Auto);
-        assert_eq!(with(r#"{"quota_requests":"manual"}"#).unwrap().quota_requests, QuotaRequestMode::Manual);
+        assert_eq!(
+            with(r#"{"quota_requests":"manual"}"#)
+                .unwrap()
+                .quota_requests,
+            QuotaRequestMode::Manual
+        );
     }
 
     #[test]
@@ -157,9 +197,13 @@ mod tests {
             #[serde(deserialize_with = "lenient")]
             options: InstallOptions,
         }
-        let stored: Stored = serde_json::from_str(r#"{"options":{"az_count":2,"added_later":true}}"#).unwrap();
+        let stored: Stored =
+            serde_json::from_str(r#"{"options":{"az_count":2,"added_later":true}}"#).unwrap();
         assert_eq!(stored.options.az_count, 2);
-        assert!(serde_json::from_str::<InstallOptions>(r#"{"added_later":true}"#).is_err(), "the API stays strict");
+        assert!(
+            serde_json::from_str::<InstallOptions>(r#"{"added_later":true}"#).is_err(),
+            "the API stays strict"
+        );
     }
 
     #[test]
@@ -169,14 +213,24 @@ mod tests {
             (r#"{"vpc_cidr":"8.8.0.0/16"}"#, "options.vpc_cidr"),
             (r#"{"vpc_cidr":"10.0.0.0/8"}"#, "options.vpc_cidr"),
             (r#"{"vpc_prefix_length":28}"#, "options.vpc_prefix_length"),
-            (r#"{"node_instance_type":"large"}"#, "options.node_instance_type"),
+            (
+                r#"{"node_instance_type":"large"}"#,
+                "options.node_instance_type",
+            ),
             (r#"{"node_min_size":5}"#, "options.node_desired_size"),
             (r#"{"node_disk_size_gib":5}"#, "options.node_disk_size_gib"),
-            (r#"{"kubernetes_version":"latest"}"#, "options.kubernetes_version"),
+            (
+                r#"{"kubernetes_version":"latest"}"#,
+                "options.kubernetes_version",
+            ),
         ] {
             assert_eq!(with(json).unwrap_err(), field, "{json}");
         }
-        assert!(with(r#"{"nat_mode":"none"}"#).unwrap_err().contains("unknown variant"));
-        assert!(with(r#"{"colour":"red"}"#).unwrap_err().contains("unknown field"));
+        assert!(with(r#"{"nat_mode":"none"}"#)
+            .unwrap_err()
+            .contains("unknown variant"));
+        assert!(with(r#"{"colour":"red"}"#)
+            .unwrap_err()
+            .contains("unknown field"));
     }
 }

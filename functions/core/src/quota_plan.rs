@@ -16,47 +16,97 @@ pub struct Quota {
 }
 
 const fn quota(service: &'static str, code: &'static str, name: &'static str) -> Quota {
-    Quota { service, code, name }
+    Quota {
+        service,
+        code,
+        name,
+    }
 }
 
 pub const VPCS: Quota = quota("vpc", "L-F678F1CE", "VPCs per Region");
 pub const INTERNET_GATEWAYS: Quota = quota("vpc", "L-A4707A72", "Internet gateways per Region");
-pub const NAT_GATEWAYS_PER_AZ: Quota = quota("vpc", "L-FE5A380F", "NAT gateways per Availability Zone");
+pub const NAT_GATEWAYS_PER_AZ: Quota =
+    quota("vpc", "L-FE5A380F", "NAT gateways per Availability Zone");
 pub const ELASTIC_IPS: Quota = quota("ec2", "L-0263D0A3", "EC2-VPC Elastic IPs");
 pub const EKS_CLUSTERS: Quota = quota("eks", "L-1194D53C", "Clusters");
-pub const NODE_GROUPS_PER_CLUSTER: Quota = quota("eks", "L-6D54EA21", "Managed node groups per cluster");
-pub const NETWORK_LOAD_BALANCERS: Quota = quota("elasticloadbalancing", "L-69A177A2", "Network Load Balancers per Region");
+pub const NODE_GROUPS_PER_CLUSTER: Quota =
+    quota("eks", "L-6D54EA21", "Managed node groups per cluster");
+pub const NETWORK_LOAD_BALANCERS: Quota = quota(
+    "elasticloadbalancing",
+    "L-69A177A2",
+    "Network Load Balancers per Region",
+);
 
 /// On-Demand vCPU quotas, by the letters an instance type's family starts with (`m` of
 /// `m6i.large`). AWS counts every family of one quota against the same number.
 const ON_DEMAND_VCPU_QUOTAS: &[(&[&str], Quota)] = &[
     (
         &["a", "c", "d", "h", "i", "im", "is", "m", "r", "t", "z"],
-        quota("ec2", "L-1216C47A", "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances"),
+        quota(
+            "ec2",
+            "L-1216C47A",
+            "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+        ),
     ),
-    (&["g", "gr", "vt"], quota("ec2", "L-DB2E81BA", "Running On-Demand G and VT instances")),
-    (&["p"], quota("ec2", "L-417A185B", "Running On-Demand P instances")),
-    (&["x"], quota("ec2", "L-7295265B", "Running On-Demand X instances")),
-    (&["f"], quota("ec2", "L-74FC7D96", "Running On-Demand F instances")),
-    (&["inf"], quota("ec2", "L-1945791B", "Running On-Demand Inf instances")),
-    (&["dl"], quota("ec2", "L-6E869C2A", "Running On-Demand DL instances")),
-    (&["trn"], quota("ec2", "L-2C3B7624", "Running On-Demand Trn instances")),
-    (&["hpc"], quota("ec2", "L-F7808C92", "Running On-Demand HPC instances")),
-    (&["u"], quota("ec2", "L-43DA4232", "Running On-Demand High Memory instances")),
+    (
+        &["g", "gr", "vt"],
+        quota("ec2", "L-DB2E81BA", "Running On-Demand G and VT instances"),
+    ),
+    (
+        &["p"],
+        quota("ec2", "L-417A185B", "Running On-Demand P instances"),
+    ),
+    (
+        &["x"],
+        quota("ec2", "L-7295265B", "Running On-Demand X instances"),
+    ),
+    (
+        &["f"],
+        quota("ec2", "L-74FC7D96", "Running On-Demand F instances"),
+    ),
+    (
+        &["inf"],
+        quota("ec2", "L-1945791B", "Running On-Demand Inf instances"),
+    ),
+    (
+        &["dl"],
+        quota("ec2", "L-6E869C2A", "Running On-Demand DL instances"),
+    ),
+    (
+        &["trn"],
+        quota("ec2", "L-2C3B7624", "Running On-Demand Trn instances"),
+    ),
+    (
+        &["hpc"],
+        quota("ec2", "L-F7808C92", "Running On-Demand HPC instances"),
+    ),
+    (
+        &["u"],
+        quota(
+            "ec2",
+            "L-43DA4232",
+            "Running On-Demand High Memory instances",
+        ),
+    ),
 ];
 
 /// The letters before the first digit of an instance type (`inf` of `inf2.xlarge`, `u` of
 /// `u-6tb1.metal`).
 pub fn family_letters(instance_type: &str) -> &str {
     let family = instance_type.split('.').next().unwrap_or(instance_type);
-    let end = family.find(|c: char| !c.is_ascii_lowercase()).unwrap_or(family.len());
+    let end = family
+        .find(|c: char| !c.is_ascii_lowercase())
+        .unwrap_or(family.len());
     &family[..end]
 }
 
 /// The On-Demand vCPU quota that running instances of `instance_type` count against.
 pub fn on_demand_vcpu_quota(instance_type: &str) -> Option<Quota> {
     let letters = family_letters(instance_type);
-    ON_DEMAND_VCPU_QUOTAS.iter().find(|(families, _)| families.contains(&letters)).map(|(_, q)| *q)
+    ON_DEMAND_VCPU_QUOTAS
+        .iter()
+        .find(|(families, _)| families.contains(&letters))
+        .map(|(_, q)| *q)
 }
 
 /// How the account's current use of a quota is measured; check-quotas maps each to the
@@ -90,23 +140,56 @@ pub struct UnknownFamily(pub String);
 /// The headroom `options` needs of each quota, given the vCPUs of one node (from
 /// DescribeInstanceTypes).
 pub fn plan(options: &InstallOptions, vcpus_per_node: u32) -> Result<Vec<Need>, UnknownFamily> {
-    let vcpu_quota = on_demand_vcpu_quota(&options.node_instance_type).ok_or_else(|| UnknownFamily(options.node_instance_type.clone()))?;
+    let vcpu_quota = on_demand_vcpu_quota(&options.node_instance_type)
+        .ok_or_else(|| UnknownFamily(options.node_instance_type.clone()))?;
     // One NAT gateway, and so one Elastic IP, per zone in per-az mode; one in all otherwise.
     let nat_gateways = match options.nat_mode {
         NatMode::Single => 1,
         NatMode::PerAz => u64::from(options.az_count),
     };
     let mut needs = vec![
-        Need { quota: VPCS, measure: Measure::Vpcs, needed: 1 },
-        Need { quota: INTERNET_GATEWAYS, measure: Measure::InternetGateways, needed: 1 },
-        Need { quota: NAT_GATEWAYS_PER_AZ, measure: Measure::NatGatewaysInFullestZone, needed: 1 },
-        Need { quota: ELASTIC_IPS, measure: Measure::ElasticIps, needed: nat_gateways },
-        Need { quota: vcpu_quota, measure: Measure::OnDemandVcpus, needed: u64::from(options.node_max_size) * u64::from(vcpus_per_node) },
-        Need { quota: EKS_CLUSTERS, measure: Measure::EksClusters, needed: 1 },
-        Need { quota: NODE_GROUPS_PER_CLUSTER, measure: Measure::NodeGroupsInNewCluster, needed: 1 },
+        Need {
+            quota: VPCS,
+            measure: Measure::Vpcs,
+            needed: 1,
+        },
+        Need {
+            quota: INTERNET_GATEWAYS,
+            measure: Measure::InternetGateways,
+            needed: 1,
+        },
+        Need {
+            quota: NAT_GATEWAYS_PER_AZ,
+            measure: Measure::NatGatewaysInFullestZone,
+            needed: 1,
+        },
+        Need {
+            quota: ELASTIC_IPS,
+            measure: Measure::ElasticIps,
+            needed: nat_gateways,
+        },
+        Need {
+            quota: vcpu_quota,
+            measure: Measure::OnDemandVcpus,
+            needed: u64::from(options.node_max_size) * u64::from(vcpus_per_node),
+        },
+        Need {
+            quota: EKS_CLUSTERS,
+            measure: Measure::EksClusters,
+            needed: 1,
+        },
+        Need {
+            quota: NODE_GROUPS_PER_CLUSTER,
+            measure: Measure::NodeGroupsInNewCluster,
+            needed: 1,
+        },
     ];
     if options.load_balancer {
-        needs.push(Need { quota: NETWORK_LOAD_BALANCERS, measure: Measure::NetworkLoadBalancers, needed: 1 });
+        needs.push(Need {
+            quota: NETWORK_LOAD_BALANCERS,
+            measure: Measure::NetworkLoadBalancers,
+            needed: 1,
+        });
     }
     Ok(needs)
 }
@@ -130,7 +213,14 @@ impl Deficit {
     pub fn describe(&self) -> String {
         format!(
             "{} ({} {}): limit {}, in use {}, install needs {} more; request {} at {}",
-            self.quota_name, self.service, self.quota_code, self.applied, self.usage, self.needed, self.request_value, self.console_url
+            self.quota_name,
+            self.service,
+            self.quota_code,
+            self.applied,
+            self.usage,
+            self.needed,
+            self.request_value,
+            self.console_url
         )
     }
 }
@@ -141,7 +231,11 @@ pub fn shortfall(need: &Need, applied: f64, usage: u64, region: &str) -> Option<
     let wanted = usage.saturating_add(need.needed);
     // A missing or nonsensical applied value counts as none: better a needless request than
     // a build that fails halfway.
-    let applied = if applied.is_finite() && applied > 0.0 { applied } else { 0.0 };
+    let applied = if applied.is_finite() && applied > 0.0 {
+        applied
+    } else {
+        0.0
+    };
     if (wanted as f64) <= applied {
         return None;
     }
@@ -176,7 +270,11 @@ mod tests {
 
     fn needs(json: &str, vcpus: u32) -> Vec<(&'static str, u64)> {
         let options: InstallOptions = serde_json::from_str(json).unwrap();
-        plan(&options, vcpus).unwrap().into_iter().map(|n| (n.quota.code, n.needed)).collect()
+        plan(&options, vcpus)
+            .unwrap()
+            .into_iter()
+            .map(|n| (n.quota.code, n.needed))
+            .collect()
     }
 
     #[test]
@@ -199,7 +297,10 @@ mod tests {
 
     #[test]
     fn single_nat_needs_one_address_and_no_balancer_needs_no_nlb() {
-        let n = needs(r#"{"nat_mode":"single","az_count":4,"load_balancer":false,"node_instance_type":"g5.2xlarge","node_max_size":3}"#, 8);
+        let n = needs(
+            r#"{"nat_mode":"single","az_count":4,"load_balancer":false,"node_instance_type":"g5.2xlarge","node_max_size":3}"#,
+            8,
+        );
         assert!(n.contains(&("L-0263D0A3", 1)));
         assert!(n.contains(&("L-DB2E81BA", 24)), "{n:?}");
         assert!(!n.iter().any(|(code, _)| *code == "L-69A177A2"));
@@ -223,19 +324,37 @@ mod tests {
             ("hpc7g.4xlarge", "L-F7808C92"),
             ("u-6tb1.metal", "L-43DA4232"),
         ] {
-            assert_eq!(on_demand_vcpu_quota(instance_type).map(|q| q.code), Some(code), "{instance_type}");
+            assert_eq!(
+                on_demand_vcpu_quota(instance_type).map(|q| q.code),
+                Some(code),
+                "{instance_type}"
+            );
         }
         assert_eq!(on_demand_vcpu_quota("mac2.metal"), None);
-        let options = InstallOptions { node_instance_type: "mac2.metal".into(), ..Default::default() };
+        let options = InstallOptions {
+            node_instance_type: "mac2.metal".into(),
+            ..Default::default()
+        };
         assert_eq!(plan(&options, 12), Err(UnknownFamily("mac2.metal".into())));
     }
 
     #[test]
     fn shortfall_reports_what_to_request_and_where() {
-        let vcpus = Need { quota: plan(&InstallOptions::default(), 2).unwrap()[4].quota, measure: Measure::OnDemandVcpus, needed: 8 };
-        assert_eq!(shortfall(&vcpus, 16.0, 8, "us-east-1"), None, "exactly enough is enough");
+        let vcpus = Need {
+            quota: plan(&InstallOptions::default(), 2).unwrap()[4].quota,
+            measure: Measure::OnDemandVcpus,
+            needed: 8,
+        };
+        assert_eq!(
+            shortfall(&vcpus, 16.0, 8, "us-east-1"),
+            None,
+            "exactly enough is enough"
+        );
         let d = shortfall(&vcpus, 5.0, 2, "eu-west-1").unwrap();
-        assert_eq!((d.applied, d.usage, d.needed, d.request_value), (5.0, 2, 8, 10));
+        assert_eq!(
+            (d.applied, d.usage, d.needed, d.request_value),
+            (5.0, 2, 8, 10)
+        );
         assert_eq!(d.console_url, "https://eu-west-1.console.aws.amazon.com/servicequotas/home/services/ec2/quotas/L-1216C47A");
         assert!(d.describe().contains("request 10"), "{}", d.describe());
     }

@@ -27,8 +27,18 @@ impl CaughtError {
         let cause = self.cause.as_deref().unwrap_or("").trim();
         serde_json::from_str::<serde_json::Value>(cause)
             .ok()
-            .and_then(|v| v.get("errorMessage").and_then(|m| m.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| if cause.is_empty() { format!("the step failed with {}", self.error) } else { cause.to_owned() })
+            .and_then(|v| {
+                v.get("errorMessage")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| {
+                if cause.is_empty() {
+                    format!("the step failed with {}", self.error)
+                } else {
+                    cause.to_owned()
+                }
+            })
     }
 }
 
@@ -38,18 +48,36 @@ mod tests {
 
     #[test]
     fn step_input_rejects_malformed_ids() {
-        let ok: Result<StepInput, _> = serde_json::from_str(r#"{"install_id":"inst-01hzy0000000000000000000aa","tenant_id":"acme"}"#);
+        let ok: Result<StepInput, _> = serde_json::from_str(
+            r#"{"install_id":"inst-01hzy0000000000000000000aa","tenant_id":"acme"}"#,
+        );
         assert!(ok.is_ok());
-        let bad: Result<StepInput, _> = serde_json::from_str(r#"{"install_id":"../../etc","tenant_id":"acme"}"#);
+        let bad: Result<StepInput, _> =
+            serde_json::from_str(r#"{"install_id":"../../etc","tenant_id":"acme"}"#);
         assert!(bad.unwrap_err().to_string().contains("not an install id"));
     }
 
     #[test]
     fn caught_error_message_prefers_the_lambda_error_message() {
-        let lambda = CaughtError { error: "TrustInvalid".into(), cause: Some(r#"{"errorType":"TrustInvalid","errorMessage":"wildcard principal"}"#.into()) };
+        let lambda = CaughtError {
+            error: "TrustInvalid".into(),
+            cause: Some(
+                r#"{"errorType":"TrustInvalid","errorMessage":"wildcard principal"}"#.into(),
+            ),
+        };
         assert_eq!(lambda.message(), "wildcard principal");
-        let plain = CaughtError { error: "States.Timeout".into(), cause: Some("timed out".into()) };
+        let plain = CaughtError {
+            error: "States.Timeout".into(),
+            cause: Some("timed out".into()),
+        };
         assert_eq!(plain.message(), "timed out");
-        assert_eq!(CaughtError { error: "X".into(), cause: None }.message(), "the step failed with X");
+        assert_eq!(
+            CaughtError {
+                error: "X".into(),
+                cause: None
+            }
+            .message(),
+            "the step failed with X"
+        );
     }
 }

@@ -64,7 +64,11 @@ impl InstallPage {
     /// A page of install items read through an index: more follow when DynamoDB says where
     /// it stopped.
     fn read(items: Option<Vec<Item>>, last_evaluated_key: Option<Item>) -> Result<Self> {
-        let installs = items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<Install>>>()?;
+        let installs = items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<Install>>>()?;
         let next = match last_evaluated_key {
             Some(key) if !key.is_empty() => installs.last().map(|i| i.install_id.clone()),
             _ => None,
@@ -90,7 +94,10 @@ fn event_sk(seq: u64) -> String {
 }
 
 fn slot_pk(install: &Install) -> String {
-    format!("SLOT#{}#{}#{}", install.tenant_id, install.account_id, install.region)
+    format!(
+        "SLOT#{}#{}#{}",
+        install.tenant_id, install.account_id, install.region
+    )
 }
 
 fn keyed(mut item: Item, pk: String, sk: String) -> Item {
@@ -108,58 +115,93 @@ fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T> {
 }
 
 fn install_item(install: &Install) -> Result<Item> {
-    Ok(by_status::indexed(keyed(to_item(install)?, install_pk(&install.install_id), "META".into()), install))
+    Ok(by_status::indexed(
+        keyed(
+            to_item(install)?,
+            install_pk(&install.install_id),
+            "META".into(),
+        ),
+        install,
+    ))
 }
 
 fn event_item(install_id: &InstallId, event: &TimelineEvent) -> Result<Item> {
-    Ok(keyed(to_item(event)?, install_pk(install_id), event_sk(event.seq)))
+    Ok(keyed(
+        to_item(event)?,
+        install_pk(install_id),
+        event_sk(event.seq),
+    ))
 }
 
 fn slot_item(install: &Install) -> Item {
-    keyed(HashMap::from([("holder".to_string(), s(install.install_id.as_str()))]), slot_pk(install), "META".into())
+    keyed(
+        HashMap::from([("holder".to_string(), s(install.install_id.as_str()))]),
+        slot_pk(install),
+        "META".into(),
+    )
 }
 
 fn conflict_backoff(attempt: u32) -> std::time::Duration {
     let ceiling_ms = 10u64 << attempt.min(5);
     let mut random = [0u8; 8];
     // Without randomness, fall back to the full ceiling: slower, still correct.
-    let jitter = getrandom::fill(&mut random).map_or(ceiling_ms, |()| u64::from_le_bytes(random) % ceiling_ms + 1);
+    let jitter = getrandom::fill(&mut random)
+        .map_or(ceiling_ms, |()| u64::from_le_bytes(random) % ceiling_ms + 1);
     std::time::Duration::from_millis(jitter)
 }
 
 /// Which items of a cancelled transaction were refused for a failed condition, by position.
 fn refused_conditions(err: &SdkError<TransactWriteItemsError>) -> Option<Vec<bool>> {
     match err.as_service_error()? {
-        TransactWriteItemsError::TransactionCanceledException(e) => {
-            Some(e.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect())
-        }
+        TransactWriteItemsError::TransactionCanceledException(e) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
         _ => None,
     }
 }
 
 impl InstallStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// The store every function uses: the table named by `TABLE_NAME`.
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self> {
-        Ok(Self::new(Client::new(config), crate::aws::env("TABLE_NAME")?))
+        Ok(Self::new(
+            Client::new(config),
+            crate::aws::env("TABLE_NAME")?,
+        ))
     }
 
-    fn put(&self, item: Item, condition: &str, values: &[(&str, AttributeValue)]) -> Result<TransactWriteItem> {
-        let mut put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+    fn put(
+        &self,
+        item: Item,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<TransactWriteItem> {
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition);
         for (name, value) in values {
             put = put.expression_attribute_values(*name, value.clone());
         }
-        let put = put
-            .build()
-            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        let put = put.build().map_err(|e| Error::Corrupt(e.to_string()))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
     pub async fn create_tenant(&self, tenant: &Tenant) -> Result<()> {
-        let item = keyed(to_item(tenant)?, tenant_pk(&tenant.tenant_id), "META".into());
+        let item = keyed(
+            to_item(tenant)?,
+            tenant_pk(&tenant.tenant_id),
+            "META".into(),
+        );
         let result = self
             .client
             .put_item()
@@ -170,7 +212,11 @@ impl InstallStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 // Ours all the same when the SDK repeated a put that took effect (its answer
                 // lost): the External ID, made by this request, tells.
                 match self.get_tenant(&tenant.tenant_id).await {
@@ -216,13 +262,26 @@ impl InstallStore {
 
     /// Writes a new install, its first timeline event, and claims its tenant/account/region
     /// slot, all or nothing. A taken slot names the install that holds it.
-    pub async fn create_install(&self, install: &Install, first_event: &TimelineEvent) -> Result<()> {
+    pub async fn create_install(
+        &self,
+        install: &Install,
+        first_event: &TimelineEvent,
+    ) -> Result<()> {
         let items = vec![
             self.put(slot_item(install), "attribute_not_exists(pk)", &[])?,
             self.put(install_item(install)?, "attribute_not_exists(pk)", &[])?,
-            self.put(event_item(&install.install_id, first_event)?, "attribute_not_exists(pk)", &[])?,
+            self.put(
+                event_item(&install.install_id, first_event)?,
+                "attribute_not_exists(pk)",
+                &[],
+            )?,
         ];
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(()),
             Err(err) => match refused_conditions(&err) {
@@ -236,12 +295,18 @@ impl InstallStore {
 
     /// The error for a refused slot claim, naming the install that holds the slot.
     async fn slot_taken(&self, install: &Install) -> Result<Error> {
-        let holder = self.get_item(slot_pk(install)).await?.and_then(|item| match item.get("holder") {
-            Some(AttributeValue::S(id)) => InstallId::parse("holder", id).ok(),
-            _ => None,
-        });
+        let holder =
+            self.get_item(slot_pk(install))
+                .await?
+                .and_then(|item| match item.get("holder") {
+                    Some(AttributeValue::S(id)) => InstallId::parse("holder", id).ok(),
+                    _ => None,
+                });
         // The holder finished between our write and this read: the caller may simply retry.
-        Ok(holder.map_or_else(|| Error::Contended(install.install_id.clone()), |existing| Error::SlotTaken { existing }))
+        Ok(holder.map_or_else(
+            || Error::Contended(install.install_id.clone()),
+            |existing| Error::SlotTaken { existing },
+        ))
     }
 
     pub async fn get_install(&self, install_id: &InstallId) -> Result<Install> {
@@ -249,7 +314,10 @@ impl InstallStore {
         from_item(item.ok_or_else(|| Error::InstallNotFound(install_id.clone()))?)
     }
 
-    pub async fn get_install_with_timeline(&self, install_id: &InstallId) -> Result<InstallWithTimeline> {
+    pub async fn get_install_with_timeline(
+        &self,
+        install_id: &InstallId,
+    ) -> Result<InstallWithTimeline> {
         let mut install = None;
         let mut timeline = Vec::new();
         let mut start: Option<Item> = None;
@@ -286,7 +354,12 @@ impl InstallStore {
     }
 
     /// A tenant's installs, newest first.
-    pub async fn list_installs(&self, tenant_id: &TenantId, limit: i32, after: Option<&InstallId>) -> Result<InstallPage> {
+    pub async fn list_installs(
+        &self,
+        tenant_id: &TenantId,
+        limit: i32,
+        after: Option<&InstallId>,
+    ) -> Result<InstallPage> {
         let start = after.map(|id| {
             HashMap::from([
                 ("pk".to_string(), s(install_pk(id))),
@@ -316,6 +389,7 @@ impl InstallStore {
     /// allowed. Frees the install's slot when it fails or is removed (and takes it back on a
     /// retry).
     pub async fn record(&self, install_id: &InstallId, change: Change) -> Result<Install> {
-        self.write_changes(install_id, None, std::slice::from_ref(&change)).await
+        self.write_changes(install_id, None, std::slice::from_ref(&change))
+            .await
     }
 }

@@ -39,8 +39,14 @@ pub const OWNED: &str = "owned";
 /// - `aws:eks:cluster-name`: the cluster security group EKS makes;
 /// - `KubernetesCluster`: the legacy in-tree tag, still on in-tree EBS volumes;
 /// - `cluster.k8s.amazonaws.com/name`: interfaces the VPC CNI made for pods.
-pub const CLUSTER_NAME_TAGS: [&str; 6] =
-    ["elbv2.k8s.aws/cluster", "eks:cluster-name", "eks:eks-cluster-name", "aws:eks:cluster-name", "KubernetesCluster", "cluster.k8s.amazonaws.com/name"];
+pub const CLUSTER_NAME_TAGS: [&str; 6] = [
+    "elbv2.k8s.aws/cluster",
+    "eks:cluster-name",
+    "eks:eks-cluster-name",
+    "aws:eks:cluster-name",
+    "KubernetesCluster",
+    "cluster.k8s.amazonaws.com/name",
+];
 
 /// The tag by which `tags` say their resource was made for (is owned by) `cluster`, if any:
 /// `kubernetes.io/cluster/<cluster>=owned`, or one of [`CLUSTER_NAME_TAGS`] naming it.
@@ -49,7 +55,10 @@ pub const CLUSTER_NAME_TAGS: [&str; 6] =
 pub fn made_for_cluster(tags: &[(String, String)], cluster: &str) -> Option<String> {
     let owned_key = kubernetes_cluster_tag(cluster);
     tags.iter()
-        .find(|(k, v)| (*k == owned_key && v == OWNED) || (CLUSTER_NAME_TAGS.contains(&k.as_str()) && v == cluster))
+        .find(|(k, v)| {
+            (*k == owned_key && v == OWNED)
+                || (CLUSTER_NAME_TAGS.contains(&k.as_str()) && v == cluster)
+        })
         .map(|(k, _)| k.clone())
 }
 
@@ -58,19 +67,43 @@ mod tests {
     use super::*;
 
     fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn owned_or_named_is_made_for_the_cluster_shared_is_not() {
         let c = "byoc-inst-a";
-        assert_eq!(made_for_cluster(&tags(&[("kubernetes.io/cluster/byoc-inst-a", "owned")]), c).as_deref(), Some("kubernetes.io/cluster/byoc-inst-a"));
-        assert_eq!(made_for_cluster(&tags(&[("kubernetes.io/cluster/byoc-inst-a", "shared")]), c), None);
-        assert_eq!(made_for_cluster(&tags(&[("kubernetes.io/cluster/byoc-inst-b", "owned")]), c), None);
+        assert_eq!(
+            made_for_cluster(&tags(&[("kubernetes.io/cluster/byoc-inst-a", "owned")]), c)
+                .as_deref(),
+            Some("kubernetes.io/cluster/byoc-inst-a")
+        );
+        assert_eq!(
+            made_for_cluster(&tags(&[("kubernetes.io/cluster/byoc-inst-a", "shared")]), c),
+            None
+        );
+        assert_eq!(
+            made_for_cluster(&tags(&[("kubernetes.io/cluster/byoc-inst-b", "owned")]), c),
+            None
+        );
         for key in CLUSTER_NAME_TAGS {
-            assert_eq!(made_for_cluster(&tags(&[(key, c)]), c).as_deref(), Some(key));
-            assert_eq!(made_for_cluster(&tags(&[(key, "byoc-inst-b")]), c), None, "{key} naming another cluster");
+            assert_eq!(
+                made_for_cluster(&tags(&[(key, c)]), c).as_deref(),
+                Some(key)
+            );
+            assert_eq!(
+                made_for_cluster(&tags(&[(key, "byoc-inst-b")]), c),
+                None,
+                "{key} naming another cluster"
+            );
         }
-        assert_eq!(made_for_cluster(&tags(&[("ebs.csi.aws.com/cluster", "true")]), c), None, "names no cluster");
+        assert_eq!(
+            made_for_cluster(&tags(&[("ebs.csi.aws.com/cluster", "true")]), c),
+            None,
+            "names no cluster"
+        );
     }
 }

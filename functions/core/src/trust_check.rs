@@ -48,14 +48,30 @@ pub struct TrustCheck {
 
 impl TrustCheck {
     /// This run's result, carrying `since` over from the last check when the status is the same.
-    pub fn new(status: TrustStatus, reason: Option<String>, checked_at: DateTime<Utc>, previous: Option<&TrustCheck>) -> Self {
-        let since = previous.filter(|p| p.status == status).map_or(checked_at, |p| p.since);
-        Self { status, checked_at, since, reason }
+    pub fn new(
+        status: TrustStatus,
+        reason: Option<String>,
+        checked_at: DateTime<Utc>,
+        previous: Option<&TrustCheck>,
+    ) -> Self {
+        let since = previous
+            .filter(|p| p.status == status)
+            .map_or(checked_at, |p| p.since);
+        Self {
+            status,
+            checked_at,
+            since,
+            reason,
+        }
     }
 
     /// The check recorded last, if any is readable.
-    pub fn recorded(step_data: &std::collections::BTreeMap<String, serde_json::Value>) -> Option<Self> {
-        step_data.get(TRUST_CHECK_KEY).and_then(|v| serde_json::from_value(v.clone()).ok())
+    pub fn recorded(
+        step_data: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Option<Self> {
+        step_data
+            .get(TRUST_CHECK_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     /// Whether the status changed since the last check. An install never checked became
@@ -101,29 +117,82 @@ mod tests {
     #[test]
     fn only_a_change_of_status_is_news_and_only_going_bad_emails() {
         let ok = TrustCheck::new(TrustStatus::Ok, None, at("2026-11-24T00:00:00Z"), None);
-        assert!(!ok.changed(None) && !ok.emails_customer(None), "a first ok says nothing");
-        let lost = TrustCheck::new(TrustStatus::Lost, Some("role gone".into()), at("2026-11-24T06:00:00Z"), Some(&ok));
+        assert!(
+            !ok.changed(None) && !ok.emails_customer(None),
+            "a first ok says nothing"
+        );
+        let lost = TrustCheck::new(
+            TrustStatus::Lost,
+            Some("role gone".into()),
+            at("2026-11-24T06:00:00Z"),
+            Some(&ok),
+        );
         assert!(lost.changed(Some(&ok)) && lost.emails_customer(Some(&ok)));
         assert!(lost.emails_customer(None), "bad at the first check");
-        let still = TrustCheck::new(TrustStatus::Lost, Some("role gone".into()), at("2026-11-24T12:00:00Z"), Some(&lost));
-        assert!(!still.changed(Some(&lost)) && !still.emails_customer(Some(&lost)), "said once");
-        assert_eq!(still.since, at("2026-11-24T06:00:00Z"), "since carries over");
-        let weakened = TrustCheck::new(TrustStatus::Weakened, Some("no External ID".into()), at("2026-11-24T18:00:00Z"), Some(&still));
-        assert!(weakened.emails_customer(Some(&still)), "another problem, another fix");
+        let still = TrustCheck::new(
+            TrustStatus::Lost,
+            Some("role gone".into()),
+            at("2026-11-24T12:00:00Z"),
+            Some(&lost),
+        );
+        assert!(
+            !still.changed(Some(&lost)) && !still.emails_customer(Some(&lost)),
+            "said once"
+        );
+        assert_eq!(
+            still.since,
+            at("2026-11-24T06:00:00Z"),
+            "since carries over"
+        );
+        let weakened = TrustCheck::new(
+            TrustStatus::Weakened,
+            Some("no External ID".into()),
+            at("2026-11-24T18:00:00Z"),
+            Some(&still),
+        );
+        assert!(
+            weakened.emails_customer(Some(&still)),
+            "another problem, another fix"
+        );
         assert_eq!(weakened.since, at("2026-11-24T18:00:00Z"));
-        let back = TrustCheck::new(TrustStatus::Ok, None, at("2026-11-25T00:00:00Z"), Some(&weakened));
-        assert!(back.changed(Some(&weakened)) && !back.emails_customer(Some(&weakened)), "recovery is recorded, not emailed");
-        assert_eq!((back.outcome(), lost.outcome()), (Outcome::Succeeded, Outcome::Waiting));
+        let back = TrustCheck::new(
+            TrustStatus::Ok,
+            None,
+            at("2026-11-25T00:00:00Z"),
+            Some(&weakened),
+        );
+        assert!(
+            back.changed(Some(&weakened)) && !back.emails_customer(Some(&weakened)),
+            "recovery is recorded, not emailed"
+        );
+        assert_eq!(
+            (back.outcome(), lost.outcome()),
+            (Outcome::Succeeded, Outcome::Waiting)
+        );
     }
 
     #[test]
     fn the_record_reads_as_the_api_documents_it() {
-        let lost = TrustCheck::new(TrustStatus::Lost, Some("the access stack was deleted".into()), at("2026-11-24T06:00:00Z"), None);
+        let lost = TrustCheck::new(
+            TrustStatus::Lost,
+            Some("the access stack was deleted".into()),
+            at("2026-11-24T06:00:00Z"),
+            None,
+        );
         let value = serde_json::to_value(&lost).unwrap();
-        assert_eq!(value, json!({"status": "lost", "checked_at": "2026-11-24T06:00:00Z", "since": "2026-11-24T06:00:00Z", "reason": "the access stack was deleted"}));
+        assert_eq!(
+            value,
+            json!({"status": "lost", "checked_at": "2026-11-24T06:00:00Z", "since": "2026-11-24T06:00:00Z", "reason": "the access stack was deleted"})
+        );
         let step_data = [(TRUST_CHECK_KEY.to_string(), value)].into();
         assert_eq!(TrustCheck::recorded(&step_data), Some(lost.clone()));
-        let ok = serde_json::to_value(TrustCheck::new(TrustStatus::Ok, None, at("2026-11-24T06:00:00Z"), None)).unwrap();
+        let ok = serde_json::to_value(TrustCheck::new(
+            TrustStatus::Ok,
+            None,
+            at("2026-11-24T06:00:00Z"),
+            None,
+        ))
+        .unwrap();
         assert!(ok.get("reason").is_none(), "{ok}");
         assert_eq!(lost.message("111122223333"), "scheduled trust check: access to account 111122223333 is lost: the access stack was deleted");
     }

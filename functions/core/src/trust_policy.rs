@@ -37,7 +37,9 @@ fn decode(document: &str) -> String {
     if trimmed.starts_with('{') {
         trimmed.to_owned()
     } else {
-        urlencoding::decode(trimmed).map(|s| s.into_owned()).unwrap_or_else(|_| trimmed.to_owned())
+        urlencoding::decode(trimmed)
+            .map(|s| s.into_owned())
+            .unwrap_or_else(|_| trimmed.to_owned())
     }
 }
 
@@ -54,7 +56,12 @@ fn allows_assume_role(statement: &Value) -> bool {
         && as_list(statement.get("Action").unwrap_or(&Value::Null))
             .iter()
             .filter_map(|a| a.as_str())
-            .any(|a| matches!(a.to_ascii_lowercase().as_str(), "sts:assumerole" | "sts:*" | "*"))
+            .any(|a| {
+                matches!(
+                    a.to_ascii_lowercase().as_str(),
+                    "sts:assumerole" | "sts:*" | "*"
+                )
+            })
 }
 
 /// The account a principal entry names: `123456789012`, `arn:aws:iam::123456789012:root`,
@@ -63,7 +70,10 @@ fn principal_account(principal: &str) -> Option<&str> {
     if principal.len() == 12 && principal.bytes().all(|b| b.is_ascii_digit()) {
         return Some(principal);
     }
-    principal.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(3)).filter(|a| !a.is_empty())
+    principal
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split(':').nth(3))
+        .filter(|a| !a.is_empty())
 }
 
 fn requires_external_id(statement: &Value) -> bool {
@@ -71,8 +81,16 @@ fn requires_external_id(statement: &Value) -> bool {
         .get("Condition")
         .and_then(|c| c.get("StringEquals"))
         .and_then(|c| c.as_object())
-        .and_then(|c| c.iter().find(|(k, _)| k.eq_ignore_ascii_case("sts:ExternalId")))
-        .is_some_and(|(_, v)| as_list(v).iter().all(|x| x.as_str().is_some_and(|s| !s.is_empty() && !s.contains('*'))))
+        .and_then(|c| {
+            c.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("sts:ExternalId"))
+        })
+        .is_some_and(|(_, v)| {
+            as_list(v).iter().all(|x| {
+                x.as_str()
+                    .is_some_and(|s| !s.is_empty() && !s.contains('*'))
+            })
+        })
 }
 
 /// Everything unsafe about `document` for a role the vendor account assumes; empty when the
@@ -93,12 +111,15 @@ pub fn assess(document: &str, vendor_account: &str) -> Vec<TrustProblem> {
             other => as_list(other.get("AWS").unwrap_or(&Value::Null)),
         };
         for entry in aws_principals {
-            let Some(entry) = entry.as_str() else { continue };
+            let Some(entry) = entry.as_str() else {
+                continue;
+            };
             let problem = match principal_account(entry) {
                 _ if entry.contains('*') => Some(TrustProblem::WildcardPrincipal),
                 Some(account) if account == vendor_account => {
                     vendor_trusted = true;
-                    (!requires_external_id(statement)).then_some(TrustProblem::MissingExternalIdCondition)
+                    (!requires_external_id(statement))
+                        .then_some(TrustProblem::MissingExternalIdCondition)
                 }
                 _ => Some(TrustProblem::ForeignPrincipal(entry.to_owned())),
             };
@@ -122,48 +143,95 @@ mod tests {
     const VENDOR: &str = "123456789012";
 
     fn policy(principal: &str, condition: &str) -> String {
-        format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRole"{condition}}}]}}"#)
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRole"{condition}}}]}}"#
+        )
     }
 
     const WITH_EXTERNAL_ID: &str = r#","Condition":{"StringEquals":{"sts:ExternalId":"abc123"}}"#;
 
     #[test]
     fn the_template_policy_is_clean() {
-        for principal in [r#"{"AWS":"arn:aws:iam::123456789012:root"}"#, r#"{"AWS":"123456789012"}"#, r#"{"AWS":["arn:aws:iam::123456789012:role/byoc/installer"]}"#] {
-            assert_eq!(assess(&policy(principal, WITH_EXTERNAL_ID), VENDOR), vec![], "{principal}");
+        for principal in [
+            r#"{"AWS":"arn:aws:iam::123456789012:root"}"#,
+            r#"{"AWS":"123456789012"}"#,
+            r#"{"AWS":["arn:aws:iam::123456789012:role/byoc/installer"]}"#,
+        ] {
+            assert_eq!(
+                assess(&policy(principal, WITH_EXTERNAL_ID), VENDOR),
+                vec![],
+                "{principal}"
+            );
         }
     }
 
     #[test]
     fn url_encoded_documents_are_read() {
-        let encoded = urlencoding::encode(&policy(r#"{"AWS":"123456789012"}"#, WITH_EXTERNAL_ID)).into_owned();
+        let encoded = urlencoding::encode(&policy(r#"{"AWS":"123456789012"}"#, WITH_EXTERNAL_ID))
+            .into_owned();
         assert_eq!(assess(&encoded, VENDOR), vec![]);
     }
 
     #[test]
     fn wildcards_are_refused() {
-        assert_eq!(assess(&policy(r#""*""#, WITH_EXTERNAL_ID), VENDOR), vec![TrustProblem::WildcardPrincipal]);
-        assert_eq!(assess(&policy(r#"{"AWS":"*"}"#, WITH_EXTERNAL_ID), VENDOR), vec![TrustProblem::WildcardPrincipal]);
-        assert!(assess(&policy(r#"{"AWS":["123456789012","arn:aws:iam::*:root"]}"#, WITH_EXTERNAL_ID), VENDOR).contains(&TrustProblem::WildcardPrincipal));
+        assert_eq!(
+            assess(&policy(r#""*""#, WITH_EXTERNAL_ID), VENDOR),
+            vec![TrustProblem::WildcardPrincipal]
+        );
+        assert_eq!(
+            assess(&policy(r#"{"AWS":"*"}"#, WITH_EXTERNAL_ID), VENDOR),
+            vec![TrustProblem::WildcardPrincipal]
+        );
+        assert!(assess(
+            &policy(
+                r#"{"AWS":["123456789012","arn:aws:iam::*:root"]}"#,
+                WITH_EXTERNAL_ID
+            ),
+            VENDOR
+        )
+        .contains(&TrustProblem::WildcardPrincipal));
     }
 
     #[test]
     fn external_id_condition_is_required_and_exact() {
         let vendor = r#"{"AWS":"123456789012"}"#;
-        assert_eq!(assess(&policy(vendor, ""), VENDOR), vec![TrustProblem::MissingExternalIdCondition]);
+        assert_eq!(
+            assess(&policy(vendor, ""), VENDOR),
+            vec![TrustProblem::MissingExternalIdCondition]
+        );
         let like = r#","Condition":{"StringLike":{"sts:ExternalId":"*"}}"#;
-        assert_eq!(assess(&policy(vendor, like), VENDOR), vec![TrustProblem::MissingExternalIdCondition]);
+        assert_eq!(
+            assess(&policy(vendor, like), VENDOR),
+            vec![TrustProblem::MissingExternalIdCondition]
+        );
         let empty = r#","Condition":{"StringEquals":{"sts:ExternalId":""}}"#;
-        assert_eq!(assess(&policy(vendor, empty), VENDOR), vec![TrustProblem::MissingExternalIdCondition]);
+        assert_eq!(
+            assess(&policy(vendor, empty), VENDOR),
+            vec![TrustProblem::MissingExternalIdCondition]
+        );
     }
 
     #[test]
     fn other_accounts_and_garbage_are_reported() {
         let two = r#"{"AWS":["123456789012","arn:aws:iam::999999999999:root"]}"#;
-        assert_eq!(assess(&policy(two, WITH_EXTERNAL_ID), VENDOR), vec![TrustProblem::ForeignPrincipal("arn:aws:iam::999999999999:root".into())]);
-        assert_eq!(assess(&policy(r#"{"AWS":"999999999999"}"#, WITH_EXTERNAL_ID), VENDOR).last(), Some(&TrustProblem::VendorNotTrusted));
+        assert_eq!(
+            assess(&policy(two, WITH_EXTERNAL_ID), VENDOR),
+            vec![TrustProblem::ForeignPrincipal(
+                "arn:aws:iam::999999999999:root".into()
+            )]
+        );
+        assert_eq!(
+            assess(
+                &policy(r#"{"AWS":"999999999999"}"#, WITH_EXTERNAL_ID),
+                VENDOR
+            )
+            .last(),
+            Some(&TrustProblem::VendorNotTrusted)
+        );
         assert_eq!(assess("not json", VENDOR), vec![TrustProblem::Unreadable]);
-        assert!(TrustProblem::MissingExternalIdCondition.fix(VENDOR).contains("sts:ExternalId"));
+        assert!(TrustProblem::MissingExternalIdCondition
+            .fix(VENDOR)
+            .contains("sts:ExternalId"));
     }
 
     #[test]

@@ -24,15 +24,38 @@ pub async fn ensure_vendor_admin(
     principal_arn: &str,
     fault: &Fault,
 ) -> Result<bool, CreateClusterError> {
-    ensure_access(eks, install, cluster, principal_arn, CLUSTER_ADMIN_POLICY_ARN, "vendor-access", fault).await
+    ensure_access(
+        eks,
+        install,
+        cluster,
+        principal_arn,
+        CLUSTER_ADMIN_POLICY_ARN,
+        "vendor-access",
+        fault,
+    )
+    .await
 }
 
 /// The installer role's entry (the install's `customer_role_arn`), with the edit policy cluster-wide.
-pub async fn ensure_installer_edit(eks: &Client, install: &Install, cluster: &str, fault: &Fault) -> Result<Option<String>, CreateClusterError> {
+pub async fn ensure_installer_edit(
+    eks: &Client,
+    install: &Install,
+    cluster: &str,
+    fault: &Fault,
+) -> Result<Option<String>, CreateClusterError> {
     let role = install.resources.get("customer_role_arn").ok_or_else(|| {
         CreateClusterError::Invalid(format!("install {} has no customer_role_arn: the validate-trust step did not record the installer role", install.install_id))
     })?;
-    let changed = ensure_access(eks, install, cluster, role, EDIT_POLICY_ARN, "installer-access", fault).await?;
+    let changed = ensure_access(
+        eks,
+        install,
+        cluster,
+        role,
+        EDIT_POLICY_ARN,
+        "installer-access",
+        fault,
+    )
+    .await?;
     Ok(changed.then(|| role.clone()))
 }
 

@@ -3,7 +3,9 @@
 use aws_sdk_eks::types::{Addon, AddonPodIdentityAssociations, AddonStatus, ResolveConflicts};
 use aws_sdk_eks::Client;
 use byoc_core::cluster_plan::{self, AddonCompatibility, AddonVersion};
-use byoc_core::controller_tags::{ebs_csi_configuration, EBS_CSI_ADDON, EBS_CSI_ROLE_KEY, EBS_CSI_SERVICE_ACCOUNT};
+use byoc_core::controller_tags::{
+    ebs_csi_configuration, EBS_CSI_ADDON, EBS_CSI_ROLE_KEY, EBS_CSI_SERVICE_ACCOUNT,
+};
 use byoc_core::model::Install;
 use futures_util::future::try_join_all;
 

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_eks::types::{
-    AuthenticationMode, Cluster, CreateAccessConfigRequest, LogSetup, LogType, Logging, VpcConfigRequest,
+    AuthenticationMode, Cluster, CreateAccessConfigRequest, LogSetup, LogType, Logging,
+    VpcConfigRequest,
 };
 use aws_sdk_eks::Client;
 use byoc_core::cluster_plan::{self, OfferedVersion, Support};
@@ -21,7 +22,13 @@ const LOG_TYPES: [LogType; 3] = [LogType::Api, LogType::Audit, LogType::Authenti
 pub async fn describe(eks: &Client, name: &str) -> Result<Option<Cluster>, CreateClusterError> {
     match eks.describe_cluster().name(name).send().await {
         Ok(out) => Ok(out.cluster),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
         Err(err) => Err(aws("EKS", err)),
     }
 }
@@ -32,9 +39,18 @@ pub async fn offered_versions(eks: &Client) -> Result<Vec<OfferedVersion>, Creat
     let mut offered = Vec::new();
     while let Some(page) = pages.next().await {
         for v in page.map_err(|e| aws("EKS", e))?.cluster_versions() {
-            let Some(version) = v.cluster_version() else { continue };
-            let status = v.version_status().map(|s| s.as_str()).or(v.status().map(|s| s.as_str())).unwrap_or_default();
-            offered.push(OfferedVersion { version: version.to_owned(), support: Support::parse(status) });
+            let Some(version) = v.cluster_version() else {
+                continue;
+            };
+            let status = v
+                .version_status()
+                .map(|s| s.as_str())
+                .or(v.status().map(|s| s.as_str()))
+                .unwrap_or_default();
+            offered.push(OfferedVersion {
+                version: version.to_owned(),
+                support: Support::parse(status),
+            });
         }
     }
     Ok(offered)
@@ -46,7 +62,13 @@ pub fn tag_map(install: &Install, name: &str) -> HashMap<String, String> {
 
 /// Asks EKS for the cluster. A cluster already there under this name (a retry after a
 /// timeout) is fetched, not an error.
-pub async fn create(eks: &Client, install: &Install, network: &InstallNetwork, version: &str, settings: &Settings) -> Result<Cluster, CreateClusterError> {
+pub async fn create(
+    eks: &Client,
+    install: &Install,
+    network: &InstallNetwork,
+    version: &str,
+    settings: &Settings,
+) -> Result<Cluster, CreateClusterError> {
     let name = byoc_core::tags::cluster_name(install);
     let role_arn = install.resources.get("cluster_role_arn").ok_or_else(|| {
         CreateClusterError::Invalid(format!("install {} has no cluster_role_arn: the validate-trust step did not record the customer stack's outputs", install.install_id))
@@ -57,7 +79,14 @@ pub async fn create(eks: &Client, install: &Install, network: &InstallNetwork, v
         .endpoint_private_access(true)
         .set_public_access_cidrs(Some(settings.public_access_cidrs.clone()))
         .build();
-    let logging = Logging::builder().cluster_logging(LogSetup::builder().set_types(Some(LOG_TYPES.to_vec())).enabled(true).build()).build();
+    let logging = Logging::builder()
+        .cluster_logging(
+            LogSetup::builder()
+                .set_types(Some(LOG_TYPES.to_vec()))
+                .enabled(true)
+                .build(),
+        )
+        .build();
     // Access entries, not the aws-auth ConfigMap; and the installer's own role gets no
     // standing admin rights in the customer's cluster: the vendor's access is its own entry.
     let access = CreateAccessConfigRequest::builder()
@@ -77,9 +106,18 @@ pub async fn create(eks: &Client, install: &Install, network: &InstallNetwork, v
     match request.send().await {
         Ok(out) => out.cluster.ok_or_else(|| aws_missing("CreateCluster")),
         Err(err) => match err.as_service_error() {
-            Some(e) if e.is_resource_in_use_exception() => describe(eks, &name).await?.ok_or_else(|| aws_missing("DescribeCluster")),
-            Some(e) if e.is_invalid_parameter_exception() || e.is_unsupported_availability_zone_exception() || e.is_resource_limit_exceeded_exception() => {
-                Err(CreateClusterError::Invalid(format!("EKS refused to create cluster {name}: {}", eks_message(e))))
+            Some(e) if e.is_resource_in_use_exception() => describe(eks, &name)
+                .await?
+                .ok_or_else(|| aws_missing("DescribeCluster")),
+            Some(e)
+                if e.is_invalid_parameter_exception()
+                    || e.is_unsupported_availability_zone_exception()
+                    || e.is_resource_limit_exceeded_exception() =>
+            {
+                Err(CreateClusterError::Invalid(format!(
+                    "EKS refused to create cluster {name}: {}",
+                    eks_message(e)
+                )))
             }
             _ => Err(aws("EKS", err)),
         },
@@ -87,7 +125,10 @@ pub async fn create(eks: &Client, install: &Install, network: &InstallNetwork, v
 }
 
 fn aws_missing(operation: &str) -> CreateClusterError {
-    CreateClusterError::Core(byoc_core::Error::Aws { service: "EKS", message: format!("{operation} returned no cluster") })
+    CreateClusterError::Core(byoc_core::Error::Aws {
+        service: "EKS",
+        message: format!("{operation} returned no cluster"),
+    })
 }
 
 /// EKS's health issues of a failed cluster, as one line: `code: message; ...`.
@@ -120,6 +161,12 @@ pub fn join_issues(issues: Vec<String>) -> String {
 }
 
 /// The requested version (the install's option) or the newest in standard support.
-pub fn plan_version(install: &Install, offered: &[OfferedVersion]) -> Result<String, CreateClusterError> {
-    Ok(cluster_plan::kubernetes_version(install.options.kubernetes_version.as_deref(), offered)?)
+pub fn plan_version(
+    install: &Install,
+    offered: &[OfferedVersion],
+) -> Result<String, CreateClusterError> {
+    Ok(cluster_plan::kubernetes_version(
+        install.options.kubernetes_version.as_deref(),
+        offered,
+    )?)
 }

@@ -11,7 +11,13 @@ use serde_json::{json, Value};
 /// The chart and its values, once the install's VPC is known.
 pub fn load_balancer_controller(install: &Install) -> Option<Value> {
     let vpc_id = install.resources.get("vpc_id")?;
-    let values = load_balancer_controller_values(&cluster_name(install), install.region.as_str(), vpc_id, &install.install_id, &install.tenant_id);
+    let values = load_balancer_controller_values(
+        &cluster_name(install),
+        install.region.as_str(),
+        vpc_id,
+        &install.install_id,
+        &install.tenant_id,
+    );
     Some(json!({
         "chart": "aws-load-balancer-controller",
         "repository": "https://aws.github.io/eks-charts",
@@ -36,9 +42,18 @@ mod tests {
         install.resources.insert("vpc_id".into(), "vpc-0abc".into());
         let chart = load_balancer_controller(&install).unwrap();
         let values = &chart["values"];
-        assert_eq!(values["clusterName"], format!("byoc-{}", install.install_id).as_str());
-        assert_eq!((values["region"].as_str(), values["vpcId"].as_str()), (Some("eu-west-1"), Some("vpc-0abc")));
-        assert_eq!(values["defaultTags"]["byoc:install-id"], install.install_id.as_str());
+        assert_eq!(
+            values["clusterName"],
+            format!("byoc-{}", install.install_id).as_str()
+        );
+        assert_eq!(
+            (values["region"].as_str(), values["vpcId"].as_str()),
+            (Some("eu-west-1"), Some("vpc-0abc"))
+        );
+        assert_eq!(
+            values["defaultTags"]["byoc:install-id"],
+            install.install_id.as_str()
+        );
         assert_eq!(values["defaultTags"]["byoc:tenant-id"], "acme");
     }
 }

@@ -32,7 +32,10 @@ impl CreateClusterError {
 
 impl From<CreateClusterError> for Diagnostic {
     fn from(err: CreateClusterError) -> Self {
-        Diagnostic { error_type: err.error_name().into(), error_message: err.to_string() }
+        Diagnostic {
+            error_type: err.error_name().into(),
+            error_message: err.to_string(),
+        }
     }
 }
 
@@ -58,11 +61,31 @@ mod tests {
 
     #[test]
     fn names_are_the_ones_the_state_machine_routes_on() {
-        let diagnostic = Diagnostic::from(CreateClusterError::ClusterFailed("NodeCreationFailure: instances did not join".into()));
-        assert_eq!((diagnostic.error_type.as_str(), diagnostic.error_message.as_str()), ("ClusterFailed", "NodeCreationFailure: instances did not join"));
-        assert_eq!(CreateClusterError::Invalid(String::new()).error_name(), "ClusterInvalid");
-        assert_eq!(CreateClusterError::NetworkNotReady(String::new()).error_name(), "NetworkNotReady");
-        let transient = CreateClusterError::Core(byoc_core::Error::Aws { service: "EKS", message: "throttled".into() });
+        let diagnostic = Diagnostic::from(CreateClusterError::ClusterFailed(
+            "NodeCreationFailure: instances did not join".into(),
+        ));
+        assert_eq!(
+            (
+                diagnostic.error_type.as_str(),
+                diagnostic.error_message.as_str()
+            ),
+            (
+                "ClusterFailed",
+                "NodeCreationFailure: instances did not join"
+            )
+        );
+        assert_eq!(
+            CreateClusterError::Invalid(String::new()).error_name(),
+            "ClusterInvalid"
+        );
+        assert_eq!(
+            CreateClusterError::NetworkNotReady(String::new()).error_name(),
+            "NetworkNotReady"
+        );
+        let transient = CreateClusterError::Core(byoc_core::Error::Aws {
+            service: "EKS",
+            message: "throttled".into(),
+        });
         assert_eq!(transient.error_name(), "Transient");
     }
 }

@@ -20,11 +20,24 @@ pub fn name(cluster: &str) -> String {
 }
 
 /// Creates the group (or finds it, on a repeat) and sets its retention; safe to call again.
-pub async fn ensure(logs: &Client, install: &Install, cluster: &str) -> Result<String, CreateClusterError> {
+pub async fn ensure(
+    logs: &Client,
+    install: &Install,
+    cluster: &str,
+) -> Result<String, CreateClusterError> {
     let name = name(cluster);
-    match logs.create_log_group().log_group_name(&name).set_tags(Some(tag_map(install, &name))).send().await {
+    match logs
+        .create_log_group()
+        .log_group_name(&name)
+        .set_tags(Some(tag_map(install, &name)))
+        .send()
+        .await
+    {
         Ok(_) => {}
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_already_exists_exception()) => {}
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_already_exists_exception()) => {}
         Err(err) => return Err(aws("CloudWatch Logs", err)),
     }
     logs.put_retention_policy()

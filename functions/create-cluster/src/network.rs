@@ -32,7 +32,11 @@ impl InstallNetwork {
     /// Private then public: the control plane gets both, so public load balancers can
     /// reach nodes and nodes reach the API privately.
     pub fn all_subnet_ids(&self) -> Vec<String> {
-        self.private.iter().chain(&self.public).map(|s| s.id.clone()).collect()
+        self.private
+            .iter()
+            .chain(&self.public)
+            .map(|s| s.id.clone())
+            .collect()
     }
 
     pub fn private_subnet_ids(&self) -> Vec<String> {
@@ -41,23 +45,50 @@ impl InstallNetwork {
 }
 
 fn install_filter(install_id: &InstallId) -> Filter {
-    Filter::builder().name(format!("tag:{INSTALL_TAG}")).values(install_id.as_str()).build()
+    Filter::builder()
+        .name(format!("tag:{INSTALL_TAG}"))
+        .values(install_id.as_str())
+        .build()
 }
 
 /// The install's available subnets, split by role. Needs private subnets in two zones at
 /// least (EKS refuses fewer) and all in one VPC.
-pub async fn find(ec2: &Client, install_id: &InstallId) -> Result<InstallNetwork, CreateClusterError> {
-    let mut pages = ec2.describe_subnets().filters(install_filter(install_id)).into_paginator().send();
+pub async fn find(
+    ec2: &Client,
+    install_id: &InstallId,
+) -> Result<InstallNetwork, CreateClusterError> {
+    let mut pages = ec2
+        .describe_subnets()
+        .filters(install_filter(install_id))
+        .into_paginator()
+        .send();
     let mut found = Vec::new();
     while let Some(page) = pages.next().await {
         found.extend(page.map_err(|e| aws("EC2", e))?.subnets.unwrap_or_default());
     }
-    let tagged = |subnet: &aws_sdk_ec2::types::Subnet, key: &str| subnet.tags().iter().any(|t| t.key() == Some(key) && t.value() == Some("1"));
+    let tagged = |subnet: &aws_sdk_ec2::types::Subnet, key: &str| {
+        subnet
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some(key) && t.value() == Some("1"))
+    };
     let mut vpcs: Vec<String> = Vec::new();
     let (mut private, mut public) = (Vec::new(), Vec::new());
-    for subnet in found.iter().filter(|s| s.state() == Some(&SubnetState::Available)) {
-        let (Some(id), Some(zone), Some(vpc)) = (subnet.subnet_id(), subnet.availability_zone(), subnet.vpc_id()) else { continue };
-        let entry = Subnet { id: id.to_owned(), zone: zone.to_owned() };
+    for subnet in found
+        .iter()
+        .filter(|s| s.state() == Some(&SubnetState::Available))
+    {
+        let (Some(id), Some(zone), Some(vpc)) = (
+            subnet.subnet_id(),
+            subnet.availability_zone(),
+            subnet.vpc_id(),
+        ) else {
+            continue;
+        };
+        let entry = Subnet {
+            id: id.to_owned(),
+            zone: zone.to_owned(),
+        };
         if tagged(subnet, PRIVATE_ROLE_TAG) {
             private.push(entry);
         } else if tagged(subnet, PUBLIC_ROLE_TAG) {
@@ -89,11 +120,19 @@ pub async fn find(ec2: &Client, install_id: &InstallId) -> Result<InstallNetwork
 /// True when the install's NAT gateways exist and every one is available: only then can
 /// nodes in private subnets pull images and join the cluster.
 pub async fn nat_ready(ec2: &Client, install_id: &InstallId) -> Result<bool, CreateClusterError> {
-    let mut pages = ec2.describe_nat_gateways().filter(install_filter(install_id)).into_paginator().send();
+    let mut pages = ec2
+        .describe_nat_gateways()
+        .filter(install_filter(install_id))
+        .into_paginator()
+        .send();
     let mut states = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws("EC2", e))?;
-        states.extend(page.nat_gateways().iter().filter_map(|g| g.state().cloned()));
+        states.extend(
+            page.nat_gateways()
+                .iter()
+                .filter_map(|g| g.state().cloned()),
+        );
     }
     // Deleted gateways linger in the listing for a while and say nothing about the live ones.
     states.retain(|s| !matches!(s, NatGatewayState::Deleted | NatGatewayState::Deleting));

@@ -19,7 +19,12 @@ impl Settings {
     /// Reads `VENDOR_DEPLOY_ROLE_ARN` and optional
     /// `CLUSTER_PUBLIC_ACCESS_CIDRS` (comma-separated, default `0.0.0.0/0`).
     pub fn from_env() -> Result<Self, byoc_core::Error> {
-        let optional = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let optional = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         Ok(Self {
             vendor_deploy_role_arn: env("VENDOR_DEPLOY_ROLE_ARN")?,
             public_access_cidrs: parse_cidrs(optional("CLUSTER_PUBLIC_ACCESS_CIDRS").as_deref())?,
@@ -28,7 +33,9 @@ impl Settings {
 }
 
 fn parse_cidrs(value: Option<&str>) -> Result<Vec<String>, byoc_core::Error> {
-    let Some(value) = value else { return Ok(vec!["0.0.0.0/0".to_owned()]) };
+    let Some(value) = value else {
+        return Ok(vec!["0.0.0.0/0".to_owned()]);
+    };
     value
         .split(',')
         .map(str::trim)
@@ -48,7 +55,13 @@ mod tests {
     #[test]
     fn public_access_defaults_to_everyone_and_refuses_bad_blocks() {
         assert_eq!(parse_cidrs(None).unwrap(), ["0.0.0.0/0"]);
-        assert_eq!(parse_cidrs(Some("203.0.113.0/24, 198.51.100.7/32")).unwrap(), ["203.0.113.0/24", "198.51.100.7/32"]);
-        assert!(parse_cidrs(Some("203.0.113.1/24")).unwrap_err().to_string().contains("host bits"));
+        assert_eq!(
+            parse_cidrs(Some("203.0.113.0/24, 198.51.100.7/32")).unwrap(),
+            ["203.0.113.0/24", "198.51.100.7/32"]
+        );
+        assert!(parse_cidrs(Some("203.0.113.1/24"))
+            .unwrap_err()
+            .to_string()
+            .contains("host bits"));
     }
 }

@@ -9,11 +9,11 @@
 use byoc_core::customer_topic;
 use byoc_core::email::{self, Email, QuotaLine};
 use byoc_core::fault::Fault;
-use byoc_core::install_change::Change;
-use byoc_core::quota_plan::Deficit;
-use byoc_core::model::{Install, InstallError, InstallStatus, Notice, Outcome, Step};
-use byoc_core::step_input::CaughtError;
 use byoc_core::ids::{InstallId, TenantId};
+use byoc_core::install_change::Change;
+use byoc_core::model::{Install, InstallError, InstallStatus, Notice, Outcome, Step};
+use byoc_core::quota_plan::Deficit;
+use byoc_core::step_input::CaughtError;
 use byoc_core::store::InstallStore;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,10 @@ pub enum NotifyError {
 impl From<NotifyError> for Diagnostic {
     fn from(err: NotifyError) -> Self {
         let NotifyError::Core(core) = &err;
-        Diagnostic { error_type: core.error_name().into(), error_message: err.to_string() }
+        Diagnostic {
+            error_type: core.error_name().into(),
+            error_message: err.to_string(),
+        }
     }
 }
 
@@ -90,14 +93,23 @@ pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, Not
                 let install = if install.status == InstallStatus::Removed {
                     install
                 } else {
-                    let change = Change::new(Step::SweepDangling, Outcome::Succeeded, removed_message(&install)).status(InstallStatus::Removed);
+                    let change = Change::new(
+                        Step::SweepDangling,
+                        Outcome::Succeeded,
+                        removed_message(&install),
+                    )
+                    .status(InstallStatus::Removed);
                     deps.store.record(&install.install_id, change).await?
                 };
                 let email = email::removed(&deps.vendor_name, &install);
                 (install, email, Notice::Removed)
             }
             NotifyOutcome::WaitingForQuota => {
-                let email = email::waiting_for_quota(&deps.vendor_name, &install, &requested_quotas(&install));
+                let email = email::waiting_for_quota(
+                    &deps.vendor_name,
+                    &install,
+                    &requested_quotas(&install),
+                );
                 (install, email, Notice::WaitingForQuota)
             }
         };
@@ -106,11 +118,21 @@ pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, Not
         } else {
             let message_id = publish(deps, &install, &email, notice).await?;
             deps.fault.point("publish");
-            let change = Change::new(Step::Notify, Outcome::Succeeded, format!("{} email sent (SNS message {message_id})", notice.as_str()));
-            deps.store.record(&install.install_id, change.notified(notice)).await?;
+            let change = Change::new(
+                Step::Notify,
+                Outcome::Succeeded,
+                format!("{} email sent (SNS message {message_id})", notice.as_str()),
+            );
+            deps.store
+                .record(&install.install_id, change.notified(notice))
+                .await?;
             info!(%message_id, "notification sent");
         }
-        Ok(NotifyOutput { install_id: install.install_id, tenant_id: install.tenant_id, status: install.status })
+        Ok(NotifyOutput {
+            install_id: install.install_id,
+            tenant_id: install.tenant_id,
+            status: install.status,
+        })
     }
     .instrument(span)
     .await
@@ -136,26 +158,41 @@ async fn mark_ready(deps: &Deps, install: Install) -> Result<(Install, Email), N
     let install = if install.status == InstallStatus::Ready {
         install
     } else {
-        let change = Change::new(Step::Notify, Outcome::Succeeded, "install is ready").status(InstallStatus::Ready);
+        let change = Change::new(Step::Notify, Outcome::Succeeded, "install is ready")
+            .status(InstallStatus::Ready);
         deps.store.record(&install.install_id, change).await?
     };
     let email = email::ready(&deps.vendor_name, &install);
     Ok((install, email))
 }
 
-async fn mark_failed(deps: &Deps, install: Install, caught: Option<&CaughtError>) -> Result<(Install, Email), NotifyError> {
+async fn mark_failed(
+    deps: &Deps,
+    install: Install,
+    caught: Option<&CaughtError>,
+) -> Result<(Install, Email), NotifyError> {
     let install = if install.status == InstallStatus::Failed {
         install
     } else {
         let error = InstallError {
             // The step that recorded the failure, else the one running when it was caught.
-            step: install.failed_step.or(install.current_step).unwrap_or(Step::Request),
+            step: install
+                .failed_step
+                .or(install.current_step)
+                .unwrap_or(Step::Request),
             code: caught.map_or_else(|| "Unknown".to_owned(), |c| c.error.clone()),
-            message: caught.map_or_else(|| "the install stopped without an error description".to_owned(), CaughtError::message),
+            message: caught.map_or_else(
+                || "the install stopped without an error description".to_owned(),
+                CaughtError::message,
+            ),
         };
-        let change = Change::new(error.step, Outcome::Failed, format!("install failed: {}", error.message))
-            .status(InstallStatus::Failed)
-            .error(error);
+        let change = Change::new(
+            error.step,
+            Outcome::Failed,
+            format!("install failed: {}", error.message),
+        )
+        .status(InstallStatus::Failed)
+        .error(error);
         deps.store.record(&install.install_id, change).await?
     };
     let error = install.last_error.clone().unwrap_or(InstallError {
@@ -177,10 +214,25 @@ fn requested_quotas(install: &Install) -> Vec<QuotaLine> {
         .unwrap_or_default();
     deficits
         .into_iter()
-        .map(|d| QuotaLine { service: d.service, quota_code: d.quota_code, quota_name: d.quota_name, applied: d.applied, requested: d.request_value as f64, console_url: d.console_url })
+        .map(|d| QuotaLine {
+            service: d.service,
+            quota_code: d.quota_code,
+            quota_name: d.quota_name,
+            applied: d.applied,
+            requested: d.request_value as f64,
+            console_url: d.console_url,
+        })
         .collect()
 }
 
-async fn publish(deps: &Deps, install: &Install, email: &Email, notice: Notice) -> Result<String, NotifyError> {
-    Ok(customer_topic::publish(&deps.sns, &deps.topic_arn, install, email, notice.as_str()).await?)
+async fn publish(
+    deps: &Deps,
+    install: &Install,
+    email: &Email,
+    notice: Notice,
+) -> Result<String, NotifyError> {
+    Ok(
+        customer_topic::publish(&deps.sns, &deps.topic_arn, install, email, notice.as_str())
+            .await?,
+    )
 }

@@ -6,7 +6,9 @@ use crate::QuotaRequest;
 fn smaller_option(quota_code: &str) -> &'static str {
     match quota_code {
         "L-0263D0A3" | "L-FE5A380F" => "nat_mode \"single\" or a smaller az_count",
-        "L-F678F1CE" | "L-A4707A72" => "delete an unused VPC (and its internet gateway) in the region",
+        "L-F678F1CE" | "L-A4707A72" => {
+            "delete an unused VPC (and its internet gateway) in the region"
+        }
         "L-69A177A2" => "load_balancer false, or delete an unused network load balancer",
         "L-1194D53C" | "L-6D54EA21" => "delete an unused EKS cluster in the region",
         _ => "a smaller node_max_size or node_instance_type",
@@ -30,5 +32,9 @@ pub fn message(denied: &[&QuotaRequest]) -> String {
             )
         })
         .collect();
-    format!("AWS did not approve {} quota increase(s): {}; then retry the install", denied.len(), lines.join("; "))
+    format!(
+        "AWS did not approve {} quota increase(s): {}; then retry the install",
+        denied.len(),
+        lines.join("; ")
+    )
 }

@@ -120,7 +120,10 @@ impl From<RequestQuotaError> for Diagnostic {
             RequestQuotaError::NotChecked(_) => "Internal",
             RequestQuotaError::Core(core) => core.error_name(),
         };
-        Diagnostic { error_type: error_type.into(), error_message: err.to_string() }
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: err.to_string(),
+        }
     }
 }
 
@@ -128,22 +131,39 @@ pub(crate) fn aws_error(err: impl std::error::Error) -> RequestQuotaError {
     RequestQuotaError::Core(byoc_core::Error::aws("Service Quotas", err))
 }
 
-pub async fn handle(deps: &Deps, input: StepInput) -> Result<RequestQuotaOutput, RequestQuotaError> {
-    let span = info_span!("request-quota", install_id = %input.install_id, tenant_id = %input.tenant_id);
+pub async fn handle(
+    deps: &Deps,
+    input: StepInput,
+) -> Result<RequestQuotaOutput, RequestQuotaError> {
+    let span =
+        info_span!("request-quota", install_id = %input.install_id, tenant_id = %input.tenant_id);
     async {
         let result = run(deps, &input).await;
         match &result {
             Ok(state) => info!(?state, "quota requests checked"),
             Err(err) => warn!(error = %err, "request-quota failed"),
         }
-        Ok(RequestQuotaOutput { install_id: input.install_id.clone(), tenant_id: input.tenant_id.clone(), status: result?, wait_seconds: deps.poll_seconds })
+        Ok(RequestQuotaOutput {
+            install_id: input.install_id.clone(),
+            tenant_id: input.tenant_id.clone(),
+            status: result?,
+            wait_seconds: deps.poll_seconds,
+        })
     }
     .instrument(span)
     .await
 }
 
-fn stored<T: serde::de::DeserializeOwned>(install: &Install, key: &str, field: &str) -> Option<Result<T, serde_json::Error>> {
-    install.step_data.get(key).and_then(|data| data.get(field)).map(|value| serde_json::from_value(value.clone()))
+fn stored<T: serde::de::DeserializeOwned>(
+    install: &Install,
+    key: &str,
+    field: &str,
+) -> Option<Result<T, serde_json::Error>> {
+    install
+        .step_data
+        .get(key)
+        .and_then(|data| data.get(field))
+        .map(|value| serde_json::from_value(value.clone()))
 }
 
 async fn run(deps: &Deps, input: &StepInput) -> Result<RequestState, RequestQuotaError> {
@@ -151,23 +171,45 @@ async fn run(deps: &Deps, input: &StepInput) -> Result<RequestState, RequestQuot
     let install = &session.install;
     let deficits: Vec<Deficit> = match stored(install, QUOTA_CHECK_KEY, "deficits") {
         Some(Ok(deficits)) => deficits,
-        Some(Err(err)) => return Err(byoc_core::Error::Corrupt(format!("step_data.{QUOTA_CHECK_KEY}: {err}")).into()),
-        None => return Err(RequestQuotaError::NotChecked(format!("install {} has no quota check; run check-quotas first", install.install_id))),
+        Some(Err(err)) => {
+            return Err(
+                byoc_core::Error::Corrupt(format!("step_data.{QUOTA_CHECK_KEY}: {err}")).into(),
+            )
+        }
+        None => {
+            return Err(RequestQuotaError::NotChecked(format!(
+                "install {} has no quota check; run check-quotas first",
+                install.install_id
+            )))
+        }
     };
     // Unreadable earlier records only cost a lookup: open requests are found by listing.
-    let previous: Vec<QuotaRequest> = stored(install, QUOTA_REQUESTS_KEY, "requests").and_then(Result::ok).unwrap_or_default();
+    let previous: Vec<QuotaRequest> = stored(install, QUOTA_REQUESTS_KEY, "requests")
+        .and_then(Result::ok)
+        .unwrap_or_default();
     let now = chrono::Utc::now();
-    let waiting_since = stored(install, QUOTA_REQUESTS_KEY, "waiting_since").and_then(Result::ok).unwrap_or(now);
+    let waiting_since = stored(install, QUOTA_REQUESTS_KEY, "waiting_since")
+        .and_then(Result::ok)
+        .unwrap_or(now);
     let mode = mode_of(install);
     if install.current_step != Some(Step::RequestQuota) {
-        let started = Change::new(Step::RequestQuota, Outcome::Started, format!("{} quota increase(s) needed ({mode:?} mode)", deficits.len()));
+        let started = Change::new(
+            Step::RequestQuota,
+            Outcome::Started,
+            format!(
+                "{} quota increase(s) needed ({mode:?} mode)",
+                deficits.len()
+            ),
+        );
         deps.store.record(&install.install_id, started).await?;
     }
 
     let quotas = aws_sdk_servicequotas::Client::new(&session.config);
     let mut requests = Vec::with_capacity(deficits.len());
     for deficit in &deficits {
-        let earlier = previous.iter().find(|p| p.quota_code == deficit.quota_code && p.desired_value == deficit.request_value);
+        let earlier = previous.iter().find(|p| {
+            p.quota_code == deficit.quota_code && p.desired_value == deficit.request_value
+        });
         requests.push(resolve(&quotas, mode, deficit, earlier, &deps.fault).await?);
     }
     let state = overall(requests.iter().map(|r| r.state));
@@ -175,17 +217,42 @@ async fn run(deps: &Deps, input: &StepInput) -> Result<RequestState, RequestQuot
     // Record only what changed: a poll every few minutes for days must not flood the timeline.
     if requests != previous {
         let (outcome, message) = summary(state, &requests);
-        let data = json!(QuotaRequests { mode, requests: requests.clone(), waiting_since: Some(waiting_since) });
-        deps.store.record(&install.install_id, Change::new(Step::RequestQuota, outcome, message).data(QUOTA_REQUESTS_KEY, data)).await?;
+        let data = json!(QuotaRequests {
+            mode,
+            requests: requests.clone(),
+            waiting_since: Some(waiting_since)
+        });
+        deps.store
+            .record(
+                &install.install_id,
+                Change::new(Step::RequestQuota, outcome, message).data(QUOTA_REQUESTS_KEY, data),
+            )
+            .await?;
     }
     if state == RequestState::Denied {
-        let denied: Vec<&QuotaRequest> = requests.iter().filter(|r| r.state == RequestState::Denied).collect();
+        let denied: Vec<&QuotaRequest> = requests
+            .iter()
+            .filter(|r| r.state == RequestState::Denied)
+            .collect();
         return Err(RequestQuotaError::QuotaDenied(denial::message(&denied)));
     }
     let waited = (now - waiting_since).num_seconds().max(0) as u64;
     if state == RequestState::Pending && waited > deps.max_wait_seconds {
-        let pending: Vec<String> = requests.iter().filter(|r| r.state == RequestState::Pending).map(|r| format!("{} ({} {}): {}", r.quota_name, r.service, r.quota_code, r.console_url)).collect();
-        let message = format!("AWS has not decided these quota increases after {} hours: {}", waited / 3600, pending.join("; "));
+        let pending: Vec<String> = requests
+            .iter()
+            .filter(|r| r.state == RequestState::Pending)
+            .map(|r| {
+                format!(
+                    "{} ({} {}): {}",
+                    r.quota_name, r.service, r.quota_code, r.console_url
+                )
+            })
+            .collect();
+        let message = format!(
+            "AWS has not decided these quota increases after {} hours: {}",
+            waited / 3600,
+            pending.join("; ")
+        );
         let change = Change::new(Step::RequestQuota, Outcome::Failed, message.clone());
         deps.store.record(&install.install_id, change).await?;
         return Err(RequestQuotaError::QuotaWaitExpired(message));
@@ -194,7 +261,13 @@ async fn run(deps: &Deps, input: &StepInput) -> Result<RequestState, RequestQuot
 }
 
 /// Where one deficit's increase stands, filing it when nothing covers it yet.
-async fn resolve(quotas: &aws_sdk_servicequotas::Client, mode: Mode, deficit: &Deficit, earlier: Option<&QuotaRequest>, fault: &Fault) -> Result<QuotaRequest, RequestQuotaError> {
+async fn resolve(
+    quotas: &aws_sdk_servicequotas::Client,
+    mode: Mode,
+    deficit: &Deficit,
+    earlier: Option<&QuotaRequest>,
+    fault: &Fault,
+) -> Result<QuotaRequest, RequestQuotaError> {
     let mut record = QuotaRequest {
         service: deficit.service.clone(),
         quota_code: deficit.quota_code.clone(),
@@ -231,7 +304,10 @@ async fn resolve(quotas: &aws_sdk_servicequotas::Client, mode: Mode, deficit: &D
             }
         },
     };
-    let status = change.status().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "PENDING".into());
+    let status = change
+        .status()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_else(|| "PENDING".into());
     record.request_id = change.id().map(str::to_owned);
     record.state = state_of(&status, raised);
     record.aws_status = Some(status);
@@ -242,13 +318,33 @@ fn summary(state: RequestState, requests: &[QuotaRequest]) -> (Outcome, String) 
     let listed: Vec<String> = requests
         .iter()
         .map(|r| {
-            let request = r.request_id.as_deref().map(|id| format!("request {id}, ")).unwrap_or_default();
-            format!("{} ({} {}) to {}: {request}{}", r.quota_name, r.service, r.quota_code, r.desired_value, r.aws_status.as_deref().unwrap_or("not filed"))
+            let request = r
+                .request_id
+                .as_deref()
+                .map(|id| format!("request {id}, "))
+                .unwrap_or_default();
+            format!(
+                "{} ({} {}) to {}: {request}{}",
+                r.quota_name,
+                r.service,
+                r.quota_code,
+                r.desired_value,
+                r.aws_status.as_deref().unwrap_or("not filed")
+            )
         })
         .collect();
     match state {
-        RequestState::Approved => (Outcome::Succeeded, format!("quota increases in place: {}", listed.join("; "))),
-        RequestState::Pending => (Outcome::Waiting, format!("waiting for AWS on quota increases: {}", listed.join("; "))),
-        RequestState::Denied => (Outcome::Failed, format!("quota increases denied: {}", listed.join("; "))),
+        RequestState::Approved => (
+            Outcome::Succeeded,
+            format!("quota increases in place: {}", listed.join("; ")),
+        ),
+        RequestState::Pending => (
+            Outcome::Waiting,
+            format!("waiting for AWS on quota increases: {}", listed.join("; ")),
+        ),
+        RequestState::Denied => (
+            Outcome::Failed,
+            format!("quota increases denied: {}", listed.join("; ")),
+        ),
     }
 }

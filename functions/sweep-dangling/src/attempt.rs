@@ -45,11 +45,18 @@ const NOT_YET: [&str; 19] = [
 /// timeout, which is worth another try).
 pub fn from_error(code: Option<&str>, message: Option<&str>) -> Attempt {
     match code {
-        None => Attempt::Later { code: "NoResponse".into() },
+        None => Attempt::Later {
+            code: "NoResponse".into(),
+        },
         // Every "does not exist" code of EC2, ELB, EKS and Logs says NotFound somewhere.
         Some(code) if code.contains("NotFound") => Attempt::Gone,
-        Some(code) if NOT_YET.contains(&code) => Attempt::Later { code: code.to_owned() },
-        Some(code) => Attempt::Failed { code: code.to_owned(), message: message.unwrap_or_default().to_owned() },
+        Some(code) if NOT_YET.contains(&code) => Attempt::Later {
+            code: code.to_owned(),
+        },
+        Some(code) => Attempt::Failed {
+            code: code.to_owned(),
+            message: message.unwrap_or_default().to_owned(),
+        },
     }
 }
 
@@ -59,16 +66,39 @@ mod tests {
 
     #[test]
     fn missing_is_gone_busy_is_later_denied_is_failed() {
-        for code in ["InvalidVpcID.NotFound", "InvalidGroup.NotFound", "ResourceNotFoundException", "LoadBalancerNotFound", "NatGatewayNotFound"] {
+        for code in [
+            "InvalidVpcID.NotFound",
+            "InvalidGroup.NotFound",
+            "ResourceNotFoundException",
+            "LoadBalancerNotFound",
+            "NatGatewayNotFound",
+        ] {
             assert_eq!(from_error(Some(code), None), Attempt::Gone, "{code}");
         }
-        for code in ["DependencyViolation", "RequestLimitExceeded", "ThrottlingException", "InvalidNetworkInterface.InUse", "ResourceInUseException"] {
-            assert_eq!(from_error(Some(code), None), Attempt::Later { code: code.into() });
+        for code in [
+            "DependencyViolation",
+            "RequestLimitExceeded",
+            "ThrottlingException",
+            "InvalidNetworkInterface.InUse",
+            "ResourceInUseException",
+        ] {
+            assert_eq!(
+                from_error(Some(code), None),
+                Attempt::Later { code: code.into() }
+            );
         }
-        assert_eq!(from_error(None, None), Attempt::Later { code: "NoResponse".into() });
+        assert_eq!(
+            from_error(None, None),
+            Attempt::Later {
+                code: "NoResponse".into()
+            }
+        );
         assert_eq!(
             from_error(Some("UnauthorizedOperation"), Some("not allowed")),
-            Attempt::Failed { code: "UnauthorizedOperation".into(), message: "not allowed".into() }
+            Attempt::Failed {
+                code: "UnauthorizedOperation".into(),
+                message: "not allowed".into()
+            }
         );
     }
 }

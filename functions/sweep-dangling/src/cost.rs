@@ -44,7 +44,15 @@ pub mod prices {
     /// https://handbook.getfinops.cloud/gp2-vs-gp3-cost-savings/ and
     /// https://www.saisci.com/aws/gp2-vs-gp3-cost-comparison-ebs-volumes/; io1/io2, st1, sc1 and
     /// magnetic are from https://aws.amazon.com/ebs/pricing/ and not re-checked here.
-    pub const EBS_GB_MONTH: [(&str, f64); 7] = [("gp3", 0.08), ("gp2", 0.10), ("io1", 0.125), ("io2", 0.125), ("st1", 0.045), ("sc1", 0.015), ("standard", 0.05)];
+    pub const EBS_GB_MONTH: [(&str, f64); 7] = [
+        ("gp3", 0.08),
+        ("gp2", 0.10),
+        ("io1", 0.125),
+        ("io2", 0.125),
+        ("st1", 0.045),
+        ("sc1", 0.015),
+        ("standard", 0.05),
+    ];
     pub const EBS_DEFAULT_GB_MONTH: f64 = 0.10;
 }
 
@@ -59,10 +67,18 @@ pub fn monthly_usd(found: &Found) -> f64 {
         Kind::ElasticIp => PUBLIC_IPV4_HOUR * HOURS_PER_MONTH,
         Kind::LoadBalancer => LOAD_BALANCER_HOUR * HOURS_PER_MONTH,
         Kind::ClassicLoadBalancer => CLASSIC_LOAD_BALANCER_HOUR * HOURS_PER_MONTH,
-        Kind::Instance => found.instance_type.as_deref().and_then(|t| INSTANCE_HOUR.iter().find(|(name, _)| *name == t)).map_or(0.0, |(_, hour)| hour * HOURS_PER_MONTH),
+        Kind::Instance => found
+            .instance_type
+            .as_deref()
+            .and_then(|t| INSTANCE_HOUR.iter().find(|(name, _)| *name == t))
+            .map_or(0.0, |(_, hour)| hour * HOURS_PER_MONTH),
         Kind::Cluster => EKS_CLUSTER_HOUR * HOURS_PER_MONTH,
         Kind::Volume => {
-            let per_gb = found.volume_type.as_deref().and_then(|t| EBS_GB_MONTH.iter().find(|(name, _)| *name == t)).map_or(EBS_DEFAULT_GB_MONTH, |(_, price)| *price);
+            let per_gb = found
+                .volume_type
+                .as_deref()
+                .and_then(|t| EBS_GB_MONTH.iter().find(|(name, _)| *name == t))
+                .map_or(EBS_DEFAULT_GB_MONTH, |(_, price)| *price);
             per_gb * found.size_gib.unwrap_or(0).max(0) as f64
         }
         _ => 0.0,
@@ -72,7 +88,13 @@ pub fn monthly_usd(found: &Found) -> f64 {
 /// The monthly cost of everything in `found`, rounded to cents.
 pub fn total_monthly_usd(found: &[Found]) -> f64 {
     // fold from +0.0: an empty f64 sum is -0.0, which JSON shows as "-0.0".
-    (found.iter().map(monthly_usd).fold(0.0, |total, usd| total + usd) * 100.0).round() / 100.0
+    (found
+        .iter()
+        .map(monthly_usd)
+        .fold(0.0, |total, usd| total + usd)
+        * 100.0)
+        .round()
+        / 100.0
 }
 
 #[cfg(test)]
@@ -87,7 +109,9 @@ mod tests {
     #[test]
     fn a_typical_leftover_network_costs_what_the_price_pages_say() {
         // Three NAT gateways with their addresses: 3 × (32.85 + 3.65).
-        let mut set: Vec<Found> = (0..3).flat_map(|_| [found(Kind::NatGateway), found(Kind::ElasticIp)]).collect();
+        let mut set: Vec<Found> = (0..3)
+            .flat_map(|_| [found(Kind::NatGateway), found(Kind::ElasticIp)])
+            .collect();
         assert_eq!(total_monthly_usd(&set), 109.5);
         set.push(found(Kind::LoadBalancer));
         let mut volume = found(Kind::Volume);
@@ -100,19 +124,41 @@ mod tests {
 
     #[test]
     fn free_things_and_odd_volumes() {
-        assert_eq!(total_monthly_usd(&[found(Kind::Vpc), found(Kind::Subnet), found(Kind::SecurityGroup), found(Kind::LogGroup)]), 0.0);
+        assert_eq!(
+            total_monthly_usd(&[
+                found(Kind::Vpc),
+                found(Kind::Subnet),
+                found(Kind::SecurityGroup),
+                found(Kind::LogGroup)
+            ]),
+            0.0
+        );
         let mut unknown = found(Kind::Volume);
         unknown.size_gib = Some(10);
         unknown.volume_type = Some("future-type".into());
         assert_eq!(total_monthly_usd(&[unknown]), 1.0);
-        assert_eq!(total_monthly_usd(&[found(Kind::Volume)]), 0.0, "no size, no estimate");
+        assert_eq!(
+            total_monthly_usd(&[found(Kind::Volume)]),
+            0.0,
+            "no size, no estimate"
+        );
         assert_eq!(total_monthly_usd(&[found(Kind::Cluster)]), 73.0);
-        assert_eq!(total_monthly_usd(&[found(Kind::ClassicLoadBalancer)]), 18.25);
+        assert_eq!(
+            total_monthly_usd(&[found(Kind::ClassicLoadBalancer)]),
+            18.25
+        );
         let mut node = found(Kind::Instance);
         node.instance_type = Some("t3.medium".into());
         assert_eq!(total_monthly_usd(&[node.clone()]), 30.37);
         node.instance_type = Some("x9.huge".into());
-        assert_eq!(total_monthly_usd(&[node]), 0.0, "an unknown type is not guessed");
-        assert!(total_monthly_usd(&[]).is_sign_positive(), "nothing costs $0.00, not $-0.00");
+        assert_eq!(
+            total_monthly_usd(&[node]),
+            0.0,
+            "an unknown type is not guessed"
+        );
+        assert!(
+            total_monthly_usd(&[]).is_sign_positive(),
+            "nothing costs $0.00, not $-0.00"
+        );
     }
 }

@@ -9,7 +9,10 @@ use aws_config::SdkConfig;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use byoc_core::deletion_order::{verdict, Found, Kind, Reason, Scope, Verdict};
 use byoc_core::model::Install;
-use byoc_core::tags::{cluster_name, kubernetes_cluster_tag, made_for_cluster, CLUSTER_NAME_TAGS, INSTALL_TAG, TENANT_TAG};
+use byoc_core::tags::{
+    cluster_name, kubernetes_cluster_tag, made_for_cluster, CLUSTER_NAME_TAGS, INSTALL_TAG,
+    TENANT_TAG,
+};
 use byoc_core::Error;
 
 use crate::kubernetes::{self, KubeApi};
@@ -58,7 +61,11 @@ pub struct Discovery {
 /// The install's own tag comes first, then a tag saying Kubernetes or EKS made it for the
 /// install's cluster, then the cluster's tag key with any value (`shared`: found, and the
 /// safety rule decides), then the VPC.
-pub fn reason_for(tags: &[(String, String)], vpc_id: Option<&str>, scope: &Scope) -> Option<Reason> {
+pub fn reason_for(
+    tags: &[(String, String)],
+    vpc_id: Option<&str>,
+    scope: &Scope,
+) -> Option<Reason> {
     let value = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     if value(INSTALL_TAG) == Some(scope.install_id.as_str()) {
         return Some(Reason::InstallTag);
@@ -70,7 +77,11 @@ pub fn reason_for(tags: &[(String, String)], vpc_id: Option<&str>, scope: &Scope
     if value(&k8s).is_some() {
         return Some(Reason::KubernetesTag { tag: k8s });
     }
-    vpc_id.filter(|v| scope.vpc_ids.contains(*v)).map(|v| Reason::InVpc { vpc_id: v.to_owned() })
+    vpc_id
+        .filter(|v| scope.vpc_ids.contains(*v))
+        .map(|v| Reason::InVpc {
+            vpc_id: v.to_owned(),
+        })
 }
 
 /// The kind an ARN names, for the kinds this step deletes (listeners go with their load
@@ -92,8 +103,12 @@ pub fn arn_kind(arn: &str) -> Option<Kind> {
         ("ec2", "volume") => Kind::Volume,
         ("ec2", "vpc-endpoint") => Kind::VpcEndpoint,
         // A Classic load balancer's ARN is `loadbalancer/<name>`; others' `loadbalancer/app|net/…`.
-        ("elasticloadbalancing", "loadbalancer") if resource.split('/').count() == 2 => Kind::ClassicLoadBalancer,
-        ("elasticloadbalancing", "loadbalancer" | "listener" | "listener-rule") => Kind::LoadBalancer,
+        ("elasticloadbalancing", "loadbalancer") if resource.split('/').count() == 2 => {
+            Kind::ClassicLoadBalancer
+        }
+        ("elasticloadbalancing", "loadbalancer" | "listener" | "listener-rule") => {
+            Kind::LoadBalancer
+        }
         ("ec2", "instance") => Kind::Instance,
         ("elasticloadbalancing", "targetgroup") => Kind::TargetGroup,
         ("eks", "cluster") => Kind::Cluster,
@@ -127,7 +142,10 @@ pub async fn discover(clients: &Clients, install: &Install) -> Result<Discovery,
     for found in found.into_iter().flatten() {
         all.entry((found.kind, found.id.clone())).or_insert(found);
     }
-    let mut discovery = Discovery { unhandled: unhandled(clients, &scope).await?, ..Default::default() };
+    let mut discovery = Discovery {
+        unhandled: unhandled(clients, &scope).await?,
+        ..Default::default()
+    };
     for listed in kubernetes_objects(clients, &scope.cluster_name, &mut discovery.notes).await? {
         match listed {
             Ok(found) => {
@@ -148,14 +166,25 @@ pub async fn discover(clients: &Clients, install: &Install) -> Result<Discovery,
 /// The cluster's Services of type LoadBalancer, Ingresses and volume claims, while it serves
 /// its API. What cannot be listed is noted, not fatal: the sweep then finds what their
 /// controllers made by its tags.
-async fn kubernetes_objects(clients: &Clients, cluster: &str, notes: &mut Vec<String>) -> Result<Vec<Result<Found, (Found, String)>>, Error> {
-    let api = clients.kube.get_or_try_init(|| KubeApi::connect(&clients.eks, &clients.config, cluster)).await?;
+async fn kubernetes_objects(
+    clients: &Clients,
+    cluster: &str,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Result<Found, (Found, String)>>, Error> {
+    let api = clients
+        .kube
+        .get_or_try_init(|| KubeApi::connect(&clients.eks, &clients.config, cluster))
+        .await?;
     let Some(api) = api else { return Ok(vec![]) };
     let now = chrono::Utc::now();
     let mut out = vec![];
     for kind in kubernetes::RELEASED {
         match api.list(kind).await {
-            Ok(items) => out.extend(items.iter().filter_map(|item| kubernetes::classify(kind, item, cluster, now))),
+            Ok(items) => out.extend(
+                items
+                    .iter()
+                    .filter_map(|item| kubernetes::classify(kind, item, cluster, now)),
+            ),
             Err(problem) => notes.push(format!("the cluster's Kubernetes API: {problem}")),
         }
     }
@@ -166,10 +195,21 @@ async fn kubernetes_objects(clients: &Clients, cluster: &str, notes: &mut Vec<St
 /// knows how to delete (anything it knows, the Describe calls above already saw).
 async fn unhandled(clients: &Clients, scope: &Scope) -> Result<Vec<String>, Error> {
     let mut filters = vec![
-        TagFilter::builder().key(INSTALL_TAG).values(&scope.install_id).build(),
-        TagFilter::builder().key(kubernetes_cluster_tag(&scope.cluster_name)).values(byoc_core::tags::OWNED).build(),
+        TagFilter::builder()
+            .key(INSTALL_TAG)
+            .values(&scope.install_id)
+            .build(),
+        TagFilter::builder()
+            .key(kubernetes_cluster_tag(&scope.cluster_name))
+            .values(byoc_core::tags::OWNED)
+            .build(),
     ];
-    filters.extend(CLUSTER_NAME_TAGS.iter().map(|key| TagFilter::builder().key(*key).values(&scope.cluster_name).build()));
+    filters.extend(CLUSTER_NAME_TAGS.iter().map(|key| {
+        TagFilter::builder()
+            .key(*key)
+            .values(&scope.cluster_name)
+            .build()
+    }));
     let mut arns = vec![];
     for filter in filters {
         let mappings = clients
@@ -183,10 +223,20 @@ async fn unhandled(clients: &Clients, scope: &Scope) -> Result<Vec<String>, Erro
             .await
             .map_err(|e| Error::aws("Resource Groups Tagging", e))?;
         for mapping in mappings {
-            let Some(arn) = mapping.resource_arn() else { continue };
-            let tags: Vec<(String, String)> = mapping.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+            let Some(arn) = mapping.resource_arn() else {
+                continue;
+            };
+            let tags: Vec<(String, String)> = mapping
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect();
             let foreign = |key: &str, ours: &str| tags.iter().any(|(k, v)| k == key && v != ours);
-            if arn_kind(arn).is_none() && !foreign(INSTALL_TAG, &scope.install_id) && !foreign(TENANT_TAG, &scope.tenant_id) && !arns.iter().any(|a| a == arn) {
+            if arn_kind(arn).is_none()
+                && !foreign(INSTALL_TAG, &scope.install_id)
+                && !foreign(TENANT_TAG, &scope.tenant_id)
+                && !arns.iter().any(|a| a == arn)
+            {
                 arns.push(arn.to_owned());
             }
         }
@@ -199,40 +249,109 @@ mod tests {
     use super::*;
 
     fn scope() -> Scope {
-        Scope { install_id: "inst-a".into(), tenant_id: "acme".into(), cluster_name: "byoc-inst-a".into(), vpc_ids: ["vpc-1".to_owned()].into() }
+        Scope {
+            install_id: "inst-a".into(),
+            tenant_id: "acme".into(),
+            cluster_name: "byoc-inst-a".into(),
+            vpc_ids: ["vpc-1".to_owned()].into(),
+        }
     }
 
     fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn the_install_tag_explains_first_then_kubernetes_then_the_vpc() {
         let s = scope();
-        assert_eq!(reason_for(&tags(&[(INSTALL_TAG, "inst-a"), ("kubernetes.io/cluster/byoc-inst-a", "shared")]), Some("vpc-1"), &s), Some(Reason::InstallTag));
         assert_eq!(
-            reason_for(&tags(&[("kubernetes.io/cluster/byoc-inst-a", "owned")]), Some("vpc-1"), &s),
-            Some(Reason::KubernetesTag { tag: "kubernetes.io/cluster/byoc-inst-a".into() })
+            reason_for(
+                &tags(&[
+                    (INSTALL_TAG, "inst-a"),
+                    ("kubernetes.io/cluster/byoc-inst-a", "shared")
+                ]),
+                Some("vpc-1"),
+                &s
+            ),
+            Some(Reason::InstallTag)
+        );
+        assert_eq!(
+            reason_for(
+                &tags(&[("kubernetes.io/cluster/byoc-inst-a", "owned")]),
+                Some("vpc-1"),
+                &s
+            ),
+            Some(Reason::KubernetesTag {
+                tag: "kubernetes.io/cluster/byoc-inst-a".into()
+            })
         );
         let controller = "elbv2.k8s.aws/cluster";
-        assert_eq!(reason_for(&tags(&[(controller, "byoc-inst-a")]), None, &s), Some(Reason::KubernetesTag { tag: controller.into() }));
-        assert_eq!(reason_for(&tags(&[(controller, "someone-else")]), None, &s), None);
-        assert_eq!(reason_for(&tags(&[("KubernetesCluster", "byoc-inst-a")]), None, &s), Some(Reason::KubernetesTag { tag: "KubernetesCluster".into() }));
-        assert_eq!(reason_for(&[], Some("vpc-1"), &s), Some(Reason::InVpc { vpc_id: "vpc-1".into() }));
+        assert_eq!(
+            reason_for(&tags(&[(controller, "byoc-inst-a")]), None, &s),
+            Some(Reason::KubernetesTag {
+                tag: controller.into()
+            })
+        );
+        assert_eq!(
+            reason_for(&tags(&[(controller, "someone-else")]), None, &s),
+            None
+        );
+        assert_eq!(
+            reason_for(&tags(&[("KubernetesCluster", "byoc-inst-a")]), None, &s),
+            Some(Reason::KubernetesTag {
+                tag: "KubernetesCluster".into()
+            })
+        );
+        assert_eq!(
+            reason_for(&[], Some("vpc-1"), &s),
+            Some(Reason::InVpc {
+                vpc_id: "vpc-1".into()
+            })
+        );
         assert_eq!(reason_for(&[], Some("vpc-2"), &s), None);
     }
 
     #[test]
     fn arns_map_to_kinds() {
-        assert_eq!(arn_kind("arn:aws:ec2:us-east-1:111122223333:vpc/vpc-1"), Some(Kind::Vpc));
-        assert_eq!(arn_kind("arn:aws:ec2:us-east-1:111122223333:elastic-ip/eipalloc-1"), Some(Kind::ElasticIp));
-        assert_eq!(arn_kind("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/k8s-x/abc"), Some(Kind::LoadBalancer));
-        assert_eq!(arn_kind("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/a0123456789abcdef"), Some(Kind::ClassicLoadBalancer));
-        assert_eq!(arn_kind("arn:aws:ec2:us-east-1:1:instance/i-0abc"), Some(Kind::Instance));
-        assert_eq!(arn_kind("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/k8s-tg/abc"), Some(Kind::TargetGroup));
-        assert_eq!(arn_kind("arn:aws:eks:us-east-1:1:nodegroup/byoc-x/ng/uuid"), Some(Kind::Nodegroup));
-        assert_eq!(arn_kind("arn:aws:logs:us-east-1:1:log-group:/aws/eks/byoc-x/cluster:*"), Some(Kind::LogGroup));
-        assert_eq!(arn_kind("arn:aws:ec2:us-east-1:1:launch-template/lt-1"), None);
+        assert_eq!(
+            arn_kind("arn:aws:ec2:us-east-1:111122223333:vpc/vpc-1"),
+            Some(Kind::Vpc)
+        );
+        assert_eq!(
+            arn_kind("arn:aws:ec2:us-east-1:111122223333:elastic-ip/eipalloc-1"),
+            Some(Kind::ElasticIp)
+        );
+        assert_eq!(
+            arn_kind("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/k8s-x/abc"),
+            Some(Kind::LoadBalancer)
+        );
+        assert_eq!(
+            arn_kind("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/a0123456789abcdef"),
+            Some(Kind::ClassicLoadBalancer)
+        );
+        assert_eq!(
+            arn_kind("arn:aws:ec2:us-east-1:1:instance/i-0abc"),
+            Some(Kind::Instance)
+        );
+        assert_eq!(
+            arn_kind("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/k8s-tg/abc"),
+            Some(Kind::TargetGroup)
+        );
+        assert_eq!(
+            arn_kind("arn:aws:eks:us-east-1:1:nodegroup/byoc-x/ng/uuid"),
+            Some(Kind::Nodegroup)
+        );
+        assert_eq!(
+            arn_kind("arn:aws:logs:us-east-1:1:log-group:/aws/eks/byoc-x/cluster:*"),
+            Some(Kind::LogGroup)
+        );
+        assert_eq!(
+            arn_kind("arn:aws:ec2:us-east-1:1:launch-template/lt-1"),
+            None
+        );
         assert_eq!(arn_kind("arn:aws:iam::1:role/x"), None);
         assert_eq!(arn_kind("not an arn"), None);
     }

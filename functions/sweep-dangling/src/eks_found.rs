@@ -12,7 +12,9 @@ fn aws(err: impl std::error::Error) -> Error {
 }
 
 fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+    let mut pairs: Vec<(String, String)> = tags
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
     pairs.sort();
     pairs
 }
@@ -24,64 +26,130 @@ pub async fn cluster(eks: &Client, scope: &Scope) -> Result<Vec<Found>, Error> {
         Err(err) if err.code() == Some("ResourceNotFoundException") => return Ok(vec![]),
         Err(err) => return Err(aws(err)),
     };
-    let Some(cluster) = described.cluster() else { return Ok(vec![]) };
-    let vpc = cluster.resources_vpc_config().and_then(|c| c.vpc_id()).map(str::to_owned);
-    let reason = || Reason::ClusterName { cluster: name.clone() };
+    let Some(cluster) = described.cluster() else {
+        return Ok(vec![]);
+    };
+    let vpc = cluster
+        .resources_vpc_config()
+        .and_then(|c| c.vpc_id())
+        .map(str::to_owned);
+    let reason = || Reason::ClusterName {
+        cluster: name.clone(),
+    };
     let deleting = |status: Option<&str>| status == Some("DELETING");
     let mut out = vec![Found::new(Kind::Cluster, name, reason())
         .tags(pairs(cluster.tags()))
         .in_vpc(vpc.clone())
         .deleting(deleting(cluster.status().map(|s| s.as_str())))];
 
-    let nodegroups = eks.list_nodegroups().cluster_name(name).into_paginator().items().send().try_collect().await.map_err(aws)?;
+    let nodegroups = eks
+        .list_nodegroups()
+        .cluster_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(aws)?;
     for nodegroup in nodegroups {
-        let described = match eks.describe_nodegroup().cluster_name(name).nodegroup_name(&nodegroup).send().await {
+        let described = match eks
+            .describe_nodegroup()
+            .cluster_name(name)
+            .nodegroup_name(&nodegroup)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(err) if err.code() == Some("ResourceNotFoundException") => continue,
             Err(err) => return Err(aws(err)),
         };
         let group = described.nodegroup();
         let status = group.and_then(|g| g.status()).map(|s| s.as_str());
-        out.push(Found::new(Kind::Nodegroup, nodegroup, reason()).tags(pairs(group.and_then(|g| g.tags()))).in_vpc(vpc.clone()).deleting(deleting(status)));
+        out.push(
+            Found::new(Kind::Nodegroup, nodegroup, reason())
+                .tags(pairs(group.and_then(|g| g.tags())))
+                .in_vpc(vpc.clone())
+                .deleting(deleting(status)),
+        );
     }
 
-    let addons = eks.list_addons().cluster_name(name).into_paginator().items().send().try_collect().await.map_err(aws)?;
+    let addons = eks
+        .list_addons()
+        .cluster_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(aws)?;
     for addon in addons {
-        let described = match eks.describe_addon().cluster_name(name).addon_name(&addon).send().await {
+        let described = match eks
+            .describe_addon()
+            .cluster_name(name)
+            .addon_name(&addon)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(err) if err.code() == Some("ResourceNotFoundException") => continue,
             Err(err) => return Err(aws(err)),
         };
         let record = described.addon();
         let status = record.and_then(|a| a.status()).map(|s| s.as_str());
-        out.push(Found::new(Kind::Addon, addon, reason()).tags(pairs(record.and_then(|a| a.tags()))).in_vpc(vpc.clone()).deleting(deleting(status)));
+        out.push(
+            Found::new(Kind::Addon, addon, reason())
+                .tags(pairs(record.and_then(|a| a.tags())))
+                .in_vpc(vpc.clone())
+                .deleting(deleting(status)),
+        );
     }
 
     // Only the entries the install made (tagged with it): EKS adds its own (the node role's)
     // and the customer may add theirs; the role may not delete those, and EKS deletes every
     // entry with the cluster (EKS API reference, DeleteCluster). A cluster in CONFIG_MAP mode
     // has no access entries, and EKS says so with an error.
-    let principals = match eks.list_access_entries().cluster_name(name).into_paginator().items().send().try_collect().await {
+    let principals = match eks
+        .list_access_entries()
+        .cluster_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+    {
         Ok(entries) => entries,
         Err(err) if err.code() == Some("InvalidRequestException") => vec![],
         Err(err) => return Err(aws(err)),
     };
     for principal in principals {
-        let described = match eks.describe_access_entry().cluster_name(name).principal_arn(&principal).send().await {
+        let described = match eks
+            .describe_access_entry()
+            .cluster_name(name)
+            .principal_arn(&principal)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(err) if err.code() == Some("ResourceNotFoundException") => continue,
             Err(err) => return Err(aws(err)),
         };
         let tags = described.access_entry().and_then(|e| e.tags());
         if tags.and_then(|t| t.get(INSTALL_TAG)) == Some(&scope.install_id) {
-            out.push(Found::new(Kind::AccessEntry, principal, reason()).tags(pairs(tags)).in_vpc(vpc.clone()));
+            out.push(
+                Found::new(Kind::AccessEntry, principal, reason())
+                    .tags(pairs(tags))
+                    .in_vpc(vpc.clone()),
+            );
         }
     }
     Ok(out)
 }
 
 /// EKS's control-plane log group for the cluster, `/aws/eks/<cluster>/cluster`.
-pub async fn log_group(logs: &aws_sdk_cloudwatchlogs::Client, scope: &Scope) -> Result<Vec<Found>, Error> {
+pub async fn log_group(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    scope: &Scope,
+) -> Result<Vec<Found>, Error> {
     let name = format!("/aws/eks/{}/cluster", scope.cluster_name);
     let groups = logs
         .describe_log_groups()
@@ -95,6 +163,14 @@ pub async fn log_group(logs: &aws_sdk_cloudwatchlogs::Client, scope: &Scope) -> 
     Ok(groups
         .iter()
         .filter(|g| g.log_group_name() == Some(name.as_str()))
-        .map(|_| Found::new(Kind::LogGroup, &name, Reason::ClusterName { cluster: scope.cluster_name.clone() }))
+        .map(|_| {
+            Found::new(
+                Kind::LogGroup,
+                &name,
+                Reason::ClusterName {
+                    cluster: scope.cluster_name.clone(),
+                },
+            )
+        })
         .collect())
 }

@@ -17,9 +17,16 @@ pub enum SweepEvent {
 impl<'de> Deserialize<'de> for SweepEvent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
-        match ScheduledEvent::recognise(&value, "sweep-dangling runs for an install ({install_id, tenant_id, mode})").map_err(D::Error::custom)? {
+        match ScheduledEvent::recognise(
+            &value,
+            "sweep-dangling runs for an install ({install_id, tenant_id, mode})",
+        )
+        .map_err(D::Error::custom)?
+        {
             Some(event) => Ok(SweepEvent::Scheduled(event)),
-            None => serde_json::from_value(value).map(SweepEvent::Install).map_err(D::Error::custom),
+            None => serde_json::from_value(value)
+                .map(SweepEvent::Install)
+                .map_err(D::Error::custom),
         }
     }
 }
@@ -38,15 +45,28 @@ mod tests {
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/byoc-sweep"], "detail": {}
         }))
         .unwrap();
-        assert!(matches!(scheduled, SweepEvent::Scheduled(ScheduledEvent { ref time, .. }) if time.as_deref() == Some("2026-11-24T12:00:00Z")));
+        assert!(
+            matches!(scheduled, SweepEvent::Scheduled(ScheduledEvent { ref time, .. }) if time.as_deref() == Some("2026-11-24T12:00:00Z"))
+        );
         let install: SweepEvent = serde_json::from_value(json!({"install_id": "inst-01hzy0000000000000000000aa", "tenant_id": "acme", "mode": "dry_run"})).unwrap();
-        assert!(matches!(install, SweepEvent::Install(SweepInput { mode: Mode::DryRun, .. })));
+        assert!(matches!(
+            install,
+            SweepEvent::Install(SweepInput {
+                mode: Mode::DryRun,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn other_events_are_refused_with_what_was_expected() {
         let err = serde_json::from_value::<SweepEvent>(json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {}})).unwrap_err();
-        assert!(err.to_string().contains("got detail-type \"EC2 Instance State-change Notification\" from \"aws.ec2\""), "{err}");
+        assert!(
+            err.to_string().contains(
+                "got detail-type \"EC2 Instance State-change Notification\" from \"aws.ec2\""
+            ),
+            "{err}"
+        );
         let err = serde_json::from_value::<SweepEvent>(json!({"tenant_id": "acme"})).unwrap_err();
         assert!(err.to_string().contains("install_id"), "{err}");
     }

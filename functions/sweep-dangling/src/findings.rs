@@ -79,7 +79,12 @@ pub struct Findings {
 }
 
 impl Findings {
-    pub fn of_pass(pass: &Pass, install_status: InstallStatus, action: Action, checked_at: DateTime<Utc>) -> Self {
+    pub fn of_pass(
+        pass: &Pass,
+        install_status: InstallStatus,
+        action: Action,
+        checked_at: DateTime<Utc>,
+    ) -> Self {
         Self {
             checked_at,
             install_status,
@@ -88,9 +93,22 @@ impl Findings {
             found: pass
                 .found
                 .iter()
-                .map(|f| FoundEntry { kind: f.kind, id: f.id.clone(), reason: f.reason.describe(), monthly_cost_usd: (monthly_usd(f) * 100.0).round() / 100.0 })
+                .map(|f| FoundEntry {
+                    kind: f.kind,
+                    id: f.id.clone(),
+                    reason: f.reason.describe(),
+                    monthly_cost_usd: (monthly_usd(f) * 100.0).round() / 100.0,
+                })
                 .collect(),
-            deleted: pass.attempts.iter().filter(|(_, _, a)| *a == Attempt::Gone).map(|(kind, id, _)| Listed { kind: *kind, id: id.clone() }).collect(),
+            deleted: pass
+                .attempts
+                .iter()
+                .filter(|(_, _, a)| *a == Attempt::Gone)
+                .map(|(kind, id, _)| Listed {
+                    kind: *kind,
+                    id: id.clone(),
+                })
+                .collect(),
             remaining: pass.remaining.len(),
             monthly_cost_usd: total_monthly_usd(&pass.remaining),
             leftovers: pass.leftovers.clone(),
@@ -98,13 +116,32 @@ impl Findings {
     }
 
     /// A check that could not look: nothing is known to be found or left.
-    pub fn unreachable(access: Access, install_status: InstallStatus, action: Action, checked_at: DateTime<Utc>) -> Self {
-        Self { checked_at, install_status, action, access, found: vec![], deleted: vec![], remaining: 0, monthly_cost_usd: 0.0, leftovers: vec![] }
+    pub fn unreachable(
+        access: Access,
+        install_status: InstallStatus,
+        action: Action,
+        checked_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            checked_at,
+            install_status,
+            action,
+            access,
+            found: vec![],
+            deleted: vec![],
+            remaining: 0,
+            monthly_cost_usd: 0.0,
+            leftovers: vec![],
+        }
     }
 
     /// The findings a check recorded last, if any are readable.
-    pub fn recorded(step_data: &std::collections::BTreeMap<String, serde_json::Value>) -> Option<Self> {
-        step_data.get(FINDINGS_KEY).and_then(|v| serde_json::from_value(v.clone()).ok())
+    pub fn recorded(
+        step_data: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Option<Self> {
+        step_data
+            .get(FINDINGS_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     fn found_ids(&self) -> BTreeSet<(Kind, &str)> {
@@ -119,13 +156,21 @@ impl Findings {
     /// When the install had leftovers (`had_leftovers`) and nothing is found now, that they
     /// are gone is news.
     pub fn worth_an_event(&self, previous: Option<&Findings>, had_leftovers: bool) -> bool {
-        if !self.deleted.is_empty() || (had_leftovers && self.access == Access::Ok && self.found.is_empty()) {
+        if !self.deleted.is_empty()
+            || (had_leftovers && self.access == Access::Ok && self.found.is_empty())
+        {
             return true;
         }
         match (&self.access, previous) {
             (Access::Lost { .. }, _) if self.install_status == InstallStatus::Removed => false,
-            (Access::Ok, previous) => !self.found.is_empty() && previous.is_none_or(|p| p.access != Access::Ok || p.found_ids() != self.found_ids()),
-            (now, Some(previous)) => std::mem::discriminant(now) != std::mem::discriminant(&previous.access),
+            (Access::Ok, previous) => {
+                !self.found.is_empty()
+                    && previous
+                        .is_none_or(|p| p.access != Access::Ok || p.found_ids() != self.found_ids())
+            }
+            (now, Some(previous)) => {
+                std::mem::discriminant(now) != std::mem::discriminant(&previous.access)
+            }
             (_, None) => true,
         }
     }
@@ -192,17 +237,42 @@ mod tests {
         volume.size_gib = Some(100);
         volume.volume_type = Some("gp3".into());
         let address = Found::new(Kind::ElasticIp, "eipalloc-1", Reason::InstallTag);
-        Pass { found: vec![volume.clone(), address.clone()], remaining: vec![volume, address], ..Default::default() }
+        Pass {
+            found: vec![volume.clone(), address.clone()],
+            remaining: vec![volume, address],
+            ..Default::default()
+        }
     }
 
     #[test]
     fn a_report_lists_each_resource_with_its_reason_and_cost() {
-        let findings = Findings::of_pass(&leftover_pass(), InstallStatus::Failed, Action::Report, now());
+        let findings = Findings::of_pass(
+            &leftover_pass(),
+            InstallStatus::Failed,
+            Action::Report,
+            now(),
+        );
         let value = serde_json::to_value(&findings).unwrap();
-        assert_eq!(value["found"][0], json!({"kind": "volume", "id": "vol-1", "reason": "tagged byoc:install-id", "monthly_cost_usd": 8.0}));
+        assert_eq!(
+            value["found"][0],
+            json!({"kind": "volume", "id": "vol-1", "reason": "tagged byoc:install-id", "monthly_cost_usd": 8.0})
+        );
         assert_eq!(value["found"][1]["monthly_cost_usd"], 3.65);
-        assert_eq!((value["remaining"].clone(), value["monthly_cost_usd"].clone()), (json!(2), json!(11.65)));
-        assert_eq!((value["access"].clone(), value["action"].clone(), value["install_status"].clone()), (json!({"state": "ok"}), json!("report"), json!("failed")));
+        assert_eq!(
+            (
+                value["remaining"].clone(),
+                value["monthly_cost_usd"].clone()
+            ),
+            (json!(2), json!(11.65))
+        );
+        assert_eq!(
+            (
+                value["access"].clone(),
+                value["action"].clone(),
+                value["install_status"].clone()
+            ),
+            (json!({"state": "ok"}), json!("report"), json!("failed"))
+        );
         assert_eq!(value["checked_at"], "2026-11-24T12:00:00Z");
         assert_eq!(
             findings.message("111122223333"),
@@ -216,32 +286,97 @@ mod tests {
     #[test]
     fn deletions_are_listed_and_a_clean_sweep_succeeds() {
         let mut pass = leftover_pass();
-        pass.attempts = vec![(Kind::Volume, "vol-1".into(), Attempt::Gone), (Kind::ElasticIp, "eipalloc-1".into(), Attempt::Gone)];
+        pass.attempts = vec![
+            (Kind::Volume, "vol-1".into(), Attempt::Gone),
+            (Kind::ElasticIp, "eipalloc-1".into(), Attempt::Gone),
+        ];
         pass.remaining.clear();
         let findings = Findings::of_pass(&pass, InstallStatus::Removed, Action::Delete, now());
-        assert_eq!(findings.deleted, vec![Listed { kind: Kind::Volume, id: "vol-1".into() }, Listed { kind: Kind::ElasticIp, id: "eipalloc-1".into() }]);
-        assert_eq!((findings.remaining, findings.monthly_cost_usd, findings.outcome()), (0, 0.0, Outcome::Succeeded));
+        assert_eq!(
+            findings.deleted,
+            vec![
+                Listed {
+                    kind: Kind::Volume,
+                    id: "vol-1".into()
+                },
+                Listed {
+                    kind: Kind::ElasticIp,
+                    id: "eipalloc-1".into()
+                }
+            ]
+        );
+        assert_eq!(
+            (
+                findings.remaining,
+                findings.monthly_cost_usd,
+                findings.outcome()
+            ),
+            (0, 0.0, Outcome::Succeeded)
+        );
         assert_eq!(findings.message("111122223333"), "scheduled check found 2 resources left in account 111122223333 (1 volume, 1 elastic-ip) and deleted them; nothing is left");
     }
 
     #[test]
     fn the_timeline_hears_of_news_only() {
-        let clean = Findings::of_pass(&Pass::default(), InstallStatus::Removed, Action::Delete, now());
-        assert!(!clean.worth_an_event(None, false), "nothing found, nothing to say");
-        assert!(clean.worth_an_event(Some(&clean), true), "what the removal left is gone");
-        let kept = Findings::of_pass(&leftover_pass(), InstallStatus::Failed, Action::Report, now());
+        let clean = Findings::of_pass(
+            &Pass::default(),
+            InstallStatus::Removed,
+            Action::Delete,
+            now(),
+        );
+        assert!(
+            !clean.worth_an_event(None, false),
+            "nothing found, nothing to say"
+        );
+        assert!(
+            clean.worth_an_event(Some(&clean), true),
+            "what the removal left is gone"
+        );
+        let kept = Findings::of_pass(
+            &leftover_pass(),
+            InstallStatus::Failed,
+            Action::Report,
+            now(),
+        );
         assert!(kept.worth_an_event(None, false));
-        assert!(!kept.worth_an_event(Some(&kept), false), "the same resources again");
+        assert!(
+            !kept.worth_an_event(Some(&kept), false),
+            "the same resources again"
+        );
         let mut more = leftover_pass();
-        more.found.push(Found::new(Kind::Volume, "vol-2", Reason::InstallTag));
-        assert!(Findings::of_pass(&more, InstallStatus::Failed, Action::Report, now()).worth_an_event(Some(&kept), false), "a new one");
+        more.found
+            .push(Found::new(Kind::Volume, "vol-2", Reason::InstallTag));
+        assert!(
+            Findings::of_pass(&more, InstallStatus::Failed, Action::Report, now())
+                .worth_an_event(Some(&kept), false),
+            "a new one"
+        );
 
-        let lost = Findings::unreachable(Access::Lost { message: "could not assume the role".into() }, InstallStatus::Failed, Action::Delete, now());
+        let lost = Findings::unreachable(
+            Access::Lost {
+                message: "could not assume the role".into(),
+            },
+            InstallStatus::Failed,
+            Action::Delete,
+            now(),
+        );
         assert!(lost.worth_an_event(Some(&clean), false) && lost.worth_an_event(None, false));
-        let removed_and_gone = Findings { install_status: InstallStatus::Removed, ..lost.clone() };
-        assert!(!removed_and_gone.worth_an_event(Some(&clean), false), "the customer was told to delete the access stack");
-        assert!(!lost.worth_an_event(Some(&lost), false), "still lost: said once");
-        assert!(kept.worth_an_event(Some(&lost), false), "back, and something is there");
+        let removed_and_gone = Findings {
+            install_status: InstallStatus::Removed,
+            ..lost.clone()
+        };
+        assert!(
+            !removed_and_gone.worth_an_event(Some(&clean), false),
+            "the customer was told to delete the access stack"
+        );
+        assert!(
+            !lost.worth_an_event(Some(&lost), false),
+            "still lost: said once"
+        );
+        assert!(
+            kept.worth_an_event(Some(&lost), false),
+            "back, and something is there"
+        );
         assert_eq!(
             lost.message("111122223333"),
             "scheduled check: could not assume the role; what the install left in account 111122223333, if anything, cannot be checked or removed until then"

@@ -110,16 +110,27 @@ impl From<SweepError> for Diagnostic {
         let error_type = match &err {
             SweepError::Core(core) => core.error_name(),
         };
-        Diagnostic { error_type: error_type.into(), error_message: err.to_string() }
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: err.to_string(),
+        }
     }
 }
 
 /// One pass over an install, or a scheduled run that must be done by `deadline`.
-pub async fn handle(deps: &Deps, event: SweepEvent, deadline: std::time::Instant) -> Result<SweepResponse, SweepError> {
+pub async fn handle(
+    deps: &Deps,
+    event: SweepEvent,
+    deadline: std::time::Instant,
+) -> Result<SweepResponse, SweepError> {
     // Boxed: the two paths' futures nest deeply enough to overflow the compiler's layout limit.
     match event {
-        SweepEvent::Install(input) => Box::pin(handle_install(deps, input)).await.map(SweepResponse::Pass),
-        SweepEvent::Scheduled(event) => Box::pin(schedule::run(deps, &event, deadline)).await.map(SweepResponse::Scheduled),
+        SweepEvent::Install(input) => Box::pin(handle_install(deps, input))
+            .await
+            .map(SweepResponse::Pass),
+        SweepEvent::Scheduled(event) => Box::pin(schedule::run(deps, &event, deadline))
+            .await
+            .map(SweepResponse::Scheduled),
     }
 }
 
@@ -128,7 +139,11 @@ async fn handle_install(deps: &Deps, input: SweepInput) -> Result<SweepOutput, S
     async {
         let result = sweep(deps, &input).await;
         match &result {
-            Ok(out) => info!(remaining = out.remaining, done = out.done, "sweep pass finished"),
+            Ok(out) => info!(
+                remaining = out.remaining,
+                done = out.done,
+                "sweep pass finished"
+            ),
             Err(err) => warn!(error = %err, "sweep pass failed"),
         }
         result
@@ -138,8 +153,12 @@ async fn handle_install(deps: &Deps, input: SweepInput) -> Result<SweepOutput, S
 }
 
 async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepError> {
-    let step_input = StepInput { install_id: input.install_id.clone(), tenant_id: input.tenant_id.clone() };
-    let session = customer_session::open(&deps.store, &deps.base, &deps.access, &step_input).await?;
+    let step_input = StepInput {
+        install_id: input.install_id.clone(),
+        tenant_id: input.tenant_id.clone(),
+    };
+    let session =
+        customer_session::open(&deps.store, &deps.base, &deps.access, &step_input).await?;
     let install = &session.install;
     let kept_for_inspection = input.mode == Mode::Rollback && install.options.keep_failed_resources;
     let mode = match input.mode {
@@ -148,10 +167,23 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
         other => other,
     };
     if starts_a_sweep(install.step_data.get(RECORD_KEY), mode) {
-        let what = if kept_for_inspection { "keeping for inspection, as the install's options ask," } else if mode == Mode::DryRun { "looking for" } else { "removing" };
+        let what = if kept_for_inspection {
+            "keeping for inspection, as the install's options ask,"
+        } else if mode == Mode::DryRun {
+            "looking for"
+        } else {
+            "removing"
+        };
         // A new sweep's record replaces the scheduled checks' findings of an earlier one.
-        let change = Change::new(Step::SweepDangling, Outcome::Started, format!("{what} what the install made in account {} ({})", install.account_id, install.region))
-            .forget(byoc_core::leftover::SCHEDULED_FINDINGS_KEY);
+        let change = Change::new(
+            Step::SweepDangling,
+            Outcome::Started,
+            format!(
+                "{what} what the install made in account {} ({})",
+                install.account_id, install.region
+            ),
+        )
+        .forget(byoc_core::leftover::SCHEDULED_FINDINGS_KEY);
         deps.store.record(&install.install_id, change).await?;
     }
 
@@ -169,7 +201,8 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
         _ if pass.done() => Outcome::Succeeded,
         _ => Outcome::Waiting,
     };
-    let change = Change::new(Step::SweepDangling, outcome, pass.message(mode)).data(RECORD_KEY, pass.record(mode));
+    let change = Change::new(Step::SweepDangling, outcome, pass.message(mode))
+        .data(RECORD_KEY, pass.record(mode));
     deps.store.record(&install.install_id, change).await?;
     Ok(SweepOutput {
         install_id: input.install_id.clone(),
@@ -185,25 +218,41 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
 /// A new sweep begins unless the last pass recorded was an unfinished one of the same mode.
 fn starts_a_sweep(last: Option<&serde_json::Value>, mode: Mode) -> bool {
     let Some(last) = last else { return true };
-    let same_mode = last.get("mode").and_then(|m| serde_json::from_value::<Mode>(m.clone()).ok()) == Some(mode);
+    let same_mode = last
+        .get("mode")
+        .and_then(|m| serde_json::from_value::<Mode>(m.clone()).ok())
+        == Some(mode);
     !same_mode || last.get("done").and_then(|d| d.as_bool()).unwrap_or(true)
 }
 
 /// A pass that has deleted nothing yet: everything found to delete still remains.
 pub(crate) fn pass_of(discovery: Discovery) -> Pass {
-    Pass { found: discovery.delete.clone(), remaining: discovery.delete, kept: discovery.kept, unhandled: discovery.unhandled, notes: discovery.notes, ..Default::default() }
+    Pass {
+        found: discovery.delete.clone(),
+        remaining: discovery.delete,
+        kept: discovery.kept,
+        unhandled: discovery.unhandled,
+        notes: discovery.notes,
+        ..Default::default()
+    }
 }
 
 /// Walks the kinds in deletion order, issuing every deletion whose blockers are gone, so one
 /// pass gets as far as AWS lets it (a VPC whose parts all delete at once goes in one pass).
 pub(crate) async fn delete_what_can_go(clients: &Clients, cluster: &str, pass: &mut Pass) {
     for kind in ORDER {
-        let ready: Vec<usize> = ready_now(&pass.remaining).into_iter().filter(|&i| pass.remaining[i].kind == kind).collect();
+        let ready: Vec<usize> = ready_now(&pass.remaining)
+            .into_iter()
+            .filter(|&i| pass.remaining[i].kind == kind)
+            .collect();
         if ready.is_empty() {
             continue;
         }
         if kind == Kind::SecurityGroup {
-            let groups: Vec<String> = ready.iter().map(|&i| pass.remaining[i].id.clone()).collect();
+            let groups: Vec<String> = ready
+                .iter()
+                .map(|&i| pass.remaining[i].id.clone())
+                .collect();
             delete::revoke_rules(clients, &groups).await;
         }
         let mut gone = vec![];
@@ -213,8 +262,12 @@ pub(crate) async fn delete_what_can_go(clients: &Clients, cluster: &str, pass: &
             match &attempt {
                 Attempt::Gone => gone.push(i),
                 Attempt::Started => found.deleting = true,
-                Attempt::Later { code } => info!(kind = %found.kind, id = %found.id, code, "not deletable yet"),
-                Attempt::Failed { code, message } => warn!(kind = %found.kind, id = %found.id, code, message, "deletion refused"),
+                Attempt::Later { code } => {
+                    info!(kind = %found.kind, id = %found.id, code, "not deletable yet")
+                }
+                Attempt::Failed { code, message } => {
+                    warn!(kind = %found.kind, id = %found.id, code, message, "deletion refused")
+                }
             }
             pass.attempts.push((found.kind, found.id.clone(), attempt));
         }
@@ -252,15 +305,25 @@ mod tests {
             monthly_cost_usd: 1.5,
             leftovers: 0,
         };
-        let again: SweepInput = serde_json::from_value(serde_json::to_value(&out).unwrap()).unwrap();
+        let again: SweepInput =
+            serde_json::from_value(serde_json::to_value(&out).unwrap()).unwrap();
         assert_eq!(again.mode, Mode::DryRun);
     }
 
     #[test]
     fn a_sweep_starts_afresh_after_a_finished_one_or_a_mode_change() {
         assert!(starts_a_sweep(None, Mode::Delete));
-        assert!(!starts_a_sweep(Some(&json!({"mode": "delete", "done": false})), Mode::Delete));
-        assert!(starts_a_sweep(Some(&json!({"mode": "delete", "done": true})), Mode::Delete));
-        assert!(starts_a_sweep(Some(&json!({"mode": "dry_run", "done": true})), Mode::Delete));
+        assert!(!starts_a_sweep(
+            Some(&json!({"mode": "delete", "done": false})),
+            Mode::Delete
+        ));
+        assert!(starts_a_sweep(
+            Some(&json!({"mode": "delete", "done": true})),
+            Mode::Delete
+        ));
+        assert!(starts_a_sweep(
+            Some(&json!({"mode": "dry_run", "done": true})),
+            Mode::Delete
+        ));
     }
 }

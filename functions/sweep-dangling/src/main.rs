@@ -17,7 +17,13 @@ async fn main() -> Result<(), Error> {
                 base: config,
             })
         },
-        |deps, event| handle(deps, event.payload, deadline_from_epoch_ms(event.context.deadline)),
+        |deps, event| {
+            handle(
+                deps,
+                event.payload,
+                deadline_from_epoch_ms(event.context.deadline),
+            )
+        },
     )
     .await
 }

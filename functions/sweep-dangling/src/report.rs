@@ -28,7 +28,12 @@ pub struct Pass {
 }
 
 /// Error codes that say the caller may not: the role was not granted the deletion.
-const NOT_ALLOWED: [&str; 4] = ["UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "OperationNotPermitted"];
+const NOT_ALLOWED: [&str; 4] = [
+    "UnauthorizedOperation",
+    "AccessDenied",
+    "AccessDeniedException",
+    "OperationNotPermitted",
+];
 
 fn refusal_text(code: &str, message: &str) -> String {
     if NOT_ALLOWED.contains(&code) {
@@ -45,7 +50,10 @@ fn arn_type(arn: &str) -> String {
     let mut parts = arn.splitn(6, ':');
     let service = parts.nth(2).unwrap_or("unknown");
     let resource = parts.nth(2).unwrap_or_default();
-    format!("{service}:{}", resource.split(['/', ':']).next().unwrap_or_default())
+    format!(
+        "{service}:{}",
+        resource.split(['/', ':']).next().unwrap_or_default()
+    )
 }
 
 /// "3 nat-gateway, 1 vpc", in deletion order.
@@ -54,7 +62,11 @@ pub fn count_by_kind<'a>(kinds: impl Iterator<Item = &'a Kind>) -> String {
     for kind in kinds {
         *counts.entry(*kind).or_default() += 1;
     }
-    counts.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+    counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Pass {
@@ -65,15 +77,21 @@ impl Pass {
 
     fn is_leftover(&self, found: &Found) -> bool {
         let kind = found.kind.to_string();
-        self.leftovers.iter().any(|l| l.kind == kind && l.id == found.id)
+        self.leftovers
+            .iter()
+            .any(|l| l.kind == kind && l.id == found.id)
     }
 
     /// The refusal this pass got for `found`, if AWS refused it for good.
     fn refusal(&self, found: &Found) -> Option<String> {
-        self.attempts.iter().rev().find(|(kind, id, _)| *kind == found.kind && *id == found.id).and_then(|(_, _, attempt)| match attempt {
-            Attempt::Failed { code, message } => Some(refusal_text(code, message)),
-            _ => None,
-        })
+        self.attempts
+            .iter()
+            .rev()
+            .find(|(kind, id, _)| *kind == found.kind && *id == found.id)
+            .and_then(|(_, _, attempt)| match attempt {
+                Attempt::Failed { code, message } => Some(refusal_text(code, message)),
+                _ => None,
+            })
     }
 
     /// After a deleting pass: which remaining resources waiting will not remove — refused for
@@ -81,19 +99,49 @@ impl Pass {
     /// install's VPC that are not the install's — and the tagged resources of kinds this step
     /// does not delete. Each becomes a [`Leftover`] with what deletes it in `region`.
     pub fn settle(&mut self, region: &str, cluster: &str) {
-        let install_vpcs: BTreeSet<&str> = self.found.iter().filter(|f| f.kind == Kind::Vpc).map(|f| f.id.as_str()).collect();
-        let foreign: Vec<&Found> = self.kept.iter().map(|(f, _)| f).filter(|f| f.vpc_id.as_deref().is_some_and(|v| install_vpcs.contains(v))).collect();
-        let refusals: Vec<Option<String>> = self.remaining.iter().map(|f| self.refusal(f)).collect();
+        let install_vpcs: BTreeSet<&str> = self
+            .found
+            .iter()
+            .filter(|f| f.kind == Kind::Vpc)
+            .map(|f| f.id.as_str())
+            .collect();
+        let foreign: Vec<&Found> = self
+            .kept
+            .iter()
+            .map(|(f, _)| f)
+            .filter(|f| {
+                f.vpc_id
+                    .as_deref()
+                    .is_some_and(|v| install_vpcs.contains(v))
+            })
+            .collect();
+        let refusals: Vec<Option<String>> =
+            self.remaining.iter().map(|f| self.refusal(f)).collect();
         let stuck: Vec<bool> = refusals.iter().map(Option::is_some).collect();
-        let held = held(&self.remaining, &stuck, &foreign.iter().map(|f| f.kind).collect());
-        let holders: Vec<&Found> = self.remaining.iter().zip(&held).filter(|(_, h)| **h).map(|(f, _)| f).chain(foreign.iter().copied()).collect();
+        let held = held(
+            &self.remaining,
+            &stuck,
+            &foreign.iter().map(|f| f.kind).collect(),
+        );
+        let holders: Vec<&Found> = self
+            .remaining
+            .iter()
+            .zip(&held)
+            .filter(|(_, h)| **h)
+            .map(|(f, _)| f)
+            .chain(foreign.iter().copied())
+            .collect();
         let mut leftovers = vec![];
         for ((found, refusal), held) in self.remaining.iter().zip(refusals).zip(held) {
             if !held {
                 continue;
             }
             let why_remains = refusal.unwrap_or_else(|| {
-                let by: Vec<String> = holders.iter().filter(|h| found.kind.blockers().contains(&h.kind)).map(|h| format!("{} {}", h.kind, h.id)).collect();
+                let by: Vec<String> = holders
+                    .iter()
+                    .filter(|h| found.kind.blockers().contains(&h.kind))
+                    .map(|h| format!("{} {}", h.kind, h.id))
+                    .collect();
                 let verb = if by.len() == 1 { "is" } else { "are" };
                 format!("it can only go once {} {verb} gone", by.join(", "))
             });
@@ -153,7 +201,10 @@ impl Pass {
             ),
         };
         if !self.kept.is_empty() {
-            text.push_str(&format!("; left alone {} resources that are not the install's", self.kept.len()));
+            text.push_str(&format!(
+                "; left alone {} resources that are not the install's",
+                self.kept.len()
+            ));
         }
         if !self.unhandled.is_empty() && self.leftovers.is_empty() {
             text.push_str(&format!("; {} tagged resources are of kinds this step does not delete (see the sweep record)", self.unhandled.len()));
@@ -205,12 +256,27 @@ mod tests {
     #[test]
     fn a_pass_reads_as_counts_and_the_record_lists_ids_with_reasons() {
         let nat = Found::new(Kind::NatGateway, "nat-1", Reason::InstallTag).deleting(true);
-        let sg = Found::new(Kind::SecurityGroup, "sg-1", Reason::InVpc { vpc_id: "vpc-1".into() });
+        let sg = Found::new(
+            Kind::SecurityGroup,
+            "sg-1",
+            Reason::InVpc {
+                vpc_id: "vpc-1".into(),
+            },
+        );
         let pass = Pass {
             found: vec![nat.clone(), sg.clone()],
-            kept: vec![(Found::new(Kind::Volume, "vol-9", Reason::InstallTag), "tagged for tenant globex".into())],
+            kept: vec![(
+                Found::new(Kind::Volume, "vol-9", Reason::InstallTag),
+                "tagged for tenant globex".into(),
+            )],
             unhandled: vec![],
-            attempts: vec![(Kind::SecurityGroup, "sg-1".into(), Attempt::Later { code: "DependencyViolation".into() })],
+            attempts: vec![(
+                Kind::SecurityGroup,
+                "sg-1".into(),
+                Attempt::Later {
+                    code: "DependencyViolation".into(),
+                },
+            )],
             remaining: vec![nat, sg],
             notes: vec![],
             leftovers: vec![],
@@ -220,25 +286,55 @@ mod tests {
             "deleted 0 of 2 resources found; 2 remain (1 nat-gateway, 1 security-group), to be retried on the next pass; left alone 1 resources that are not the install's"
         );
         let record = pass.record(Mode::Delete);
-        assert_eq!(record["found"][1], json!({"kind": "security-group", "id": "sg-1", "reason": "inside vpc-1"}));
-        assert_eq!(record["deferred"], json!([{"kind": "security-group", "id": "sg-1", "code": "DependencyViolation"}]));
+        assert_eq!(
+            record["found"][1],
+            json!({"kind": "security-group", "id": "sg-1", "reason": "inside vpc-1"})
+        );
+        assert_eq!(
+            record["deferred"],
+            json!([{"kind": "security-group", "id": "sg-1", "code": "DependencyViolation"}])
+        );
         assert_eq!(record["kept"][0]["why"], "tagged for tenant globex");
-        assert_eq!((record["remaining"].clone(), record["done"].clone(), record["monthly_cost_usd"].clone()), (json!(2), json!(false), json!(32.85)));
+        assert_eq!(
+            (
+                record["remaining"].clone(),
+                record["done"].clone(),
+                record["monthly_cost_usd"].clone()
+            ),
+            (json!(2), json!(false), json!(32.85))
+        );
         assert!(pass.message(Mode::DryRun).contains("about $32.85 a month"));
     }
 
     #[test]
     fn a_refused_deletion_and_what_waits_on_it_are_leftovers_with_commands() {
-        let in_vpc = Reason::InVpc { vpc_id: "vpc-1".into() };
-        let elb = Found::new(Kind::ClassicLoadBalancer, "a0f3", Reason::KubernetesTag { tag: "kubernetes.io/cluster/byoc-inst-a".into() }).in_vpc(Some("vpc-1".into()));
+        let in_vpc = Reason::InVpc {
+            vpc_id: "vpc-1".into(),
+        };
+        let elb = Found::new(
+            Kind::ClassicLoadBalancer,
+            "a0f3",
+            Reason::KubernetesTag {
+                tag: "kubernetes.io/cluster/byoc-inst-a".into(),
+            },
+        )
+        .in_vpc(Some("vpc-1".into()));
         let subnet = Found::new(Kind::Subnet, "subnet-1", Reason::InstallTag);
         let vpc = Found::new(Kind::Vpc, "vpc-1", Reason::InstallTag);
-        let customer_instance = Found::new(Kind::Instance, "i-9", in_vpc).in_vpc(Some("vpc-1".into()));
+        let customer_instance =
+            Found::new(Kind::Instance, "i-9", in_vpc).in_vpc(Some("vpc-1".into()));
         let mut pass = Pass {
             found: vec![elb.clone(), subnet.clone(), vpc.clone()],
             kept: vec![(customer_instance, "not the install's".into())],
             unhandled: vec!["arn:aws:ec2:us-east-1:111122223333:launch-template/lt-1".into()],
-            attempts: vec![(Kind::ClassicLoadBalancer, "a0f3".into(), Attempt::Failed { code: "AccessDenied".into(), message: "User: … is not authorized".into() })],
+            attempts: vec![(
+                Kind::ClassicLoadBalancer,
+                "a0f3".into(),
+                Attempt::Failed {
+                    code: "AccessDenied".into(),
+                    message: "User: … is not authorized".into(),
+                },
+            )],
             remaining: vec![elb, subnet, vpc],
             notes: vec![],
             leftovers: vec![],
@@ -246,27 +342,74 @@ mod tests {
         assert!(!pass.done(), "not settled yet");
         pass.settle("us-east-1", "byoc-inst-a");
         assert!(pass.done(), "nothing left that waiting would remove");
-        let listed: Vec<(&str, &str)> = pass.leftovers.iter().map(|l| (l.kind.as_str(), l.id.as_str())).collect();
-        assert_eq!(listed, vec![("classic-load-balancer", "a0f3"), ("subnet", "subnet-1"), ("vpc", "vpc-1"), ("ec2:launch-template", "arn:aws:ec2:us-east-1:111122223333:launch-template/lt-1")]);
+        let listed: Vec<(&str, &str)> = pass
+            .leftovers
+            .iter()
+            .map(|l| (l.kind.as_str(), l.id.as_str()))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                ("classic-load-balancer", "a0f3"),
+                ("subnet", "subnet-1"),
+                ("vpc", "vpc-1"),
+                (
+                    "ec2:launch-template",
+                    "arn:aws:ec2:us-east-1:111122223333:launch-template/lt-1"
+                )
+            ]
+        );
         let elb = &pass.leftovers[0];
-        assert_eq!(elb.why_ours, "tagged kubernetes.io/cluster/byoc-inst-a by Kubernetes");
-        assert!(elb.why_remains.starts_with("the installer's role may not delete it (AccessDenied)"), "{}", elb.why_remains);
-        assert_eq!(elb.command.as_deref(), Some("aws elb delete-load-balancer --region us-east-1 --load-balancer-name a0f3"));
+        assert_eq!(
+            elb.why_ours,
+            "tagged kubernetes.io/cluster/byoc-inst-a by Kubernetes"
+        );
+        assert!(
+            elb.why_remains
+                .starts_with("the installer's role may not delete it (AccessDenied)"),
+            "{}",
+            elb.why_remains
+        );
+        assert_eq!(
+            elb.command.as_deref(),
+            Some("aws elb delete-load-balancer --region us-east-1 --load-balancer-name a0f3")
+        );
         assert_eq!(elb.monthly_cost_usd, 18.25);
-        assert_eq!(pass.leftovers[1].why_remains, "it can only go once classic-load-balancer a0f3, instance i-9 are gone");
+        assert_eq!(
+            pass.leftovers[1].why_remains,
+            "it can only go once classic-load-balancer a0f3, instance i-9 are gone"
+        );
         assert!(pass.leftovers[3].command.is_none());
         let message = pass.message(Mode::Delete);
         assert!(message.starts_with("deleted 0 of 3 resources found; 4 remain that the installer cannot delete (classic-load-balancer a0f3, subnet subnet-1, vpc vpc-1, ec2:launch-template"), "{message}");
-        assert!(!message.contains("nothing of the install is left"), "{message}");
-        assert_eq!(pass.record(Mode::Delete)["leftovers"].as_array().map(Vec::len), Some(4));
+        assert!(
+            !message.contains("nothing of the install is left"),
+            "{message}"
+        );
+        assert_eq!(
+            pass.record(Mode::Delete)["leftovers"]
+                .as_array()
+                .map(Vec::len),
+            Some(4)
+        );
     }
 
     #[test]
     fn a_deletion_that_waits_on_aws_is_no_leftover() {
         let nat = Found::new(Kind::NatGateway, "nat-1", Reason::InstallTag).deleting(true);
         let subnet = Found::new(Kind::Subnet, "subnet-1", Reason::InstallTag);
-        let mut pass = Pass { found: vec![nat.clone(), subnet.clone()], remaining: vec![nat, subnet], ..Default::default() };
-        pass.attempts.push((Kind::Subnet, "subnet-1".into(), Attempt::Later { code: "DependencyViolation".into() }));
+        let mut pass = Pass {
+            found: vec![nat.clone(), subnet.clone()],
+            remaining: vec![nat, subnet],
+            ..Default::default()
+        };
+        pass.attempts.push((
+            Kind::Subnet,
+            "subnet-1".into(),
+            Attempt::Later {
+                code: "DependencyViolation".into(),
+            },
+        ));
         pass.settle("us-east-1", "byoc-inst-a");
         assert!(pass.leftovers.is_empty() && !pass.done());
     }

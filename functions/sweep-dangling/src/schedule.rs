@@ -113,7 +113,8 @@ impl Checked {
 pub fn built_something(install: &Install) -> bool {
     // The keys create-network, create-cluster, sweep passes and these checks record under.
     const BUILT: [&str; 4] = ["network", "cluster", crate::RECORD_KEY, FINDINGS_KEY];
-    BUILT.iter().any(|key| install.step_data.contains_key(*key)) || install.resources.contains_key("vpc_id")
+    BUILT.iter().any(|key| install.step_data.contains_key(*key))
+        || install.resources.contains_key("vpc_id")
 }
 
 /// What the check does with an install's leftovers.
@@ -125,11 +126,22 @@ pub fn action_for(install: &Install) -> Action {
     }
 }
 
-pub async fn run(deps: &Deps, event: &ScheduledEvent, deadline: Instant) -> Result<ScheduledReport, SweepError> {
-    let span = info_span!("sweep-dangling scheduled", fired_at = event.time.as_deref().unwrap_or("?"));
+pub async fn run(
+    deps: &Deps,
+    event: &ScheduledEvent,
+    deadline: Instant,
+) -> Result<ScheduledReport, SweepError> {
+    let span = info_span!(
+        "sweep-dangling scheduled",
+        fired_at = event.time.as_deref().unwrap_or("?")
+    );
     async {
         let report = walk(deps, deadline).await?;
-        info!(checked = report.checked.len(), more = report.more, "scheduled sweep finished");
+        info!(
+            checked = report.checked.len(),
+            more = report.more,
+            "scheduled sweep finished"
+        );
         Ok(report)
     }
     .instrument(span)
@@ -137,8 +149,18 @@ pub async fn run(deps: &Deps, event: &ScheduledEvent, deadline: Instant) -> Resu
 }
 
 async fn walk(deps: &Deps, deadline: Instant) -> Result<ScheduledReport, SweepError> {
-    let run = ScheduledRun { job: JOB, statuses: &STATUSES, page: PAGE, settings: &deps.schedule, deadline };
-    let (checked, more) = run.walk(&deps.store, built_something, |install| async move { check(deps, &install).await }).await?;
+    let run = ScheduledRun {
+        job: JOB,
+        statuses: &STATUSES,
+        page: PAGE,
+        settings: &deps.schedule,
+        deadline,
+    };
+    let (checked, more) = run
+        .walk(&deps.store, built_something, |install| async move {
+            check(deps, &install).await
+        })
+        .await?;
     Ok(ScheduledReport { checked, more })
 }
 
@@ -146,24 +168,53 @@ async fn walk(deps: &Deps, deadline: Instant) -> Result<ScheduledReport, SweepEr
 async fn check(deps: &Deps, listed: &Install) -> Checked {
     let span = info_span!("scheduled check", install_id = %listed.install_id, tenant_id = %listed.tenant_id, status = %listed.status);
     async {
-        let input = StepInput { install_id: listed.install_id.clone(), tenant_id: listed.tenant_id.clone() };
+        let input = StepInput {
+            install_id: listed.install_id.clone(),
+            tenant_id: listed.tenant_id.clone(),
+        };
         // When access was tried: what the findings say held then, however long the pass takes.
         let now = Utc::now();
-        let (install, findings) = match customer_session::open(&deps.store, &deps.base, &deps.access, &input).await {
-            Ok(session) if !STATUSES.contains(&session.install.status) => return Checked::new(&session.install, CheckResult::Skipped),
-            Ok(session) => match sweep_once(deps, &session, now).await {
-                Ok(Some(findings)) => (session.install, findings),
-                Ok(None) => return Checked::new(&session.install, CheckResult::Skipped),
-                Err(err) => {
-                    let findings = Findings::unreachable(failed(&err), session.install.status, action_for(&session.install), now);
-                    (session.install, findings)
+        let (install, findings) =
+            match customer_session::open(&deps.store, &deps.base, &deps.access, &input).await {
+                Ok(session) if !STATUSES.contains(&session.install.status) => {
+                    return Checked::new(&session.install, CheckResult::Skipped)
                 }
-            },
-            Err(err @ Error::AccessLost { .. }) => (listed.clone(), Findings::unreachable(Access::Lost { message: err.to_string() }, listed.status, action_for(listed), now)),
-            Err(err) => (listed.clone(), Findings::unreachable(failed(&err), listed.status, action_for(listed), now)),
-        };
+                Ok(session) => match sweep_once(deps, &session, now).await {
+                    Ok(Some(findings)) => (session.install, findings),
+                    Ok(None) => return Checked::new(&session.install, CheckResult::Skipped),
+                    Err(err) => {
+                        let findings = Findings::unreachable(
+                            failed(&err),
+                            session.install.status,
+                            action_for(&session.install),
+                            now,
+                        );
+                        (session.install, findings)
+                    }
+                },
+                Err(err @ Error::AccessLost { .. }) => (
+                    listed.clone(),
+                    Findings::unreachable(
+                        Access::Lost {
+                            message: err.to_string(),
+                        },
+                        listed.status,
+                        action_for(listed),
+                        now,
+                    ),
+                ),
+                Err(err) => (
+                    listed.clone(),
+                    Findings::unreachable(failed(&err), listed.status, action_for(listed), now),
+                ),
+            };
         match &findings.access {
-            Access::Ok => info!(found = findings.found.len(), deleted = findings.deleted.len(), remaining = findings.remaining, "checked"),
+            Access::Ok => info!(
+                found = findings.found.len(),
+                deleted = findings.deleted.len(),
+                remaining = findings.remaining,
+                "checked"
+            ),
             other => warn!(access = ?other, "could not check"),
         }
         match record(deps, &install, &findings).await {
@@ -179,12 +230,19 @@ async fn check(deps: &Deps, listed: &Install) -> Checked {
 }
 
 fn failed(err: &Error) -> Access {
-    Access::Failed { code: err.error_name().to_owned(), message: err.to_string() }
+    Access::Failed {
+        code: err.error_name().to_owned(),
+        message: err.to_string(),
+    }
 }
 
 /// Discovers what is left and, unless it is only to be reported, deletes what can go now.
 /// `None` when the install changed status meanwhile (a retry, a removal): its own steps own it.
-async fn sweep_once(deps: &Deps, session: &customer_session::CustomerSession, checked_at: DateTime<Utc>) -> Result<Option<Findings>, Error> {
+async fn sweep_once(
+    deps: &Deps,
+    session: &customer_session::CustomerSession,
+    checked_at: DateTime<Utc>,
+) -> Result<Option<Findings>, Error> {
     let install = &session.install;
     let action = action_for(install);
     let clients = Clients::new(&session.config);
@@ -197,7 +255,12 @@ async fn sweep_once(deps: &Deps, session: &customer_session::CustomerSession, ch
         delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
         pass.settle(install.region.as_str(), &cluster_name(install));
     }
-    Ok(Some(Findings::of_pass(&pass, install.status, action, checked_at)))
+    Ok(Some(Findings::of_pass(
+        &pass,
+        install.status,
+        action,
+        checked_at,
+    )))
 }
 
 /// Keeps the findings on the install, and tells its timeline when there is news.
@@ -206,9 +269,15 @@ async fn record(deps: &Deps, install: &Install, findings: &Findings) -> Result<(
     let had_leftovers = !byoc_core::leftover::recorded(install).is_empty();
     let value = serde_json::to_value(findings).map_err(|e| Error::Corrupt(e.to_string()))?;
     // Quietly first: the event below is then written on top of these findings.
-    deps.store.set_step_data_quietly(&install.install_id, FINDINGS_KEY, &value).await?;
+    deps.store
+        .set_step_data_quietly(&install.install_id, FINDINGS_KEY, &value)
+        .await?;
     if findings.worth_an_event(previous.as_ref(), had_leftovers) {
-        let change = Change::new(Step::SweepDangling, findings.outcome(), findings.message(install.account_id.as_str()));
+        let change = Change::new(
+            Step::SweepDangling,
+            findings.outcome(),
+            findings.message(install.account_id.as_str()),
+        );
         deps.store.record(&install.install_id, change).await?;
     }
     Ok(())
@@ -229,16 +298,31 @@ mod tests {
 
     #[test]
     fn only_a_failed_install_kept_for_inspection_is_just_reported() {
-        assert_eq!(action_for(&install(InstallStatus::Failed, true)), Action::Report);
-        assert_eq!(action_for(&install(InstallStatus::Failed, false)), Action::Delete);
-        assert_eq!(action_for(&install(InstallStatus::Removed, true)), Action::Delete, "removing it asked for everything to go");
+        assert_eq!(
+            action_for(&install(InstallStatus::Failed, true)),
+            Action::Report
+        );
+        assert_eq!(
+            action_for(&install(InstallStatus::Failed, false)),
+            Action::Delete
+        );
+        assert_eq!(
+            action_for(&install(InstallStatus::Removed, true)),
+            Action::Delete,
+            "removing it asked for everything to go"
+        );
     }
 
     #[test]
     fn installs_that_never_built_are_not_checked() {
         let mut early = install(InstallStatus::Failed, false);
-        assert!(!built_something(&early), "failed at the trust or quota check");
-        early.step_data.insert("quota_check".into(), serde_json::json!({}));
+        assert!(
+            !built_something(&early),
+            "failed at the trust or quota check"
+        );
+        early
+            .step_data
+            .insert("quota_check".into(), serde_json::json!({}));
         assert!(!built_something(&early));
         for key in ["network", "cluster", "sweep", "scheduled_sweep"] {
             let mut built = install(InstallStatus::Removed, false);
@@ -252,9 +336,21 @@ mod tests {
     #[test]
     fn the_summary_reads_the_findings() {
         let failed = install(InstallStatus::Failed, true);
-        let lost = Findings::unreachable(Access::Lost { message: "x".into() }, InstallStatus::Failed, Action::Report, Utc::now());
+        let lost = Findings::unreachable(
+            Access::Lost {
+                message: "x".into(),
+            },
+            InstallStatus::Failed,
+            Action::Report,
+            Utc::now(),
+        );
         assert_eq!(Checked::of(&failed, &lost).result, CheckResult::AccessLost);
-        let clean = Findings::of_pass(&Default::default(), InstallStatus::Failed, Action::Report, Utc::now());
+        let clean = Findings::of_pass(
+            &Default::default(),
+            InstallStatus::Failed,
+            Action::Report,
+            Utc::now(),
+        );
         assert_eq!(Checked::of(&failed, &clean).result, CheckResult::Clean);
     }
 }

@@ -7,7 +7,10 @@ pub use byoc_core::schedule::ScheduleSettings;
 use byoc_core::Error;
 
 /// One pass over a large install takes tens of seconds on AWS: 40 s are kept in hand.
-pub const DEFAULT_SETTINGS: ScheduleSettings = ScheduleSettings { max_installs: 20, reserve: Duration::from_secs(40) };
+pub const DEFAULT_SETTINGS: ScheduleSettings = ScheduleSettings {
+    max_installs: 20,
+    reserve: Duration::from_secs(40),
+};
 
 /// Reads the optional `SWEEP_SCHEDULE_MAX_INSTALLS` (1–1000, default 20) and
 /// `SWEEP_SCHEDULE_RESERVE_SECONDS` (default 40).

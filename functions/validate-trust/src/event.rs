@@ -17,9 +17,16 @@ pub enum TrustEvent {
 impl<'de> Deserialize<'de> for TrustEvent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
-        match ScheduledEvent::recognise(&value, "validate-trust runs for an install ({install_id, tenant_id})").map_err(D::Error::custom)? {
+        match ScheduledEvent::recognise(
+            &value,
+            "validate-trust runs for an install ({install_id, tenant_id})",
+        )
+        .map_err(D::Error::custom)?
+        {
             Some(event) => Ok(TrustEvent::Scheduled(event)),
-            None => serde_json::from_value(value).map(TrustEvent::Install).map_err(D::Error::custom),
+            None => serde_json::from_value(value)
+                .map(TrustEvent::Install)
+                .map_err(D::Error::custom),
         }
     }
 }
@@ -38,13 +45,19 @@ mod tests {
         }))
         .unwrap();
         assert!(matches!(scheduled, TrustEvent::Scheduled(_)));
-        let install: TrustEvent = serde_json::from_value(json!({"install_id": "inst-01hzy0000000000000000000aa", "tenant_id": "acme"})).unwrap();
+        let install: TrustEvent = serde_json::from_value(
+            json!({"install_id": "inst-01hzy0000000000000000000aa", "tenant_id": "acme"}),
+        )
+        .unwrap();
         assert!(matches!(install, TrustEvent::Install(StepInput { .. })));
     }
 
     #[test]
     fn other_events_are_refused_with_what_was_expected() {
-        let err = serde_json::from_value::<TrustEvent>(json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {}})).unwrap_err();
+        let err = serde_json::from_value::<TrustEvent>(
+            json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {}}),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("validate-trust runs for an install ({install_id, tenant_id}) or on an EventBridge schedule"), "{err}");
         let err = serde_json::from_value::<TrustEvent>(json!({"tenant_id": "acme"})).unwrap_err();
         assert!(err.to_string().contains("install_id"), "{err}");

@@ -47,7 +47,10 @@ const REQUIRED_OUTPUTS: [(&str, &str); 4] = [
     ("RoleArn", "customer_role_arn"),
     ("ClusterRoleArn", "cluster_role_arn"),
     ("NodeRoleArn", "node_role_arn"),
-    ("EbsCsiDriverRoleArn", byoc_core::controller_tags::EBS_CSI_ROLE_KEY),
+    (
+        "EbsCsiDriverRoleArn",
+        byoc_core::controller_tags::EBS_CSI_ROLE_KEY,
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +73,10 @@ impl From<ValidateTrustError> for Diagnostic {
             ValidateTrustError::Invalid(_) => "TrustInvalid",
             ValidateTrustError::Core(core) => core.error_name(),
         };
-        Diagnostic { error_type: error_type.into(), error_message: err.to_string() }
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: err.to_string(),
+        }
     }
 }
 
@@ -80,26 +86,45 @@ fn aws_error(service: &'static str, err: impl std::error::Error) -> ValidateTrus
 
 /// One install's validation, or a scheduled run over the ready installs that must be done by
 /// `deadline`.
-pub async fn handle(deps: &Deps, event: event::TrustEvent, deadline: std::time::Instant) -> Result<TrustResponse, ValidateTrustError> {
+pub async fn handle(
+    deps: &Deps,
+    event: event::TrustEvent,
+    deadline: std::time::Instant,
+) -> Result<TrustResponse, ValidateTrustError> {
     match event {
-        event::TrustEvent::Install(input) => handle_install(deps, input).await.map(TrustResponse::Install),
-        event::TrustEvent::Scheduled(event) => scheduled::run(deps, &event, deadline).await.map(TrustResponse::Scheduled),
+        event::TrustEvent::Install(input) => handle_install(deps, input)
+            .await
+            .map(TrustResponse::Install),
+        event::TrustEvent::Scheduled(event) => scheduled::run(deps, &event, deadline)
+            .await
+            .map(TrustResponse::Scheduled),
     }
 }
 
 async fn handle_install(deps: &Deps, input: StepInput) -> Result<StepInput, ValidateTrustError> {
-    let span = info_span!("validate-trust", install_id = %input.install_id, tenant_id = %input.tenant_id);
+    let span =
+        info_span!("validate-trust", install_id = %input.install_id, tenant_id = %input.tenant_id);
     async {
         let result = validate(deps, &input).await;
         match &result {
             Ok(()) => info!("trust validated"),
             Err(ValidateTrustError::NotReady(message)) => {
                 info!(%message, "trust not ready yet");
-                deps.store.record(&input.install_id, Change::new(Step::ValidateTrust, Outcome::Waiting, message.clone())).await?;
+                deps.store
+                    .record(
+                        &input.install_id,
+                        Change::new(Step::ValidateTrust, Outcome::Waiting, message.clone()),
+                    )
+                    .await?;
             }
             Err(ValidateTrustError::Invalid(message)) => {
                 warn!(%message, "trust invalid");
-                deps.store.record(&input.install_id, Change::new(Step::ValidateTrust, Outcome::Failed, message.clone())).await?;
+                deps.store
+                    .record(
+                        &input.install_id,
+                        Change::new(Step::ValidateTrust, Outcome::Failed, message.clone()),
+                    )
+                    .await?;
             }
             Err(err) => warn!(error = %err, "validate-trust failed"),
         }
@@ -115,9 +140,16 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
         return Err(byoc_core::Error::InstallNotFound(input.install_id.clone()).into());
     }
     let tenant = deps.store.get_tenant(&install.tenant_id).await?;
-    if install.status == InstallStatus::Pending || install.current_step != Some(Step::ValidateTrust) {
-        let change = Change::new(Step::ValidateTrust, Outcome::Started, format!("checking access to account {}", install.account_id));
-        deps.store.record(&install.install_id, change.status(InstallStatus::Running)).await?;
+    if install.status == InstallStatus::Pending || install.current_step != Some(Step::ValidateTrust)
+    {
+        let change = Change::new(
+            Step::ValidateTrust,
+            Outcome::Started,
+            format!("checking access to account {}", install.account_id),
+        );
+        deps.store
+            .record(&install.install_id, change.status(InstallStatus::Running))
+            .await?;
     }
 
     let customer = match enter(deps, &install, &tenant.external_id).await? {
@@ -134,7 +166,14 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
     };
     let role_arn = deps.access.role_arn(&install.account_id);
     let outputs = read_stack_outputs(deps, &customer).await?;
-    let mut change = Change::new(Step::ValidateTrust, Outcome::Succeeded, format!("access to account {} verified through {role_arn}", install.account_id));
+    let mut change = Change::new(
+        Step::ValidateTrust,
+        Outcome::Succeeded,
+        format!(
+            "access to account {} verified through {role_arn}",
+            install.account_id
+        ),
+    );
     for (key, resource) in REQUIRED_OUTPUTS {
         let value = outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).ok_or_else(|| {
             ValidateTrustError::Invalid(format!(
@@ -144,7 +183,12 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
         })?;
         change = change.resource(resource, value);
     }
-    deps.store.record(&install.install_id, change.resource("customer_stack", deps.access.stack_name.clone())).await?;
+    deps.store
+        .record(
+            &install.install_id,
+            change.resource("customer_stack", deps.access.stack_name.clone()),
+        )
+        .await?;
     Ok(())
 }
 
@@ -161,15 +205,31 @@ pub(crate) enum Entry {
 
 /// Assumes the install's customer role with the tenant's External ID, checks whose account
 /// that lands in, and assesses the role's trust policy.
-pub(crate) async fn enter(deps: &Deps, install: &Install, external_id: &byoc_core::external_id::ExternalId) -> Result<Entry, ValidateTrustError> {
+pub(crate) async fn enter(
+    deps: &Deps,
+    install: &Install,
+    external_id: &byoc_core::external_id::ExternalId,
+) -> Result<Entry, ValidateTrustError> {
     let role_arn = deps.access.role_arn(&install.account_id);
-    let customer = match assume_customer_role(&deps.base, &role_arn, external_id, &format!("byoc-{}", install.install_id), &install.region).await {
+    let customer = match assume_customer_role(
+        &deps.base,
+        &role_arn,
+        external_id,
+        &format!("byoc-{}", install.install_id),
+        &install.region,
+    )
+    .await
+    {
         Ok(config) => config,
         Err(AssumeRoleError::Denied { role_arn }) => return Ok(Entry::Denied { role_arn }),
         Err(AssumeRoleError::Other(err)) => return Err(err.into()),
     };
 
-    let identity = aws_sdk_sts::Client::new(&customer).get_caller_identity().send().await.map_err(|e| aws_error("STS", e))?;
+    let identity = aws_sdk_sts::Client::new(&customer)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| aws_error("STS", e))?;
     let landed_in = identity.account().unwrap_or_default();
     if landed_in != install.account_id.as_str() {
         return Ok(Entry::Unsafe(format!(
@@ -184,20 +244,41 @@ pub(crate) async fn enter(deps: &Deps, install: &Install, external_id: &byoc_cor
         .send()
         .await
         .map_err(|e| aws_error("IAM", e))?;
-    let document = role.role().and_then(|r| r.assume_role_policy_document()).unwrap_or_default();
+    let document = role
+        .role()
+        .and_then(|r| r.assume_role_policy_document())
+        .unwrap_or_default();
     let problems = trust_policy::assess(document, deps.vendor_account.as_str());
     if !problems.is_empty() {
-        let fixes: Vec<String> = problems.iter().map(|p| p.fix(deps.vendor_account.as_str())).collect();
-        return Ok(Entry::Unsafe(format!("role {role_arn} is not safe to use: {}", fixes.join("; "))));
+        let fixes: Vec<String> = problems
+            .iter()
+            .map(|p| p.fix(deps.vendor_account.as_str()))
+            .collect();
+        return Ok(Entry::Unsafe(format!(
+            "role {role_arn} is not safe to use: {}",
+            fixes.join("; ")
+        )));
     }
     Ok(Entry::Entered(Box::new(customer)))
 }
 
 /// The customer stack's outputs, once the stack is complete.
-async fn read_stack_outputs(deps: &Deps, customer: &SdkConfig) -> Result<Vec<(String, String)>, ValidateTrustError> {
-    let config = customer.to_builder().region(aws_config::Region::new(deps.access.stack_region.as_str().to_owned())).build();
+async fn read_stack_outputs(
+    deps: &Deps,
+    customer: &SdkConfig,
+) -> Result<Vec<(String, String)>, ValidateTrustError> {
+    let config = customer
+        .to_builder()
+        .region(aws_config::Region::new(
+            deps.access.stack_region.as_str().to_owned(),
+        ))
+        .build();
     let stack_name = &deps.access.stack_name;
-    let out = aws_sdk_cloudformation::Client::new(&config).describe_stacks().stack_name(stack_name).send().await;
+    let out = aws_sdk_cloudformation::Client::new(&config)
+        .describe_stacks()
+        .stack_name(stack_name)
+        .send()
+        .await;
     let out = match out {
         Ok(out) => out,
         // CloudFormation answers a missing stack with a ValidationError.
@@ -210,15 +291,25 @@ async fn read_stack_outputs(deps: &Deps, customer: &SdkConfig) -> Result<Vec<(St
         Err(err) => return Err(aws_error("CloudFormation", err)),
     };
     let Some(stack) = out.stacks().first() else {
-        return Err(ValidateTrustError::NotReady(format!("the customer stack \"{stack_name}\" was not found")));
+        return Err(ValidateTrustError::NotReady(format!(
+            "the customer stack \"{stack_name}\" was not found"
+        )));
     };
     match stack.stack_status() {
         Some(StackStatus::CreateComplete | StackStatus::UpdateComplete) => {}
-        Some(status @ (StackStatus::CreateInProgress | StackStatus::UpdateInProgress | StackStatus::UpdateCompleteCleanupInProgress)) => {
-            return Err(ValidateTrustError::NotReady(format!("the customer stack \"{stack_name}\" is {status}; waiting for it to complete")))
+        Some(
+            status @ (StackStatus::CreateInProgress
+            | StackStatus::UpdateInProgress
+            | StackStatus::UpdateCompleteCleanupInProgress),
+        ) => {
+            return Err(ValidateTrustError::NotReady(format!(
+                "the customer stack \"{stack_name}\" is {status}; waiting for it to complete"
+            )))
         }
         status => {
-            let status = status.map(|s| s.as_str().to_owned()).unwrap_or_else(|| "in an unknown state".into());
+            let status = status
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|| "in an unknown state".into());
             return Err(ValidateTrustError::Invalid(format!(
                 "the customer stack \"{stack_name}\" is {status}; delete it and create it again from the install link"
             )));

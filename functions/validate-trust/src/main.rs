@@ -14,7 +14,10 @@ async fn main() -> Result<(), Error> {
             Ok::<_, byoc_core::Error>(Deps {
                 store: InstallStore::from_env(&config)?,
                 access: CustomerAccess::from_env()?,
-                vendor_account: AccountId::parse("VENDOR_ACCOUNT_ID", &byoc_core::aws::env("VENDOR_ACCOUNT_ID")?)?,
+                vendor_account: AccountId::parse(
+                    "VENDOR_ACCOUNT_ID",
+                    &byoc_core::aws::env("VENDOR_ACCOUNT_ID")?,
+                )?,
                 sns: aws_sdk_sns::Client::new(&config),
                 topic_arn: byoc_core::aws::env("TOPIC_ARN")?,
                 vendor_name: byoc_core::aws::env("VENDOR_NAME")?,
@@ -22,7 +25,13 @@ async fn main() -> Result<(), Error> {
                 base: config,
             })
         },
-        |deps, event| handle(deps, event.payload, deadline_from_epoch_ms(event.context.deadline)),
+        |deps, event| {
+            handle(
+                deps,
+                event.payload,
+                deadline_from_epoch_ms(event.context.deadline),
+            )
+        },
     )
     .await
 }

@@ -33,7 +33,10 @@ const STATUSES: [InstallStatus; 1] = [InstallStatus::Ready];
 /// Installs read from the index per query.
 const PAGE: i32 = 25;
 /// A check is a few calls (AssumeRole, GetCallerIdentity, GetRole, two writes): about a second.
-pub const DEFAULT_SETTINGS: ScheduleSettings = ScheduleSettings { max_installs: 100, reserve: Duration::from_secs(15) };
+pub const DEFAULT_SETTINGS: ScheduleSettings = ScheduleSettings {
+    max_installs: 100,
+    reserve: Duration::from_secs(15),
+};
 
 /// `TRUST_CHECK_MAX_INSTALLS` and `TRUST_CHECK_RESERVE_SECONDS`, else the defaults.
 pub fn settings_from_env() -> Result<ScheduleSettings, Error> {
@@ -75,7 +78,13 @@ pub enum CheckResult {
 
 impl Checked {
     fn new(install: &Install, result: CheckResult) -> Self {
-        Self { install_id: install.install_id.to_string(), tenant_id: install.tenant_id.to_string(), result, changed: false, emailed: false }
+        Self {
+            install_id: install.install_id.to_string(),
+            tenant_id: install.tenant_id.to_string(),
+            result,
+            changed: false,
+            emailed: false,
+        }
     }
 }
 
@@ -89,17 +98,50 @@ impl From<TrustStatus> for CheckResult {
     }
 }
 
-pub async fn run(deps: &Deps, event: &ScheduledEvent, deadline: Instant) -> Result<ScheduledReport, ValidateTrustError> {
-    let span = info_span!("validate-trust scheduled", fired_at = event.time.as_deref().unwrap_or("?"));
+pub async fn run(
+    deps: &Deps,
+    event: &ScheduledEvent,
+    deadline: Instant,
+) -> Result<ScheduledReport, ValidateTrustError> {
+    let span = info_span!(
+        "validate-trust scheduled",
+        fired_at = event.time.as_deref().unwrap_or("?")
+    );
     async {
-        let run = ScheduledRun { job: JOB, statuses: &STATUSES, page: PAGE, settings: &deps.schedule, deadline };
-        let Some((checked, more)) = run.walk_alone(&deps.store, |_| true, |install| async move { check(deps, &install).await }).await? else {
-            info!("another scheduled trust check is under way; this one leaves it the round");
-            return Ok(ScheduledReport { busy: true, ..Default::default() });
+        let run = ScheduledRun {
+            job: JOB,
+            statuses: &STATUSES,
+            page: PAGE,
+            settings: &deps.schedule,
+            deadline,
         };
-        let bad = checked.iter().filter(|c| matches!(c.result, CheckResult::Lost | CheckResult::Weakened)).count();
-        info!(checked = checked.len(), bad, more, "scheduled trust check finished");
-        Ok(ScheduledReport { checked, more, busy: false })
+        let Some((checked, more)) = run
+            .walk_alone(
+                &deps.store,
+                |_| true,
+                |install| async move { check(deps, &install).await },
+            )
+            .await?
+        else {
+            info!("another scheduled trust check is under way; this one leaves it the round");
+            return Ok(ScheduledReport {
+                busy: true,
+                ..Default::default()
+            });
+        };
+        let bad = checked
+            .iter()
+            .filter(|c| matches!(c.result, CheckResult::Lost | CheckResult::Weakened))
+            .count();
+        info!(
+            checked = checked.len(),
+            bad, more, "scheduled trust check finished"
+        );
+        Ok(ScheduledReport {
+            checked,
+            more,
+            busy: false,
+        })
     }
     .instrument(span)
     .await
@@ -107,7 +149,8 @@ pub async fn run(deps: &Deps, event: &ScheduledEvent, deadline: Instant) -> Resu
 
 /// One install: checked and recorded. Never fails the run.
 async fn check(deps: &Deps, listed: &Install) -> Checked {
-    let span = info_span!("trust check", install_id = %listed.install_id, tenant_id = %listed.tenant_id);
+    let span =
+        info_span!("trust check", install_id = %listed.install_id, tenant_id = %listed.tenant_id);
     async {
         match check_install(deps, listed).await {
             Ok(checked) => {
@@ -151,15 +194,26 @@ async fn check_install(deps: &Deps, listed: &Install) -> Result<Checked, Validat
     let previous = TrustCheck::recorded(&install.step_data);
     let found = TrustCheck::new(status, reason, checked_at, previous.as_ref());
     let emailed = record(deps, &install, &found, previous.as_ref()).await?;
-    Ok(Checked { changed: found.changed(previous.as_ref()), emailed, ..Checked::new(&install, status.into()) })
+    Ok(Checked {
+        changed: found.changed(previous.as_ref()),
+        emailed,
+        ..Checked::new(&install, status.into())
+    })
 }
 
 /// Keeps the check on the install; on a change of status also tells the timeline and, when it
 /// went bad, the customer. Whether the customer was emailed.
-async fn record(deps: &Deps, install: &Install, found: &TrustCheck, previous: Option<&TrustCheck>) -> Result<bool, ValidateTrustError> {
+async fn record(
+    deps: &Deps,
+    install: &Install,
+    found: &TrustCheck,
+    previous: Option<&TrustCheck>,
+) -> Result<bool, ValidateTrustError> {
     let value = serde_json::to_value(found).map_err(|e| Error::Corrupt(e.to_string()))?;
     if !found.changed(previous) {
-        deps.store.set_step_data_quietly(&install.install_id, TRUST_CHECK_KEY, &value).await?;
+        deps.store
+            .set_step_data_quietly(&install.install_id, TRUST_CHECK_KEY, &value)
+            .await?;
         return Ok(false);
     }
     let mut message = found.message(install.account_id.as_str());
@@ -167,13 +221,21 @@ async fn record(deps: &Deps, install: &Install, found: &TrustCheck, previous: Op
     if emailed {
         // Published before the record, as notify does: a crash in between emails again on
         // the next run (at least once) rather than never.
-        let email = email::access_at_risk(&deps.vendor_name, install, found.status, found.reason.as_deref().unwrap_or_default());
+        let email = email::access_at_risk(
+            &deps.vendor_name,
+            install,
+            found.status,
+            found.reason.as_deref().unwrap_or_default(),
+        );
         let notice = format!("trust-{}", found.status.as_str());
-        let message_id = customer_topic::publish(&deps.sns, &deps.topic_arn, install, &email, &notice).await?;
+        let message_id =
+            customer_topic::publish(&deps.sns, &deps.topic_arn, install, &email, &notice).await?;
         message.push_str(&format!("; customer emailed (SNS message {message_id})"));
     }
     // Only while ready: a removal that started meanwhile owns the install's timeline.
-    let change = Change::new(Step::ValidateTrust, found.outcome(), message).data(TRUST_CHECK_KEY, value).only_from(InstallStatus::Ready);
+    let change = Change::new(Step::ValidateTrust, found.outcome(), message)
+        .data(TRUST_CHECK_KEY, value)
+        .only_from(InstallStatus::Ready);
     deps.store.record(&install.install_id, change).await?;
     Ok(emailed)
 }

@@ -313,7 +313,11 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!((next.check, delay), (1, 0), "the first re-check comes at once");
+        assert_eq!(
+            (next.check, delay),
+            (1, 0),
+            "the first re-check comes at once"
+        );
         let Action::Continue { delay, .. } = decide(
             &message(WatchKind::Cluster, 9, 0),
             Checked::Waiting,

@@ -11,7 +11,11 @@ async fn main() -> Result<(), Error> {
                 lambda: aws_sdk_lambda::Client::new(&config),
                 sfn: aws_sdk_sfn::Client::new(&config),
                 sqs: aws_sdk_sqs::Client::new(&config),
-                claims: Claims { client: aws_sdk_dynamodb::Client::new(&config), table: byoc_core::aws::env("TABLE_NAME").map_err(watch_install::WatchError::from)? },
+                claims: Claims {
+                    client: aws_sdk_dynamodb::Client::new(&config),
+                    table: byoc_core::aws::env("TABLE_NAME")
+                        .map_err(watch_install::WatchError::from)?,
+                },
                 settings: Settings::from_env()?,
             })
         },

@@ -18,10 +18,10 @@ use super::dynamodb_units::{Estimator, Schema, Units};
 use super::function_logs::Invocation;
 use super::history::History;
 use super::lag::WatchCheck;
-use byoc_core::watch_schedule::{delay_before, WatchKind};
 use super::prices::{self, Price};
 use super::recording::{tally, Call, Caller};
 use super::session::{Session, INSTALL_TIMEOUT};
+use byoc_core::watch_schedule::{delay_before, WatchKind};
 
 /// The real-world waits modelled, and the production poll intervals (cfn/vendor.yaml).
 #[derive(Debug, Clone)]
@@ -136,11 +136,21 @@ pub async fn measure(session: &Session, model: Model) -> Result<Bill, String> {
     let nodegroup_creating = Model::polls(model.nodegroup_seconds, p).saturating_sub(1);
     let nat_pending = Model::checks_before(WatchKind::Cluster, model.nat_seconds, p);
     session.stack.steer("eks", account, json!({"cluster_creating_polls": cluster_creating, "nodegroup_creating_polls": nodegroup_creating, "addon_creating_polls": 0})).await?;
-    session.stack.steer("nat", account, json!({"pending_polls": nat_pending})).await?;
+    session
+        .stack
+        .steer("nat", account, json!({"pending_polls": nat_pending}))
+        .await?;
     // RequestQuota files the requests; the watch then looks at once and every Q seconds, so
     // the look that sees the approval is the first at or after W.
     let outcome = json!({"decision": "approve", "after_polls": Model::checks_before(WatchKind::Quota, model.quota_seconds, q) + 1});
-    session.stack.steer("service_quotas", account, json!({"outcomes": {"L-1216C47A": outcome}})).await?;
+    session
+        .stack
+        .steer(
+            "service_quotas",
+            account,
+            json!({"outcomes": {"L-1216C47A": outcome}}),
+        )
+        .await?;
 
     let mut estimator = Estimator::new(table_schemas(session).await?);
     for (table, items) in table_items(session).await? {
@@ -191,12 +201,20 @@ pub async fn measure(session: &Session, model: Model) -> Result<Bill, String> {
         })
         .sum();
     let log_bytes: u64 = since.bytes.values().sum();
-    let checks = watcher_log.as_deref().map(|f| WatchCheck::read(f, watcher_offset, &started.install_id)).unwrap_or_default();
+    let checks = watcher_log
+        .as_deref()
+        .map(|f| WatchCheck::read(f, watcher_offset, &started.install_id))
+        .unwrap_or_default();
     // SQS: what the state machine and the watcher sent (recorded), and per message the
     // ReceiveMessage and DeleteMessage of Lambda's poller (inside the emulator, so counted
     // from the watcher's invocations: one message each here).
-    let sqs_sent = count(&|c| c.caller == Caller::Vendor && c.service == "sqs" && c.action == "SendMessage");
-    let watcher_invocations = since.invocations.iter().filter(|i| i.function == "watch-install").count();
+    let sqs_sent =
+        count(&|c| c.caller == Caller::Vendor && c.service == "sqs" && c.action == "SendMessage");
+    let watcher_invocations = since
+        .invocations
+        .iter()
+        .filter(|i| i.function == "watch-install")
+        .count();
     let sqs_requests = sqs_sent + 2 * watcher_invocations;
     let mut bill = Bill {
         checks,

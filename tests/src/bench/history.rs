@@ -93,7 +93,11 @@ impl History {
                 let output = event
                     .lambda_function_succeeded_event_details()
                     .and_then(|d| d.output())
-                    .or_else(|| event.task_succeeded_event_details().and_then(|d| d.output()))
+                    .or_else(|| {
+                        event
+                            .task_succeeded_event_details()
+                            .and_then(|d| d.output())
+                    })
                     .and_then(|o| serde_json::from_str(o).ok());
                 if let Some(last) = history.states.last_mut() {
                     last.output = output;

@@ -98,18 +98,37 @@ impl Lag {
         let mut overheads = Vec::new();
         for pair in cluster.windows(2) {
             let (before, after) = (pair[0], pair[1]);
-            if before.outcome == "waiting" && after.check == before.check + 1 && before.delay == Some(bench_poll_seconds) {
+            if before.outcome == "waiting"
+                && after.check == before.check + 1
+                && before.delay == Some(bench_poll_seconds)
+            {
                 cycles.push(after.at - before.at);
                 overheads.push(after.at - before.at - bench_poll_seconds);
             }
         }
         // The check that ended the wait, and the callback task's end in the history.
         let done = cluster.iter().rev().find(|c| c.outcome == "done")?;
-        let wait_ended = history.states.iter().rev().find(|s| s.name == "WaitForCluster")?.exited?;
-        let last_cycle_start = cluster.iter().rev().find(|c| c.check + 1 == done.check).map(|c| c.at);
+        let wait_ended = history
+            .states
+            .iter()
+            .rev()
+            .find(|s| s.name == "WaitForCluster")?
+            .exited?;
+        let last_cycle_start = cluster
+            .iter()
+            .rev()
+            .find(|c| c.check + 1 == done.check)
+            .map(|c| c.at);
         // d: from the moment the last check began looking (its predecessor's line plus the
         // delay) to the state machine moving on.
-        let resume = match (last_cycle_start, cluster.iter().rev().find(|c| c.check + 1 == done.check).and_then(|c| c.delay)) {
+        let resume = match (
+            last_cycle_start,
+            cluster
+                .iter()
+                .rev()
+                .find(|c| c.check + 1 == done.check)
+                .and_then(|c| c.delay),
+        ) {
             (Some(previous), Some(delay)) => wait_ended - (previous + delay),
             _ => wait_ended - done.at,
         };
@@ -155,14 +174,30 @@ mod tests {
     use crate::bench::history::StateRun;
 
     fn check(n: u64, outcome: &str, delay: Option<f64>, at: f64) -> WatchCheck {
-        WatchCheck { install_id: "i".into(), watch: "cluster".into(), check: n, outcome: outcome.into(), delay, at }
+        WatchCheck {
+            install_id: "i".into(),
+            watch: "cluster".into(),
+            check: n,
+            outcome: outcome.into(),
+            delay,
+            at,
+        }
     }
 
     #[test]
     fn a_watch_line_is_read() {
         let line = r#"{"timestamp":"2026-11-24T12:02:27.500000Z","level":"INFO","fields":{"message":"watch check: not yet","outcome":"waiting","delay":4},"span":{"install_id":"inst-1","tenant_id":"t","watch":"cluster","check":2,"name":"watch-install"}}"#;
         let parsed = WatchCheck::parse(line).unwrap();
-        assert_eq!((parsed.install_id.as_str(), parsed.watch.as_str(), parsed.check, parsed.outcome.as_str(), parsed.delay), ("inst-1", "cluster", 2, "waiting", Some(4.0)));
+        assert_eq!(
+            (
+                parsed.install_id.as_str(),
+                parsed.watch.as_str(),
+                parsed.check,
+                parsed.outcome.as_str(),
+                parsed.delay
+            ),
+            ("inst-1", "cluster", 2, "waiting", Some(4.0))
+        );
         assert!((parsed.at - 1_795_521_747.5).abs() < 1e-3, "{}", parsed.at);
         assert_eq!(WatchCheck::parse(r#"{"fields":{"message":"other"}}"#), None);
     }
@@ -179,11 +214,22 @@ mod tests {
         let history = History {
             started: -5.0,
             ended: Some(6.0),
-            states: vec![StateRun { name: "WaitForCluster".into(), kind: "Task".into(), entered: -0.2, exited: Some(5.4), output: None, attempts: 1 }],
+            states: vec![StateRun {
+                name: "WaitForCluster".into(),
+                kind: "Task".into(),
+                entered: -0.2,
+                exited: Some(5.4),
+                output: None,
+                attempts: 1,
+            }],
         };
         let lag = Lag::from_run(&history, &checks, 15.0, 1.0, 900.0).unwrap();
         assert_eq!(lag.cycles_observed, 4);
-        assert!((lag.check_overhead - 0.3).abs() < 1e-9, "{}", lag.check_overhead);
+        assert!(
+            (lag.check_overhead - 0.3).abs() < 1e-9,
+            "{}",
+            lag.check_overhead
+        );
         assert!((lag.observed_cycle_max - 1.4).abs() < 1e-9);
         // The last check began looking at 4.0 + 1.0 and the wait ended at 5.4.
         assert!((lag.resume - 0.4).abs() < 1e-9, "{}", lag.resume);

@@ -76,8 +76,17 @@ pub struct IamCost {
 
 /// The emulator's IAM evaluation timings since the last reset; `reset` starts afresh.
 async fn iam_stats(session: &Session, reset: bool) -> Result<Option<IamCost>, String> {
-    let url = format!("{}/moto-api/byoc/iam-stats{}", session.stack.endpoint, if reset { "?reset=1" } else { "" });
-    let body: Value = reqwest::get(&url).await.map_err(|e| format!("{url}: {e}"))?.json().await.map_err(|e| format!("{url}: {e}"))?;
+    let url = format!(
+        "{}/moto-api/byoc/iam-stats{}",
+        session.stack.endpoint,
+        if reset { "?reset=1" } else { "" }
+    );
+    let body: Value = reqwest::get(&url)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
     Ok(body["p50_us"].as_f64().map(|p50| IamCost {
         requests: body["requests"].as_u64().unwrap_or_default(),
         p50_us: p50,
@@ -211,7 +220,11 @@ pub async fn measure(session: &Session, runs: usize) -> Result<Overhead, String>
             before_execution: history.started - epoch(started.wall),
             after_execution: epoch(arrived_wall) - history.ended.unwrap_or(history.started),
         };
-        let tasks: Vec<String> = run.tasks.iter().map(|(name, s)| format!("{name} {s:.2}")).collect();
+        let tasks: Vec<String> = run
+            .tasks
+            .iter()
+            .map(|(name, s)| format!("{name} {s:.2}"))
+            .collect();
         eprintln!(
             "  overhead run {}/{runs}: {:.2} s ({:.2} s in {} Wait states; Task states: {})",
             i + 1,

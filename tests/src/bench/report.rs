@@ -115,7 +115,12 @@ impl Results {
                 if o.wait_states() == 0 {
                     format!("{:.2} s", o.total())
                 } else {
-                    format!("{:.2} s ({:.2} s of it in {} Wait states)", o.total(), o.waits(), o.wait_states())
+                    format!(
+                        "{:.2} s ({:.2} s of it in {} Wait states)",
+                        o.total(),
+                        o.waits(),
+                        o.wait_states()
+                    )
                 },
                 format!("< {TARGET_OVERHEAD_S:.0} s"),
                 Verdict::of(o.total() < TARGET_OVERHEAD_S),
@@ -124,7 +129,10 @@ impl Results {
                 let per_install = iam.requests as f64 / o.runs.len().max(1) as f64;
                 rows.push(row(
                     "1. IAM evaluation per assumed-role request, local stack (in the figure above)",
-                    format!("p50 {:.0} µs, p99 {:.0} µs; {per_install:.0} requests per install", iam.p50_us, iam.p99_us),
+                    format!(
+                        "p50 {:.0} µs, p99 {:.0} µs; {per_install:.0} requests per install",
+                        iam.p50_us, iam.p99_us
+                    ),
                     "—",
                     Verdict::Info,
                 ));

@@ -207,7 +207,10 @@ async fn make(
                 "network-interface" => {
                     // As the VPC CNI leaves them: named after the cluster in its own tag (the
                     // installer's role may delete interfaces only by that tag).
-                    let cni = Tag::builder().key("cluster.k8s.amazonaws.com/name").value(format!("byoc-{id}")).build();
+                    let cni = Tag::builder()
+                        .key("cluster.k8s.amazonaws.com/name")
+                        .value(format!("byoc-{id}"))
+                        .build();
                     let mut spec = tags(ResourceType::NetworkInterface, &id, &tenant, &name);
                     spec.tags.get_or_insert_with(Vec::new).push(cni);
                     let request = client.create_network_interface().subnet_id(subnet);

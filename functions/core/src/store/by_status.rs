@@ -44,7 +44,12 @@ impl InstallStore {
     /// Up to `limit` installs with `status`, oldest first, after `after`. `next` is set when
     /// more may follow. The index is eventually consistent: read the install itself before
     /// acting on its status.
-    pub async fn installs_with_status(&self, status: InstallStatus, limit: i32, after: Option<&InstallId>) -> Result<InstallPage> {
+    pub async fn installs_with_status(
+        &self,
+        status: InstallStatus,
+        limit: i32,
+        after: Option<&InstallId>,
+    ) -> Result<InstallPage> {
         let start = after.map(|id| {
             HashMap::from([
                 ("pk".to_string(), s(install_pk(id))),
@@ -73,8 +78,14 @@ impl InstallStore {
     /// version: for results re-recorded on every scheduled run, which would otherwise flood
     /// the timeline. A step recording at the same moment may write back the value it read,
     /// so the next run's value wins; use `record` for anything that must not be lost.
-    pub async fn set_step_data_quietly(&self, install_id: &InstallId, key: &str, value: &serde_json::Value) -> Result<()> {
-        let value = serde_dynamo::to_attribute_value(value).map_err(|e| Error::Corrupt(e.to_string()))?;
+    pub async fn set_step_data_quietly(
+        &self,
+        install_id: &InstallId,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<()> {
+        let value =
+            serde_dynamo::to_attribute_value(value).map_err(|e| Error::Corrupt(e.to_string()))?;
         let result = self
             .client
             .update_item()
@@ -89,7 +100,13 @@ impl InstallStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(Error::InstallNotFound(install_id.clone())),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(Error::InstallNotFound(install_id.clone()))
+            }
             Err(err) => Err(Error::aws("DynamoDB", err)),
         }
     }
@@ -107,19 +124,39 @@ impl InstallStore {
             .await
             .map_err(|e| Error::aws("DynamoDB", e))?;
         let cursor = match out.item.as_ref().and_then(|item| item.get("cursor")) {
-            Some(value) => Some(serde_dynamo::from_attribute_value(value.clone()).map_err(|e| Error::Corrupt(e.to_string()))?),
+            Some(value) => Some(
+                serde_dynamo::from_attribute_value(value.clone())
+                    .map_err(|e| Error::Corrupt(e.to_string()))?,
+            ),
             None => None,
         };
         Ok(cursor)
     }
 
     /// Remembers where `job` stopped (`None`: it finished a round; the next starts afresh).
-    pub async fn set_schedule_cursor(&self, job: &str, cursor: Option<&ScheduleCursor>) -> Result<()> {
-        let mut item: Item = HashMap::from([("pk".to_string(), s(schedule_pk(job))), ("sk".to_string(), s("META"))]);
+    pub async fn set_schedule_cursor(
+        &self,
+        job: &str,
+        cursor: Option<&ScheduleCursor>,
+    ) -> Result<()> {
+        let mut item: Item = HashMap::from([
+            ("pk".to_string(), s(schedule_pk(job))),
+            ("sk".to_string(), s("META")),
+        ]);
         if let Some(cursor) = cursor {
-            item.insert("cursor".into(), serde_dynamo::to_attribute_value(cursor).map_err(|e| Error::Corrupt(e.to_string()))?);
+            item.insert(
+                "cursor".into(),
+                serde_dynamo::to_attribute_value(cursor)
+                    .map_err(|e| Error::Corrupt(e.to_string()))?,
+            );
         }
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(|e| Error::aws("DynamoDB", e))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| Error::aws("DynamoDB", e))?;
         Ok(())
     }
 }
@@ -128,7 +165,13 @@ impl InstallStore {
     /// Takes the lease of scheduled `job` for `holder` until `until`, unless another run holds
     /// one that has not expired: whether it was taken. A run that crashed lets go when its
     /// lease expires.
-    pub async fn claim_schedule(&self, job: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+    pub async fn claim_schedule(
+        &self,
+        job: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
         let result = self
             .client
             .put_item()
@@ -145,7 +188,13 @@ impl InstallStore {
         match result {
             Ok(_) => Ok(true),
             // Ours all the same when the SDK repeated a put that took effect (its answer lost).
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(self.schedule_holder(job).await?.as_deref() == Some(holder)),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(self.schedule_holder(job).await?.as_deref() == Some(holder))
+            }
             Err(err) => Err(Error::aws("DynamoDB", err)),
         }
     }
@@ -181,7 +230,13 @@ impl InstallStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(err) => Err(Error::aws("DynamoDB", err)),
         }
     }
@@ -195,7 +250,10 @@ mod tests {
     #[test]
     fn install_items_carry_their_status_as_the_index_key() {
         let item = indexed(Item::new(), &sample(InstallStatus::Removed));
-        assert_eq!(item.get(STATUS_KEY), Some(&AttributeValue::S("removed".into())));
+        assert_eq!(
+            item.get(STATUS_KEY),
+            Some(&AttributeValue::S("removed".into()))
+        );
     }
 
     fn sample(status: InstallStatus) -> Install {

@@ -127,7 +127,10 @@ impl InstallStore {
             }
 
             let found = self.get_item(pk.clone()).await?;
-            if let Some(mine) = found.as_ref().filter(|item| text(item, "holder") == Some(holder.as_str())) {
+            if let Some(mine) = found
+                .as_ref()
+                .filter(|item| text(item, "holder") == Some(holder.as_str()))
+            {
                 return Ok(Claim::Granted(Lease {
                     pk,
                     lease_until_ms: number(mine, "lease_until").unwrap_or(lease_until_ms),
