@@ -1,6 +1,6 @@
 //! 2. The bill of one modelled real install: production options (a new account is short of
-//! vCPUs, so a quota increase is requested), EKS creating the cluster for 12 minutes and the
-//! node group for 3, NAT gateways pending for 2, AWS approving the quota after 10.
+//!    vCPUs, so a quota increase is requested), EKS creating the cluster for 12 minutes and the
+//!    node group for 3, NAT gateways pending for 2, AWS approving the quota after 10.
 //!
 //! The emulator's waits count polls, not seconds, and the bench cannot wait 12 real minutes:
 //! the watcher (watch-install) checks a wait on the schedule of byoc_core::watch_schedule at

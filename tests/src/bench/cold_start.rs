@@ -1,7 +1,7 @@
 //! 4. Cold starts: each function's init time, from the process's start to its first request
-//! for work (`GET /2018-06-01/runtime/invocation/next`) to a Lambda Runtime API stub, next to
-//! a hello-world `lambda_runtime` binary built with the same profile (the floor); and the
-//! arm64 release zip sizes from infra/release/build.
+//!    for work (`GET /2018-06-01/runtime/invocation/next`) to a Lambda Runtime API stub, next to
+//!    a hello-world `lambda_runtime` binary built with the same profile (the floor); and the
+//!    arm64 release zip sizes from infra/release/build.
 //!
 //! Runs the host's release builds (x86_64 here; Lambda runs the arm64 ones), each with its
 //! deployed environment and the variables Lambda sets, one unmeasured start each first (so

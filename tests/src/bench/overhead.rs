@@ -1,7 +1,7 @@
 //! 1. Orchestration overhead: `POST /installs` to the "ready" email for installs that fit the
-//! account's quotas, with every emulator wait at zero (EKS and NAT settle at their first
-//! poll), so what is left is ours: the API, Step Functions, the functions, the Wait states the
-//! flow passes through even then (EKS answers CREATING to every create), and SNS.
+//!    account's quotas, with every emulator wait at zero (EKS and NAT settle at their first
+//!    poll), so what is left is ours: the API, Step Functions, the functions, the Wait states the
+//!    flow passes through even then (EKS answers CREATING to every create), and SNS.
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -419,7 +419,7 @@ impl Results {
                 c.samples.get(FLOOR).map_or(0, Vec::len)
             );
             let _ = writeln!(md, "| function | init median | ×floor | arm64 zip | host binary | peak RSS | memory |\n|---|---|---|---|---|---|---|");
-            for (name, _) in &c.samples {
+            for name in c.samples.keys() {
                 let _ = writeln!(
                     md,
                     "| {name} | {:.2} ms | {:.2} | {} | {} | {} | {} |",

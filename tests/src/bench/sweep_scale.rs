@@ -1,9 +1,9 @@
 //! 6. Sweep at scale: an install that owns 1,000+ resources — its own network and cluster,
-//! plus security groups, network interfaces, volumes and Elastic IPs the bench makes in its
-//! VPC with the install's tags, as Kubernetes controllers and operators would leave them —
-//! then a dry run (discovery alone) and the removal (`DELETE /installs/{id}`, the uninstall
-//! state machine calling sweep-dangling until nothing remains), each timed, with the AWS
-//! calls counted. Afterwards nothing carrying the install's tag may remain.
+//!    plus security groups, network interfaces, volumes and Elastic IPs the bench makes in its
+//!    VPC with the install's tags, as Kubernetes controllers and operators would leave them —
+//!    then a dry run (discovery alone) and the removal (`DELETE /installs/{id}`, the uninstall
+//!    state machine calling sweep-dangling until nothing remains), each timed, with the AWS
+//!    calls counted. Afterwards nothing carrying the install's tag may remain.
 
 use std::collections::BTreeMap;
 use std::time::Instant;

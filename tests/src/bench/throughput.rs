@@ -1,7 +1,7 @@
 //! 5. Throughput: N installs started at once (one tenant, N customer accounts, every emulator
-//! wait at zero), all followed to their "ready" email. Checked the way a vendor would: every
-//! request accepted with its own install, exactly one ready email and one execution per
-//! install, every record `ready`, and in every account exactly one VPC and one cluster.
+//!    wait at zero), all followed to their "ready" email. Checked the way a vendor would: every
+//!    request accepted with its own install, exactly one ready email and one execution per
+//!    install, every record `ready`, and in every account exactly one VPC and one cluster.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
