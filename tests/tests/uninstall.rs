@@ -352,7 +352,49 @@ async fn what_kubernetes_left_in_the_install_is_removed_too_and_the_neighbours_s
     );
     assert_eq!(
         chart["values"],
-        json!({"clusterName": cluster, "region": "us-east-1", "vpcId": vpc, "defaultTags": {"byoc:install-id": id, "byoc:tenant-id": place.tenant_id}})
+        json!({"clusterName": cluster, "region": "us-east-1", "vpcId": vpc,
+               "defaultTags": {"byoc:install-id": id, "byoc:tenant-id": place.tenant_id},
+               "serviceAccount": {"create": true, "name": "aws-load-balancer-controller"}})
+    );
+    // ... and the controller's identity: the customer stack's role for it, given by EKS Pod
+    // Identity to the service account those values name.
+    let associations = account
+        .eks
+        .list_pod_identity_associations()
+        .cluster_name(&cluster)
+        .namespace("kube-system")
+        .service_account("aws-load-balancer-controller")
+        .send()
+        .await
+        .unwrap();
+    let [association] = associations.associations() else {
+        panic!("one association for the controller: {associations:#?}")
+    };
+    let association = account
+        .eks
+        .describe_pod_identity_association()
+        .cluster_name(&cluster)
+        .association_id(association.association_id().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .association
+        .unwrap();
+    let role = association.role_arn().unwrap();
+    assert_eq!(chart["identity"]["role_arn"], role, "{chart:#}");
+    assert_eq!(
+        chart["identity"]["pod_identity_association_arn"],
+        association.association_arn().unwrap()
+    );
+    assert_eq!(
+        Some(role),
+        resources["load_balancer_controller_role_arn"].as_str(),
+        "the customer stack's LoadBalancerControllerRoleArn output"
+    );
+    assert!(role.contains(":role/byoc/"), "{role}");
+    assert_eq!(
+        association.tags().and_then(|t| t.get("byoc:install-id")),
+        Some(&id.to_string())
     );
 
     // What the vendor's software would have made through Kubernetes, inside the install's VPC:

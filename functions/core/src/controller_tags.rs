@@ -24,6 +24,14 @@ pub const EBS_CSI_ROLE_KEY: &str = "ebs_csi_role_arn";
 /// Where create-cluster records the Load Balancer Controller's Helm values
 /// (`step_data["load_balancer_controller"]`).
 pub const LOAD_BALANCER_CONTROLLER_KEY: &str = "load_balancer_controller";
+/// Where validate-trust records the customer stack's Load Balancer Controller role (output
+/// `LoadBalancerControllerRoleArn`, template version 5 on; older stacks have none).
+pub const LOAD_BALANCER_CONTROLLER_ROLE_KEY: &str = "load_balancer_controller_role_arn";
+/// The namespace both controllers run in.
+pub const CONTROLLER_NAMESPACE: &str = "kube-system";
+/// The Load Balancer Controller's service account: the chart's default name, which the values
+/// name explicitly so the Pod Identity association made for it is the one the pods use.
+pub const LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT: &str = "aws-load-balancer-controller";
 
 /// The tags every resource a controller makes for the install carries: the install's and its
 /// tenant's. No `Name`: one name on every volume and balancer would only mislead.
@@ -58,6 +66,7 @@ pub fn load_balancer_controller_values(
         "region": region,
         "vpcId": vpc_id,
         "defaultTags": controller_tags(install_id, tenant_id),
+        "serviceAccount": {"create": true, "name": LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT},
     })
 }
 

@@ -14,6 +14,7 @@ mod error;
 mod log_group;
 mod network;
 mod nodegroup;
+mod pod_identity;
 mod progress;
 mod settings;
 
@@ -164,12 +165,26 @@ async fn advance(
         .as_ref()
         .filter(|r| r.arn.is_some() && r.arn == data.arn);
     let vendor = &deps.settings.vendor_deploy_role_arn;
-    let (access_changed, installer_access, addons, nodegroup) = tokio::try_join!(
+    let controller_identity = async {
+        match done.and_then(|r| r.load_balancer_controller.clone()) {
+            Some(known) => Ok(Some((known, false))),
+            None => pod_identity::ensure_load_balancer_controller(&eks, install, &name).await,
+        }
+    };
+    let (access_changed, installer_access, controller_identity, addons, nodegroup) = tokio::try_join!(
         access::ensure_vendor_admin(&eks, install, &name, vendor, &deps.fault),
         access::ensure_installer_edit(&eks, install, &name, &deps.fault),
+        controller_identity,
         ensure_addons(install, &eks, &data, done, &deps.fault),
         ensure_nodegroup(install, &eks, &ec2, done, &deps.fault),
     )?;
+    if let Some((identity, true)) = &controller_identity {
+        notes.push(format!(
+            "Pod Identity association gives {} to {}, for the Load Balancer Controller",
+            identity.role_arn, identity.service_account
+        ));
+    }
+    data.load_balancer_controller = controller_identity.map(|(identity, _)| identity);
     if access_changed {
         notes.push(format!("cluster-admin access entry for {vendor}"));
     }
@@ -371,7 +386,10 @@ fn finish(
                 next = next.resource(key, value);
             }
         }
-        if let Some(values) = controller_values::load_balancer_controller(install) {
+        if let Some(values) = controller_values::load_balancer_controller(
+            install,
+            data.load_balancer_controller.as_ref(),
+        ) {
             next = next.data(
                 byoc_core::controller_tags::LOAD_BALANCER_CONTROLLER_KEY,
                 values,

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_eks::types::{Addon, Cluster, Nodegroup};
 use byoc_core::model::Install;
+
+use crate::pod_identity::ControllerIdentity;
 use serde::{Deserialize, Serialize};
 
 pub const DATA_KEY: &str = "cluster";
@@ -22,6 +24,10 @@ pub struct ClusterData {
     pub vendor_access: Option<String>,
     pub nodegroup: Option<NodegroupData>,
     pub addons: BTreeMap<String, AddonData>,
+    /// The Load Balancer Controller's Pod Identity association (none when the customer stack
+    /// has no role for it).
+    #[serde(default)]
+    pub load_balancer_controller: Option<ControllerIdentity>,
     /// What a person runs to reach the cluster.
     pub update_kubeconfig: String,
     pub ready: bool,

@@ -53,6 +53,14 @@ const REQUIRED_OUTPUTS: [(&str, &str); 4] = [
     ),
 ];
 
+/// Outputs of later template versions that an install can do without: recorded when there.
+/// A stack without the Load Balancer Controller's role (version 4) still installs; the
+/// install record then offers the controller's values without a role.
+const OPTIONAL_OUTPUTS: [(&str, &str); 1] = [(
+    "LoadBalancerControllerRoleArn",
+    byoc_core::controller_tags::LOAD_BALANCER_CONTROLLER_ROLE_KEY,
+)];
+
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateTrustError {
     /// Not there yet (the customer is still creating the stack): the state machine waits and
@@ -182,6 +190,11 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
             ))
         })?;
         change = change.resource(resource, value);
+    }
+    for (key, resource) in OPTIONAL_OUTPUTS {
+        if let Some((_, value)) = outputs.iter().find(|(k, _)| k == key) {
+            change = change.resource(resource, value.clone());
+        }
     }
     deps.store
         .record(

@@ -14,8 +14,10 @@ Each module patches one gap between moto and what the installer relies on AWS to
   eventbridge_ext  rule targets get the whole event (moto leaves out `account`)
   ec2_nat         NAT gateways stay pending for a steerable number of polls
   eks_ext         clusters take time, add-ons and access entries exist
-  k8s_api         each cluster's Kubernetes API as EKS serves it (k8s_controllers: its AWS side)
+  k8s_api         each cluster's Kubernetes API as EKS serves it (k8s_controllers: its AWS side;
+                  k8s_lbc: the AWS Load Balancer Controller's part, with its pods' credentials)
   eks_pod_identity pod identity associations (own and add-ons'), controllers' credentials from them
+                  (aws_managed_policies: AWS managed policies, CloudFormation ManagedPolicyArns)
   service_quotas  the quotas, usage and increase requests the installer checks
   sweep_support   what discovery and deletion of an install's leftovers need
   eks_made        what EKS and ELB make by themselves: the cluster security group, requester-

@@ -1,10 +1,11 @@
 """EKS Pod Identity on the local stack: the association API, associations owned by add-ons, and
-whether the EBS CSI driver's controller gets AWS credentials (asked by k8s_controllers).
+whether a controller's pods get AWS credentials allowing what they call: the EBS CSI driver's
+(asked by k8s_controllers) and the AWS Load Balancer Controller's (asked by k8s_lbc).
 
 EKS User Guide pages (https://docs.aws.amazon.com/eks/latest/userguide/<page>): pod-identities,
 pod-id-association, pod-id-role, pod-id-how-it-works, pod-id-abac, pod-id-agent-setup,
-add-ons-iam, removing-an-add-on, ebs-csi, al2023; EKS API reference CreatePodIdentityAssociation,
-CreateAddon, DeleteAddon, AddonPodIdentityAssociations.
+add-ons-iam, removing-an-add-on, ebs-csi, al2023, aws-load-balancer-controller, lbc-helm; EKS API
+reference CreatePodIdentityAssociation, CreateAddon, DeleteAddon, AddonPodIdentityAssociations.
 
 - Create/Describe/List/DeletePodIdentityAssociation on /clusters/<name>/pod-identity-associations.
   Ids `a-` + 17 of [a-z0-9], ARN `arn:aws:eks:<region>:<account>:podidentityassociation/<cluster>/
@@ -42,9 +43,19 @@ CreateAddon, DeleteAddon, AddonPodIdentityAssociations.
   and the controller logs what kubectl describe shows ("failed to provision volume with
   StorageClass ... could not create volume in EC2: ..."): ebs-csi documents no add-on health
   issue for that, so the add-on stays ACTIVE.
-- AWS managed policies are known to IAM by ARN (moto ships them but loads none by default), and
-  CloudFormation's AWS::IAM::Role `ManagedPolicyArns` are attached (moto ignores them), detached
-  when the stack deletes the role or drops them; an ARN IAM does not know fails the role.
+- Controllers installed with Helm, not as add-ons (`controller_refusal`; the AWS Load Balancer
+  Controller: kube-system/aws-load-balancer-controller, the chart's default service account,
+  lbc-helm): credentials only from an association of that service account owned by no add-on
+  that exists and existed when the controller's pod started (pod-id-how-it-works: the
+  credentials' settings are injected at pod start; the caller says when that was), with the
+  agent ready; pod `<service account>-<10 hex>`, session and session tags as above, the role's
+  trust evaluated with them. IRSA is not modelled for them (no ServiceAccount or its
+  eks.amazonaws.com/role-arn annotation is served); else the chain ends at IMDS (as above).
+  Each call the controller is about to make is authorized with iam_context/iam_eval as above
+  (all checks and targets, tags on create included); one the stack cannot evaluate is refused
+  naming what is missing, never allowed. The answer is the SDK's error for the first refused
+  call ("operation error Elastic Load Balancing v2: CreateLoadBalancer, https response error
+  StatusCode: 403, api error AccessDenied: User: <session> is not authorized to perform: ...").
 - IAM (iam_resolvers): CreatePodIdentityAssociation and CreateAddon with associations need
   iam:PassRole (pods.eks.amazonaws.com, the cluster ARN); CreateAddon and DeleteAddon also
   authorize the associations the add-on makes or takes with it (the SAR lists them).
@@ -60,10 +71,10 @@ import threading
 import uuid
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
-from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import unquote
 
+from . import aws_managed_policies
 from .eks_ext import _cluster, _error
 
 _LOCK = threading.RLock()
@@ -303,7 +314,16 @@ def _install_addons(EKSResponse: Any) -> None:
     EKSResponse.create_addon, EKSResponse.delete_addon = create_addon, delete_addon
 
 
-# ---------------------------------------------------------------- the EBS CSI controller's credentials
+# ---------------------------------------------------------------- controllers' credentials
+
+# Where the Go SDK's credential chain (aws-sdk-go-v2, both controllers') ends when nothing gave
+# the pod credentials: at IMDS, which AL2023 nodes give pods none of (hop limit 1, al2023), or at
+# the pod identity agent's address (169.254.170.23) when the agent is not running.
+IMDS_REFUSAL = "get identity: get credentials: failed to refresh cached credentials, no EC2 IMDS role found, operation error ec2imds: GetMetadata, canceled, context deadline exceeded"
+AGENT_REFUSAL = "get identity: get credentials: failed to refresh cached credentials, failed to load credentials, operation error ecs container credentials: GetCredentials, dial tcp 169.254.170.23:80: connect: connection refused"
+# the SDK's service ids, as its errors name them: "operation error <service>: <operation>, ..."
+SDK_SERVICES = {"ec2": "EC2", "elasticloadbalancing": "Elastic Load Balancing v2"}
+AwsCall = tuple[str, str, dict]  # (IAM service prefix, API action, request parameters)
 
 
 def _ready(record: Any) -> bool:
@@ -313,43 +333,73 @@ def _ready(record: Any) -> bool:
     return record.status == "ACTIVE" or (record.status == "CREATING" and getattr(record, "byoc_polls_left", 0) == 0 and getattr(record, "byoc_final", ("",))[0] == "ACTIVE")
 
 
-def _permission_refusal(account: str, region: str, role: Any, session: str, session_tags: dict, request: dict) -> str | None:
-    """What EC2 answers the driver's CreateVolume (tags on create included), as iam_enforce
-    decides an assumed-role request; None when allowed."""
+def _denied(service: str, session_arn: str, action: str, arn: str, why: str) -> str:
+    """A service's 403 as the SDK reports it: EC2's UnauthorizedOperation, the query APIs'
+    (Elastic Load Balancing's) AccessDenied (iam_enforce)."""
+    said = "UnauthorizedOperation: You are not authorized to perform this operation. " if service == "ec2" else "AccessDenied: "
+    return f"https response error StatusCode: 403, api error {said}User: {session_arn} is not authorized to perform: {action} on resource: {arn} {why}"
+
+
+def _calls_refusal(account: str, region: str, role: Any, session: str, session_tags: dict, calls: list[AwsCall], who: str, contexts: Callable | None = None) -> tuple[int, str] | None:
+    """The first of `calls` AWS refuses the role's session, and what it answers, as iam_enforce
+    decides an assumed-role request: every check (tags on create included) and target of each
+    call's authorization must be allowed. None when all are. A call the stack cannot evaluate
+    (iam_context.Unevaluable) is refused, naming what is missing."""
     from . import iam_context, iam_eval
     from .iam_enforce import _why, principal_of
 
-    tags = [{"Key": k, "Value": v} for k, v in request["tags"].items()]
-    params = {"AvailabilityZone": request["zone"], "Size": request["size"], "VolumeType": request["type"], "TagSpecifications": [{"ResourceType": "volume", "Tags": tags}]}
+    build = contexts or iam_context.authorization
     session_arn = f"arn:aws:sts::{account}:assumed-role/{role.name}/{session}"
+    cannot = f"the local stack cannot evaluate the {who}'s permissions: "
     try:
-        auth = iam_context.authorization(iam_context.Call("ec2", "CreateVolume", params, account, region, "aws"))
         principal, role_tags = principal_of(account, "aws", role.arn, None)
     except iam_context.Unevaluable as problem:
-        return f"the local stack cannot evaluate the driver's permissions: {problem}"
+        return 0, cannot + str(problem)
     keys = iam_context.global_keys(role.arn, session_arn, f"{role.id}:{session}", account, region, {**role_tags, **session_tags})
-    for check in auth.checks:
-        for target in check.targets:
-            decision = iam_eval.evaluate(principal, check.action, target.arn, {**keys, **target.keys})
-            if not decision.allowed:
-                return ("https response error StatusCode: 403, api error UnauthorizedOperation: You are not authorized to perform this operation. "
-                        f"User: {session_arn} is not authorized to perform: {check.action} on resource: {target.arn} {_why(decision, check.action)}")
+    for index, (service, action, params) in enumerate(calls):
+        try:
+            auth = build(iam_context.Call(service, action, params, account, region, "aws"))
+        except iam_context.Unevaluable as problem:
+            return index, cannot + str(problem)
+        for check in auth.checks:
+            for target in check.targets:
+                decision = iam_eval.evaluate(principal, check.action, target.arn, {**keys, **target.keys})
+                if not decision.allowed:
+                    return index, _denied(service, session_arn, check.action, target.arn, _why(decision, check.action))
     return None
 
 
-def _pod_identity(account: str, region: str, cluster: Any, association: dict, agent: bool, request: dict) -> str | None:
+def _permission_refusal(account: str, region: str, role: Any, session: str, session_tags: dict, request: dict) -> str | None:
+    """What EC2 answers the EBS CSI driver's CreateVolume (tags on create included); None when allowed."""
+    tags = [{"Key": k, "Value": v} for k, v in request["tags"].items()]
+    params = {"AvailabilityZone": request["zone"], "Size": request["size"], "VolumeType": request["type"], "TagSpecifications": [{"ResourceType": "volume", "Tags": tags}]}
+    refused = _calls_refusal(account, region, role, session, session_tags, [("ec2", "CreateVolume", params)], "driver")
+    return refused[1] if refused else None
+
+
+def _pod_session(account: str, cluster: Any, association: dict, agent: bool, pod_prefix: str) -> tuple[Any, str, dict] | str:
+    """(role, session name, session tags) of the credentials EKS Auth gives the association's pod
+    (pod-id-how-it-works, pod-id-abac: session `eks-<cluster>-<pod>`, the six session tags unless
+    disabled, the role's trust evaluated with them); else the SDK's error."""
     if not agent:  # the SDK's container provider finds no agent at 169.254.170.23
-        return "get identity: get credentials: failed to refresh cached credentials, failed to load credentials, operation error ecs container credentials: GetCredentials, dial tcp 169.254.170.23:80: connect: connection refused"
+        return AGENT_REFUSAL
     role = _role(association["roleArn"], account)
     uid = uuid.uuid5(uuid.NAMESPACE_URL, association["associationArn"])  # one controller pod
-    pod = f"ebs-csi-controller-{uid.hex[:10]}"
+    pod = f"{pod_prefix}-{uid.hex[:10]}"
     tags = {} if association.get("disableSessionTags") else dict(zip(SESSION_TAGS, (cluster.arn, cluster.name, association["namespace"], association["serviceAccount"], pod, str(uid))))
     context = {**{f"aws:RequestTag/{k}": v for k, v in tags.items()}, "aws:TagKeys": sorted(tags)}
     actions = ["sts:AssumeRole"] + (["sts:TagSession"] if tags else [])
     if role is None or not all(trust_allows(role, "Service", SERVICE, a, context) for a in actions):
         what = "the role does not exist" if role is None else f"{SERVICE} is not authorized to perform: {' and '.join(actions)} on resource: {role.arn}"
         return f"get identity: get credentials: failed to refresh cached credentials, operation error EKS Auth: AssumeRoleForPodIdentity, api error AccessDeniedException: {what}"
-    return _permission_refusal(account, region, role, f"eks-{cluster.name}-{pod}", tags, request)
+    return role, f"eks-{cluster.name}-{pod}", tags
+
+
+def _pod_identity(account: str, region: str, cluster: Any, association: dict, agent: bool, request: dict) -> str | None:
+    session = _pod_session(account, cluster, association, agent, "ebs-csi-controller")
+    if isinstance(session, str):
+        return session
+    return _permission_refusal(account, region, *session, request)
 
 
 def _irsa(account: str, region: str, cluster: Any, role_arn: str, request: dict) -> str | None:
@@ -392,94 +442,38 @@ def ebs_csi_refusal(account: str, region: str, cluster: Any, request: dict) -> s
     elif direct:
         problem = _pod_identity(account, region, cluster, direct[0], agent, request)
     else:  # the SDK's chain ends at IMDS, which the nodes do not give to pods (hop limit 1)
-        problem = "get identity: get credentials: failed to refresh cached credentials, no EC2 IMDS role found, operation error ec2imds: GetMetadata, canceled, context deadline exceeded"
+        problem = IMDS_REFUSAL
     if problem is None:
         return None
     return f'failed to provision volume with StorageClass "{request["class"]}": rpc error: code = Internal desc = Could not create volume "{request["pv"]}": could not create volume in EC2: operation error EC2: CreateVolume, {problem}'
 
 
-# ---------------------------------------------------------------- AWS managed policies
-
-
-@lru_cache(maxsize=1)
-def _aws_policies() -> dict:
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-
-    return json.loads(aws_managed_policies_data)
-
-
-def know_aws_managed_policy(backend: Any, arn: str) -> None:
-    """Puts the AWS managed policy `arn` into the account's IAM (it is in every account)."""
-    from moto.iam.models import AWSManagedPolicy
-
-    match = re.fullmatch(r"arn:aws[a-z-]*:iam::aws:policy(/(?:[^/]+/)*)([^/]+)", arn or "")
-    if not match or arn in backend.managed_policies:
-        return
-    data = _aws_policies().get(match.group(2))
-    if data is None or (data.get("Path") or "/") != match.group(1):
-        return
-    policy = AWSManagedPolicy.from_data(match.group(2), backend.account_id, backend.region_name, data)
-    if policy.arn == arn:
-        with _LOCK:
-            backend.managed_policies.setdefault(arn, policy)
-
-
-def _install_managed_policies() -> None:
-    from moto.iam.models import IAMBackend, Role, iam_backends
-    from moto.utilities.utils import get_partition
-
-    for method in ("attach_role_policy", "attach_user_policy", "attach_group_policy", "get_policy", "get_policy_version"):
-        original = getattr(IAMBackend, method)
-
-        def knowing(self: Any, policy_arn: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            know_aws_managed_policy(self, policy_arn)
-            return _original(self, policy_arn, *args, **kwargs)
-
-        setattr(IAMBackend, method, knowing)
-
-    create, update, delete = (getattr(Role, m).__func__ for m in ("create_from_cloudformation_json", "update_from_cloudformation_json", "delete_from_cloudformation_json"))
-
-    def sync(role: Any, backend: Any, wanted: set[str]) -> None:
-        held = set(getattr(role, "byoc_cfn_policies", set()))
-        for arn in sorted(held - wanted):
-            if arn in role.managed_policies:
-                backend.detach_role_policy(arn, role.name)
-            held.discard(arn)
-        role.byoc_cfn_policies = held & wanted
-        for arn in sorted(wanted - held):
-            backend.attach_role_policy(arn, role.name)  # NoSuchEntity for an ARN IAM does not know
-            role.byoc_cfn_policies.add(arn)
-
-    def arns(cloudformation_json: dict) -> set[str]:
-        return {a for a in (cloudformation_json.get("Properties", {}).get("ManagedPolicyArns") or []) if isinstance(a, str)}
-
-    @classmethod  # type: ignore[misc]
-    def create_role(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
-        role = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        backend = iam_backends[account_id][get_partition(region_name)]
-        try:
-            sync(role, backend, arns(cloudformation_json))
-        except Exception:
-            sync(role, backend, set())
-            backend.delete_role(role.name)
-            raise
-        return role
-
-    @classmethod  # type: ignore[misc]
-    def update_role(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> Any:
-        role = update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
-        sync(role, iam_backends[account_id][get_partition(region_name)], arns(cloudformation_json))
-        return role
-
-    @classmethod  # type: ignore[misc]
-    def delete_role(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> Any:
-        backend = iam_backends[account_id][get_partition(region_name)]
-        role = next((r for r in backend.roles.values() if r.name == resource_name), None)
-        if role is not None:
-            sync(role, backend, set())
-        return delete(cls, resource_name, cloudformation_json, account_id, region_name)
-
-    Role.create_from_cloudformation_json, Role.update_from_cloudformation_json, Role.delete_from_cloudformation_json = create_role, update_role, delete_role
+def controller_refusal(account: str, region: str, cluster: Any, namespace: str, service_account: str, calls: list[AwsCall], started_at: datetime, contexts: Callable | None = None) -> str | None:
+    """None when a controller that is no add-on (installed with Helm) and runs as `namespace`/
+    `service_account`, its pod started at `started_at`, may make each of `calls` in that order;
+    else the SDK's error for the first it cannot: `operation error <service>: <action>, <why>`
+    (with no calls, only the credentials are decided and the bare `<why>` is answered).
+    Credentials: only an association of that service account owned by no add-on, existing now
+    and made by `started_at` (EKS injects the credentials' settings when a pod starts:
+    pod-id-how-it-works), with the pod identity agent ready (pod-identities); the pod is
+    `<service_account>-<10 hex>`. IRSA is not modelled here (no ServiceAccount objects or
+    annotations are served); the node role is never a source (AL2023: hop limit 1). Without an
+    association the chain ends at IMDS. `contexts` builds a call's authorization (default
+    iam_context.authorization)."""
+    with _LOCK:
+        found = next((a for a in associations(cluster).values() if (a["namespace"], a["serviceAccount"]) == (namespace, service_account)
+                      and not a.get("ownerArn") and a["createdAt"] <= started_at), None)
+    index, problem = 0, IMDS_REFUSAL
+    if found is not None:
+        session = _pod_session(account, cluster, found, _ready(getattr(cluster, "byoc_addons", {}).get(AGENT)), service_account)
+        refused = (0, session) if isinstance(session, str) else _calls_refusal(account, region, *session, calls, "controller", contexts)
+        if refused is None:
+            return None
+        index, problem = refused
+    if not calls:
+        return problem
+    service, action, _ = calls[index]
+    return f"operation error {SDK_SERVICES.get(service, service)}: {action}, {problem}"
 
 
 # ---------------------------------------------------------------- wiring
@@ -500,5 +494,5 @@ def install() -> None:
         urls.url_paths.setdefault(route, urls.response.dispatch)
     _install_api(EKSResponse)
     _install_addons(EKSResponse)
-    _install_managed_policies()
+    aws_managed_policies.install()
     EKSResponse._byoc_pod_identity = True

@@ -350,6 +350,33 @@ def _classic(call: Call, names: list[str]) -> Authorization:
     return Authorization(checks)
 
 
+_ELBV2_TYPES = {"application": "loadbalancer/app/", "network": "loadbalancer/net/", "gateway": "loadbalancer/gwy/"}
+
+
+def _elbv2_create(call: Any) -> Any:
+    """ELBv2 CreateLoadBalancer and CreateTargetGroup name the new resource by `Name`: it is
+    authorized as the resource type the request makes (loadbalancer/app|net|gwy/ by `Type`, or
+    targetgroup), its ARN from AWS's data with the id unknown yet (`*`), with the request's tags
+    and, for a load balancer, elasticloadbalancing:Scheme, Subnet and SecurityGroup (Service
+    Authorization Reference, list_elasticloadbalancingv2.html). Tags on create are also
+    authorized as elasticloadbalancing:AddTags with elasticloadbalancing:CreateAction (ELB User
+    Guide, tagging-resources-during-creation.html), as for Classic load balancers."""
+    params = call.params
+    requested = {t["Key"]: t.get("Value", "") for t in params.get("Tags") or [] if t.get("Key")}
+    if call.action == "CreateLoadBalancer":
+        rtype, ids = _ELBV2_TYPES[params.get("Type") or "application"], {"LoadBalancerName": params["Name"]}
+        extra = {"elasticloadbalancing:Scheme": params.get("Scheme") or "internet-facing", "elasticloadbalancing:Subnet": _strings(params.get("Subnets")),
+                 "elasticloadbalancing:SecurityGroup": _strings(params.get("SecurityGroups"))}
+    else:
+        rtype, ids, extra = "targetgroup", {"TargetGroupName": params["Name"]}, {}
+    arn = fill_arn(arn_format("elasticloadbalancing", rtype), call.partition, call.region, call.account, **ids)
+    checks = [Check(call.iam_action, [_target(call, rtype, arn, requested, True, {k: v for k, v in extra.items() if v not in ([], "")})])]
+    if requested:
+        keys = {"elasticloadbalancing:CreateAction": call.action, **tag_keys(requested, "Request")}
+        checks.append(Check("elasticloadbalancing:AddTags", [Target(rtype, arn, filter_keys("elasticloadbalancing:AddTags", rtype, keys, True), True)]))
+    return Authorization(checks)
+
+
 @resolver("elasticloadbalancing")
 def elasticloadbalancing(call: Call) -> Authorization:
     if only_resource_free(call):
@@ -360,6 +387,8 @@ def elasticloadbalancing(call: Call) -> Authorization:
     arns = []
     for member in ("LoadBalancerArn", "LoadBalancerArns", "TargetGroupArn", "TargetGroupArns", "ListenerArn", "RuleArn", "ResourceArns"):
         arns += _strings(call.params.get(member))
+    if not arns and call.action in ("CreateLoadBalancer", "CreateTargetGroup") and call.params.get("Name"):
+        return _elbv2_create(call)
     names = _strings(call.params.get("LoadBalancerName")) + _strings(call.params.get("LoadBalancerNames"))
     if not arns and names:
         return _classic(call, names)

@@ -4,8 +4,9 @@ k8s_api stores Services, Ingresses and PersistentVolumeClaims; the controllers h
 moto's backends of the cluster's account and region, through the backends' own methods so that
 other extensions wrapping them (eks_made: load balancers' network interfaces; sweep_support:
 DependencyViolation) apply. On AWS the in-tree service controller runs in EKS's control plane
-with the cluster IAM role, the AWS Load Balancer Controller and the EBS CSI driver with their
-own pod identities; only the EBS CSI driver's credentials and CreateVolume are evaluated here.
+with the cluster IAM role (not evaluated here: EKS's own permissions), the AWS Load Balancer
+Controller and the EBS CSI driver as pods with their own credentials: the EBS CSI driver's
+CreateVolume is evaluated here, the LBC's calls in k8s_lbc (eks_pod_identity decides both).
 
 - Service `type: LoadBalancer`, no type annotation: in-tree Classic ELB `a`+31 hex of the uid
   and its security group `k8s-elb-<lb>` (kubernetes/cloud-provider-aws, aws.go
@@ -17,12 +18,9 @@ own pod identities; only the EBS CSI driver's credentials and CreateVolume are e
 - annotation `...aws-load-balancer-type: nlb`: in-tree NLB plus a target group per port
   `k8s-<ns:8>-<name:8>-<10 hex>` (aws_loadbalancer.go ensureLoadBalancerv2,
   buildTargetGroupName), same tags on both.
-- `external`/`nlb-ip` or loadBalancerClass `service.k8s.aws/nlb`: AWS Load Balancer
-  Controller NLB, scheme `internal` unless annotated, a managed security group and the
-  cluster's shared backend group `k8s-traffic-<cluster>-<10 hex>` (LBC docs:
-  service/annotations.md, deploy/subnet_discovery.md; pkg/deploy/tracking/provider.go tags).
-  Ingress with class `alb`: LBC ALB likewise, one target group per backend service port; the
-  backend services must exist and be NodePort/LoadBalancer (target type instance).
+- `external`/`nlb-ip` or loadBalancerClass `service.k8s.aws/nlb`, and Ingresses of class
+  `alb`: the AWS Load Balancer Controller's NLB/ALB, made and deleted by k8s_lbc only as far as
+  the controller's pod identity allows (EKS User Guide aws-load-balancer-controller.html).
 - PersistentVolumeClaim: since Kubernetes 1.23 EKS hands `kubernetes.io/aws-ebs` (the `gp2`
   class) to the EBS CSI driver (EKS User Guide, ebs-csi-migration-faq.html: existing classes
   "continue to work, as long as the corresponding CSI driver is installed"), so every class
@@ -46,7 +44,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import eks_pod_identity
+from . import eks_pod_identity, k8s_lbc
 
 LOG = logging.getLogger("byoc.k8s")
 
@@ -174,26 +172,6 @@ def in_tree_subnets(ctx: Ctx, internal: bool) -> list[str]:
     return [chosen[zone][1].id for zone in sorted(chosen)]
 
 
-def lbc_subnets(ctx: Ctx, internal: bool) -> list[str]:
-    """LBC docs deploy/subnet_discovery.md: role-tagged subnets if any, else by reachability;
-    not tagged for another cluster; one per zone, this cluster's tag first, then lowest id."""
-    ec2, name = _ec2(ctx), ctx.cluster.name
-    role = "kubernetes.io/role/internal-elb" if internal else "kubernetes.io/role/elb"
-    subnets = _vpc_subnets(ctx)
-    tagged = [s for s in subnets if _tags(ec2, s.id).get(role) in ("1", "")]
-    candidates = tagged or [s for s in subnets if _is_public(ec2, s) != internal]
-    chosen: dict[str, Any] = {}
-    for subnet in candidates:
-        ours, other = _cluster_tagged(_tags(ec2, subnet.id), name)
-        if other:
-            continue
-        rank = (not ours, subnet.id)
-        best = chosen.get(subnet.availability_zone)
-        if best is None or rank < best[0]:
-            chosen[subnet.availability_zone] = (rank, subnet)
-    return [chosen[zone][1].id for zone in sorted(chosen)]
-
-
 # ---------------------------------------------------------------- names and tags
 
 
@@ -238,7 +216,7 @@ def ensure(ctx: Ctx, plural: str, obj: dict, made: dict) -> None:
         return
     made["kind"] = kind
     try:
-        {"clb": _ensure_clb, "nlb": _ensure_nlb, "lbc-nlb": _ensure_lbc_nlb, "alb": _ensure_alb, "ebs": _ensure_volume}[kind](ctx, obj, made)
+        {"clb": _ensure_clb, "nlb": _ensure_nlb, "lbc-nlb": k8s_lbc.ensure_nlb, "alb": k8s_lbc.ensure_alb, "ebs": _ensure_volume}[kind](ctx, obj, made)
     except Exception as problem:  # noqa: BLE001 - a controller logs and requeues
         if made.get("error") != str(problem):  # once per new reason, not at every request
             LOG.warning("%s controller could not reconcile %s/%s: %s", kind, obj["metadata"].get("namespace"), obj["metadata"]["name"], problem)
@@ -312,93 +290,6 @@ def _listener(ctx: Ctx, balancer: Any, protocol: str, port: int, group: str) -> 
         if int(listener.port) == int(port):
             return listener
     return _elbv2(ctx).create_listener(load_balancer_arn=balancer.arn, protocol=protocol, port=port, ssl_policy=None, certificate=None, actions=[{"Type": "forward", "TargetGroupArn": group}])
-
-
-def _backend_group(ctx: Ctx) -> str:
-    """The LBC's one shared backend security group per cluster (pkg/networking/
-    backend_sg_provider.go), made with the first LBC load balancer."""
-    ec2, name = _ec2(ctx), ctx.cluster.name
-    existing = ctx.state.get("backend_sg")
-    if existing and ec2.get_security_group_from_id(existing) is not None:
-        return existing
-    sanitized = re.sub(r"[^A-Za-z0-9]", "", name)[:232]
-    group = ec2.create_security_group(name=f"k8s-traffic-{sanitized}-{hashlib.sha256(name.encode()).hexdigest()[:10]}", description="[k8s] Shared Backend SecurityGroup for LoadBalancer", vpc_id=ctx.cluster.resources_vpc_config["vpcId"])
-    ec2.create_tags([group.id], {"elbv2.k8s.aws/cluster": name, "elbv2.k8s.aws/resource": "backend-sg"})
-    ctx.state["backend_sg"] = group.id
-    return group.id
-
-
-def _lbc_groups(ctx: Ctx, made: dict, sg_name: str, tags: dict) -> list[str]:
-    ec2 = _ec2(ctx)
-    if not made.get("sgs"):
-        group = ec2.create_security_group(name=sg_name, description="[k8s] Managed SecurityGroup for LoadBalancer", vpc_id=ctx.cluster.resources_vpc_config["vpcId"])
-        made["sgs"] = [group.id]
-        ec2.create_tags([group.id], tags)
-    made["backend_sg"] = True
-    return [made["sgs"][0], _backend_group(ctx)]
-
-
-def _ensure_lbc_nlb(ctx: Ctx, obj: dict, made: dict) -> None:
-    ns, name, notes, ports = _service_parts(ctx, obj)
-    internal = notes.get(SCHEME_ANNOTATION, "internal") != "internet-facing"
-    subnets = lbc_subnets(ctx, internal)
-    if not subnets:
-        raise RuntimeError("couldn't auto-discover subnets: unable to resolve at least one subnet")
-    stack = {**extra_tags(notes.get(EXTRA_TAGS_ANNOTATION)), "elbv2.k8s.aws/cluster": ctx.cluster.name, "service.k8s.aws/stack": f"{ns}/{name}"}
-    groups = _lbc_groups(ctx, made, _k8s_name(ns, name, "sg", ctx.cluster.name), {**stack, "service.k8s.aws/resource": "ManagedLBSecurityGroup"})
-    balancer = _ensure_elbv2(ctx, made, _k8s_name(ns, name, "lb", ctx.cluster.name), "network", internal, subnets, groups, {**stack, "service.k8s.aws/resource": "LoadBalancer"})
-    for port in ports:
-        tags = {**stack, "service.k8s.aws/resource": f"{ns}/{name}:{port['port']}"}
-        group = _target_group(ctx, made, _k8s_name(ns, name, "tg", port["port"], port["nodePort"]), "TCP", port["nodePort"], tags)
-        _listener(ctx, balancer, "TCP", port["port"], group)
-    _hostname(obj, balancer.dns_name)
-    made["done"] = True
-
-
-def _ingress_backends(obj: dict) -> list[tuple[str, dict]]:
-    """(path, service backend) for the default backend ("/*") and each rule's paths."""
-    spec = obj.get("spec") or {}
-    backends = [("/*", spec["defaultBackend"])] if spec.get("defaultBackend") else []
-    for rule in spec.get("rules") or []:
-        backends += [(p.get("path") or "/*", p.get("backend") or {}) for p in ((rule.get("http") or {}).get("paths") or [])]
-    return [(path, b["service"]) for path, b in backends if b.get("service")]
-
-
-def _ensure_alb(ctx: Ctx, obj: dict, made: dict) -> None:
-    meta = obj["metadata"]
-    ns, name, notes = meta["namespace"], meta["name"], meta.get("annotations") or {}
-    targets = []
-    for path, backend in _ingress_backends(obj):
-        service = ctx.state["objects"].get(("", "services", ns, backend.get("name")))
-        if service is None:
-            raise RuntimeError(f'Service "{backend.get("name")}" not found')
-        if (service.get("spec") or {}).get("type") not in ("NodePort", "LoadBalancer"):
-            raise RuntimeError(f"{ns}/{backend['name']}: service type must be either 'NodePort' or 'LoadBalancer' with target-type instance")
-        wanted = backend.get("port") or {}
-        port = next((p for p in service["spec"]["ports"] if p.get("port") == wanted.get("number") or (wanted.get("name") and p.get("name") == wanted["name"])), None)
-        if port is None:
-            raise RuntimeError(f"{ns}/{backend['name']}: unable to find port {wanted}")
-        targets.append((path, backend["name"], port))
-    if not targets:
-        raise RuntimeError("ingress has no backend service")
-    internal = notes.get("alb.ingress.kubernetes.io/scheme", "internal") != "internet-facing"
-    subnets = lbc_subnets(ctx, internal)
-    if len(subnets) < 2:
-        raise RuntimeError("couldn't auto-discover subnets: ALB requires at least two subnets in different Availability Zones")
-    stack = {**extra_tags(notes.get("alb.ingress.kubernetes.io/tags")), "elbv2.k8s.aws/cluster": ctx.cluster.name, "ingress.k8s.aws/stack": f"{ns}/{name}"}
-    groups = _lbc_groups(ctx, made, _k8s_name(ns, name, "sg", ctx.cluster.name), {**stack, "ingress.k8s.aws/resource": "ManagedLBSecurityGroup"})
-    balancer = _ensure_elbv2(ctx, made, _k8s_name(ns, name, "lb", ctx.cluster.name), "application", internal, subnets, groups, {**stack, "ingress.k8s.aws/resource": "LoadBalancer"})
-    routes = []
-    for path, service_name, port in targets:
-        tags = {**stack, "ingress.k8s.aws/resource": f"{ns}/{name}-{service_name}:{port['port']}"}
-        routes.append((path, _target_group(ctx, made, _k8s_name(ns, service_name, "tg", name, port["port"]), "HTTP", port["nodePort"], tags)))
-    listener = _listener(ctx, balancer, "HTTP", 80, routes[0][1])
-    if not made.get("rules"):
-        for priority, (path, arn) in enumerate(routes[1:], start=1):
-            _elbv2(ctx).create_rule(listener_arn=listener.arn, conditions=[{"Field": "path-pattern", "Values": [path]}], priority=priority, actions=[{"Type": "forward", "TargetGroupArn": arn}])
-        made["rules"] = True
-    _hostname(obj, balancer.dns_name)
-    made["done"] = True
 
 
 # ---------------------------------------------------------------- volumes
@@ -479,8 +370,9 @@ def _ensure_volume(ctx: Ctx, obj: dict, made: dict) -> None:
 
 def finalize(ctx: Ctx, uid: str, made: dict) -> bool:
     """Removes what was made for the object; True when nothing is left. A refusal (a volume
-    still attached, a group still in use) leaves the rest for the next attempt."""
-    ec2, elbv2 = _ec2(ctx), _elbv2(ctx)
+    still attached, a group still in use, the LBC's credentials) leaves the rest for the next
+    attempt. Only the LBC's deletions are authorized (k8s_lbc); the in-tree controller's are not."""
+    ec2 = _ec2(ctx)
     try:
         if made.get("volume"):
             volume = ec2.volumes.get(made["volume"])
@@ -491,27 +383,39 @@ def finalize(ctx: Ctx, uid: str, made: dict) -> bool:
             made.pop("volume")
         if made.get("clb"):
             _elb(ctx).delete_load_balancer(made.pop("clb"))
-        if made.get("lb"):
-            elbv2.delete_load_balancer(made.pop("lb"))
-        for arn in list(made.get("tgs") or []):
-            if arn in elbv2.target_groups:
-                elbv2.delete_target_group(arn)
-            made["tgs"].remove(arn)
-        for group in list(made.get("sgs") or []):
-            if ec2.get_security_group_from_id(group) is not None:
-                ec2.delete_security_group(group_id=group)
-            made["sgs"].remove(group)
-        if made.pop("backend_sg", False):
-            users = [m for u, m in ctx.state["made"].items() if u != uid and m.get("backend_sg")]
-            group = ctx.state.get("backend_sg")
-            if not users and group and ec2.get_security_group_from_id(group) is not None:
-                try:
-                    ec2.delete_security_group(group_id=group)
-                except Exception:
-                    made["backend_sg"] = True
-                    raise
-                ctx.state.pop("backend_sg", None)
+        _unmake(ctx, uid, made, k8s_lbc.deletion_check(ctx) if made.get("kind") in k8s_lbc.KINDS else lambda *call: None)
+    except k8s_lbc.Refused as refusal:
+        k8s_lbc.report(made, refusal)
+        return False
     except Exception as problem:  # noqa: BLE001 - retried at the next read
         LOG.info("cleanup of %s not finished yet: %s", uid, problem)
         return False
     return True
+
+
+def _unmake(ctx: Ctx, uid: str, made: dict, check: Any) -> None:
+    """Deletes the load balancer, target groups and groups in made; `check(service, action,
+    params)` runs before each deletion (raises when the caller may not)."""
+    ec2, elbv2 = _ec2(ctx), _elbv2(ctx)
+    if made.get("lb"):
+        if made["lb"] in elbv2.load_balancers:
+            check("elasticloadbalancing", "DeleteLoadBalancer", {"LoadBalancerArn": made["lb"]})
+        elbv2.delete_load_balancer(made.pop("lb"))
+    for arn in list(made.get("tgs") or []):
+        if arn in elbv2.target_groups:
+            check("elasticloadbalancing", "DeleteTargetGroup", {"TargetGroupArn": arn})
+            elbv2.delete_target_group(arn)
+        made["tgs"].remove(arn)
+    for group in list(made.get("sgs") or []):
+        if ec2.get_security_group_from_id(group) is not None:
+            check("ec2", "DeleteSecurityGroup", {"GroupId": group})
+            ec2.delete_security_group(group_id=group)
+        made["sgs"].remove(group)
+    if made.get("backend_sg"):
+        users = [m for u, m in ctx.state["made"].items() if u != uid and m.get("backend_sg")]
+        group = ctx.state.get("backend_sg")
+        if not users and group and ec2.get_security_group_from_id(group) is not None:
+            check("ec2", "DeleteSecurityGroup", {"GroupId": group})
+            ec2.delete_security_group(group_id=group)
+            ctx.state.pop("backend_sg", None)
+        made.pop("backend_sg")

@@ -1,7 +1,9 @@
 """Each EKS cluster's Kubernetes API on the local stack: tokens as `aws eks get-token` makes
 them, access entries and access policies as EKS applies them, and controllers that make (and,
 when the object is deleted, unmake) load balancers, security groups, target groups and EBS
-volumes with exactly the tags the real controllers put on them."""
+volumes with exactly the tags the real controllers put on them. The AWS Load Balancer
+Controller acts only with its pod identity's role (Customer.load_balancer_controller; what it
+is refused: test_k8s_lbc)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,36 @@ from conftest import REGION, VENDOR_ACCOUNT, steer
 
 POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKS{}Policy"
 ELB_TYPE = "service.beta.kubernetes.io/aws-load-balancer-type"
+POD_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+
+
+def lbc_policy(cluster: str | None = "byoc-inst-*", leave_out: tuple[str, ...] = ()) -> dict:
+    """The upstream AWS Load Balancer Controller policy (kubernetes-sigs/aws-load-balancer-
+    controller docs/install/iam_policy.json, v2.x), the statements for what the controller does
+    here, as the customer stack narrows them: the `elbv2.k8s.aws/cluster` tag must be StringLike
+    `cluster`; None keeps upstream's Null checks (any cluster). `leave_out`: actions dropped."""
+
+    def tagged(kind: str) -> dict:
+        key = f"aws:{kind}Tag/elbv2.k8s.aws/cluster"
+        return {"Null": {key: "false"}} if cluster is None else {"StringLike": {key: cluster}}
+
+    statements = [
+        {"Action": ["iam:CreateServiceLinkedRole"], "Resource": "*", "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}},
+        {"Action": ["ec2:Describe*", "elasticloadbalancing:Describe*"], "Resource": "*"},
+        {"Action": ["ec2:CreateSecurityGroup"], "Resource": "*"},
+        {"Action": ["ec2:CreateTags"], "Resource": "arn:aws:ec2:*:*:security-group/*", "Condition": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}, **tagged("Request")}},
+        {"Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup"], "Resource": "*", "Condition": tagged("Resource")},
+        {"Action": ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"], "Resource": "*", "Condition": tagged("Request")},
+        {"Action": ["elasticloadbalancing:AddTags"], "Resource": [f"arn:aws:elasticloadbalancing:*:*:{kind}/*/*" for kind in ("targetgroup", "loadbalancer/net", "loadbalancer/app")],
+         "Condition": {"StringEquals": {"elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"]}, **tagged("Request")}},
+        {"Action": ["elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule"], "Resource": "*"},
+        {"Action": ["elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetIpAddressType", "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets",
+                    "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DeleteTargetGroup"],
+         "Resource": "*", "Condition": tagged("Resource")},
+    ]
+    kept = [{"Effect": "Allow", **st, "Action": [a for a in st["Action"] if a not in leave_out]} for st in statements]
+    return {"Version": "2012-10-17", "Statement": [st for st in kept if st["Action"]]}
 
 
 def get_token(credentials: dict, cluster: str) -> str:
@@ -45,12 +77,13 @@ def get_token(credentials: dict, cluster: str) -> str:
 
 class Customer:
     """A fresh account: a VPC with two public subnets (route to an internet gateway, tagged
-    kubernetes.io/role/elb) and two private ones (internal-elb), an ACTIVE cluster `c1` in API
-    mode, and roles `admin` (path /byoc/, ClusterAdmin), `viewer` (View), `web-editor` (Edit
-    in namespace web) and `stranger` (no access entry), assumable by the vendor."""
+    kubernetes.io/role/elb) and two private ones (internal-elb), an ACTIVE cluster `name` (`c1`)
+    in API mode, and roles `admin` (path /byoc/, ClusterAdmin), `viewer` (View), `web-editor`
+    (Edit in namespace web) and `stranger` (no access entry), assumable by the vendor."""
 
-    def __init__(self, stack, version: str = "1.33", **eks_settings):
+    def __init__(self, stack, version: str = "1.33", name: str = "c1", **eks_settings):
         self.stack = stack
+        self.name = name
         self.account = str(random.randint(200_000_000_000, 899_999_999_999))
         if eks_settings:
             steer(stack, "eks", self.account, **eks_settings)
@@ -75,12 +108,12 @@ class Customer:
         iam = stack.client("iam", account=self.account)
         trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{VENDOR_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]})
         self.roles = {name: iam.create_role(RoleName=name, Path="/byoc/" if name == "admin" else "/", AssumeRolePolicyDocument=trust)["Role"]["Arn"] for name in ("admin", "viewer", "web-editor", "stranger", "nodes")}
-        self.eks.create_cluster(name="c1", version=version, roleArn=self.roles["nodes"], resourcesVpcConfig={"subnetIds": self.private + self.public},
+        self.eks.create_cluster(name=name, version=version, roleArn=self.roles["nodes"], resourcesVpcConfig={"subnetIds": self.private + self.public},
                                 accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False})
-        self.cluster = self.eks.describe_cluster(name="c1")["cluster"]
+        self.cluster = self.eks.describe_cluster(name=name)["cluster"]
         for role, policy, scope in (("admin", "ClusterAdmin", {"type": "cluster"}), ("viewer", "View", {"type": "cluster"}), ("web-editor", "Edit", {"type": "namespace", "namespaces": ["web*"]})):
-            self.eks.create_access_entry(clusterName="c1", principalArn=self.roles[role])
-            self.eks.associate_access_policy(clusterName="c1", principalArn=self.roles[role], policyArn=POLICY.format(policy), accessScope=scope)
+            self.eks.create_access_entry(clusterName=name, principalArn=self.roles[role])
+            self.eks.associate_access_policy(clusterName=name, principalArn=self.roles[role], policyArn=POLICY.format(policy), accessScope=scope)
         self._credentials: dict[str, dict] = {}
 
     def credentials(self, role: str) -> dict:
@@ -88,8 +121,8 @@ class Customer:
             self._credentials[role] = self.stack.client("sts").assume_role(RoleArn=self.roles[role], RoleSessionName=f"{role}-session")["Credentials"]
         return self._credentials[role]
 
-    def token(self, role: str = "admin", cluster: str = "c1") -> str:
-        return get_token(self.credentials(role), cluster)
+    def token(self, role: str = "admin", cluster: str | None = None) -> str:
+        return get_token(self.credentials(role), cluster or self.name)
 
     def call(self, method: str, path: str, body: dict | None = None, role: str | None = "admin", token: str | None = None, endpoint: str | None = None) -> tuple[int, dict]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -112,9 +145,30 @@ class Customer:
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
         role = iam.create_role(RoleName="ebs-csi-driver", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
         iam.attach_role_policy(RoleName="ebs-csi-driver", PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
-        self.eks.create_addon(clusterName="c1", addonName="eks-pod-identity-agent")
+        self.pod_identity_agent()
         associations = [{"serviceAccount": "ebs-csi-controller-sa", "roleArn": role}]
-        return self.eks.create_addon(clusterName="c1", addonName="aws-ebs-csi-driver", podIdentityAssociations=associations, **addon)["addon"]["addonArn"]
+        return self.eks.create_addon(clusterName=self.name, addonName="aws-ebs-csi-driver", podIdentityAssociations=associations, **addon)["addon"]["addonArn"]
+
+    def pod_identity_agent(self) -> None:
+        try:
+            self.eks.create_addon(clusterName=self.name, addonName="eks-pod-identity-agent")
+        except self.eks.exceptions.ResourceInUseException:
+            pass
+
+    def load_balancer_controller(self, policy: dict | None = None, agent: bool = True) -> str:
+        """The AWS Load Balancer Controller as the vendor installs it (EKS User Guide lbc-helm.html
+        with EKS Pod Identity): a role trusting pods.eks.amazonaws.com with `policy` inline
+        (default: lbc_policy(), the customer stack's), the pod identity agent, and the role's
+        association for kube-system/aws-load-balancer-controller. Made before the controller
+        first acts in the cluster, or its pod never gets the credentials. The role's ARN."""
+        iam = self.stack.client("iam", account=self.account)
+        name = f"lbc-{random.randrange(16**8):08x}"
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(POD_TRUST))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName="lbc", PolicyDocument=json.dumps(policy or lbc_policy()))
+        if agent:
+            self.pod_identity_agent()
+        self.eks.create_pod_identity_association(clusterName=self.name, namespace="kube-system", serviceAccount=LBC_SERVICE_ACCOUNT, roleArn=role)
+        return role
 
     def service(self, name: str, ns: str = "web", annotations: dict | None = None, kind: str = "LoadBalancer", ports=((80, "http"), (443, "https"))) -> dict:
         body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "annotations": annotations or {}},
@@ -301,6 +355,7 @@ def test_the_nlb_annotation_gets_an_in_tree_nlb_with_a_target_group_per_port(cus
 
 
 def test_external_services_and_alb_ingresses_are_the_load_balancer_controllers(customer):
+    customer.load_balancer_controller(lbc_policy(None))  # before the controller first acts here; upstream's policy: any cluster
     service = customer.service("edge", annotations={ELB_TYPE: "external"})
     assert service["metadata"]["finalizers"] == ["service.kubernetes.io/load-balancer-cleanup", "service.k8s.aws/resources"]
     [nlb] = [b for b in customer.elbv2.describe_load_balancers()["LoadBalancers"] if b["LoadBalancerName"].startswith("k8s-web-edge-")]
