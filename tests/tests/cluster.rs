@@ -612,6 +612,41 @@ async fn the_cluster_starts_before_nat_and_nodes_and_addons_follow_until_ready()
         (None, active.endpoint())
     );
     assert_eq!(resources["kubernetes_version"], newest_standard.as_str());
+    // Created to be upgraded by AWS at the end of standard support, not to slide into
+    // extended support (EKS's default), and the record says until when.
+    assert_eq!(
+        active
+            .upgrade_policy()
+            .and_then(|p| p.support_type())
+            .map(|t| t.as_str()),
+        Some("STANDARD")
+    );
+    let calendar = install
+        .eks
+        .describe_cluster_versions()
+        .cluster_versions(&newest_standard)
+        .send()
+        .await
+        .unwrap();
+    let version = calendar.cluster_versions().first().unwrap();
+    let day = |d: Option<&aws_sdk_eks::primitives::DateTime>| {
+        d.unwrap()
+            .fmt(aws_sdk_eks::primitives::DateTimeFormat::DateTime)
+            .unwrap()[..10]
+            .to_owned()
+    };
+    let (standard_end, extended_end) = (
+        day(version.end_of_standard_support_date()),
+        day(version.end_of_extended_support_date()),
+    );
+    assert_eq!(
+        done["step_data"]["cluster"]["support"],
+        json!({"policy": "STANDARD", "end_of_standard_support": standard_end, "end_of_extended_support": extended_end})
+    );
+    assert_eq!(
+        resources["kubernetes_support"],
+        format!("standard support until {standard_end}, then upgraded by AWS").as_str()
+    );
     assert_eq!(
         resources["nodegroup_name"],
         format!("{name}-nodes").as_str()
@@ -908,6 +943,67 @@ async fn a_version_eks_does_not_offer_is_refused_before_anything_is_made() {
         .unwrap()
         .clusters()
         .is_empty());
+}
+
+#[tokio::test]
+async fn a_version_in_extended_support_needs_the_extended_support_type() {
+    let stack = LocalStack::connect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api = Api::new(&stack);
+    let refused = install(
+        &stack,
+        &api,
+        "extendedver",
+        json!({"kubernetes_version": "1.31"}),
+        json!({}),
+    )
+    .await;
+    network(&refused, &ZONES[..2]).await;
+    let (error_type, message) = call(&stack, &refused).await.unwrap_err();
+    assert_eq!(error_type, "ClusterInvalid");
+    assert!(
+        message.starts_with("Kubernetes 1.31 is in extended support, which options.support_type \"standard\" rules out")
+            && message.contains("options.kubernetes_version"),
+        "{message}"
+    );
+    assert!(refused
+        .eks
+        .list_clusters()
+        .send()
+        .await
+        .unwrap()
+        .clusters()
+        .is_empty());
+
+    // Asked for, it is what the cluster gets.
+    let chosen = install(
+        &stack,
+        &api,
+        "extendedok",
+        json!({"kubernetes_version": "1.31", "support_type": "extended"}),
+        json!({}),
+    )
+    .await;
+    network(&chosen, &ZONES[..2]).await;
+    call(&stack, &chosen).await.unwrap();
+    let cluster = chosen
+        .eks
+        .describe_cluster()
+        .name(format!("byoc-{}", chosen.id))
+        .send()
+        .await
+        .unwrap()
+        .cluster
+        .unwrap();
+    assert_eq!(cluster.version(), Some("1.31"));
+    assert_eq!(
+        cluster
+            .upgrade_policy()
+            .and_then(|p| p.support_type())
+            .map(|t| t.as_str()),
+        Some("EXTENDED")
+    );
 }
 
 #[tokio::test]

@@ -211,6 +211,16 @@ async fn install_reaches_ready_records_every_step_and_emails_the_customer() {
         "{}",
         email.body
     );
+    // When the cluster's version stops being supported, and what AWS does then.
+    let support = email
+        .body
+        .lines()
+        .find(|l| l.trim_start().starts_with("Support:"))
+        .unwrap_or_else(|| panic!("no Support line: {}", email.body));
+    assert!(
+        support.contains("standard support until 20") && support.ends_with("then upgraded by AWS"),
+        "{support}"
+    );
     assert!(
         email.body.contains(&format!(
             "aws eks update-kubeconfig --region us-east-1 --name {cluster_name}"

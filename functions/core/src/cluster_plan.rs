@@ -4,6 +4,8 @@
 
 use std::cmp::Ordering;
 
+use crate::options::SupportType;
+
 /// The EKS add-ons every install gets: pod networking, DNS, service routing, the agent that
 /// gives pods IAM credentials (EKS Pod Identity), and the EBS CSI driver for persistent
 /// volumes (configured to tag them for the install: `controller_tags`).
@@ -48,6 +50,9 @@ pub struct OfferedVersion {
     /// `1.NN`
     pub version: String,
     pub support: Support,
+    /// `YYYY-MM-DD` (UTC), when EKS says.
+    pub end_of_standard_support: Option<String>,
+    pub end_of_extended_support: Option<String>,
 }
 
 /// One add-on version with the cluster versions it runs on, from DescribeAddonVersions.
@@ -78,6 +83,16 @@ pub enum PlanError {
     },
     #[error("EKS reports no Kubernetes version in standard support in this region (offered: {}); set options.kubernetes_version", offered.join(", "))]
     NoStandardVersion { offered: Vec<String> },
+    #[error(
+        "Kubernetes {requested} is in extended support, which options.support_type \"standard\" rules out: \
+         choose a version in standard support ({}) in options.kubernetes_version, or set options.support_type \
+         to \"extended\" (extended support costs $0.60 per cluster-hour instead of $0.10)",
+        standard.join(", ")
+    )]
+    ExtendedVersionWithStandardPolicy {
+        requested: String,
+        standard: Vec<String>,
+    },
     #[error("EKS offers no version of the {addon} add-on for Kubernetes {cluster_version}")]
     NoAddonVersion {
         addon: String,
@@ -99,16 +114,37 @@ fn newer(a: &str, b: &str) -> Ordering {
     numbers(a).cmp(&numbers(b)).then_with(|| a.cmp(b))
 }
 
-/// The requested version if EKS offers it (in any support state: an explicit choice of an
-/// extended-support version is the vendor's to make), else the newest in standard support.
+/// The requested version if EKS offers it (an extended-support version only with the
+/// `extended` support type: EKS lets extended support be turned off only on a version in
+/// standard support), else the newest in standard support.
 pub fn kubernetes_version(
     requested: Option<&str>,
+    support_type: SupportType,
     offered: &[OfferedVersion],
 ) -> Result<String, PlanError> {
     let mut names: Vec<String> = offered.iter().map(|o| o.version.clone()).collect();
     names.sort_by(|a, b| newer(a, b));
     names.dedup();
     match requested {
+        Some(requested)
+            if support_type == SupportType::Standard
+                && offered
+                    .iter()
+                    .any(|o| o.version == requested && o.support != Support::Standard) =>
+        {
+            Err(PlanError::ExtendedVersionWithStandardPolicy {
+                requested: requested.to_owned(),
+                standard: names
+                    .iter()
+                    .filter(|n| {
+                        offered
+                            .iter()
+                            .any(|o| &o.version == *n && o.support == Support::Standard)
+                    })
+                    .cloned()
+                    .collect(),
+            })
+        }
         Some(requested) if offered.iter().any(|o| o.version == requested) => {
             Ok(requested.to_owned())
         }
@@ -202,6 +238,8 @@ mod tests {
             .map(|(v, s)| OfferedVersion {
                 version: (*v).into(),
                 support: Support::parse(s),
+                end_of_standard_support: None,
+                end_of_extended_support: None,
             })
             .collect()
     }
@@ -218,28 +256,47 @@ mod tests {
     fn default_version_is_the_newest_in_standard_support() {
         // 1.34 is newer but (here) only in extended support; 1.9 sorts after 1.33 as a string.
         assert_eq!(
-            kubernetes_version(None, &offered(&CATALOGUE)).unwrap(),
+            kubernetes_version(None, SupportType::Standard, &offered(&CATALOGUE)).unwrap(),
             "1.33"
         );
         let older_status = offered(&[("1.32", "standard-support"), ("1.31", "standard-support")]);
-        assert_eq!(kubernetes_version(None, &older_status).unwrap(), "1.32");
+        assert_eq!(
+            kubernetes_version(None, SupportType::Standard, &older_status).unwrap(),
+            "1.32"
+        );
     }
 
     #[test]
-    fn a_requested_version_is_kept_when_offered_even_in_extended_support() {
+    fn a_requested_version_is_kept_when_offered_in_extended_support_only_with_that_policy() {
         assert_eq!(
-            kubernetes_version(Some("1.31"), &offered(&CATALOGUE)).unwrap(),
+            kubernetes_version(Some("1.31"), SupportType::Standard, &offered(&CATALOGUE)).unwrap(),
             "1.31"
         );
         assert_eq!(
-            kubernetes_version(Some("1.30"), &offered(&CATALOGUE)).unwrap(),
+            kubernetes_version(Some("1.30"), SupportType::Extended, &offered(&CATALOGUE)).unwrap(),
             "1.30"
+        );
+        let refused = kubernetes_version(Some("1.30"), SupportType::Standard, &offered(&CATALOGUE))
+            .unwrap_err();
+        assert_eq!(
+            refused,
+            PlanError::ExtendedVersionWithStandardPolicy {
+                requested: "1.30".into(),
+                standard: vec!["1.9".into(), "1.31".into(), "1.33".into()],
+            }
+        );
+        let message = refused.to_string();
+        assert!(
+            message.contains("options.kubernetes_version")
+                && message.contains("options.support_type"),
+            "{message}"
         );
     }
 
     #[test]
     fn a_version_not_offered_names_what_is() {
-        let err = kubernetes_version(Some("1.28"), &offered(&CATALOGUE)).unwrap_err();
+        let err = kubernetes_version(Some("1.28"), SupportType::Standard, &offered(&CATALOGUE))
+            .unwrap_err();
         assert_eq!(
             err.to_string().split(" (offered").next().unwrap(),
             "Kubernetes 1.28 is not offered by EKS in this region"
@@ -249,7 +306,12 @@ mod tests {
                 .contains("offered: 1.9, 1.30, 1.31, 1.33, 1.34"),
             "{err}"
         );
-        let none = kubernetes_version(None, &offered(&[("1.29", "EXTENDED_SUPPORT")])).unwrap_err();
+        let none = kubernetes_version(
+            None,
+            SupportType::Standard,
+            &offered(&[("1.29", "EXTENDED_SUPPORT")]),
+        )
+        .unwrap_err();
         assert_eq!(
             none,
             PlanError::NoStandardVersion {
@@ -257,7 +319,7 @@ mod tests {
             }
         );
         assert!(matches!(
-            kubernetes_version(None, &[]),
+            kubernetes_version(None, SupportType::Standard, &[]),
             Err(PlanError::NoStandardVersion { .. })
         ));
     }

@@ -54,6 +54,7 @@ fn cluster_section(install: &Install) -> Option<String> {
     for (label, key) in [
         ("Name", "cluster_name"),
         ("Version", "kubernetes_version"),
+        ("Support", "kubernetes_support"),
         ("Endpoint", "cluster_endpoint"),
         ("ARN", "cluster_arn"),
         ("Nodes", "nodegroup_name"),

@@ -27,6 +27,30 @@ pub enum QuotaRequestMode {
     Manual,
 }
 
+/// What EKS does with the cluster when its Kubernetes version leaves standard support (EKS
+/// API `upgradePolicy.supportType`, whose own default is EXTENDED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupportType {
+    /// AWS upgrades the control plane at the end of standard support; the cluster never pays
+    /// for extended support.
+    #[default]
+    Standard,
+    /// The cluster stays on its version for up to 12 more months, at $0.60 instead of $0.10 per
+    /// cluster-hour (EKS pricing).
+    Extended,
+}
+
+impl SupportType {
+    /// The EKS API's name for it.
+    pub fn eks_name(self) -> &'static str {
+        match self {
+            SupportType::Standard => "STANDARD",
+            SupportType::Extended => "EXTENDED",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InstallOptions {
@@ -46,6 +70,8 @@ pub struct InstallOptions {
     pub load_balancer: bool,
     /// `1.NN`; without it, the newest version EKS offers in standard support.
     pub kubernetes_version: Option<String>,
+    /// `standard` (the default here, not EKS's) or `extended`.
+    pub support_type: SupportType,
     pub quota_requests: QuotaRequestMode,
     /// Keep what a failed install made, for inspection, instead of rolling it back. It keeps
     /// costing the customer until the install is removed.
@@ -66,6 +92,7 @@ impl Default for InstallOptions {
             node_disk_size_gib: 50,
             load_balancer: true,
             kubernetes_version: None,
+            support_type: SupportType::Standard,
             quota_requests: QuotaRequestMode::Auto,
             keep_failed_resources: false,
         }
@@ -229,6 +256,17 @@ mod tests {
         assert!(with(r#"{"nat_mode":"none"}"#)
             .unwrap_err()
             .contains("unknown variant"));
+        assert!(with(r#"{"support_type":"forever"}"#)
+            .unwrap_err()
+            .contains("unknown variant `forever`, expected `standard` or `extended`"));
+        assert_eq!(
+            with(r#"{"support_type":"extended"}"#).unwrap().support_type,
+            SupportType::Extended
+        );
+        assert_eq!(
+            InstallOptions::default().support_type.eks_name(),
+            "STANDARD"
+        );
         assert!(with(r#"{"colour":"red"}"#)
             .unwrap_err()
             .contains("unknown field"));

@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_eks::error::ProvideErrorMetadata;
 use aws_sdk_eks::types::{
     AuthenticationMode, Cluster, CreateAccessConfigRequest, LogSetup, LogType, Logging,
-    VpcConfigRequest,
+    SupportType as EksSupportType, UpgradePolicyRequest, VpcConfigRequest,
 };
 use aws_sdk_eks::Client;
 use byoc_core::cluster_plan::{self, OfferedVersion, Support};
@@ -50,10 +51,19 @@ pub async fn offered_versions(eks: &Client) -> Result<Vec<OfferedVersion>, Creat
             offered.push(OfferedVersion {
                 version: version.to_owned(),
                 support: Support::parse(status),
+                end_of_standard_support: v.end_of_standard_support_date().map(day),
+                end_of_extended_support: v.end_of_extended_support_date().map(day),
             });
         }
     }
     Ok(offered)
+}
+
+/// `YYYY-MM-DD` of an EKS date (EKS's support dates are days, in UTC).
+fn day(date: &aws_sdk_eks::primitives::DateTime) -> String {
+    date.fmt(aws_sdk_eks::primitives::DateTimeFormat::DateTime)
+        .map(|text| text.chars().take(10).collect())
+        .unwrap_or_default()
 }
 
 pub fn tag_map(install: &Install, name: &str) -> HashMap<String, String> {
@@ -101,6 +111,14 @@ pub async fn create(
         .resources_vpc_config(vpc)
         .logging(logging)
         .access_config(access)
+        // EKS's own default is EXTENDED: six times the price once the version ages out.
+        .upgrade_policy(
+            UpgradePolicyRequest::builder()
+                .support_type(EksSupportType::from(
+                    install.options.support_type.eks_name(),
+                ))
+                .build(),
+        )
         .set_tags(Some(tag_map(install, &name)))
         .client_request_token(format!("{}-cluster", install.install_id));
     match request.send().await {
@@ -111,6 +129,9 @@ pub async fn create(
                 .ok_or_else(|| aws_missing("DescribeCluster")),
             Some(e)
                 if e.is_invalid_parameter_exception()
+                    // Not in CreateCluster's modelled errors, but what EKS answers a policy
+                    // the version cannot have.
+                    || e.code() == Some("InvalidRequestException")
                     || e.is_unsupported_availability_zone_exception()
                     || e.is_resource_limit_exceeded_exception() =>
             {
@@ -167,6 +188,7 @@ pub fn plan_version(
 ) -> Result<String, CreateClusterError> {
     Ok(cluster_plan::kubernetes_version(
         install.options.kubernetes_version.as_deref(),
+        install.options.support_type,
         offered,
     )?)
 }

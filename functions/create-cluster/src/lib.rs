@@ -34,7 +34,7 @@ use byoc_core::model::{Install, Outcome, Step};
 use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
 use byoc_core::tags::{cluster_name, INSTALL_TAG};
-use progress::{AddonData, NodegroupData};
+use progress::{AddonData, NodegroupData, SupportData};
 use serde::{Deserialize, Serialize};
 use tracing::{info, info_span, warn, Instrument};
 
@@ -133,6 +133,7 @@ async fn advance(
 
     let cluster = ensure_cluster(deps, install, &eks, &ec2, &logs, &mut notes).await?;
     let mut data = ClusterData::of(install, &cluster);
+    data.support = support(&eks, &cluster, recorded.as_ref()).await?;
     match cluster.status() {
         Some(EksClusterStatus::Active) => {}
         Some(EksClusterStatus::Failed) => {
@@ -206,6 +207,41 @@ async fn advance(
     });
     data.ready = data.nodegroup_status() == NodegroupStatus::Active.as_str() && addons_active;
     finish(install, recorded, data, notes)
+}
+
+/// The cluster's support policy and its version's dates: the dates come from
+/// DescribeClusterVersions once per version (carried over from the record after that).
+async fn support(
+    eks: &aws_sdk_eks::Client,
+    cluster: &Cluster,
+    recorded: Option<&ClusterData>,
+) -> Result<Option<SupportData>, CreateClusterError> {
+    let policy = cluster
+        .upgrade_policy()
+        .and_then(|p| p.support_type())
+        .map_or("EXTENDED", |t| t.as_str())
+        .to_owned();
+    let Some(version) = cluster.version() else {
+        return Ok(None);
+    };
+    let known = recorded
+        .filter(|r| r.kubernetes_version.as_deref() == Some(version))
+        .and_then(|r| r.support.clone());
+    let (end_of_standard_support, end_of_extended_support) = match known {
+        Some(known) => (known.end_of_standard_support, known.end_of_extended_support),
+        None => cluster::offered_versions(eks)
+            .await?
+            .into_iter()
+            .find(|o| o.version == version)
+            .map_or((None, None), |o| {
+                (o.end_of_standard_support, o.end_of_extended_support)
+            }),
+    };
+    Ok(Some(SupportData {
+        policy,
+        end_of_standard_support,
+        end_of_extended_support,
+    }))
 }
 
 /// The install's cluster as EKS reports it, requested first when there is none.
@@ -376,6 +412,10 @@ fn finish(
             ("cluster_arn", data.arn.clone()),
             ("cluster_endpoint", data.endpoint.clone()),
             ("kubernetes_version", data.kubernetes_version.clone()),
+            (
+                "kubernetes_support",
+                data.support.as_ref().map(SupportData::summary),
+            ),
             (
                 "nodegroup_name",
                 data.nodegroup.as_ref().map(|n| n.name.clone()),

@@ -24,6 +24,9 @@ pub struct ClusterData {
     pub vendor_access: Option<String>,
     pub nodegroup: Option<NodegroupData>,
     pub addons: BTreeMap<String, AddonData>,
+    /// The cluster's support policy and its version's support dates.
+    #[serde(default)]
+    pub support: Option<SupportData>,
     /// The Load Balancer Controller's Pod Identity association (none when the customer stack
     /// has no role for it).
     #[serde(default)]
@@ -31,6 +34,38 @@ pub struct ClusterData {
     /// What a person runs to reach the cluster.
     pub update_kubeconfig: String,
     pub ready: bool,
+}
+
+/// Where the cluster's Kubernetes version stands: what EKS does at the end of standard support
+/// (the cluster's `upgradePolicy`), and when that and extended support end
+/// (DescribeClusterVersions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportData {
+    /// `STANDARD` (AWS upgrades it when standard support ends) or `EXTENDED`.
+    pub policy: String,
+    /// `YYYY-MM-DD`, UTC.
+    pub end_of_standard_support: Option<String>,
+    pub end_of_extended_support: Option<String>,
+}
+
+impl SupportData {
+    /// One line for the record and the ready email: "standard support until 2027-03-27, then
+    /// upgraded by AWS".
+    pub fn summary(&self) -> String {
+        let until = self
+            .end_of_standard_support
+            .as_deref()
+            .map_or(String::new(), |d| format!(" until {d}"));
+        match self.policy.as_str() {
+            "STANDARD" => format!("standard support{until}, then upgraded by AWS"),
+            _ => format!(
+                "standard support{until}, then extended support (at extra cost){}",
+                self.end_of_extended_support
+                    .as_deref()
+                    .map_or(String::new(), |d| format!(" until {d}"))
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,5 +184,28 @@ impl ClusterData {
                 )),
             self.addons.len()
         )
+    }
+}
+
+#[cfg(test)]
+mod support_tests {
+    use super::SupportData;
+
+    #[test]
+    fn the_summary_says_what_happens_when_standard_support_ends() {
+        let mut support = SupportData {
+            policy: "STANDARD".into(),
+            end_of_standard_support: Some("2027-03-27".into()),
+            end_of_extended_support: Some("2028-03-27".into()),
+        };
+        assert_eq!(
+            support.summary(),
+            "standard support until 2027-03-27, then upgraded by AWS"
+        );
+        support.policy = "EXTENDED".into();
+        assert_eq!(
+            support.summary(),
+            "standard support until 2027-03-27, then extended support (at extra cost) until 2028-03-27"
+        );
     }
 }

@@ -20,7 +20,8 @@ add-on, access-entry, DescribeAddonVersions or DescribeClusterVersions API. Here
 - CreateCluster validates and records what AWS would: the Kubernetes version against the
   catalogue (default: the catalogue's default version), subnets that exist and span two
   zones, `accessConfig` (default CONFIG_MAP, creator made admin), `vpcId` and endpoint access
-  defaults in `resourcesVpcConfig`, a `health` with no issues.
+  defaults in `resourcesVpcConfig`, `upgradePolicy` (default EXTENDED; STANDARD refused on a
+  version in extended support), a `health` with no issues.
 - Add-ons (Create/Describe/List/DeleteAddon) at versions from a small catalogue for
   Kubernetes 1.31-1.34 (DescribeAddonVersions), access entries (Create/Describe/List/
   DeleteAccessEntry) and access policies (Associate/ListAssociatedAccessPolicies), which
@@ -196,6 +197,21 @@ def _validate_cluster_request(backend: Any, name: str, version: str | None, vpc_
     return version or DEFAULT_CLUSTER_VERSION, next(iter(vpcs), None)
 
 
+def _upgrade_policy(name: str, version: str, requested: dict | None) -> dict:
+    """`upgradePolicy` as EKS records it: EXTENDED unless asked otherwise (API reference,
+    UpgradePolicyRequest: "The default value is EXTENDED"). STANDARD on a version already in
+    extended support is refused: EKS lets extended support be turned off only for a cluster on
+    a version in standard support (User Guide, disable-extended-support.html; where AWS's exact
+    answer is unknown the stricter one is modelled)."""
+    support = (requested or {}).get("supportType") or "EXTENDED"
+    if support not in ("STANDARD", "EXTENDED"):
+        raise _error("InvalidParameterException", f"supportType must be one of STANDARD, EXTENDED; got {support}", clusterName=name)
+    status = next((v[1] for v in CLUSTER_VERSIONS if v[0] == version), None)
+    if support == "STANDARD" and status == "EXTENDED_SUPPORT":
+        raise _error("InvalidRequestException", f"Kubernetes version {version} is in extended support: supportType STANDARD is not allowed for it", clusterName=name)
+    return {"supportType": support}
+
+
 def _creator_arn(response: Any) -> str | None:
     """The IAM principal behind the request: EKS makes it cluster admin by default."""
     from .sts_trust import caller_for_access_key
@@ -223,9 +239,11 @@ def _install_clusters(EKSResponse: Any, EKSBackend: Any) -> None:
             if mode not in AUTHENTICATION_MODES:
                 raise _error("InvalidParameterException", f"Unsupported authentication mode {mode}", clusterName=name)
             version, vpc_id = _validate_cluster_request(self.eks_backend, name, self._get_param("version"), vpc_config)
+            policy = _upgrade_policy(name, version, self._get_param("upgradePolicy"))
             _set_body_param(self, "version", version)
         result = original_create(self)
         cluster = self.eks_backend.clusters[name]
+        cluster.upgrade_policy = policy  # a name in use was refused by original_create
         bootstrap = access.get("bootstrapClusterCreatorAdminPermissions", True)
         cluster.access_config = {"authenticationMode": mode, "bootstrapClusterCreatorAdminPermissions": bootstrap}
         cluster.resources_vpc_config = {

@@ -304,3 +304,17 @@ def test_addon_configuration_values_are_kept_and_checked_as_eks_does(stack):
         assert error["Code"] == "InvalidParameterException", bad
         assert error["Message"].startswith("ConfigurationValue provided in request is not supported"), error
     assert error_of(eks.describe_addon, clusterName="c1", addonName="aws-ebs-csi-driver")["Code"] == "ResourceNotFoundException", "nothing half-made"
+
+
+def test_a_cluster_enters_extended_support_unless_its_upgrade_policy_says_standard(stack):
+    """API reference UpgradePolicyRequest: the default is EXTENDED; STANDARD is refused for a
+    version already in extended support (disable-extended-support.html, stricter model)."""
+    customer = Customer(stack)
+    assert customer.active_cluster("dflt", version="1.33")["upgradePolicy"] == {"supportType": "EXTENDED"}
+    chosen = customer.active_cluster("std", version="1.33", upgradePolicy={"supportType": "STANDARD"})
+    assert chosen["upgradePolicy"] == {"supportType": "STANDARD"}
+    error = error_of(customer.create_cluster, "old", version="1.31", upgradePolicy={"supportType": "STANDARD"})
+    assert error["Code"] == "InvalidRequestException" and "extended support" in error["Message"], error
+    assert "old" not in customer.eks.list_clusters()["clusters"], "nothing made"
+    error = error_of(customer.create_cluster, "odd", upgradePolicy={"supportType": "FOREVER"})
+    assert error["Code"] == "InvalidParameterException", error
