@@ -4,6 +4,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use ulid::{Ulid, ULID_LEN};
 
 use crate::regions::is_known_region;
 
@@ -170,29 +171,36 @@ impl Email {
 }
 
 const INSTALL_ID_PREFIX: &str = "inst-";
-const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
 impl InstallId {
-    /// A new id that sorts by creation time (48-bit milliseconds, like a ULID) followed by
-    /// 80 random bits, so listings come newest-first from the key order alone.
+    /// A new id that sorts by creation time: a ULID (48-bit milliseconds, then 80 random bits
+    /// from the OS), so listings come newest-first from the key order alone.
     pub fn generate(now_millis: u64) -> Result<Self, getrandom::Error> {
         let mut random = [0u8; 10];
         getrandom::fill(&mut random)?;
-        let mut value: u128 = u128::from(now_millis & 0xFFFF_FFFF_FFFF) << 80;
-        for (i, byte) in random.iter().enumerate() {
-            value |= u128::from(*byte) << (8 * (9 - i));
-        }
-        let mut out = String::with_capacity(INSTALL_ID_PREFIX.len() + 26);
-        out.push_str(INSTALL_ID_PREFIX);
-        for i in (0..26).rev() {
-            out.push(CROCKFORD[((value >> (5 * i)) & 31) as usize] as char);
-        }
-        Ok(Self(out))
+        Ok(Self::from_parts(now_millis, random))
     }
 
+    /// The id for a time and 80 random bits (big-endian). The `ulid` crate's text is the
+    /// canonical uppercase Crockford base32; ids have always been written in lowercase, and the
+    /// ones already stored must keep comparing equal, so it is lowercased here.
+    fn from_parts(now_millis: u64, random: [u8; 10]) -> Self {
+        let mut bytes = [0u8; 16];
+        bytes[6..].copy_from_slice(&random);
+        let ulid = Ulid::from_parts(now_millis, u128::from_be_bytes(bytes));
+        let mut text = [0u8; ULID_LEN];
+        let body = ulid.array_to_str(&mut text);
+        body.make_ascii_lowercase();
+        Self(format!("{INSTALL_ID_PREFIX}{body}"))
+    }
+
+    /// `inst-` and 26 lowercase Crockford base32 characters. `ulid` decodes either case, so
+    /// uppercase is refused first, as it always was: ids are keys compared byte for byte, and
+    /// `inst-01AB…` would never find `inst-01ab…`. Like before, the value is not range-checked
+    /// (a first character above `7` is over 128 bits); a test pins that across `ulid` upgrades.
     pub fn parse(field: &str, value: &str) -> Result<Self, InvalidInput> {
         let body = value.strip_prefix(INSTALL_ID_PREFIX).unwrap_or("");
-        if body.len() == 26 && body.bytes().all(|b| CROCKFORD.contains(&b)) {
+        if !body.bytes().any(|b| b.is_ascii_uppercase()) && Ulid::from_string(body).is_ok() {
             Ok(Self(value.to_owned()))
         } else {
             Err(InvalidInput::new(field, format!("{} is not an install id: install ids look like \"inst-\" followed by 26 lowercase letters and digits, as returned by POST /installs", shown(value))))
@@ -275,6 +283,50 @@ mod tests {
         let err = TenantId::parse("tenant_id", &format!("\u{7}{}", "x".repeat(100))).unwrap_err();
         assert!(!err.message.contains('\u{7}'));
         assert!(err.message.len() < 300);
+    }
+
+    /// Ids made before the move to the `ulid` crate: the same time and random bits give the
+    /// same text, and every stored form still parses.
+    #[test]
+    fn install_id_text_is_unchanged() {
+        let cases = [
+            (
+                0x0123_4567_89AB,
+                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+                "inst-014d2pf2db041061050r3gg28a",
+            ),
+            (
+                1_765_000_000_000,
+                [0xff; 10],
+                "inst-01kbs35cg0zzzzzzzzzzzzzzzz",
+            ),
+            ((1 << 48) + 5, [0; 10], "inst-00000000050000000000000000"),
+        ];
+        for (millis, random, text) in cases {
+            assert_eq!(InstallId::from_parts(millis, random).as_str(), text);
+            assert!(InstallId::parse("install_id", text).is_ok());
+        }
+        let over_128_bits = format!("inst-{}", "z".repeat(26));
+        assert!(InstallId::parse("install_id", &over_128_bits).is_ok());
+        for bad in [
+            "inst-01KBS35CG0ZZZZZZZZZZZZZZZZ",
+            "inst-01kbs35cg0zzzzzzzzzzzzzzzZ",
+            "INST-01kbs35cg0zzzzzzzzzzzzzzzz",
+            "01kbs35cg0zzzzzzzzzzzzzzzz",
+            "inst-01kbs35cg0zzzzzzzzzzzzzzz",
+            "inst-01kbs35cg0zzzzzzzzzzzzzzzzz",
+            "inst-01kbs35cg0zzzzzzzzzzzzzzzi",
+            "inst-01kbs35cg0zzzzzzzzzzzzzzzl",
+            "inst-01kbs35cg0zzzzzzzzzzzzzzzo",
+            "inst-01kbs35cg0zzzzzzzzzzzzzzzu",
+            "inst-01kbs35cg0zzzzzzzzzzzzzzé",
+            "inst-",
+            "",
+        ] {
+            let err = InstallId::parse("install_id", bad).unwrap_err();
+            assert_eq!(err.field, "install_id");
+            assert!(err.message.contains("26 lowercase letters"), "{bad}");
+        }
     }
 
     proptest! {
