@@ -2,14 +2,15 @@
 //! node instance type is offered) and what this install already made there.
 
 use aws_sdk_ec2::types::{
-    Address, AvailabilityZoneState, InternetGateway, LocationType, NatGateway, NatGatewayState,
-    RouteTable, Subnet, Vpc, VpcCidrBlockStateCode,
+    Address, AvailabilityZoneState, InternetGateway, LocationType, NatGateway, RouteTable, Subnet,
+    Vpc,
 };
 use aws_sdk_ec2::Client;
 use byoc_core::cidr::Ipv4Cidr;
 use byoc_core::model::Install;
 use byoc_core::network_plan::{ExistingVpc, Zone, ZoneInfo};
 
+use crate::build::state;
 use crate::error::{ec2_error, CreateNetworkError};
 use crate::tagging::{filter, install_filter};
 
@@ -37,17 +38,10 @@ pub async fn existing_vpcs(ec2: &Client) -> Result<Vec<ExistingVpc>> {
 /// The primary block and every secondary one not on its way out. A block that does not
 /// parse (IPv6 never appears here) is skipped rather than failing the plan.
 fn cidrs_of(vpc: &Vpc) -> Vec<Ipv4Cidr> {
-    let secondary = vpc.cidr_block_association_set().iter().filter(|a| {
-        !matches!(
-            a.cidr_block_state().and_then(|s| s.state()),
-            Some(
-                VpcCidrBlockStateCode::Disassociated
-                    | VpcCidrBlockStateCode::Disassociating
-                    | VpcCidrBlockStateCode::Failed
-                    | VpcCidrBlockStateCode::Failing
-            )
-        )
-    });
+    let secondary = vpc
+        .cidr_block_association_set()
+        .iter()
+        .filter(|a| state::cidr_block_held(a));
     let mut cidrs: Vec<Ipv4Cidr> = vpc
         .cidr_block()
         .into_iter()
@@ -177,12 +171,7 @@ pub async fn nat_gateways(ec2: &Client, install: &Install) -> Result<Vec<NatGate
     Ok(nats
         .nat_gateways()
         .iter()
-        .filter(|n| {
-            !matches!(
-                n.state(),
-                Some(NatGatewayState::Deleting | NatGatewayState::Deleted)
-            )
-        })
+        .filter(|n| !state::nat_gone(n))
         .cloned()
         .collect())
 }

@@ -14,7 +14,6 @@ pub mod tagging;
 pub mod unrepeatable;
 
 use aws_config::SdkConfig;
-use aws_sdk_ec2::types::NatGatewayState;
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
 use byoc_core::fault::Fault;
@@ -25,7 +24,7 @@ use byoc_core::store::InstallStore;
 use serde::{Deserialize, Serialize};
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::build::{Builder, Readiness};
+use crate::build::{state, Builder, Readiness};
 pub use crate::error::CreateNetworkError;
 use crate::record::{NetworkRecord, Recorder};
 
@@ -183,8 +182,7 @@ async fn nat_gateways_still_up(
     }
     let live = discover::nat_gateways(ec2, install).await?;
     Ok(recorded.iter().all(|id| {
-        live.iter().any(|n| {
-            n.nat_gateway_id() == Some(id) && n.state() == Some(&NatGatewayState::Available)
-        })
+        live.iter()
+            .any(|n| n.nat_gateway_id() == Some(id) && state::nat_available(n))
     }))
 }
