@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use aws_sdk_eks::types::{
     AddonStatus, Cluster, ClusterStatus as EksClusterStatus, NodegroupStatus,
 };
-use byoc_core::cluster_plan::{self, ADDONS};
+use byoc_core::cluster_plan::{self, OfferedVersion, ADDONS};
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
 use byoc_core::fault::Fault;
@@ -131,9 +131,9 @@ async fn advance(
     let recorded = ClusterData::recorded(install);
     let mut notes: Vec<String> = Vec::new();
 
-    let cluster = ensure_cluster(deps, install, &eks, &ec2, &logs, &mut notes).await?;
+    let (cluster, offered) = ensure_cluster(deps, install, &eks, &ec2, &logs, &mut notes).await?;
     let mut data = ClusterData::of(install, &cluster);
-    data.support = support(&eks, &cluster, recorded.as_ref()).await?;
+    data.support = support(&eks, &cluster, recorded.as_ref(), offered.as_deref()).await?;
     match cluster.status() {
         Some(EksClusterStatus::Active) => {}
         Some(EksClusterStatus::Failed) => {
@@ -210,11 +210,13 @@ async fn advance(
 }
 
 /// The cluster's support policy and its version's dates: the dates come from
-/// DescribeClusterVersions once per version (carried over from the record after that).
+/// DescribeClusterVersions once per version (carried over from the record after that, and
+/// taken from `offered` when the call that created the cluster has just read it).
 async fn support(
     eks: &aws_sdk_eks::Client,
     cluster: &Cluster,
     recorded: Option<&ClusterData>,
+    offered: Option<&[OfferedVersion]>,
 ) -> Result<Option<SupportData>, CreateClusterError> {
     let policy = cluster
         .upgrade_policy()
@@ -229,13 +231,25 @@ async fn support(
         .and_then(|r| r.support.clone());
     let (end_of_standard_support, end_of_extended_support) = match known {
         Some(known) => (known.end_of_standard_support, known.end_of_extended_support),
-        None => cluster::offered_versions(eks)
-            .await?
-            .into_iter()
-            .find(|o| o.version == version)
-            .map_or((None, None), |o| {
-                (o.end_of_standard_support, o.end_of_extended_support)
-            }),
+        None => {
+            let read;
+            let offered = match offered {
+                Some(offered) => offered,
+                None => {
+                    read = cluster::offered_versions(eks).await?;
+                    &read
+                }
+            };
+            offered
+                .iter()
+                .find(|o| o.version == version)
+                .map_or((None, None), |o| {
+                    (
+                        o.end_of_standard_support.clone(),
+                        o.end_of_extended_support.clone(),
+                    )
+                })
+        }
     };
     Ok(Some(SupportData {
         policy,
@@ -244,7 +258,8 @@ async fn support(
     }))
 }
 
-/// The install's cluster as EKS reports it, requested first when there is none.
+/// The install's cluster as EKS reports it, requested first when there is none; with the
+/// versions EKS offers when this call read them to create it.
 async fn ensure_cluster(
     deps: &Deps,
     install: &Install,
@@ -252,7 +267,7 @@ async fn ensure_cluster(
     ec2: &aws_sdk_ec2::Client,
     logs: &aws_sdk_cloudwatchlogs::Client,
     notes: &mut Vec<String>,
-) -> Result<Cluster, CreateClusterError> {
+) -> Result<(Cluster, Option<Vec<OfferedVersion>>), CreateClusterError> {
     let name = cluster_name(install);
     if let Some(found) = cluster::describe(eks, &name).await? {
         // The name holds the install id, so a stranger here means someone copied it.
@@ -263,7 +278,7 @@ async fn ensure_cluster(
         if !ours {
             return Err(CreateClusterError::Invalid(format!("an EKS cluster named {name} exists in the account but was not made by this install (no {INSTALL_TAG} tag for it)")));
         }
-        return Ok(found);
+        return Ok((found, None));
     }
     let (network, offered) = tokio::try_join!(
         network::find(ec2, &install.install_id),
@@ -280,7 +295,7 @@ async fn ensure_cluster(
         network.vpc_id,
         log_group::RETENTION_DAYS
     ));
-    Ok(created)
+    Ok((created, Some(offered)))
 }
 
 /// Every add-on, requested where missing: each as it stands, and a note of what was requested.
