@@ -77,6 +77,16 @@ impl InstallPage {
     }
 }
 
+/// The client request token of one transaction (its SDK retries reuse it, so a retry after a
+/// lost answer is not applied twice). Made here rather than by the SDK: its token maker
+/// (fastrand) seeds itself from the monotonic clock and the thread id through a fixed-key hash,
+/// so processes that start within one tick of a coarse clock make the same tokens, and
+/// DynamoDB refuses the later writer as a mismatched repeat (IdempotentParameterMismatch-
+/// Exception; seen on the local stack with API processes started together).
+pub(crate) fn transaction_token() -> Result<String> {
+    Ok(crate::ids::random_hex::<16>()?)
+}
+
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -280,6 +290,7 @@ impl InstallStore {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(crate::store::transaction_token()?)
             .send()
             .await;
         match result {

@@ -104,6 +104,7 @@ impl InstallStore {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items))
+                .client_request_token(crate::store::transaction_token()?)
                 .send()
                 .await;
             match result {
