@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 
 use crate::attempt::Attempt;
 use crate::cost::{monthly_usd, total_monthly_usd};
-use crate::Mode;
+use crate::input::Mode;
+
+/// The key of the sweep's record in the install's step data.
+pub const RECORD_KEY: &str = byoc_core::leftover::SWEEP_RECORD_KEY;
 
 #[derive(Debug, Default)]
 pub struct Pass {

@@ -24,9 +24,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::discover::{discover, Clients};
+use crate::clients::{Clients, Deps};
+use crate::discover::discover;
+use crate::error::SweepError;
 use crate::findings::{Access, Action, Findings, FINDINGS_KEY};
-use crate::{delete_what_can_go, pass_of, Deps, SweepError};
+use crate::pass::{delete_what_can_go, pass_of};
+use crate::report::RECORD_KEY;
 
 /// The name the run's cursor is kept under.
 pub const JOB: &str = "sweep-dangling";
@@ -112,7 +115,7 @@ impl Checked {
 /// access it never had.
 pub fn built_something(install: &Install) -> bool {
     // The keys create-network, create-cluster, sweep passes and these checks record under.
-    const BUILT: [&str; 4] = ["network", "cluster", crate::RECORD_KEY, FINDINGS_KEY];
+    const BUILT: [&str; 4] = ["network", "cluster", RECORD_KEY, FINDINGS_KEY];
     BUILT.iter().any(|key| install.step_data.contains_key(*key))
         || install.resources.contains_key("vpc_id")
 }

@@ -1,12 +1,48 @@
 //! What invokes sweep-dangling: a state machine with an install's ids (one pass over that
 //! install), or an EventBridge schedule with a Scheduled Event (a bounded run over the removed
 //! and failed installs). Told apart by shape; anything else is refused with what was expected.
+//! A pass answers with [`SweepOutput`], which the state machine feeds back as the next input.
 
+use byoc_core::ids::{InstallId, TenantId};
 pub use byoc_core::schedule::ScheduledEvent;
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::SweepInput;
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Delete,
+    DryRun,
+    /// A failed install's Catch: delete, unless the install asked to keep what a failed
+    /// install made for inspection (option `keep_failed_resources`), then only report.
+    Rollback,
+}
+
+/// Ids only, like every step's input; other fields (a caught `error`) are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepInput {
+    pub install_id: InstallId,
+    pub tenant_id: TenantId,
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// Ids and counts. `mode` is echoed so a state machine looping on its own output cannot turn
+/// a dry run into a deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepOutput {
+    pub install_id: InstallId,
+    pub tenant_id: TenantId,
+    pub mode: Mode,
+    pub remaining: usize,
+    pub done: bool,
+    /// What the remaining resources cost a month (USD, list prices) while they stay.
+    pub monthly_cost_usd: f64,
+    /// How many of the remaining ones waiting will not remove (listed on the sweep record).
+    #[serde(default)]
+    pub leftovers: usize,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SweepEvent {
@@ -34,8 +70,35 @@ impl<'de> Deserialize<'de> for SweepEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Mode;
     use serde_json::json;
+
+    #[test]
+    fn input_defaults_to_delete_and_ignores_a_caught_error() {
+        let input: SweepInput = serde_json::from_value(json!({
+            "install_id": "inst-01hzy0000000000000000000aa", "tenant_id": "acme", "error": {"Error": "Transient"}
+        }))
+        .unwrap();
+        assert_eq!(input.mode, Mode::Delete);
+        let dry: SweepInput = serde_json::from_value(json!({"install_id": "inst-01hzy0000000000000000000aa", "tenant_id": "acme", "mode": "dry_run"})).unwrap();
+        assert_eq!(dry.mode, Mode::DryRun);
+        assert!(serde_json::from_value::<SweepInput>(json!({"install_id": "inst-01hzy0000000000000000000aa", "tenant_id": "acme", "mode": "nuke"})).is_err());
+    }
+
+    #[test]
+    fn output_fed_back_as_input_keeps_the_mode() {
+        let out = SweepOutput {
+            install_id: InstallId::parse("i", "inst-01hzy0000000000000000000aa").unwrap(),
+            tenant_id: TenantId::parse("t", "acme").unwrap(),
+            mode: Mode::DryRun,
+            remaining: 3,
+            done: true,
+            monthly_cost_usd: 1.5,
+            leftovers: 0,
+        };
+        let again: SweepInput =
+            serde_json::from_value(serde_json::to_value(&out).unwrap()).unwrap();
+        assert_eq!(again.mode, Mode::DryRun);
+    }
 
     #[test]
     fn a_schedule_and_a_state_machine_are_told_apart() {

@@ -1,14 +1,20 @@
 //! The install's EKS cluster (named after the install), what hangs off it, and its log group.
 
+use std::collections::HashMap;
+use std::future::Future;
+
 use aws_sdk_eks::error::ProvideErrorMetadata;
 use aws_sdk_eks::Client;
 use byoc_core::deletion_order::{Found, Kind, Reason, Scope};
 use byoc_core::tags::INSTALL_TAG;
 use byoc_core::Error;
-use std::collections::HashMap;
 
 fn aws(err: impl std::error::Error) -> Error {
     Error::aws("EKS", err)
+}
+
+fn not_found(err: &impl ProvideErrorMetadata) -> bool {
+    err.code() == Some("ResourceNotFoundException")
 }
 
 fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
@@ -19,14 +25,35 @@ fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
     pairs
 }
 
+/// Each of `names` with what `describe` answers for it, in order; one deleted since it was
+/// listed is passed over.
+async fn described<O, E, Fut>(
+    names: Vec<String>,
+    describe: impl Fn(String) -> Fut,
+) -> Result<Vec<(String, O)>, Error>
+where
+    Fut: Future<Output = Result<O, E>>,
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    let mut out = vec![];
+    for name in names {
+        match describe(name.clone()).await {
+            Ok(answer) => out.push((name, answer)),
+            Err(err) if not_found(&err) => continue,
+            Err(err) => return Err(aws(err)),
+        }
+    }
+    Ok(out)
+}
+
 pub async fn cluster(eks: &Client, scope: &Scope) -> Result<Vec<Found>, Error> {
     let name = &scope.cluster_name;
-    let described = match eks.describe_cluster().name(name).send().await {
+    let answer = match eks.describe_cluster().name(name).send().await {
         Ok(out) => out,
-        Err(err) if err.code() == Some("ResourceNotFoundException") => return Ok(vec![]),
+        Err(err) if not_found(&err) => return Ok(vec![]),
         Err(err) => return Err(aws(err)),
     };
-    let Some(cluster) = described.cluster() else {
+    let Some(cluster) = answer.cluster() else {
         return Ok(vec![]);
     };
     let vpc = cluster
@@ -51,19 +78,15 @@ pub async fn cluster(eks: &Client, scope: &Scope) -> Result<Vec<Found>, Error> {
         .try_collect()
         .await
         .map_err(aws)?;
-    for nodegroup in nodegroups {
-        let described = match eks
-            .describe_nodegroup()
+    let nodegroups = described(nodegroups, |nodegroup| {
+        eks.describe_nodegroup()
             .cluster_name(name)
-            .nodegroup_name(&nodegroup)
+            .nodegroup_name(nodegroup)
             .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(err) if err.code() == Some("ResourceNotFoundException") => continue,
-            Err(err) => return Err(aws(err)),
-        };
-        let group = described.nodegroup();
+    })
+    .await?;
+    for (nodegroup, answer) in nodegroups {
+        let group = answer.nodegroup();
         let status = group.and_then(|g| g.status()).map(|s| s.as_str());
         out.push(
             Found::new(Kind::Nodegroup, nodegroup, reason())
@@ -82,19 +105,15 @@ pub async fn cluster(eks: &Client, scope: &Scope) -> Result<Vec<Found>, Error> {
         .try_collect()
         .await
         .map_err(aws)?;
-    for addon in addons {
-        let described = match eks
-            .describe_addon()
+    let addons = described(addons, |addon| {
+        eks.describe_addon()
             .cluster_name(name)
-            .addon_name(&addon)
+            .addon_name(addon)
             .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(err) if err.code() == Some("ResourceNotFoundException") => continue,
-            Err(err) => return Err(aws(err)),
-        };
-        let record = described.addon();
+    })
+    .await?;
+    for (addon, answer) in addons {
+        let record = answer.addon();
         let status = record.and_then(|a| a.status()).map(|s| s.as_str());
         out.push(
             Found::new(Kind::Addon, addon, reason())
@@ -121,19 +140,15 @@ pub async fn cluster(eks: &Client, scope: &Scope) -> Result<Vec<Found>, Error> {
         Err(err) if err.code() == Some("InvalidRequestException") => vec![],
         Err(err) => return Err(aws(err)),
     };
-    for principal in principals {
-        let described = match eks
-            .describe_access_entry()
+    let entries = described(principals, |principal| {
+        eks.describe_access_entry()
             .cluster_name(name)
-            .principal_arn(&principal)
+            .principal_arn(principal)
             .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(err) if err.code() == Some("ResourceNotFoundException") => continue,
-            Err(err) => return Err(aws(err)),
-        };
-        let tags = described.access_entry().and_then(|e| e.tags());
+    })
+    .await?;
+    for (principal, answer) in entries {
+        let tags = answer.access_entry().and_then(|e| e.tags());
         if tags.and_then(|t| t.get(INSTALL_TAG)) == Some(&scope.install_id) {
             out.push(
                 Found::new(Kind::AccessEntry, principal, reason())

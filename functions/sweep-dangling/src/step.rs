@@ -1,0 +1,131 @@
+//! One pass over an install as the state machine's SweepDangling step (an uninstall, a failed
+//! install's rollback, a dry run): open the customer session, run a pass, record it, and say
+//! whether anything remains, so the state machine waits and calls again until nothing does.
+
+use byoc_core::customer_session;
+use byoc_core::install_change::Change;
+use byoc_core::model::{Outcome, Step};
+use byoc_core::step_input::StepInput;
+use byoc_core::tags::cluster_name;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::clients::{Clients, Deps};
+use crate::discover::discover;
+use crate::error::SweepError;
+use crate::input::{Mode, SweepInput, SweepOutput};
+use crate::pass::{delete_what_can_go, pass_of};
+use crate::report::RECORD_KEY;
+
+pub async fn run(deps: &Deps, input: SweepInput) -> Result<SweepOutput, SweepError> {
+    let span = info_span!("sweep-dangling", install_id = %input.install_id, tenant_id = %input.tenant_id, mode = ?input.mode);
+    async {
+        let result = sweep(deps, &input).await;
+        match &result {
+            Ok(out) => info!(
+                remaining = out.remaining,
+                done = out.done,
+                "sweep pass finished"
+            ),
+            Err(err) => warn!(error = %err, "sweep pass failed"),
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepError> {
+    let step_input = StepInput {
+        install_id: input.install_id.clone(),
+        tenant_id: input.tenant_id.clone(),
+    };
+    let session =
+        customer_session::open(&deps.store, &deps.base, &deps.access, &step_input).await?;
+    let install = &session.install;
+    let kept_for_inspection = input.mode == Mode::Rollback && install.options.keep_failed_resources;
+    let mode = match input.mode {
+        Mode::Rollback if kept_for_inspection => Mode::DryRun,
+        Mode::Rollback => Mode::Delete,
+        other => other,
+    };
+    if starts_a_sweep(install.step_data.get(RECORD_KEY), mode) {
+        let what = if kept_for_inspection {
+            "keeping for inspection, as the install's options ask,"
+        } else if mode == Mode::DryRun {
+            "looking for"
+        } else {
+            "removing"
+        };
+        // A new sweep's record replaces the scheduled checks' findings of an earlier one.
+        let change = Change::new(
+            Step::SweepDangling,
+            Outcome::Started,
+            format!(
+                "{what} what the install made in account {} ({})",
+                install.account_id, install.region
+            ),
+        )
+        .forget(byoc_core::leftover::SCHEDULED_FINDINGS_KEY);
+        deps.store.record(&install.install_id, change).await?;
+    }
+
+    let clients = Clients::new(&session.config);
+    let mut pass = pass_of(discover(&clients, install).await?);
+    if mode == Mode::Delete {
+        delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
+        pass.settle(install.region.as_str(), &cluster_name(install));
+    }
+
+    let outcome = match mode {
+        Mode::DryRun => Outcome::Succeeded,
+        // The customer has to act on what is left: an "Action Needed" event.
+        _ if pass.done() && !pass.leftovers.is_empty() => Outcome::Failed,
+        _ if pass.done() => Outcome::Succeeded,
+        _ => Outcome::Waiting,
+    };
+    let change = Change::new(Step::SweepDangling, outcome, pass.message(mode))
+        .data(RECORD_KEY, pass.record(mode));
+    deps.store.record(&install.install_id, change).await?;
+    Ok(SweepOutput {
+        install_id: input.install_id.clone(),
+        tenant_id: input.tenant_id.clone(),
+        mode: input.mode,
+        remaining: pass.remaining.len(),
+        done: mode == Mode::DryRun || pass.done(),
+        monthly_cost_usd: pass.monthly_cost_usd(),
+        leftovers: pass.leftovers.len(),
+    })
+}
+
+/// A new sweep begins unless the last pass recorded was an unfinished one of the same mode.
+fn starts_a_sweep(last: Option<&serde_json::Value>, mode: Mode) -> bool {
+    let Some(last) = last else { return true };
+    let same_mode = last
+        .get("mode")
+        .and_then(|m| serde_json::from_value::<Mode>(m.clone()).ok())
+        == Some(mode);
+    !same_mode || last.get("done").and_then(|d| d.as_bool()).unwrap_or(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_sweep_starts_afresh_after_a_finished_one_or_a_mode_change() {
+        assert!(starts_a_sweep(None, Mode::Delete));
+        assert!(!starts_a_sweep(
+            Some(&json!({"mode": "delete", "done": false})),
+            Mode::Delete
+        ));
+        assert!(starts_a_sweep(
+            Some(&json!({"mode": "delete", "done": true})),
+            Mode::Delete
+        ));
+        assert!(starts_a_sweep(
+            Some(&json!({"mode": "dry_run", "done": true})),
+            Mode::Delete
+        ));
+    }
+}
