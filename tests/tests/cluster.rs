@@ -334,7 +334,8 @@ async fn the_cluster_starts_before_nat_and_nodes_and_addons_follow_until_ready()
         .unwrap_or_else(|e| panic!("{e}"));
     let api = Api::new(&stack);
     let options = json!({"node_min_size": 1, "node_desired_size": 2, "node_max_size": 3, "node_disk_size_gib": 80});
-    let settings = json!({"cluster_creating_polls": 2, "nodegroup_creating_polls": 2, "addon_creating_polls": 1});
+    // A day when EKS's default version lags its newest (both in standard support).
+    let settings = json!({"cluster_creating_polls": 2, "nodegroup_creating_polls": 2, "addon_creating_polls": 1, "now": "2026-06-01T00:00:00Z"});
     let install = install(&stack, &api, "cluster", options, settings).await;
     let network = network(&install, &ZONES).await;
     let name = cluster_name(&install);
@@ -792,7 +793,15 @@ async fn a_graviton_instance_type_and_a_chosen_version_are_honoured() {
         .unwrap_or_else(|e| panic!("{e}"));
     let api = Api::new(&stack);
     let options = json!({"node_instance_type": "m7g.large", "kubernetes_version": "1.32"});
-    let install = install(&stack, &api, "graviton", options, json!({})).await;
+    // 1.32 in standard support: before 2026-03-23 (EKS's calendar).
+    let install = install(
+        &stack,
+        &api,
+        "graviton",
+        options,
+        json!({"now": "2026-03-01T00:00:00Z"}),
+    )
+    .await;
     let network = network(&install, &ZONES[..2]).await;
     nat_available(&install, &network).await;
 
@@ -927,7 +936,8 @@ async fn a_version_eks_does_not_offer_is_refused_before_anything_is_made() {
         &api,
         "oldversion",
         json!({"kubernetes_version": "1.29"}),
-        json!({}),
+        // EKS offered 1.31 to 1.34 then.
+        json!({"now": "2025-12-01T00:00:00Z"}),
     )
     .await;
     network(&install, &ZONES[..2]).await;
@@ -956,7 +966,8 @@ async fn a_version_in_extended_support_needs_the_extended_support_type() {
         &api,
         "extendedver",
         json!({"kubernetes_version": "1.31"}),
-        json!({}),
+        // 1.31 in extended support, still offered.
+        json!({"now": "2026-06-01T00:00:00Z"}),
     )
     .await;
     network(&refused, &ZONES[..2]).await;
@@ -982,7 +993,7 @@ async fn a_version_in_extended_support_needs_the_extended_support_type() {
         &api,
         "extendedok",
         json!({"kubernetes_version": "1.31", "support_type": "extended"}),
-        json!({}),
+        json!({"now": "2026-06-01T00:00:00Z"}),
     )
     .await;
     network(&chosen, &ZONES[..2]).await;

@@ -13,7 +13,10 @@ Each module patches one gap between moto and what the installer relies on AWS to
                   States.HeartbeatTimeout, TaskTimedOut for closed tasks' tokens
   eventbridge_ext  rule targets get the whole event (moto leaves out `account`)
   ec2_nat         NAT gateways stay pending for a steerable number of polls
-  eks_ext         clusters take time, add-ons and access entries exist
+  eks_ext         clusters take time, add-ons and access entries exist (eks_catalogue: the
+                  version calendar against a steerable clock, and the add-on versions)
+  eks_upgrade     version updates of clusters, node groups and add-ons, tracked as updates
+                  (eks_node_update: how a node group's ends; eks_insights: upgrade insights)
   k8s_api         each cluster's Kubernetes API as EKS serves it (k8s_controllers: its AWS side;
                   k8s_lbc: the AWS Load Balancer Controller's part, with its pods' credentials)
   eks_pod_identity pod identity associations (own and add-ons'), controllers' credentials from them
@@ -44,6 +47,7 @@ from . import iam_enforce
 from . import eks_made
 from . import k8s_api
 from . import eks_pod_identity
+from . import eks_upgrade
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -88,6 +92,7 @@ def install(state_dir: Path, moto_port: int) -> None:
     eks_made.install()  # after eks_ext and sweep_support: wraps the one, hooks into the other
     k8s_api.install()
     eks_pod_identity.install()  # after eks_ext: wraps its CreateAddon/DeleteAddon
+    eks_upgrade.install()  # after the EKS ones above: wraps their Describe* and CreateNodegroup
     lambda_runtime.install(state_dir, moto_port)
     _cloudformation_state_machines_execute()
     cloudformation_ext.install()

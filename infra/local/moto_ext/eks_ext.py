@@ -18,14 +18,18 @@ add-on, access-entry, DescribeAddonVersions or DescribeClusterVersions API. Here
   Without a setting the first poll settles (0 polls). Settings apply to what is created after
   they are posted.
 - CreateCluster validates and records what AWS would: the Kubernetes version against the
-  catalogue (default: the catalogue's default version), subnets that exist and span two
-  zones, `accessConfig` (default CONFIG_MAP, creator made admin), `vpcId` and endpoint access
-  defaults in `resourcesVpcConfig`, `upgradePolicy` (default EXTENDED; STANDARD refused on a
-  version in extended support), a `health` with no issues.
-- Add-ons (Create/Describe/List/DeleteAddon) at versions from a small catalogue for
-  Kubernetes 1.31-1.34 (DescribeAddonVersions), access entries (Create/Describe/List/
+  versions EKS offers at the account's "now" (eks_catalogue: the release calendar against
+  the real or a steered clock; default: the calendar's default version), subnets that exist
+  and span two zones, `accessConfig` (default CONFIG_MAP, creator made admin), `vpcId` and
+  endpoint access defaults in `resourcesVpcConfig`, `upgradePolicy` (default EXTENDED;
+  STANDARD refused on a version in extended support), a `health` with no issues, the
+  version's `platformVersion`. DescribeClusterVersions answers from the same calendar.
+  A node group without a `releaseVersion` gets the version's EKS optimized AMI release.
+- Add-ons (Create/Describe/List/DeleteAddon) at versions from eks_catalogue's add-on
+  catalogue (DescribeAddonVersions), access entries (Create/Describe/List/
   DeleteAccessEntry) and access policies (Associate/ListAssociatedAccessPolicies), which
-  need the cluster's authentication mode to include API, as on AWS.
+  need the cluster's authentication mode to include API, as on AWS. Version updates of
+  clusters, node groups and add-ons are eks_upgrade's.
 - An add-on's `configurationValues` (JSON or YAML, as EKS takes them) is kept verbatim and
   returned by DescribeAddon; what is not an object, or breaks the part of the add-on's schema
   known here (the EBS CSI driver's `controller.extraVolumeTags`: string values), is refused
@@ -49,52 +53,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from . import control
+from . import eks_catalogue as catalogue
 
 _LOCK = threading.Lock()
 
 # ---------------------------------------------------------------- catalogues
 
-_DATE = lambda y, m, d: datetime(y, m, d, tzinfo=timezone.utc)  # noqa: E731
-
-# (version, versionStatus, default, patch, platform, release, end of standard, end of extended)
-CLUSTER_VERSIONS = [
-    ("1.34", "STANDARD_SUPPORT", False, "1.34.1", "eks.4", _DATE(2025, 10, 2), _DATE(2026, 12, 2), _DATE(2027, 12, 2)),
-    ("1.33", "STANDARD_SUPPORT", True, "1.33.5", "eks.16", _DATE(2025, 5, 29), _DATE(2026, 7, 29), _DATE(2027, 7, 29)),
-    ("1.32", "STANDARD_SUPPORT", False, "1.32.9", "eks.23", _DATE(2025, 1, 23), _DATE(2026, 3, 23), _DATE(2027, 3, 23)),
-    ("1.31", "EXTENDED_SUPPORT", False, "1.31.13", "eks.44", _DATE(2024, 9, 26), _DATE(2025, 11, 26), _DATE(2026, 11, 26)),
-]
-DEFAULT_CLUSTER_VERSION = next(v[0] for v in CLUSTER_VERSIONS if v[2])
-
-# add-on -> (type, [(version, {cluster version: is default})])
-ADDON_CATALOGUE: dict[str, tuple[str, list[tuple[str, dict[str, bool]]]]] = {
-    "vpc-cni": ("networking", [
-        ("v1.20.5-eksbuild.1", {"1.31": False, "1.32": False, "1.33": False, "1.34": False}),
-        ("v1.20.4-eksbuild.2", {"1.31": True, "1.32": True, "1.33": True, "1.34": True}),
-        ("v1.19.6-eksbuild.7", {"1.31": False, "1.32": False, "1.33": False}),
-    ]),
-    "coredns": ("networking", [
-        ("v1.12.4-eksbuild.1", {"1.34": False}),
-        ("v1.12.3-eksbuild.1", {"1.34": True}),
-        ("v1.12.1-eksbuild.2", {"1.33": True}),
-        ("v1.11.4-eksbuild.24", {"1.32": False}),
-        ("v1.11.4-eksbuild.2", {"1.32": True}),
-        ("v1.11.3-eksbuild.2", {"1.31": True}),
-    ]),
-    "kube-proxy": ("networking", [
-        ("v1.34.0-eksbuild.2", {"1.34": True}),
-        ("v1.33.3-eksbuild.10", {"1.33": False}),
-        ("v1.33.3-eksbuild.4", {"1.33": True}),
-        ("v1.32.6-eksbuild.8", {"1.32": True}),
-        ("v1.31.10-eksbuild.8", {"1.31": True}),
-    ]),
-    "eks-pod-identity-agent": ("security", [
-        ("v1.3.9-eksbuild.3", {"1.31": False, "1.32": False, "1.33": False, "1.34": False}),
-        ("v1.3.8-eksbuild.2", {"1.31": True, "1.32": True, "1.33": True, "1.34": True}),
-    ]),
-    "aws-ebs-csi-driver": ("storage", [
-        ("v1.48.0-eksbuild.2", {"1.31": True, "1.32": True, "1.33": True, "1.34": True}),
-    ]),
-}
+# The version calendar and the add-on catalogue are eks_catalogue's.
+addon_versions = catalogue.addon_versions
 
 ACCESS_POLICIES = {
     f"arn:aws:eks::aws:cluster-access-policy/{name}"
@@ -184,8 +150,10 @@ def _subnets(account_id: str, region: str, subnet_ids: list[str]) -> list[Any]:
 
 
 def _validate_cluster_request(backend: Any, name: str, version: str | None, vpc_config: dict) -> tuple[str, str | None]:
-    """(version to use, VPC id of the subnets), or the error EKS gives."""
-    if version is not None and version not in {v[0] for v in CLUSTER_VERSIONS}:
+    """(version to use, VPC id of the subnets), or the error EKS gives. The version must be one
+    EKS offers at the account's "now" (eks_catalogue); without one, the calendar's default."""
+    when = catalogue.now(backend.account_id)
+    if version is not None and not catalogue.is_offered(version, when):
         raise _error("InvalidParameterException", f"unsupported Kubernetes version {version}", clusterName=name)
     subnet_ids = list(vpc_config.get("subnetIds") or [])
     subnets = _subnets(backend.account_id, backend.region_name, subnet_ids)
@@ -194,10 +162,13 @@ def _validate_cluster_request(backend: Any, name: str, version: str | None, vpc_
     vpcs = {s.vpc_id for s in subnets}
     if len(vpcs) > 1:
         raise _error("InvalidParameterException", "Subnets must all belong to the same VPC", clusterName=name)
-    return version or DEFAULT_CLUSTER_VERSION, next(iter(vpcs), None)
+    chosen = version or catalogue.default_version(when) or next(iter(catalogue.offered(when)), None)
+    if chosen is None:
+        raise _error("InvalidParameterException", "no Kubernetes version is offered at this time", clusterName=name)
+    return chosen, next(iter(vpcs), None)
 
 
-def _upgrade_policy(name: str, version: str, requested: dict | None) -> dict:
+def _upgrade_policy(name: str, version: str, requested: dict | None, when: datetime) -> dict:
     """`upgradePolicy` as EKS records it: EXTENDED unless asked otherwise (API reference,
     UpgradePolicyRequest: "The default value is EXTENDED"). STANDARD on a version already in
     extended support is refused: EKS lets extended support be turned off only for a cluster on
@@ -206,8 +177,7 @@ def _upgrade_policy(name: str, version: str, requested: dict | None) -> dict:
     support = (requested or {}).get("supportType") or "EXTENDED"
     if support not in ("STANDARD", "EXTENDED"):
         raise _error("InvalidParameterException", f"supportType must be one of STANDARD, EXTENDED; got {support}", clusterName=name)
-    status = next((v[1] for v in CLUSTER_VERSIONS if v[0] == version), None)
-    if support == "STANDARD" and status == "EXTENDED_SUPPORT":
+    if support == "STANDARD" and catalogue.status(version, when) == catalogue.EXTENDED:
         raise _error("InvalidRequestException", f"Kubernetes version {version} is in extended support: supportType STANDARD is not allowed for it", clusterName=name)
     return {"supportType": support}
 
@@ -239,11 +209,12 @@ def _install_clusters(EKSResponse: Any, EKSBackend: Any) -> None:
             if mode not in AUTHENTICATION_MODES:
                 raise _error("InvalidParameterException", f"Unsupported authentication mode {mode}", clusterName=name)
             version, vpc_id = _validate_cluster_request(self.eks_backend, name, self._get_param("version"), vpc_config)
-            policy = _upgrade_policy(name, version, self._get_param("upgradePolicy"))
+            policy = _upgrade_policy(name, version, self._get_param("upgradePolicy"), catalogue.now(self.current_account))
             _set_body_param(self, "version", version)
         result = original_create(self)
         cluster = self.eks_backend.clusters[name]
         cluster.upgrade_policy = policy  # a name in use was refused by original_create
+        cluster.platformVersion = catalogue.platform(cluster.version)
         bootstrap = access.get("bootstrapClusterCreatorAdminPermissions", True)
         cluster.access_config = {"authenticationMode": mode, "bootstrapClusterCreatorAdminPermissions": bootstrap}
         cluster.resources_vpc_config = {
@@ -277,6 +248,9 @@ def _install_clusters(EKSResponse: Any, EKSBackend: Any) -> None:
         if cluster is not None and self._get_param("version") is None:
             # EKS gives nodes the cluster's version; moto would give them 1.19.
             _set_body_param(self, "version", cluster.version)
+        if cluster is not None and self._get_param("releaseVersion") is None and self._get_param("launchTemplate") is None:
+            # EKS gives nodes the version's latest EKS optimized AMI; moto, a 1.19 one.
+            _set_body_param(self, "releaseVersion", catalogue.ami_release(self._get_param("version") or cluster.version))
         if cluster is not None:
             _subnets(self.current_account, self.region, list(self._get_param("subnets") or []))
         result = original_create_nodegroup(self)  # raises for a missing cluster
@@ -356,42 +330,15 @@ def _addon_arn(cluster: Any, addon: str) -> str:
     return f"{prefix}:addon/{cluster.name}/{addon}/{uuid.uuid4()}"
 
 
-def addon_versions(addon: str | None, kubernetes_version: str | None) -> list[dict]:
-    """DescribeAddonVersions' `addons`: only versions (and compatibilities) for
-    `kubernetes_version` when it is given."""
-    out = []
-    for name, (kind, versions) in ADDON_CATALOGUE.items():
-        if addon and name != addon:
-            continue
-        infos = []
-        for version, compat in versions:
-            pairs = [(k, d) for k, d in compat.items() if kubernetes_version in (None, k)]
-            if not pairs:
-                continue
-            infos.append({
-                "addonVersion": version,
-                "architecture": ["amd64", "arm64"],
-                "computeTypes": ["ec2", "hybrid"] if name != "coredns" else ["ec2", "auto"],
-                "compatibilities": [{"clusterVersion": k, "platformVersions": ["*"], "defaultVersion": d} for k, d in pairs],
-                "requiresConfiguration": False,
-                # retreive-iam-info.html: true for aws-ebs-csi-driver too
-                "requiresIamPermissions": name in ("vpc-cni", "aws-ebs-csi-driver"),
-            })
-        if infos:
-            out.append({"addonName": name, "type": kind, "addonVersions": infos, "publisher": "eks", "owner": "aws", "defaultNamespace": "kube-system"})
-    return out
-
-
 def _resolve_addon_version(cluster: Any, addon: str, requested: str | None) -> str:
-    if addon not in ADDON_CATALOGUE:
+    if not catalogue.is_addon(addon):
         raise _error("InvalidParameterException", f"Addon {addon} specified is not supported", clusterName=cluster.name, addonName=addon)
-    offered = {v: compat for v, compat in ADDON_CATALOGUE[addon][1]}
     if requested is None:
-        defaults = [v for v, compat in offered.items() if compat.get(cluster.version)]
-        if not defaults:
+        default = catalogue.default_addon_version(addon, cluster.version)
+        if default is None:
             raise _error("InvalidParameterException", f"Addon {addon} specified is not supported in {cluster.version} kubernetes version", clusterName=cluster.name, addonName=addon)
-        return defaults[0]
-    if cluster.version not in offered.get(requested, {}):
+        return default
+    if not catalogue.addon_compatible(addon, requested, cluster.version):
         raise _error("InvalidParameterException", f"Addon version specified is not supported for {addon} in {cluster.version} kubernetes version", clusterName=cluster.name, addonName=addon)
     return requested
 
@@ -498,27 +445,14 @@ def _install_addons(EKSResponse: Any) -> None:
         return ActionResult({"addons": addons})
 
     def describe_cluster_versions(self: Any) -> Any:
-        wanted = self.querystring.get("clusterVersions") or None
-        status_filter = self._get_param("versionStatus")
-        default_only = str(self._get_param("defaultOnly", "false")).lower() == "true"
-        versions = []
-        for version, status, default, patch, platform, release, end_std, end_ext in CLUSTER_VERSIONS:
-            if wanted and version not in wanted or default_only and not default:
-                continue
-            if status_filter and status != status_filter:
-                continue
-            versions.append({
-                "clusterVersion": version,
-                "clusterType": "eks",
-                "defaultPlatformVersion": platform,
-                "defaultVersion": default,
-                "releaseDate": release,
-                "endOfStandardSupportDate": end_std,
-                "endOfExtendedSupportDate": end_ext,
-                "status": status.lower().replace("_", "-"),
-                "versionStatus": status,
-                "kubernetesPatchVersion": patch,
-            })
+        versions = catalogue.cluster_versions(
+            catalogue.now(self.current_account),
+            self.querystring.get("clusterVersions") or None,
+            self._get_param("versionStatus") or self._get_param("status"),
+            str(self._get_param("defaultOnly", "false")).lower() == "true",
+            str(self._get_param("includeAll", "false")).lower() == "true",
+            self._get_param("clusterType"),
+        )
         return ActionResult({"clusterVersions": versions})
 
     for handler in (create_addon, describe_addon, list_addons, delete_addon, describe_addon_versions, describe_cluster_versions):

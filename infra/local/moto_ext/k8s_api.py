@@ -420,8 +420,12 @@ def _cluster(account: str, region: str, name: str) -> Any:
 
 
 def _version(cluster: Any) -> dict:
+    """The API server's version: the cluster's current version (it moves with a version
+    update), at the calendar's patch release (eks_catalogue)."""
+    from .eks_catalogue import patch
+
     major, minor = str(cluster.version).split(".")[:2]
-    git = f"v{major}.{minor}.0-eks-{uuid.uuid5(uuid.NAMESPACE_URL, cluster.arn).hex[:7]}"
+    git = f"v{patch(str(cluster.version))}-eks-{uuid.uuid5(uuid.NAMESPACE_URL, cluster.arn).hex[:7]}"
     return {"major": major, "minor": minor, "gitVersion": git, "gitTreeState": "clean", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"}
 
 

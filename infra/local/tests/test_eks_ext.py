@@ -16,6 +16,9 @@ from conftest import VENDOR_ACCOUNT
 ROLE = "arn:aws:iam::{account}:role/byoc/cluster"
 ADMIN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 DEPLOYER = f"arn:aws:iam::{VENDOR_ACCOUNT}:role/vendor-deploy"
+# The calendar follows the clock (eks_catalogue): on this day 1.32-1.34 are in standard
+# support, 1.31 in extended support, 1.33 is the default and 1.35 is not out yet.
+AUTUMN_2025 = "2025-12-01T00:00:00Z"
 
 
 def fresh_account() -> str:
@@ -118,7 +121,7 @@ def test_create_cluster_records_what_it_was_asked_for(stack):
 
 
 def test_create_cluster_defaults_and_refusals_are_those_of_eks(stack):
-    customer = Customer(stack)
+    customer = Customer(stack, now=AUTUMN_2025)
     cluster = customer.create_cluster()
     assert cluster["version"] == "1.33", "the catalogue's default version"
     assert cluster["accessConfig"] == {"authenticationMode": "CONFIG_MAP", "bootstrapClusterCreatorAdminPermissions": True}
@@ -158,7 +161,7 @@ def test_a_node_group_can_be_made_to_fail_with_a_health_issue(stack, status):
 
 
 def test_cluster_versions_catalogue(stack):
-    eks = Customer(stack).eks
+    eks = Customer(stack, now=AUTUMN_2025).eks
     versions = eks.describe_cluster_versions()["clusterVersions"]
     by_version = {v["clusterVersion"]: v for v in versions}
     assert sorted(by_version) == ["1.31", "1.32", "1.33", "1.34"]
@@ -180,7 +183,7 @@ def test_addon_versions_are_filtered_by_kubernetes_version(stack):
     everything = eks.describe_addon_versions(kubernetesVersion="1.34")["addons"]
     assert {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"} <= {a["addonName"] for a in everything}
     [kube_proxy] = eks.describe_addon_versions(addonName="kube-proxy")["addons"]
-    assert len(kube_proxy["addonVersions"]) == 5, "without a version, every version"
+    assert len(kube_proxy["addonVersions"]) == 6, "without a version, every version"
 
 
 def test_addons_are_created_at_the_default_or_requested_version_and_settle(stack):
@@ -309,7 +312,7 @@ def test_addon_configuration_values_are_kept_and_checked_as_eks_does(stack):
 def test_a_cluster_enters_extended_support_unless_its_upgrade_policy_says_standard(stack):
     """API reference UpgradePolicyRequest: the default is EXTENDED; STANDARD is refused for a
     version already in extended support (disable-extended-support.html, stricter model)."""
-    customer = Customer(stack)
+    customer = Customer(stack, now=AUTUMN_2025)
     assert customer.active_cluster("dflt", version="1.33")["upgradePolicy"] == {"supportType": "EXTENDED"}
     chosen = customer.active_cluster("std", version="1.33", upgradePolicy={"supportType": "STANDARD"})
     assert chosen["upgradePolicy"] == {"supportType": "STANDARD"}

@@ -214,11 +214,12 @@ def test_the_endpoint_appears_once_active_and_serves_while_active(stack):
     assert missing.value.code == 503
 
 
-def test_version_needs_a_token_from_1_32_on(customer):
+def test_version_needs_a_token_from_1_32_on(stack, customer):
     status, version = customer.call("GET", "/version")
     assert status == 200 and version["gitVersion"].startswith("v1.33.") and version["minor"] == "33"
     assert customer.call("GET", "/version", role=None)[0] == 401, "EKS 1.32+ allows anonymous requests to health checks only"
     assert customer.call("GET", "/healthz", role=None, token="k8s-aws-v1.bad")[0] == 401, "a failing token is not anonymous"
+    steer(stack, "eks", customer.account, now="2026-06-01T00:00:00Z")  # when EKS still offered 1.31 (extended support)
     customer.eks.create_cluster(name="old", version="1.31", roleArn=customer.roles["nodes"], resourcesVpcConfig={"subnetIds": customer.private})
     old = customer.eks.describe_cluster(name="old")["cluster"]["endpoint"]
     assert customer.call("GET", "/version", role=None, endpoint=old)[1]["minor"] == "31"
