@@ -105,6 +105,23 @@ pub enum InstallsCommand {
         #[arg(long, requires = "watch")]
         all: bool,
     },
+    /// Upgrade a ready install's Kubernetes version, one minor version at a time (then follow
+    /// it with --watch); exits 1 if the upgrade stopped
+    Upgrade {
+        install_id: String,
+        /// The target version (1.NN); default: the newest in standard support
+        #[arg(long = "to", value_name = "1.NN")]
+        to: Option<String>,
+        /// Go ahead past ERROR upgrade insights and evict pods regardless of disruption budgets
+        #[arg(long)]
+        force: bool,
+        /// Follow the upgrade until it ends (only the upgrade's part of the timeline)
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: show the whole timeline, not only the upgrade's part
+        #[arg(long, requires = "watch")]
+        all: bool,
+    },
     /// Remove everything the install made from the customer's account
     Remove {
         install_id: String,

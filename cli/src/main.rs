@@ -88,8 +88,8 @@ async fn post(
     }
 }
 
-/// After a command that started an operation on an install (a retry, a removal; an upgrade
-/// would be the same): with `--watch`, follows only that operation's part of the timeline
+/// After a command that started an operation on an install (a retry, a removal, an upgrade):
+/// with `--watch`, follows only that operation's part of the timeline
 /// (what came before it is another operation's), or all of it with `--all`.
 async fn follow(
     api: &Api,
@@ -176,6 +176,31 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             } => {
                 let response = api
                     .send("POST", &format!("/installs/{install_id}/retry"), None, true)
+                    .await
+                    .map_err(e)?;
+                follow(
+                    &api,
+                    &install_id,
+                    output,
+                    answer(output, response, render::accepted),
+                    watch,
+                    all,
+                )
+                .await?
+            }
+            InstallsCommand::Upgrade {
+                install_id,
+                to,
+                force,
+                watch,
+                all,
+            } => {
+                let mut body = json!({"force": force});
+                if let Some(version) = to {
+                    body["kubernetes_version"] = json!(version);
+                }
+                let response = api
+                    .post(&format!("/installs/{install_id}/upgrade"), &body)
                     .await
                     .map_err(e)?;
                 follow(

@@ -90,16 +90,30 @@ pub async fn run(
                 install["current_step"].as_str().unwrap_or("-")
             ));
         }
-        // Done once the outcome's email is out, so the timeline is complete.
-        let notified = install["notified"]
-            .as_array()
-            .is_some_and(|n| n.iter().any(|x| x == status));
-        if matches!(status, "ready" | "failed" | "removed") && notified {
+        // Done once the outcome's email is out, so the timeline is complete. An upgrade ends
+        // with the install ready again: its own email says how it went.
+        let notified = |notice: &str| {
+            install["notified"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|x| x == notice))
+        };
+        let upgrade = events
+            .first()
+            .is_some_and(|first| first["status"] == "upgrading");
+        let (finished, failed) = match status {
+            "ready" if upgrade => (
+                notified("upgraded") || notified("upgrade-failed"),
+                notified("upgrade-failed"),
+            ),
+            "ready" | "failed" | "removed" => (notified(status), status == "failed"),
+            _ => (false, false),
+        };
+        if finished {
             if let Some(bar) = &spinner {
                 bar.finish_and_clear();
             }
             summarize(&since(&install, after), output);
-            return Ok(if status == "failed" {
+            return Ok(if failed {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

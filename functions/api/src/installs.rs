@@ -200,6 +200,9 @@ pub async fn remove(
         }
         InstallStatus::Ready | InstallStatus::Failed => {}
         InstallStatus::Removed => return Err(conflict(format!("install \"{install_id}\" is already removed"))),
+        InstallStatus::Upgrading => {
+            return Err(conflict(format!("install \"{install_id}\" is upgrading; remove it once the upgrade has ended (GET /installs/{install_id} follows it)")))
+        }
         InstallStatus::Pending | InstallStatus::Running => {
             return Err(conflict(format!("install \"{install_id}\" is still {}; remove it once it is ready or failed (a failed install has already been swept)", install.status)))
         }

@@ -10,6 +10,7 @@ pub mod retry;
 pub mod routes;
 pub mod settings;
 pub mod tenants;
+pub mod upgrade;
 pub mod webhooks;
 
 use byoc_core::ids::{InstallId, TenantId};
@@ -28,6 +29,8 @@ pub struct Deps {
     pub store: InstallStore,
     pub sns: aws_sdk_sns::Client,
     pub sfn: aws_sdk_sfn::Client,
+    /// The vendor-account config, for the region-specific reads (EKS's version catalogue).
+    pub base: aws_config::SdkConfig,
     pub settings: Settings,
 }
 
@@ -124,9 +127,30 @@ async fn route(deps: &Deps, request: &Request, method: &Method, path: &str) -> R
         Endpoint::RemoveInstall(id) => respond(
             async { installs::remove(deps, &InstallId::parse("install_id", id)?).await }.await,
         ),
+        Endpoint::UpgradeInstall(id) => respond(
+            async {
+                let id = InstallId::parse("install_id", id)?;
+                let request = match request.body() {
+                    body if body_is_empty(body) => upgrade::UpgradeRequest::default(),
+                    body => json_body::parse(body)?,
+                };
+                upgrade::upgrade(deps, &id, request).await
+            }
+            .await,
+        ),
         Endpoint::RetryInstall(id) => {
             respond(async { retry::retry(deps, &InstallId::parse("install_id", id)?).await }.await)
         }
+    }
+}
+
+/// An upgrade's body is optional: no body asks for the defaults.
+fn body_is_empty(body: &Body) -> bool {
+    match body {
+        Body::Empty => true,
+        Body::Text(text) => text.trim().is_empty(),
+        Body::Binary(bytes) => bytes.iter().all(u8::is_ascii_whitespace),
+        _ => false,
     }
 }
 

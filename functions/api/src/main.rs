@@ -14,6 +14,7 @@ async fn setup() -> Result<Deps, byoc_core::Error> {
         sns: aws_sdk_sns::Client::new(&config),
         sfn: aws_sdk_sfn::Client::new(&config),
         settings: Settings::from_env()?,
+        base: config,
     })
 }
 

@@ -36,6 +36,7 @@ fn refusal(install: &Install) -> Option<ApiError> {
             format!("install \"{id}\" is {}: only a failed install can be retried; follow this one with GET /installs/{id}", install.status)
         }
         InstallStatus::Ready => format!("install \"{id}\" is ready: there is nothing to retry (DELETE /installs/{id} removes it)"),
+        InstallStatus::Upgrading => format!("install \"{id}\" is upgrading; follow it with GET /installs/{id}"),
         InstallStatus::Removing => format!("install \"{id}\" is removing and cannot be retried; once it is removed, start a new install with POST /installs"),
         InstallStatus::Removed => format!("install \"{id}\" is removed and cannot be retried; start a new install with POST /installs"),
     };
@@ -50,6 +51,13 @@ pub async fn retry(
         let install = deps.store.get_install(install_id).await?;
         if let Some(retry) = RetryRecord::in_flight(&install) {
             return start(deps, &install, &retry).await;
+        }
+        // A ready install whose last upgrade failed: the upgrade resumes where it stopped.
+        if install.status == InstallStatus::Ready
+            && byoc_core::upgrade::UpgradeRecord::of(&install)
+                .is_some_and(|r| r.state == byoc_core::upgrade::UpgradeState::Failed)
+        {
+            return crate::upgrade::retry_failed(deps, install).await;
         }
         if let Some(refused) = refusal(&install) {
             return Err(refused);

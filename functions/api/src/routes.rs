@@ -2,7 +2,7 @@
 //! it, and a test holds `docs/openapi.yaml` to it so the two cannot drift apart.
 
 /// Every route, as `(method, path template)`; `{name}` is one path segment.
-pub const ROUTES: [(&str, &str); 10] = [
+pub const ROUTES: [(&str, &str); 11] = [
     ("POST", "/tenants"),
     ("GET", "/tenants/{tenant_id}"),
     ("GET", "/tenants/{tenant_id}/installs"),
@@ -13,6 +13,7 @@ pub const ROUTES: [(&str, &str); 10] = [
     ("GET", "/installs/{install_id}"),
     ("DELETE", "/installs/{install_id}"),
     ("POST", "/installs/{install_id}/retry"),
+    ("POST", "/installs/{install_id}/upgrade"),
 ];
 
 /// What a request asks for, with the path parameters it carries (not validated yet).
@@ -27,6 +28,7 @@ pub enum Endpoint<'a> {
     ShowInstall(&'a str),
     RemoveInstall(&'a str),
     RetryInstall(&'a str),
+    UpgradeInstall(&'a str),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,7 @@ fn endpoint<'a>(method: &str, template: &str, params: &[&'a str]) -> Option<Endp
         ("GET", "/installs/{install_id}") => Endpoint::ShowInstall(first),
         ("DELETE", "/installs/{install_id}") => Endpoint::RemoveInstall(first),
         ("POST", "/installs/{install_id}/retry") => Endpoint::RetryInstall(first),
+        ("POST", "/installs/{install_id}/upgrade") => Endpoint::UpgradeInstall(first),
         _ => return None,
     })
 }
@@ -114,7 +117,8 @@ mod tests {
                 }
                 Endpoint::ShowInstall(p)
                 | Endpoint::RemoveInstall(p)
-                | Endpoint::RetryInstall(p) => assert_eq!(p, "inst-x"),
+                | Endpoint::RetryInstall(p)
+                | Endpoint::UpgradeInstall(p) => assert_eq!(p, "inst-x"),
                 Endpoint::CreateTenant | Endpoint::CreateInstall => {}
             }
         }

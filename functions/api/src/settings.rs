@@ -8,6 +8,7 @@ pub struct Settings {
     pub topic_arn: String,
     pub install_state_machine_arn: String,
     pub uninstall_state_machine_arn: String,
+    pub upgrade_state_machine_arn: String,
     /// Where the customer template is published; the quick-create link points here.
     pub customer_template_url: String,
     pub vendor_account: AccountId,
@@ -22,6 +23,7 @@ impl Settings {
             topic_arn: env("TOPIC_ARN")?,
             install_state_machine_arn: env("INSTALL_STATE_MACHINE_ARN")?,
             uninstall_state_machine_arn: env("UNINSTALL_STATE_MACHINE_ARN")?,
+            upgrade_state_machine_arn: env("UPGRADE_STATE_MACHINE_ARN")?,
             customer_template_url: env("CUSTOMER_TEMPLATE_URL")?,
             vendor_account: AccountId::parse("VENDOR_ACCOUNT_ID", &vendor)
                 .map_err(|e| byoc_core::Error::Config(e.to_string()))?,

@@ -2,6 +2,7 @@
 //! (`AWS_ENDPOINT_URL`, `AWS_REGION`, the credential chain), so the same code talks to AWS or
 //! to the local stack.
 
+pub mod eks_versions;
 mod lazy_https;
 
 use aws_config::{BehaviorVersion, SdkConfig};

@@ -110,7 +110,8 @@ fn numbers(version: &str) -> Vec<u64> {
         .collect()
 }
 
-fn newer(a: &str, b: &str) -> Ordering {
+/// Orders version strings by their numbers (`v1.19.10` after `v1.19.9`).
+pub fn newer(a: &str, b: &str) -> Ordering {
     numbers(a).cmp(&numbers(b)).then_with(|| a.cmp(b))
 }
 
@@ -191,6 +192,38 @@ pub fn addon_version(
             addon: addon.to_owned(),
             cluster_version: cluster_version.to_owned(),
         })
+}
+
+/// Where the cluster's Kubernetes version stands: what EKS does at the end of standard support
+/// (the cluster's `upgradePolicy`), and when that and extended support end
+/// (DescribeClusterVersions).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SupportData {
+    /// `STANDARD` (AWS upgrades it when standard support ends) or `EXTENDED`.
+    pub policy: String,
+    /// `YYYY-MM-DD`, UTC.
+    pub end_of_standard_support: Option<String>,
+    pub end_of_extended_support: Option<String>,
+}
+
+impl SupportData {
+    /// One line for the record and the ready email: "standard support until 2027-03-27, then
+    /// upgraded by AWS".
+    pub fn summary(&self) -> String {
+        let until = self
+            .end_of_standard_support
+            .as_deref()
+            .map_or(String::new(), |d| format!(" until {d}"));
+        match self.policy.as_str() {
+            "STANDARD" => format!("standard support{until}, then upgraded by AWS"),
+            _ => format!(
+                "standard support{until}, then extended support (at extra cost){}",
+                self.end_of_extended_support
+                    .as_deref()
+                    .map_or(String::new(), |d| format!(" until {d}"))
+            ),
+        }
+    }
 }
 
 /// The EKS-optimized Amazon Linux 2023 image for an instance type, as the `amiType` string

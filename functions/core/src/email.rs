@@ -13,7 +13,7 @@ pub struct Email {
 }
 
 /// SNS subjects must be printable ASCII and under 100 characters.
-fn subject_line(text: &str) -> String {
+pub(crate) fn subject_line(text: &str) -> String {
     let ascii: String = text
         .chars()
         .map(|c| {
@@ -31,7 +31,7 @@ fn subject_line(text: &str) -> String {
     }
 }
 
-fn where_(install: &Install) -> String {
+pub(crate) fn where_(install: &Install) -> String {
     format!("AWS account {} in {}", install.account_id, install.region)
 }
 

@@ -126,6 +126,12 @@ pub fn apply(
         next.failed_step = None;
         next.notified.clear();
     }
+    // Each upgrade sends its own emails and reports its own failure.
+    if next.status == InstallStatus::Upgrading && current.status != InstallStatus::Upgrading {
+        next.last_error = None;
+        next.failed_step = None;
+        next.notified.retain(|notice| !notice.of_upgrade());
+    }
     if let Some(error) = &change.error {
         next.last_error = Some(error.clone());
     }

@@ -37,10 +37,20 @@ pub enum DetailType {
     InstallFailed,
     #[serde(rename = "Install Removed")]
     InstallRemoved,
+    /// A Kubernetes version upgrade was accepted: the install is `upgrading`.
+    #[serde(rename = "Upgrade Started")]
+    UpgradeStarted,
+    /// The upgrade reached its target version: the install is `ready` again.
+    #[serde(rename = "Upgrade Succeeded")]
+    UpgradeSucceeded,
+    /// The upgrade stopped (blocked by its preflight or failed on the way): the install is
+    /// `ready` again, at the version it reached, and its `last_error` says what to do.
+    #[serde(rename = "Upgrade Failed")]
+    UpgradeFailed,
 }
 
 impl DetailType {
-    pub const ALL: [DetailType; 9] = [
+    pub const ALL: [DetailType; 12] = [
         DetailType::InstallStarted,
         DetailType::StepStarted,
         DetailType::StepProgress,
@@ -50,6 +60,9 @@ impl DetailType {
         DetailType::InstallReady,
         DetailType::InstallFailed,
         DetailType::InstallRemoved,
+        DetailType::UpgradeStarted,
+        DetailType::UpgradeSucceeded,
+        DetailType::UpgradeFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,18 +76,32 @@ impl DetailType {
             DetailType::InstallReady => "Install Ready",
             DetailType::InstallFailed => "Install Failed",
             DetailType::InstallRemoved => "Install Removed",
+            DetailType::UpgradeStarted => "Upgrade Started",
+            DetailType::UpgradeSucceeded => "Upgrade Succeeded",
+            DetailType::UpgradeFailed => "Upgrade Failed",
         }
     }
 
     /// What a timeline entry means to the vendor. A status the entry moved the install to
     /// wins over its step's outcome: the entry that makes an install ready is "Install Ready".
     pub fn of(event: &TimelineEvent) -> Self {
+        match (event.status, event.step, event.outcome) {
+            (Some(InstallStatus::Upgrading), _, _) => return DetailType::UpgradeStarted,
+            (Some(InstallStatus::Ready), Step::UpgradeCluster, Outcome::Failed) => {
+                return DetailType::UpgradeFailed
+            }
+            (Some(InstallStatus::Ready), Step::UpgradeCluster, _) => {
+                return DetailType::UpgradeSucceeded
+            }
+            _ => {}
+        }
         match event.status {
             Some(InstallStatus::Pending) => return DetailType::InstallStarted,
             Some(InstallStatus::Ready) => return DetailType::InstallReady,
             Some(InstallStatus::Failed) => return DetailType::InstallFailed,
             Some(InstallStatus::Removed) => return DetailType::InstallRemoved,
-            Some(InstallStatus::Running | InstallStatus::Removing) | None => {}
+            Some(InstallStatus::Running | InstallStatus::Removing | InstallStatus::Upgrading)
+            | None => {}
         }
         match (event.step, event.outcome) {
             // The customer's access stack is not there yet, or does not let us in.
@@ -234,6 +261,28 @@ mod tests {
     }
 
     #[test]
+    fn an_upgrade_starts_and_ends_with_its_own_types() {
+        assert_eq!(
+            kind(Step::Request, O::Succeeded, Some(S::Upgrading)),
+            "Upgrade Started"
+        );
+        assert_eq!(
+            kind(Step::UpgradeCluster, O::Succeeded, Some(S::Ready)),
+            "Upgrade Succeeded"
+        );
+        assert_eq!(
+            kind(Step::UpgradeCluster, O::Failed, Some(S::Ready)),
+            "Upgrade Failed"
+        );
+        assert_eq!(kind(Step::UpgradeCluster, O::Started, None), "Step Started");
+        assert_eq!(
+            kind(Step::Notify, O::Succeeded, Some(S::Ready)),
+            "Install Ready",
+            "the install's own ready entry"
+        );
+    }
+
+    #[test]
     fn every_step_outcome_maps_to_a_documented_type() {
         let steps = [
             Step::Request,
@@ -244,6 +293,7 @@ mod tests {
             Step::CreateCluster,
             Step::SweepDangling,
             Step::Notify,
+            Step::UpgradeCluster,
         ];
         let outcomes = [O::Started, O::Progress, O::Waiting, O::Succeeded, O::Failed];
         let statuses = [
@@ -254,6 +304,7 @@ mod tests {
             Some(S::Failed),
             Some(S::Removing),
             Some(S::Removed),
+            Some(S::Upgrading),
         ];
         let docs = include_str!("../../../docs/events.md");
         for step in steps {

@@ -36,6 +36,8 @@ pub mod tags;
 pub mod telemetry;
 pub mod trust_check;
 pub mod trust_policy;
+pub mod upgrade;
+pub mod upgrade_email;
 pub mod watch_schedule;
 pub mod webhook;
 

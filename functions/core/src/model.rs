@@ -30,6 +30,9 @@ pub enum InstallStatus {
     Failed,
     Removing,
     Removed,
+    /// A ready install whose Kubernetes version is being upgraded; it serves throughout and
+    /// is ready again when the upgrade ends, whether it succeeded or not.
+    Upgrading,
 }
 
 impl InstallStatus {
@@ -48,6 +51,8 @@ impl InstallStatus {
                 | (Failed, Pending)
                 | (Removing, Removed)
                 | (Removing, Failed)
+                | (Ready, Upgrading)
+                | (Upgrading, Ready)
         )
     }
 
@@ -59,6 +64,7 @@ impl InstallStatus {
                 | InstallStatus::Running
                 | InstallStatus::Ready
                 | InstallStatus::Removing
+                | InstallStatus::Upgrading
         )
     }
 
@@ -70,6 +76,7 @@ impl InstallStatus {
             InstallStatus::Failed => "failed",
             InstallStatus::Removing => "removing",
             InstallStatus::Removed => "removed",
+            InstallStatus::Upgrading => "upgrading",
         }
     }
 }
@@ -92,6 +99,9 @@ pub enum Step {
     CreateCluster,
     SweepDangling,
     Notify,
+    /// A Kubernetes version upgrade of a ready install (preflight, then one minor version
+    /// at a time: control plane, node groups, add-ons).
+    UpgradeCluster,
 }
 
 impl Step {
@@ -105,6 +115,7 @@ impl Step {
             Step::CreateCluster => "create-cluster",
             Step::SweepDangling => "sweep-dangling",
             Step::Notify => "notify",
+            Step::UpgradeCluster => "upgrade-cluster",
         }
     }
 
@@ -119,6 +130,7 @@ impl Step {
             Step::CreateCluster => "creating the EKS cluster",
             Step::SweepDangling => "removing what the install created",
             Step::Notify => "sending the notification",
+            Step::UpgradeCluster => "upgrading the cluster's Kubernetes version",
         }
     }
 }
@@ -151,6 +163,12 @@ pub enum Notice {
     WaitingForQuota,
     /// Uninstall finished: nothing the install made is left.
     Removed,
+    /// An upgrade passed its preflight and started changing the cluster.
+    UpgradeStarted,
+    /// An upgrade reached its target version.
+    Upgraded,
+    /// An upgrade stopped (blocked in preflight, or failed on the way): what to do next.
+    UpgradeFailed,
 }
 
 impl Notice {
@@ -160,7 +178,18 @@ impl Notice {
             Notice::Failed => "failed",
             Notice::WaitingForQuota => "waiting-for-quota",
             Notice::Removed => "removed",
+            Notice::UpgradeStarted => "upgrade-started",
+            Notice::Upgraded => "upgraded",
+            Notice::UpgradeFailed => "upgrade-failed",
         }
+    }
+
+    /// The notices of one upgrade: sent at most once per upgrade, again for the next one.
+    pub fn of_upgrade(self) -> bool {
+        matches!(
+            self,
+            Notice::UpgradeStarted | Notice::Upgraded | Notice::UpgradeFailed
+        )
     }
 }
 
@@ -270,7 +299,9 @@ mod tests {
     use super::*;
     use InstallStatus::*;
 
-    const ALL: [InstallStatus; 6] = [Pending, Running, Ready, Failed, Removing, Removed];
+    const ALL: [InstallStatus; 7] = [
+        Pending, Running, Ready, Failed, Removing, Removed, Upgrading,
+    ];
 
     #[test]
     fn removed_is_final_and_nothing_skips_running() {
@@ -304,6 +335,9 @@ mod tests {
             Notice::Failed,
             Notice::WaitingForQuota,
             Notice::Removed,
+            Notice::UpgradeStarted,
+            Notice::Upgraded,
+            Notice::UpgradeFailed,
         ] {
             assert_eq!(serde_json::to_value(notice).unwrap(), notice.as_str());
         }

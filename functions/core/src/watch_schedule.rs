@@ -27,6 +27,8 @@ pub enum WatchKind {
     Cluster,
     /// AWS's decision on the install's quota increases (request-quota).
     Quota,
+    /// A Kubernetes version upgrade, hop by hop (upgrade-cluster's `advance`).
+    Upgrade,
 }
 
 impl WatchKind {
@@ -34,6 +36,7 @@ impl WatchKind {
         match self {
             WatchKind::Cluster => "cluster",
             WatchKind::Quota => "quota",
+            WatchKind::Upgrade => "upgrade",
         }
     }
 }
@@ -43,7 +46,9 @@ impl WatchKind {
 pub fn delay_before(kind: WatchKind, check: u32, poll_seconds: u64) -> u64 {
     let poll = poll_seconds.min(MAX_DELAY_SECONDS);
     match kind {
-        WatchKind::Cluster => {
+        // An upgrade starts its next part on the check that sees the last one done: the same
+        // ramp as the cluster's, as each part's first look often finds it done.
+        WatchKind::Cluster | WatchKind::Upgrade => {
             let ramp = check
                 .checked_sub(1)
                 .and_then(|i| CLUSTER_RAMP_SECONDS.get(i as usize).copied())

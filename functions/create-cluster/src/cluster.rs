@@ -8,7 +8,7 @@ use aws_sdk_eks::types::{
     SupportType as EksSupportType, UpgradePolicyRequest, VpcConfigRequest,
 };
 use aws_sdk_eks::Client;
-use byoc_core::cluster_plan::{self, OfferedVersion, Support};
+use byoc_core::cluster_plan::{self, OfferedVersion};
 use byoc_core::model::Install;
 use byoc_core::tags::install_tags;
 
@@ -34,36 +34,9 @@ pub async fn describe(eks: &Client, name: &str) -> Result<Option<Cluster>, Creat
     }
 }
 
-/// The Kubernetes versions EKS offers in the customer's region.
+/// What EKS offers in the region, with support dates.
 pub async fn offered_versions(eks: &Client) -> Result<Vec<OfferedVersion>, CreateClusterError> {
-    let mut pages = eks.describe_cluster_versions().into_paginator().send();
-    let mut offered = Vec::new();
-    while let Some(page) = pages.next().await {
-        for v in page.map_err(|e| aws("EKS", e))?.cluster_versions() {
-            let Some(version) = v.cluster_version() else {
-                continue;
-            };
-            let status = v
-                .version_status()
-                .map(|s| s.as_str())
-                .or(v.status().map(|s| s.as_str()))
-                .unwrap_or_default();
-            offered.push(OfferedVersion {
-                version: version.to_owned(),
-                support: Support::parse(status),
-                end_of_standard_support: v.end_of_standard_support_date().map(day),
-                end_of_extended_support: v.end_of_extended_support_date().map(day),
-            });
-        }
-    }
-    Ok(offered)
-}
-
-/// `YYYY-MM-DD` of an EKS date (EKS's support dates are days, in UTC).
-fn day(date: &aws_sdk_eks::primitives::DateTime) -> String {
-    date.fmt(aws_sdk_eks::primitives::DateTimeFormat::DateTime)
-        .map(|text| text.chars().take(10).collect())
-        .unwrap_or_default()
+    Ok(byoc_core::aws::eks_versions::offered_versions(eks).await?)
 }
 
 pub fn tag_map(install: &Install, name: &str) -> HashMap<String, String> {

@@ -36,37 +36,8 @@ pub struct ClusterData {
     pub ready: bool,
 }
 
-/// Where the cluster's Kubernetes version stands: what EKS does at the end of standard support
-/// (the cluster's `upgradePolicy`), and when that and extended support end
-/// (DescribeClusterVersions).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SupportData {
-    /// `STANDARD` (AWS upgrades it when standard support ends) or `EXTENDED`.
-    pub policy: String,
-    /// `YYYY-MM-DD`, UTC.
-    pub end_of_standard_support: Option<String>,
-    pub end_of_extended_support: Option<String>,
-}
-
-impl SupportData {
-    /// One line for the record and the ready email: "standard support until 2027-03-27, then
-    /// upgraded by AWS".
-    pub fn summary(&self) -> String {
-        let until = self
-            .end_of_standard_support
-            .as_deref()
-            .map_or(String::new(), |d| format!(" until {d}"));
-        match self.policy.as_str() {
-            "STANDARD" => format!("standard support{until}, then upgraded by AWS"),
-            _ => format!(
-                "standard support{until}, then extended support (at extra cost){}",
-                self.end_of_extended_support
-                    .as_deref()
-                    .map_or(String::new(), |d| format!(" until {d}"))
-            ),
-        }
-    }
-}
+/// Where the cluster's Kubernetes version stands (shared with upgrade-cluster, which moves it).
+pub use byoc_core::cluster_plan::SupportData;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodegroupData {

@@ -15,6 +15,7 @@ use byoc_core::model::{Install, InstallError, InstallStatus, Notice, Outcome, St
 use byoc_core::quota_plan::Deficit;
 use byoc_core::step_input::CaughtError;
 use byoc_core::store::InstallStore;
+use byoc_core::upgrade::{UpgradeRecord, UpgradeState, UPGRADE_KEY};
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
 use tracing::{info, info_span, Instrument};
@@ -37,6 +38,12 @@ pub enum NotifyOutcome {
     WaitingForQuota,
     /// The uninstall swept everything away.
     Removed,
+    /// An upgrade passed its preflight and is changing the cluster.
+    UpgradeStarted,
+    /// An upgrade reached its target: the install is ready again.
+    Upgraded,
+    /// An upgrade stopped: the install is ready again, at the version it reached.
+    UpgradeFailed,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +119,20 @@ pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, Not
                 );
                 (install, email, Notice::WaitingForQuota)
             }
+            NotifyOutcome::UpgradeStarted => {
+                let email = byoc_core::upgrade_email::started(&deps.vendor_name, &install);
+                (install, email, Notice::UpgradeStarted)
+            }
+            NotifyOutcome::Upgraded => {
+                let install = end_upgrade(deps, install, None).await?;
+                let email = byoc_core::upgrade_email::upgraded(&deps.vendor_name, &install);
+                (install, email, Notice::Upgraded)
+            }
+            NotifyOutcome::UpgradeFailed => {
+                let install = end_upgrade(deps, install, input.error.as_ref()).await?;
+                let email = byoc_core::upgrade_email::upgrade_failed(&deps.vendor_name, &install);
+                (install, email, Notice::UpgradeFailed)
+            }
         };
         if install.notified.contains(&notice) {
             info!("notification already sent");
@@ -152,6 +173,57 @@ fn removed_message(install: &Install) -> String {
             byoc_core::leftover::total_monthly_usd(&leftovers)
         )
     }
+}
+
+/// Ends an upgrade: the install is ready again. A failed one keeps why (the error the state
+/// machine caught, and the upgrade record marked failed if the function could not say so).
+async fn end_upgrade(
+    deps: &Deps,
+    install: Install,
+    caught: Option<&CaughtError>,
+) -> Result<Install, NotifyError> {
+    if install.status != InstallStatus::Upgrading {
+        return Ok(install);
+    }
+    let mut record = UpgradeRecord::of(&install);
+    let version = install
+        .resources
+        .get("kubernetes_version")
+        .cloned()
+        .unwrap_or_default();
+    let change = match caught {
+        None => Change::new(
+            Step::UpgradeCluster,
+            Outcome::Succeeded,
+            format!("upgrade finished: the install is ready at Kubernetes {version}"),
+        ),
+        Some(caught) => {
+            if let Some(record) = record.as_mut().filter(|r| r.state != UpgradeState::Failed) {
+                record.state = UpgradeState::Failed;
+            }
+            let error = InstallError {
+                step: Step::UpgradeCluster,
+                code: caught.error.clone(),
+                message: caught.message(),
+            };
+            Change::new(
+                Step::UpgradeCluster,
+                Outcome::Failed,
+                format!(
+                    "upgrade failed, the install serves at Kubernetes {version}: {}",
+                    error.message
+                ),
+            )
+            .error(error)
+        }
+    };
+    let mut change = change
+        .status(InstallStatus::Ready)
+        .only_from(InstallStatus::Upgrading);
+    if let Some(record) = record {
+        change = change.data(UPGRADE_KEY, record.to_value());
+    }
+    Ok(deps.store.record(&install.install_id, change).await?)
 }
 
 async fn mark_ready(deps: &Deps, install: Install) -> Result<(Install, Email), NotifyError> {

@@ -61,6 +61,7 @@ pub struct Functions {
     pub create_network: String,
     pub create_cluster: String,
     pub request_quota: String,
+    pub upgrade_cluster: String,
 }
 
 /// Runs one check of a `kind` wait.
@@ -93,14 +94,37 @@ pub async fn check(
             Ok(_) => Checked::Waiting,
             Err(failed) => failed,
         },
+        // Each check moves the upgrade on as far as EKS lets it (upgrade-cluster `advance`).
+        WatchKind::Upgrade => {
+            let advance = AdvanceInput {
+                install_id: input.install_id.clone(),
+                tenant_id: input.tenant_id.clone(),
+                action: "advance",
+            };
+            match invoke(lambda, &functions.upgrade_cluster, &advance).await {
+                Ok(status) if status.get("done") == Some(&Value::Bool(true)) => {
+                    Checked::Done(status)
+                }
+                Ok(_) => Checked::Waiting,
+                Err(failed) => failed,
+            }
+        }
     }
+}
+
+/// upgrade-cluster's input for one step of the upgrade.
+#[derive(serde::Serialize)]
+struct AdvanceInput {
+    install_id: byoc_core::ids::InstallId,
+    tenant_id: byoc_core::ids::TenantId,
+    action: &'static str,
 }
 
 /// Invokes a step function and returns its result, or the failure as Step Functions names it.
 async fn invoke(
     lambda: &aws_sdk_lambda::Client,
     function: &str,
-    input: &StepInput,
+    input: &impl serde::Serialize,
 ) -> Result<Value, Checked> {
     let payload = serde_json::to_vec(input).map_err(|e| {
         Checked::failed(

@@ -60,6 +60,7 @@ impl Settings {
                 create_network: env("CREATE_NETWORK_FUNCTION")?,
                 create_cluster: env("CREATE_CLUSTER_FUNCTION")?,
                 request_quota: env("REQUEST_QUOTA_FUNCTION")?,
+                upgrade_cluster: env("UPGRADE_CLUSTER_FUNCTION")?,
             },
             queue_url: env("WATCH_QUEUE_URL")?,
             resource_poll_seconds: seconds("RESOURCE_POLL_SECONDS", DEFAULT_RESOURCE_POLL_SECONDS)?,
@@ -69,7 +70,7 @@ impl Settings {
 
     fn poll_seconds(&self, kind: WatchKind) -> u64 {
         match kind {
-            WatchKind::Cluster => self.resource_poll_seconds,
+            WatchKind::Cluster | WatchKind::Upgrade => self.resource_poll_seconds,
             WatchKind::Quota => self.quota_poll_seconds,
         }
     }
@@ -287,6 +288,7 @@ mod tests {
                 create_network: "n".into(),
                 create_cluster: "c".into(),
                 request_quota: "q".into(),
+                upgrade_cluster: "u".into(),
             },
             queue_url: "https://sqs/q".into(),
             resource_poll_seconds: 15,

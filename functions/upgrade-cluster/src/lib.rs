@@ -1,0 +1,390 @@
+//! upgrade-cluster: moves a ready install's EKS cluster to a newer Kubernetes version, one
+//! minor version at a time, without a long-running call.
+//!
+//! `preflight` (once per upgrade attempt) decides the target and the hops and looks for every
+//! reason the upgrade would fail, all at once; a blocking finding stops it before anything
+//! changes. `advance` (each check of the upgrade's callback wait, by watch-install) reads the
+//! cluster, its node groups and add-ons, and starts the next update EKS allows (`next.rs`),
+//! answering `done` once everything is at the target and healthy. Every update carries a client
+//! request token, and every decision is made from what the account shows, so a repeated or
+//! crashed call neither starts an update twice nor loses its place.
+
+mod act;
+mod error;
+mod next;
+mod observe;
+mod preflight;
+mod versions;
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use byoc_core::customer_access::CustomerAccess;
+use byoc_core::customer_session;
+use byoc_core::fault::Fault;
+use byoc_core::ids::{InstallId, TenantId};
+use byoc_core::install_change::Change;
+use byoc_core::model::{Install, InstallStatus, Outcome, Step};
+use byoc_core::step_input::StepInput;
+use byoc_core::store::InstallStore;
+use byoc_core::tags::cluster_name;
+use byoc_core::upgrade::{
+    self, Finding, MinorVersion, UpgradePhase, UpgradeRecord, UpgradeState, UPGRADE_KEY,
+};
+use serde::{Deserialize, Serialize};
+use tracing::{info, info_span, warn, Instrument};
+
+pub use error::UpgradeError;
+use next::{Next, Situation};
+
+pub struct Deps {
+    pub store: InstallStore,
+    /// The vendor-account config the function runs with; customer configs derive from it.
+    pub base: SdkConfig,
+    pub access: CustomerAccess,
+    /// Crash points for the crash-safety tests (none outside them).
+    pub fault: Fault,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Preflight,
+    Advance,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeInput {
+    pub install_id: InstallId,
+    pub tenant_id: TenantId,
+    pub action: Action,
+}
+
+/// What the state machine sees: ids, versions and a flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeStatus {
+    pub install_id: InstallId,
+    pub tenant_id: TenantId,
+    /// The control plane's version now.
+    pub version: MinorVersion,
+    pub target: MinorVersion,
+    /// Control plane, node groups and add-ons at the target and healthy.
+    pub done: bool,
+}
+
+pub async fn handle(deps: &Deps, input: UpgradeInput) -> Result<UpgradeStatus, UpgradeError> {
+    let span = info_span!("upgrade-cluster", install_id = %input.install_id, tenant_id = %input.tenant_id, action = ?input.action);
+    async {
+        let step = StepInput {
+            install_id: input.install_id.clone(),
+            tenant_id: input.tenant_id.clone(),
+        };
+        let session = customer_session::open(&deps.store, &deps.base, &deps.access, &step).await?;
+        let result = match input.action {
+            Action::Preflight => preflight(deps, &session.install, &session.config).await,
+            Action::Advance => advance(deps, &session.install, &session.config).await,
+        };
+        match &result {
+            Ok(status) => info!(version = %status.version, target = %status.target, done = status.done, "upgrade progress"),
+            Err(err) => warn!(error = %err, "upgrade-cluster did not finish this call"),
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+/// The install's upgrade record, if the install is upgrading.
+fn upgrading(install: &Install) -> Result<UpgradeRecord, UpgradeError> {
+    if install.status != InstallStatus::Upgrading {
+        return Err(UpgradeError::NotUpgrading(format!(
+            "install \"{}\" is {}, not upgrading",
+            install.install_id, install.status
+        )));
+    }
+    UpgradeRecord::of(install).ok_or_else(|| {
+        UpgradeError::NotUpgrading(format!(
+            "install \"{}\" has no readable upgrade record",
+            install.install_id
+        ))
+    })
+}
+
+fn status(
+    install: &Install,
+    version: MinorVersion,
+    target: MinorVersion,
+    done: bool,
+) -> UpgradeStatus {
+    UpgradeStatus {
+        install_id: install.install_id.clone(),
+        tenant_id: install.tenant_id.clone(),
+        version,
+        target,
+        done,
+    }
+}
+
+async fn preflight(
+    deps: &Deps,
+    install: &Install,
+    config: &SdkConfig,
+) -> Result<UpgradeStatus, UpgradeError> {
+    let mut record = upgrading(install)?;
+    let eks = aws_sdk_eks::Client::new(config);
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let name = cluster_name(install);
+    let seen = observe::cluster(&eks, &name).await?;
+    // A retry keeps the target it had, and a request for the version the control plane already
+    // reached finishes its node groups and add-ons: the cluster may be past some hops.
+    let resumed = record
+        .target
+        .filter(|t| seen.version <= *t)
+        .or(record.requested.filter(|r| *r == seen.version));
+    let target = match resumed {
+        Some(target) => Ok(target),
+        None => {
+            let offered = versions::offered(&eks).await?;
+            upgrade::target(
+                record.requested.map(|v| v.to_string()).as_deref(),
+                seen.version,
+                &offered,
+            )
+        }
+    };
+    let target = match target {
+        Ok(target) => target,
+        Err(refused) => {
+            let finding = Finding {
+                check: "target".into(),
+                blocking: true,
+                message: refused.to_string(),
+                advice: "ask for a version EKS offers that is newer than the cluster's".into(),
+            };
+            return Err(stop(deps, install, record, vec![finding], None).await?);
+        }
+    };
+    let hops = upgrade::hops(seen.version, target);
+    let findings = preflight::findings(
+        &eks,
+        &ec2,
+        &name,
+        &seen,
+        &hops,
+        record.force,
+        install.install_id.as_str(),
+    )
+    .await?;
+    record.from.get_or_insert(seen.version);
+    record.target = Some(target);
+    record.hops = hops.clone();
+    if findings.iter().any(|f| f.blocking) {
+        return Err(stop(deps, install, record, findings, None).await?);
+    }
+    let notes = if findings.is_empty() {
+        "nothing found".to_owned()
+    } else {
+        format!(
+            "{} non-blocking finding(s): {}",
+            findings.len(),
+            lines(&findings)
+        )
+    };
+    record.findings = findings;
+    record.state = UpgradeState::Running;
+    let hop_list = hops
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = if hops.is_empty() {
+        format!("upgrade to Kubernetes {target}: the control plane is there; finishing node groups and add-ons ({notes})")
+    } else {
+        format!("upgrade from Kubernetes {} to {target} in {} hop(s) ({hop_list}): preflight passed, {notes}", seen.version, hops.len())
+    };
+    let change = Change::new(Step::UpgradeCluster, Outcome::Started, message)
+        .data(UPGRADE_KEY, record.to_value());
+    deps.store.record_all(install, &[change]).await?;
+    Ok(status(install, seen.version, target, false))
+}
+
+async fn advance(
+    deps: &Deps,
+    install: &Install,
+    config: &SdkConfig,
+) -> Result<UpgradeStatus, UpgradeError> {
+    let mut record = upgrading(install)?;
+    let eks = aws_sdk_eks::Client::new(config);
+    let name = cluster_name(install);
+    let seen = observe::cluster(&eks, &name).await?;
+    let target = match (record.state, record.target) {
+        (UpgradeState::Succeeded, Some(target)) => {
+            return Ok(status(install, seen.version, target, true))
+        }
+        (UpgradeState::Running, Some(target)) => target,
+        (state, _) => {
+            return Err(UpgradeError::NotUpgrading(format!(
+                "the upgrade of install \"{}\" is {state:?}, not running",
+                install.install_id
+            )))
+        }
+    };
+    let updates = observe::updates(&eks, &name, &record.updates).await?;
+    let updates: BTreeMap<_, _> = updates
+        .into_iter()
+        .filter_map(|(key, seen)| Some((key.clone(), (record.updates.get(&key)?.clone(), seen))))
+        .collect();
+    let mut addon_targets = None;
+    let decided = loop {
+        let decided = next::next(&Situation {
+            seen: &seen,
+            target,
+            updates: &updates,
+            addon_targets: addon_targets.as_ref(),
+            install_id: install.install_id.as_str(),
+        });
+        match decided {
+            Next::NeedAddonVersions(version) if addon_targets.is_none() => {
+                addon_targets = Some(versions::addon_targets(&eks, &seen.addons, version).await?);
+            }
+            other => break other,
+        }
+    };
+    match decided {
+        Next::Wait { phase, what } => {
+            if record.phase != Some(phase) {
+                record.phase = Some(phase);
+                let change = Change::new(
+                    Step::UpgradeCluster,
+                    Outcome::Progress,
+                    format!("waiting for {what}"),
+                )
+                .data(UPGRADE_KEY, record.to_value());
+                let change = reached(change, install, seen.version);
+                deps.store.record_all(install, &[change]).await?;
+            }
+            Ok(status(install, seen.version, target, false))
+        }
+        Next::Start { part, hop, version } => {
+            match act::start(&eks, install, &name, &record, &part, hop, &version).await? {
+                act::Started::Update(update) => {
+                    deps.fault.point("update-started");
+                    let phase = match &part {
+                        upgrade::Part::ControlPlane => UpgradePhase::ControlPlane,
+                        upgrade::Part::NodeGroup(_) => UpgradePhase::NodeGroups,
+                        upgrade::Part::Addon(_) => UpgradePhase::Addons,
+                    };
+                    let done_before = record
+                        .hop
+                        .filter(|previous| *previous < hop)
+                        .map_or(String::new(), |previous| format!("Kubernetes {previous} done (control plane, node groups, add-ons); "));
+                    let message = format!(
+                        "{done_before}Kubernetes {hop}: {} update to {version} started (EKS update {})",
+                        part.describe(),
+                        update.id
+                    );
+                    record.updates.insert(part.update_key(hop), update);
+                    record.hop = Some(hop);
+                    record.phase = Some(phase);
+                    let change = Change::new(Step::UpgradeCluster, Outcome::Started, message)
+                        .data(UPGRADE_KEY, record.to_value());
+                    let change = reached(change, install, seen.version);
+                    deps.store.record_all(install, &[change]).await?;
+                    Ok(status(install, seen.version, target, false))
+                }
+                // Someone else's update is running (EKS: ResourceInUseException): wait for it.
+                act::Started::Busy => Ok(status(install, seen.version, target, false)),
+                act::Started::Refused(finding) => {
+                    Err(stop(deps, install, record, vec![finding], Some(seen.version)).await?)
+                }
+            }
+        }
+        Next::NeedAddonVersions(_) => Err(UpgradeError::Failed(
+            "the add-on versions could not be decided".into(),
+        )),
+        Next::Stopped(finding) => {
+            Err(stop(deps, install, record, vec![finding], Some(seen.version)).await?)
+        }
+        Next::Done => {
+            record.state = UpgradeState::Succeeded;
+            record.phase = Some(UpgradePhase::Verify);
+            let support = versions::support(&eks, &seen, seen.version).await?;
+            let mut change = Change::new(
+                Step::UpgradeCluster,
+                Outcome::Succeeded,
+                format!(
+                    "Kubernetes {}: control plane, node groups and add-ons upgraded and healthy",
+                    seen.version
+                ),
+            )
+            .data(UPGRADE_KEY, record.to_value())
+            .resource("kubernetes_version", seen.version.to_string())
+            .resource("kubernetes_support", support.summary());
+            if let Some(mut cluster) = install.step_data.get("cluster").cloned() {
+                if let Some(fields) = cluster.as_object_mut() {
+                    fields.insert("kubernetes_version".into(), seen.version.to_string().into());
+                    fields.insert(
+                        "support".into(),
+                        serde_json::to_value(&support).unwrap_or_default(),
+                    );
+                }
+                change = change.data("cluster", cluster);
+            }
+            deps.store.record_all(install, &[change]).await?;
+            Ok(status(install, seen.version, target, true))
+        }
+    }
+}
+
+fn lines(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| format!("{} ({})", f.message, f.advice))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `change`, also recording the control plane's version when it moved: the API checks the next
+/// upgrade's target against it, and the emails name it.
+fn reached(change: Change, install: &Install, version: MinorVersion) -> Change {
+    let text = version.to_string();
+    if install.resources.get("kubernetes_version") == Some(&text) {
+        change
+    } else {
+        change.resource("kubernetes_version", text)
+    }
+}
+
+/// Records why the upgrade stopped (all of `findings`, the blocking ones in the message) and
+/// answers the error the state machine routes on: in the preflight (`reached_version` None)
+/// nothing was changed; on the way, the control plane is at `reached_version`.
+async fn stop(
+    deps: &Deps,
+    install: &Install,
+    mut record: UpgradeRecord,
+    findings: Vec<Finding>,
+    reached_version: Option<MinorVersion>,
+) -> Result<UpgradeError, UpgradeError> {
+    let in_preflight = reached_version.is_none();
+    let blocking: Vec<Finding> = findings.iter().filter(|f| f.blocking).cloned().collect();
+    let text = lines(&blocking);
+    record.state = UpgradeState::Failed;
+    record.findings.extend(findings);
+    let message = if in_preflight {
+        format!("upgrade blocked by its preflight, nothing was changed: {text}")
+    } else {
+        format!("upgrade stopped: {text}")
+    };
+    let mut change = Change::new(Step::UpgradeCluster, Outcome::Failed, message.clone())
+        .data(UPGRADE_KEY, record.to_value());
+    if let Some(version) = reached_version {
+        change = reached(change, install, version);
+    }
+    deps.store.record_all(install, &[change]).await?;
+    Ok(if in_preflight {
+        UpgradeError::Blocked(message)
+    } else {
+        UpgradeError::Failed(message)
+    })
+}

@@ -1,0 +1,279 @@
+//! What the upgrade reads from EKS on every call: the cluster, its managed node groups and
+//! add-ons, and the updates it started. Read fresh each time and reduced to plain values, so
+//! the decision (`next.rs`) is a pure function of what the account shows.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_eks::types::{Addon, Nodegroup, Update};
+use aws_sdk_eks::Client;
+use byoc_core::cluster_plan::{AddonCompatibility, AddonVersion};
+use byoc_core::upgrade::MinorVersion;
+use futures_util::future::try_join_all;
+
+use crate::error::{aws, UpgradeError};
+
+/// The cluster as EKS shows it now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSeen {
+    /// `ACTIVE`, `UPDATING`, …
+    pub status: String,
+    pub version: MinorVersion,
+    /// The cluster's `upgradePolicy.supportType` (`STANDARD`, `EXTENDED`).
+    pub support_type: String,
+    pub subnet_ids: Vec<String>,
+    pub node_groups: Vec<PartSeen>,
+    pub addons: Vec<PartSeen>,
+}
+
+/// A node group or an add-on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartSeen {
+    pub name: String,
+    /// A node group's Kubernetes version (`1.34`); an add-on's own version (`v1.12.3-eksbuild.1`).
+    pub version: String,
+    /// `ACTIVE`, `UPDATING`, `DEGRADED`, …
+    pub status: String,
+    /// EKS's health issues, `code: message` each.
+    pub issues: Vec<String>,
+}
+
+/// One update EKS reports (DescribeUpdate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateSeen {
+    /// `InProgress`, `Failed`, `Cancelled`, `Successful`.
+    pub status: String,
+    /// EKS's errors, `code: message` each.
+    pub errors: Vec<String>,
+    pub error_codes: Vec<String>,
+}
+
+pub async fn cluster(eks: &Client, name: &str) -> Result<ClusterSeen, UpgradeError> {
+    let described = eks
+        .describe_cluster()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| aws("EKS", e))?;
+    let cluster = described
+        .cluster()
+        .ok_or_else(|| UpgradeError::Failed(format!("EKS did not describe cluster {name}")))?;
+    let version = cluster
+        .version()
+        .and_then(MinorVersion::parse)
+        .ok_or_else(|| {
+            UpgradeError::Failed(format!("EKS reports no version for cluster {name}"))
+        })?;
+    let subnet_ids = cluster
+        .resources_vpc_config()
+        .map(|c| c.subnet_ids().to_vec())
+        .unwrap_or_default();
+    let (node_groups, addons) = tokio::try_join!(node_groups(eks, name), addons(eks, name))?;
+    Ok(ClusterSeen {
+        status: cluster
+            .status()
+            .map_or_else(String::new, |s| s.as_str().to_owned()),
+        version,
+        support_type: cluster
+            .upgrade_policy()
+            .and_then(|p| p.support_type())
+            .map_or("EXTENDED", |t| t.as_str())
+            .to_owned(),
+        subnet_ids,
+        node_groups,
+        addons,
+    })
+}
+
+async fn node_groups(eks: &Client, cluster: &str) -> Result<Vec<PartSeen>, UpgradeError> {
+    let mut names = Vec::new();
+    let mut pages = eks
+        .list_nodegroups()
+        .cluster_name(cluster)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        names.extend(
+            page.map_err(|e| aws("EKS", e))?
+                .nodegroups()
+                .iter()
+                .cloned(),
+        );
+    }
+    try_join_all(names.iter().map(|name| async move {
+        let out = eks
+            .describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(name)
+            .send()
+            .await
+            .map_err(|e| aws("EKS", e))?;
+        Ok(out.nodegroup().map(node_group))
+    }))
+    .await
+    .map(|found| found.into_iter().flatten().collect())
+}
+
+fn node_group(nodegroup: &Nodegroup) -> PartSeen {
+    PartSeen {
+        name: nodegroup.nodegroup_name().unwrap_or_default().to_owned(),
+        version: nodegroup.version().unwrap_or_default().to_owned(),
+        status: nodegroup
+            .status()
+            .map_or_else(String::new, |s| s.as_str().to_owned()),
+        issues: nodegroup
+            .health()
+            .map(|h| {
+                h.issues()
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            "{}: {}",
+                            i.code().map_or("", |c| c.as_str()),
+                            i.message().unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+async fn addons(eks: &Client, cluster: &str) -> Result<Vec<PartSeen>, UpgradeError> {
+    let mut names = Vec::new();
+    let mut pages = eks
+        .list_addons()
+        .cluster_name(cluster)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        names.extend(page.map_err(|e| aws("EKS", e))?.addons().iter().cloned());
+    }
+    try_join_all(names.iter().map(|name| async move {
+        let out = eks
+            .describe_addon()
+            .cluster_name(cluster)
+            .addon_name(name)
+            .send()
+            .await
+            .map_err(|e| aws("EKS", e))?;
+        Ok(out.addon().map(addon))
+    }))
+    .await
+    .map(|found| found.into_iter().flatten().collect())
+}
+
+fn addon(addon: &Addon) -> PartSeen {
+    PartSeen {
+        name: addon.addon_name().unwrap_or_default().to_owned(),
+        version: addon.addon_version().unwrap_or_default().to_owned(),
+        status: addon
+            .status()
+            .map_or_else(String::new, |s| s.as_str().to_owned()),
+        issues: addon
+            .health()
+            .map(|h| {
+                h.issues()
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            "{}: {}",
+                            i.code().map_or("", |c| c.as_str()),
+                            i.message().unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// The updates the upgrade recorded, as EKS reports them now, by the record's key.
+pub async fn updates(
+    eks: &Client,
+    cluster: &str,
+    recorded: &BTreeMap<String, byoc_core::upgrade::UpdateRef>,
+) -> Result<BTreeMap<String, UpdateSeen>, UpgradeError> {
+    let seen = try_join_all(recorded.iter().map(|(key, update)| async move {
+        let mut call = eks.describe_update().name(cluster).update_id(&update.id);
+        if let Some(node_group) = &update.node_group {
+            call = call.nodegroup_name(node_group);
+        }
+        if let Some(addon) = &update.addon {
+            call = call.addon_name(addon);
+        }
+        let out = call.send().await.map_err(|e| aws("EKS", e))?;
+        Ok::<_, UpgradeError>((key.clone(), out.update().map(update_seen)))
+    }))
+    .await?;
+    Ok(seen
+        .into_iter()
+        .filter_map(|(key, update)| Some((key, update?)))
+        .collect())
+}
+
+pub fn update_seen(update: &Update) -> UpdateSeen {
+    UpdateSeen {
+        status: update
+            .status()
+            .map_or_else(String::new, |s| s.as_str().to_owned()),
+        errors: update
+            .errors()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.error_code().map_or("", |c| c.as_str()),
+                    e.error_message().unwrap_or_default()
+                )
+            })
+            .collect(),
+        error_codes: update
+            .errors()
+            .iter()
+            .filter_map(|e| e.error_code().map(|c| c.as_str().to_owned()))
+            .collect(),
+    }
+}
+
+/// The versions of `addon` EKS offers for Kubernetes `version` (DescribeAddonVersions).
+pub async fn addon_versions(
+    eks: &Client,
+    addon: &str,
+    version: MinorVersion,
+) -> Result<Vec<AddonVersion>, UpgradeError> {
+    let mut pages = eks
+        .describe_addon_versions()
+        .addon_name(addon)
+        .kubernetes_version(version.to_string())
+        .into_paginator()
+        .send();
+    let mut versions = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws("EKS", e))?;
+        for info in page
+            .addons()
+            .iter()
+            .filter(|a| a.addon_name() == Some(addon))
+        {
+            for v in info.addon_versions() {
+                let Some(name) = v.addon_version() else {
+                    continue;
+                };
+                versions.push(AddonVersion {
+                    version: name.to_owned(),
+                    compatible: v
+                        .compatibilities()
+                        .iter()
+                        .filter_map(|c| {
+                            Some(AddonCompatibility {
+                                cluster_version: c.cluster_version()?.to_owned(),
+                                default: c.default_version(),
+                            })
+                        })
+                        .collect(),
+                });
+            }
+        }
+    }
+    Ok(versions)
+}
