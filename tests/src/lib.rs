@@ -9,6 +9,7 @@
 pub mod account_header;
 pub mod api;
 pub mod bench;
+pub mod crashing;
 pub mod customer_ec2;
 pub mod customer_eks;
 pub mod customer_quotas;

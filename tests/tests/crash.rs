@@ -9,11 +9,9 @@
 //! (create-network's points are tested in network.rs.) Build first:
 //! `cargo build --workspace --bins`.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+use byoc_e2e::crashing::{crash, crashing_copy, crashing_copy_of};
 use byoc_e2e::customer_ec2::ec2;
 use byoc_e2e::customer_eks::{create_install_network, create_nat_gateway, eks};
 use byoc_e2e::customer_quotas::{requests, service_quotas, steer};
@@ -33,82 +31,6 @@ const VCPUS: &str = "L-1216C47A";
 /// Enough calls for every emulated wait, few enough to fail fast.
 const MAX_CALLS: usize = 12;
 
-/// A copy of the deployed function of `step` (same role and environment, this checkout's
-/// binary) that exits right after the create call at `point`. Returns its name.
-async fn crashing_copy(stack: &LocalStack, step: &str, point: &str) -> String {
-    crashing_copy_of(stack, step, point, step, &[]).await
-}
-
-/// As `crashing_copy`, with the role and environment of the deployed `template` function plus
-/// `extra`.
-async fn crashing_copy_of(
-    stack: &LocalStack,
-    step: &str,
-    point: &str,
-    template: &str,
-    extra: &[(&str, &str)],
-) -> String {
-    let lambda = aws_sdk_lambda::Client::new(&stack.config);
-    let deployed = stack
-        .outputs
-        .functions
-        .get(template)
-        .unwrap_or_else(|| panic!("outputs.json names no {template} function"));
-    let template = lambda
-        .get_function_configuration()
-        .function_name(deployed)
-        .send()
-        .await
-        .expect("the deployed function");
-    let mut variables: HashMap<String, String> = template
-        .environment()
-        .and_then(|e| e.variables())
-        .cloned()
-        .unwrap_or_default();
-    variables.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    variables.insert("BYOC_FAULT_CRASH_AFTER".into(), format!("{step}:{point}"));
-    let name = format!("byoc-crash-{step}-{point}");
-    if lambda
-        .get_function()
-        .function_name(&name)
-        .send()
-        .await
-        .is_ok()
-    {
-        return name; // tests start in parallel; another made it first
-    }
-    let created = lambda
-        .create_function()
-        .function_name(&name)
-        .runtime(Runtime::Providedal2023)
-        .handler("bootstrap")
-        .role(template.role().expect("a role"))
-        .timeout(120)
-        .memory_size(256)
-        .environment(
-            Environment::builder()
-                .set_variables(Some(variables))
-                .build(),
-        )
-        .code(
-            FunctionCode::builder()
-                .zip_file(Blob::new(byoc_e2e::function_package::linked_bootstrap_zip(
-                    step,
-                )))
-                .build(),
-        )
-        .send()
-        .await;
-    if let Err(err) = created {
-        assert!(
-            err.as_service_error()
-                .is_some_and(|e| e.is_resource_conflict_exception()),
-            "CreateFunction {name}: {err:?}"
-        );
-    }
-    name
-}
-
 /// A variable of the deployed function of `step`.
 async fn deployed_env(stack: &LocalStack, step: &str, name: &str) -> String {
     let lambda = aws_sdk_lambda::Client::new(&stack.config);
@@ -124,40 +46,6 @@ async fn deployed_env(stack: &LocalStack, step: &str, name: &str) -> String {
         .and_then(|v| v.get(name))
         .cloned()
         .unwrap_or_else(|| panic!("{step} has no {name}"))
-}
-
-/// Invokes a function by name: its output, or (errorType, errorMessage).
-async fn run(
-    stack: &LocalStack,
-    function: &str,
-    payload: &Value,
-) -> Result<Value, (String, String)> {
-    let out = aws_sdk_lambda::Client::new(&stack.config)
-        .invoke()
-        .function_name(function)
-        .payload(Blob::new(payload.to_string()))
-        .send()
-        .await
-        .expect("Invoke");
-    let body: Value = out
-        .payload()
-        .and_then(|p| serde_json::from_slice(p.as_ref()).ok())
-        .unwrap_or(Value::Null);
-    match out.function_error() {
-        None => Ok(body),
-        Some(_) => Err((
-            body["errorType"].as_str().unwrap_or_default().to_owned(),
-            body["errorMessage"].as_str().unwrap_or_default().to_owned(),
-        )),
-    }
-}
-
-/// Runs the crashing copy and checks it died (a process exit, not an error it returned).
-async fn crash(stack: &LocalStack, function: &str, payload: &Value) {
-    match run(stack, function, payload).await {
-        Err((kind, _)) if kind.starts_with("Runtime.") => {}
-        other => panic!("{function} should have died at its crash point: {other:?}"),
-    }
 }
 
 struct Placed {

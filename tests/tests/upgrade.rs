@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use byoc_e2e::customer_eks::{eks, steer_eks};
+use byoc_e2e::customer_quotas::{applied, requests, service_quotas};
 use byoc_e2e::installed::{install_with, place, Place, EXECUTION_TIMEOUT};
 use byoc_e2e::{Api, LocalStack};
 use serde_json::{json, Value};
@@ -22,18 +23,32 @@ const CALENDAR_DAY: &str = "2026-06-01T00:00:00Z";
 const SURGE_VCPUS: u64 = 4 + 12;
 
 async fn ready_at(stack: &LocalStack, api: &Api, prefix: &str, version: &str) -> (Place, String) {
+    ready_with_vcpus(stack, api, prefix, version, Some(SURGE_VCPUS)).await
+}
+
+/// A ready install at `version`, in an account whose On-Demand Standard vCPU quota is `vcpus`
+/// (None: a new account's 5, room for the install's 4 but not for a node group's surge).
+async fn ready_with_vcpus(
+    stack: &LocalStack,
+    api: &Api,
+    prefix: &str,
+    version: &str,
+    vcpus: Option<u64>,
+) -> (Place, String) {
     let place = place(stack, api, prefix).await;
     steer_eks(stack, &place.account, json!({"now": CALENDAR_DAY}))
         .await
         .unwrap();
-    stack
-        .steer(
-            "service_quotas",
-            &place.account,
-            json!({"applied": {"L-1216C47A": SURGE_VCPUS}}),
-        )
-        .await
-        .unwrap();
+    if let Some(vcpus) = vcpus {
+        stack
+            .steer(
+                "service_quotas",
+                &place.account,
+                json!({"applied": {"L-1216C47A": vcpus}}),
+            )
+            .await
+            .unwrap();
+    }
     let (id, execution, record) =
         install_with(stack, api, &place, json!({"kubernetes_version": version})).await;
     assert_eq!(
@@ -488,4 +503,73 @@ async fn upgrades_that_cannot_work_are_refused_naming_the_field_and_nothing_star
         "nothing was recorded"
     );
     assert_eq!(cluster_updates(&stack, &place.account, &id).await, 0);
+}
+
+#[tokio::test]
+async fn too_little_vcpu_for_the_surge_is_asked_of_aws_and_the_upgrade_goes_on_once_approved() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let (place, id) = ready_with_vcpus(&stack, &api, "upgquota", "1.34", None).await;
+    let quotas = service_quotas(&stack, &place.account);
+    assert!(requests(&quotas, "ec2", "L-1216C47A")
+        .await
+        .unwrap()
+        .is_empty());
+
+    let (execution, record) = upgrade(&stack, &api, &id, json!({})).await;
+    assert_eq!(
+        (execution.as_str(), record["status"].as_str()),
+        ("SUCCEEDED", Some("ready")),
+        "{record:#}"
+    );
+    // One request, for what the install uses (4) and the surge (6 nodes of 2 vCPUs) together.
+    let filed = requests(&quotas, "ec2", "L-1216C47A").await.unwrap();
+    assert_eq!(filed.len(), 1, "{filed:?}");
+    assert!(applied(&quotas, "ec2", "L-1216C47A").await.unwrap() >= SURGE_VCPUS as f64);
+    let now = versions(&stack, &place.account, &id).await;
+    assert_eq!(
+        (now.control_plane.as_str(), now.node_group.as_str()),
+        ("1.35", "1.35")
+    );
+
+    let timeline: Vec<String> = record["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}: {}",
+                e["step"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+                e["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let first = |prefix: &str| {
+        timeline
+            .iter()
+            .position(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix}: {timeline:#?}"))
+    };
+    assert!(
+        timeline[first("upgrade-cluster waiting")].contains("L-1216C47A"),
+        "{timeline:#?}"
+    );
+    assert!(first("upgrade-cluster waiting") < first("request-quota started"));
+    assert!(
+        first("request-quota started")
+            < first("upgrade-cluster started: Kubernetes 1.35: the control plane"),
+        "nothing changed before the quota was there: {timeline:#?}"
+    );
+    let emails = place
+        .inbox
+        .wait_for(4, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(
+        emails.iter().any(|e| e.subject.contains("upgrade in")
+            && e.subject.ends_with("waiting for AWS quota increases")),
+        "{:?}",
+        emails.iter().map(|e| &e.subject).collect::<Vec<_>>()
+    );
 }

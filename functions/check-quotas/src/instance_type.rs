@@ -1,6 +1,6 @@
 //! Where the node instance type can run: the zones of the region that offer it, and its vCPUs.
 
-use aws_sdk_ec2::types::{Filter, InstanceType, LocationType};
+use aws_sdk_ec2::types::{Filter, LocationType};
 use aws_sdk_ec2::Client;
 
 use crate::CheckQuotasError;
@@ -57,26 +57,5 @@ pub async fn offering_zones(
 
 /// The default vCPUs of one instance of `instance_type` (what AWS counts against the quota).
 pub async fn vcpus(ec2: &Client, instance_type: &str) -> Result<Option<u32>, CheckQuotasError> {
-    let out = ec2
-        .describe_instance_types()
-        .instance_types(InstanceType::from(instance_type))
-        .send()
-        .await;
-    let out = match out {
-        Ok(out) => out,
-        // A name EC2 does not know at all.
-        Err(err)
-            if aws_sdk_ec2::error::ProvideErrorMetadata::code(&err)
-                .is_some_and(|c| c.starts_with("InvalidInstanceType")) =>
-        {
-            return Ok(None)
-        }
-        Err(err) => return Err(crate::aws_error("EC2", err)),
-    };
-    Ok(out
-        .instance_types()
-        .first()
-        .and_then(|t| t.v_cpu_info())
-        .and_then(|v| v.default_v_cpus())
-        .and_then(|n| u32::try_from(n).ok()))
+    Ok(byoc_core::aws::vcpu_quota::instance_vcpus(ec2, instance_type).await?)
 }

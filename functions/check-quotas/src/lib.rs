@@ -25,7 +25,7 @@ use serde_json::json;
 use tracing::{info, info_span, warn, Instrument};
 
 /// The `step_data` key the result is stored under.
-pub const QUOTA_CHECK_KEY: &str = "quota_check";
+pub use byoc_core::quota_plan::QUOTA_CHECK_KEY;
 
 pub struct Deps {
     pub store: InstallStore,

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ec2::types::{Filter, InstanceLifecycleType, InstanceType, Vpc};
+use aws_sdk_ec2::types::{Filter, Vpc};
 use aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum;
-use byoc_core::quota_plan::{on_demand_vcpu_quota, Measure, Need};
+use byoc_core::quota_plan::{Measure, Need};
 
 use crate::{aws_error, CheckQuotasError};
 
@@ -50,7 +50,11 @@ impl Account<'_> {
                     .map_err(|e| aws_error("EC2", e))?;
                 Ok(count(out.addresses().len()))
             }
-            Measure::OnDemandVcpus => self.on_demand_vcpus(need.quota.code).await,
+            Measure::OnDemandVcpus => Ok(byoc_core::aws::vcpu_quota::on_demand_vcpus_in_use(
+                self.ec2,
+                need.quota.code,
+            )
+            .await?),
             Measure::EksClusters => {
                 let clusters = self
                     .eks
@@ -141,72 +145,5 @@ impl Account<'_> {
             .map(|z| per_zone.get(z.as_str()).copied().unwrap_or(0))
             .max()
             .unwrap_or(0))
-    }
-
-    /// vCPUs of the running On-Demand instances that count against `quota_code`.
-    async fn on_demand_vcpus(&self, quota_code: &str) -> Result<u64, CheckQuotasError> {
-        let reservations = self
-            .ec2
-            .describe_instances()
-            .filters(
-                Filter::builder()
-                    .name("instance-state-name")
-                    .values("pending")
-                    .values("running")
-                    .build(),
-            )
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| aws_error("EC2", e))?;
-        let mut instances_per_type: BTreeMap<String, u64> = BTreeMap::new();
-        for instance in reservations.iter().flat_map(|r| r.instances()) {
-            // Spot and scheduled instances count against other quotas.
-            if instance
-                .instance_lifecycle()
-                .is_some_and(|l| !matches!(l, InstanceLifecycleType::CapacityBlock))
-            {
-                continue;
-            }
-            let Some(instance_type) = instance.instance_type().map(|t| t.as_str().to_owned())
-            else {
-                continue;
-            };
-            if on_demand_vcpu_quota(&instance_type).is_some_and(|q| q.code == quota_code) {
-                *instances_per_type.entry(instance_type).or_default() += 1;
-            }
-        }
-        if instances_per_type.is_empty() {
-            return Ok(0);
-        }
-        let types = self
-            .ec2
-            .describe_instance_types()
-            .set_instance_types(Some(
-                instances_per_type
-                    .keys()
-                    .map(|t| InstanceType::from(t.as_str()))
-                    .collect(),
-            ))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| aws_error("EC2", e))?;
-        let vcpus_of = |name: &str| -> u64 {
-            types
-                .iter()
-                .find(|t| t.instance_type().map(|t| t.as_str()) == Some(name))
-                .and_then(|t| t.v_cpu_info()?.default_v_cpus())
-                .and_then(|n| u64::try_from(n).ok())
-                .unwrap_or(0)
-        };
-        Ok(instances_per_type
-            .iter()
-            .map(|(name, n)| n.saturating_mul(vcpus_of(name)))
-            .sum())
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod eks_versions;
 mod lazy_https;
+pub mod vcpu_quota;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 pub use lazy_https::LazyHttpsClient;

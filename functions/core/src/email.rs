@@ -115,9 +115,24 @@ pub fn waiting_for_quota(vendor: &str, install: &Install, quotas: &[QuotaLine]) 
     } else {
         "We asked AWS for these increases on your behalf:"
     };
+    // An upgrade's node groups need room for their new nodes before the old ones go.
+    let upgrading = install.status == crate::model::InstallStatus::Upgrading;
+    let (what, goes_on) = if upgrading {
+        (
+            format!("Upgrading the Kubernetes version of {vendor}'s cluster"),
+            "the upgrade",
+        )
+    } else {
+        (format!("Installing {vendor}"), "the install")
+    };
+    let it = if upgrading {
+        "The upgrade"
+    } else {
+        "The install"
+    };
     let mut body = format!(
         "Hello,\n\n\
-         Installing {vendor} in your {where_} needs more of some AWS service quotas than your account has.\n\
+         {what} in your {where_} needs more of some AWS service quotas than your account has.\n\
          {ask}\n\n",
         where_ = where_(install)
     );
@@ -135,8 +150,8 @@ pub fn waiting_for_quota(vendor: &str, install: &Install, quotas: &[QuotaLine]) 
     if manual {
         body.push_str(&format!(
             "\nWhat to do: request each increase above (Service Quotas console, \"Request increase at account level\"). \
-             The install checks your quotas regularly and continues by itself once AWS has raised them; you will \
-             get another email when it is ready.\n\nInstall: {}\n",
+             {it} checks your quotas regularly and continues by itself once AWS has raised them; you will \
+             get another email when it is done.\n\nInstall: {}\n",
             install.install_id
         ));
         return Email {
@@ -148,14 +163,15 @@ pub fn waiting_for_quota(vendor: &str, install: &Install, quotas: &[QuotaLine]) 
         };
     }
     body.push_str(&format!(
-        "\nWhat to do: usually nothing. AWS approves most requests within hours; the install continues by \
-         itself as soon as they are approved, and you will get another email when it is ready. If AWS opens a \
+        "\nWhat to do: usually nothing. AWS approves most requests within hours; {goes_on} continues by \
+         itself as soon as they are approved, and you will get another email when it is done. If AWS opens a \
          support case, answer it in the AWS console (links above).\n\nInstall: {}\n",
         install.install_id
     ));
     Email {
         subject: subject_line(&format!(
-            "{vendor} install in {}: waiting for AWS quota increases",
+            "{vendor} {} in {}: waiting for AWS quota increases",
+            if upgrading { "upgrade" } else { "install" },
             where_(install)
         )),
         body,

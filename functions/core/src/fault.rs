@@ -8,6 +8,8 @@
 //! - `create-cluster`: `cluster`, `access-entry`, `nodegroup`, `addon`
 //! - `request-quota`: `quota-request`
 //! - `notify`: `publish`
+//! - `upgrade-cluster`: `update-started` (after UpdateClusterVersion, UpdateNodegroupVersion or
+//!   UpdateAddon)
 
 use tracing::error;
 

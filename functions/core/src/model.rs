@@ -184,11 +184,15 @@ impl Notice {
         }
     }
 
-    /// The notices of one upgrade: sent at most once per upgrade, again for the next one.
+    /// The notices an upgrade sends, each at most once per upgrade and again for the next one
+    /// (an upgrade may wait for quota as its install did).
     pub fn of_upgrade(self) -> bool {
         matches!(
             self,
-            Notice::UpgradeStarted | Notice::Upgraded | Notice::UpgradeFailed
+            Notice::UpgradeStarted
+                | Notice::Upgraded
+                | Notice::UpgradeFailed
+                | Notice::WaitingForQuota
         )
     }
 }

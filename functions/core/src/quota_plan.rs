@@ -6,6 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::options::{InstallOptions, NatMode};
 
+/// Where an install keeps its latest quota check (`{ok, deficits, ...}`): check-quotas writes
+/// it before an install, upgrade-cluster's preflight before node groups roll; request-quota
+/// asks AWS for its deficits and notify lists them.
+pub const QUOTA_CHECK_KEY: &str = "quota_check";
+
 /// A quota as Service Quotas names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {

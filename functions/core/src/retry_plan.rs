@@ -13,7 +13,7 @@ pub const RETRY_KEY: &str = "retry";
 /// What each step keeps on the record (`step_data` keys and `resources` names), in flow order.
 /// A step that runs again must start from the tags, not from ids of what the rollback swept.
 const RECORDS: [(Step, &[&str]); 4] = [
-    (Step::CheckQuotas, &["quota_check"]),
+    (Step::CheckQuotas, &[crate::quota_plan::QUOTA_CHECK_KEY]),
     // The open requests are found again by listing; the wait's clock starts anew.
     (Step::RequestQuota, &["quota_requests"]),
     (Step::CreateNetwork, &["network"]),

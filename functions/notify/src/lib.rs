@@ -280,7 +280,7 @@ async fn mark_failed(
 fn requested_quotas(install: &Install) -> Vec<QuotaLine> {
     let deficits = install
         .step_data
-        .get("quota_check")
+        .get(byoc_core::quota_plan::QUOTA_CHECK_KEY)
         .and_then(|check| check.get("deficits"))
         .and_then(|d| serde_json::from_value::<Vec<Deficit>>(d.clone()).ok())
         .unwrap_or_default();

@@ -26,7 +26,7 @@ use tracing::{info, info_span, warn, Instrument};
 use status::{overall, state_of, RequestState};
 
 /// Where check-quotas leaves its deficits, and where this step keeps its requests.
-pub const QUOTA_CHECK_KEY: &str = "quota_check";
+pub use byoc_core::quota_plan::QUOTA_CHECK_KEY;
 pub const QUOTA_REQUESTS_KEY: &str = "quota_requests";
 pub const DEFAULT_POLL_SECONDS: u64 = 300;
 

@@ -14,6 +14,7 @@ mod error;
 mod next;
 mod observe;
 mod preflight;
+mod surge;
 mod versions;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use byoc_core::fault::Fault;
 use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallStatus, Outcome, Step};
+use byoc_core::quota_plan::QUOTA_CHECK_KEY;
 use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
 use byoc_core::tags::cluster_name;
@@ -35,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, info_span, warn, Instrument};
 
 pub use error::UpgradeError;
+
 use next::{Next, Situation};
 
 pub struct Deps {
@@ -71,6 +74,9 @@ pub struct UpgradeStatus {
     pub target: MinorVersion,
     /// Control plane, node groups and add-ons at the target and healthy.
     pub done: bool,
+    /// False when the preflight found the node groups' surge short of vCPU quota: the state
+    /// machine asks AWS for the increase (request-quota) and runs the preflight again.
+    pub quota_ok: bool,
 }
 
 pub async fn handle(deps: &Deps, input: UpgradeInput) -> Result<UpgradeStatus, UpgradeError> {
@@ -123,6 +129,7 @@ fn status(
         version,
         target,
         done,
+        quota_ok: true,
     }
 }
 
@@ -134,6 +141,7 @@ async fn preflight(
     let mut record = upgrading(install)?;
     let eks = aws_sdk_eks::Client::new(config);
     let ec2 = aws_sdk_ec2::Client::new(config);
+    let quotas = aws_sdk_servicequotas::Client::new(config);
     let name = cluster_name(install);
     let seen = observe::cluster(&eks, &name).await?;
     // A retry keeps the target it had, and a request for the version the control plane already
@@ -166,21 +174,30 @@ async fn preflight(
         }
     };
     let hops = upgrade::hops(seen.version, target);
-    let findings = preflight::findings(
-        &eks,
-        &ec2,
-        &name,
-        &seen,
-        &hops,
-        record.force,
-        install.install_id.as_str(),
-    )
-    .await?;
+    let clients = preflight::Clients {
+        eks: &eks,
+        ec2: &ec2,
+        quotas: &quotas,
+    };
+    let found = preflight::run(&clients, &name, &seen, &hops, record.force, install).await?;
+    let findings = found.findings;
     record.from.get_or_insert(seen.version);
     record.target = Some(target);
     record.hops = hops.clone();
     if findings.iter().any(|f| f.blocking) {
         return Err(stop(deps, install, record, findings, None).await?);
+    }
+    if !found.deficits.is_empty() {
+        return wait_for_quota(
+            deps,
+            install,
+            record,
+            findings,
+            &found.deficits,
+            seen.version,
+            target,
+        )
+        .await;
     }
     let notes = if findings.is_empty() {
         "nothing found".to_owned()
@@ -252,15 +269,33 @@ async fn advance(
         }
     };
     match decided {
-        Next::Wait { phase, what } => {
-            if record.phase != Some(phase) {
+        Next::Wait {
+            phase,
+            part,
+            hop,
+            what,
+        } => {
+            // An update a crashed call started and did not record is adopted, so a failure of
+            // it is seen and named.
+            let key = part.update_key(hop);
+            let adopted = match record.updates.contains_key(&key) {
+                true => None,
+                false => observe::in_progress(&eks, &name, &part).await?,
+            };
+            if record.phase != Some(phase) || adopted.is_some() {
                 record.phase = Some(phase);
-                let change = Change::new(
-                    Step::UpgradeCluster,
-                    Outcome::Progress,
-                    format!("waiting for {what}"),
-                )
-                .data(UPGRADE_KEY, record.to_value());
+                let message = match &adopted {
+                    Some(update) => format!(
+                        "waiting for {what}: EKS update {} (found in progress, started by a call that stopped before recording it)",
+                        update.id
+                    ),
+                    None => format!("waiting for {what}"),
+                };
+                if let Some(update) = adopted {
+                    record.updates.insert(key, update);
+                }
+                let change = Change::new(Step::UpgradeCluster, Outcome::Progress, message)
+                    .data(UPGRADE_KEY, record.to_value());
                 let change = reached(change, install, seen.version);
                 deps.store.record_all(install, &[change]).await?;
             }
@@ -335,6 +370,41 @@ async fn advance(
             Ok(status(install, seen.version, target, true))
         }
     }
+}
+
+/// The surge is short of vCPU quota: recorded as the install's quota check records its
+/// deficits, for request-quota to ask AWS; the preflight runs again once they are approved.
+async fn wait_for_quota(
+    deps: &Deps,
+    install: &Install,
+    mut record: UpgradeRecord,
+    findings: Vec<Finding>,
+    deficits: &[byoc_core::quota_plan::Deficit],
+    version: MinorVersion,
+    target: MinorVersion,
+) -> Result<UpgradeStatus, UpgradeError> {
+    record.findings = findings;
+    let described: Vec<String> = deficits.iter().map(|d| d.describe()).collect();
+    let check = serde_json::json!({
+        "ok": false,
+        "deficits": deficits,
+        "for": "upgrade",
+    });
+    let change = Change::new(
+        Step::UpgradeCluster,
+        Outcome::Waiting,
+        format!(
+            "the node groups' rolling update needs more On-Demand vCPU quota: {}",
+            described.join("; ")
+        ),
+    )
+    .data(UPGRADE_KEY, record.to_value())
+    .data(QUOTA_CHECK_KEY, check);
+    deps.store.record_all(install, &[change]).await?;
+    Ok(UpgradeStatus {
+        quota_ok: false,
+        ..status(install, version, target, false)
+    })
 }
 
 fn lines(findings: &[Finding]) -> String {

@@ -32,9 +32,12 @@ pub struct AddonTarget {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
-    /// EKS is working on something this upgrade started (or the customer did): look again.
+    /// EKS is working on `part` (an update this upgrade started, or someone else's) for the
+    /// hop to `hop`: look again.
     Wait {
         phase: UpgradePhase,
+        part: Part,
+        hop: MinorVersion,
         what: String,
     },
     /// Start an update of `part` to `version` (a Kubernetes version for the control plane and
@@ -72,6 +75,9 @@ pub fn next(s: &Situation) -> Next {
         "UPDATING" => {
             return Next::Wait {
                 phase: UpgradePhase::ControlPlane,
+                part: Part::ControlPlane,
+                // The cluster reports its old version until the update is done.
+                hop: cv.next(),
                 what: format!("the control plane's update (now at {cv})"),
             }
         }
@@ -87,6 +93,8 @@ pub fn next(s: &Situation) -> Next {
     if let Some(busy) = s.seen.node_groups.iter().find(|n| n.status == "UPDATING") {
         return Next::Wait {
             phase: UpgradePhase::NodeGroups,
+            part: Part::NodeGroup(busy.name.clone()),
+            hop: cv,
             what: format!("node group {}'s update", busy.name),
         };
     }
@@ -118,6 +126,8 @@ pub fn next(s: &Situation) -> Next {
     {
         return Next::Wait {
             phase: UpgradePhase::Addons,
+            part: Part::Addon(busy.name.clone()),
+            hop: cv,
             what: format!("add-on {}'s update", busy.name),
         };
     }
@@ -243,6 +253,7 @@ mod tests {
             support_type: "STANDARD".into(),
             subnet_ids: vec![],
             node_groups: vec![ng],
+            node_group_shapes: vec![],
             addons: vec![addon],
         }
     }

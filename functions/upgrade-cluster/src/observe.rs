@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_eks::types::{Addon, Nodegroup, Update};
 use aws_sdk_eks::Client;
 use byoc_core::cluster_plan::{AddonCompatibility, AddonVersion};
-use byoc_core::upgrade::MinorVersion;
+use byoc_core::upgrade::{MinorVersion, Part, UpdateRef};
 use futures_util::future::try_join_all;
 
 use crate::error::{aws, UpgradeError};
@@ -22,7 +22,22 @@ pub struct ClusterSeen {
     pub support_type: String,
     pub subnet_ids: Vec<String>,
     pub node_groups: Vec<PartSeen>,
+    /// What decides each node group's surge when it rolls (same order as `node_groups`).
+    pub node_group_shapes: Vec<NodeGroupShape>,
     pub addons: Vec<PartSeen>,
+}
+
+/// A managed node group's size, instances and update settings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NodeGroupShape {
+    pub name: String,
+    pub instance_types: Vec<String>,
+    /// `ON_DEMAND` or `SPOT`.
+    pub capacity_type: String,
+    pub subnet_ids: Vec<String>,
+    pub desired_size: i32,
+    pub max_unavailable: Option<i32>,
+    pub max_unavailable_percentage: Option<i32>,
 }
 
 /// A node group or an add-on.
@@ -68,6 +83,7 @@ pub async fn cluster(eks: &Client, name: &str) -> Result<ClusterSeen, UpgradeErr
         .map(|c| c.subnet_ids().to_vec())
         .unwrap_or_default();
     let (node_groups, addons) = tokio::try_join!(node_groups(eks, name), addons(eks, name))?;
+    let (node_groups, node_group_shapes): (Vec<_>, Vec<_>) = node_groups.into_iter().unzip();
     Ok(ClusterSeen {
         status: cluster
             .status()
@@ -80,11 +96,15 @@ pub async fn cluster(eks: &Client, name: &str) -> Result<ClusterSeen, UpgradeErr
             .to_owned(),
         subnet_ids,
         node_groups,
+        node_group_shapes,
         addons,
     })
 }
 
-async fn node_groups(eks: &Client, cluster: &str) -> Result<Vec<PartSeen>, UpgradeError> {
+async fn node_groups(
+    eks: &Client,
+    cluster: &str,
+) -> Result<Vec<(PartSeen, NodeGroupShape)>, UpgradeError> {
     let mut names = Vec::new();
     let mut pages = eks
         .list_nodegroups()
@@ -107,10 +127,29 @@ async fn node_groups(eks: &Client, cluster: &str) -> Result<Vec<PartSeen>, Upgra
             .send()
             .await
             .map_err(|e| aws("EKS", e))?;
-        Ok(out.nodegroup().map(node_group))
+        Ok(out.nodegroup().map(|n| (node_group(n), shape(n))))
     }))
     .await
     .map(|found| found.into_iter().flatten().collect())
+}
+
+fn shape(nodegroup: &Nodegroup) -> NodeGroupShape {
+    let update = nodegroup.update_config();
+    NodeGroupShape {
+        name: nodegroup.nodegroup_name().unwrap_or_default().to_owned(),
+        instance_types: nodegroup.instance_types().to_vec(),
+        capacity_type: nodegroup
+            .capacity_type()
+            .map_or("ON_DEMAND", |c| c.as_str())
+            .to_owned(),
+        subnet_ids: nodegroup.subnets().to_vec(),
+        desired_size: nodegroup
+            .scaling_config()
+            .and_then(|s| s.desired_size())
+            .unwrap_or(0),
+        max_unavailable: update.and_then(|u| u.max_unavailable()),
+        max_unavailable_percentage: update.and_then(|u| u.max_unavailable_percentage()),
+    }
 }
 
 fn node_group(nodegroup: &Nodegroup) -> PartSeen {
@@ -187,22 +226,65 @@ fn addon(addon: &Addon) -> PartSeen {
     }
 }
 
+/// The update EKS has in progress on `part`, if any (ListUpdates, then DescribeUpdate of each,
+/// the last listed first).
+pub async fn in_progress(
+    eks: &Client,
+    cluster: &str,
+    part: &Part,
+) -> Result<Option<UpdateRef>, UpgradeError> {
+    let (node_group, addon) = match part {
+        Part::ControlPlane => (None, None),
+        Part::NodeGroup(name) => (Some(name.clone()), None),
+        Part::Addon(name) => (None, Some(name.clone())),
+    };
+    let listed = eks
+        .list_updates()
+        .name(cluster)
+        .set_nodegroup_name(node_group.clone())
+        .set_addon_name(addon.clone())
+        .send()
+        .await
+        .map_err(|e| aws("EKS", e))?;
+    for id in listed.update_ids().iter().rev() {
+        let update = UpdateRef {
+            id: id.clone(),
+            node_group: node_group.clone(),
+            addon: addon.clone(),
+        };
+        let seen = describe(eks, cluster, &update).await?;
+        if seen.is_some_and(|s| s.status == "InProgress") {
+            return Ok(Some(update));
+        }
+    }
+    Ok(None)
+}
+
+async fn describe(
+    eks: &Client,
+    cluster: &str,
+    update: &UpdateRef,
+) -> Result<Option<UpdateSeen>, UpgradeError> {
+    let out = eks
+        .describe_update()
+        .name(cluster)
+        .update_id(&update.id)
+        .set_nodegroup_name(update.node_group.clone())
+        .set_addon_name(update.addon.clone())
+        .send()
+        .await
+        .map_err(|e| aws("EKS", e))?;
+    Ok(out.update().map(update_seen))
+}
+
 /// The updates the upgrade recorded, as EKS reports them now, by the record's key.
 pub async fn updates(
     eks: &Client,
     cluster: &str,
-    recorded: &BTreeMap<String, byoc_core::upgrade::UpdateRef>,
+    recorded: &BTreeMap<String, UpdateRef>,
 ) -> Result<BTreeMap<String, UpdateSeen>, UpgradeError> {
     let seen = try_join_all(recorded.iter().map(|(key, update)| async move {
-        let mut call = eks.describe_update().name(cluster).update_id(&update.id);
-        if let Some(node_group) = &update.node_group {
-            call = call.nodegroup_name(node_group);
-        }
-        if let Some(addon) = &update.addon {
-            call = call.addon_name(addon);
-        }
-        let out = call.send().await.map_err(|e| aws("EKS", e))?;
-        Ok::<_, UpgradeError>((key.clone(), out.update().map(update_seen)))
+        Ok::<_, UpgradeError>((key.clone(), describe(eks, cluster, update).await?))
     }))
     .await?;
     Ok(seen

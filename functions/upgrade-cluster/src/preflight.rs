@@ -11,37 +11,77 @@
 //!   update the control plane ("Update existing cluster to new Kubernetes version"), and its
 //!   refusal asks for five in each subnet, the stricter reading followed here.
 //! - Health: the cluster, every node group and add-on ACTIVE with no health issue.
+//! - Room for the node groups' surge in the On-Demand vCPU quotas (`surge.rs`): a shortfall is
+//!   not a failure but a quota increase to ask for, as at install.
 
 use aws_sdk_eks::types::{Category, InsightStatusValue, InsightsFilter};
 use aws_sdk_eks::Client;
+use byoc_core::model::Install;
+use byoc_core::options::QuotaRequestMode;
+use byoc_core::quota_plan::Deficit;
 use byoc_core::upgrade::{Finding, MinorVersion};
 use futures_util::future::try_join_all;
 
 use crate::error::{aws, UpgradeError};
 use crate::observe::{self, ClusterSeen, PartSeen};
+use crate::surge;
 
 /// EKS's need for free addresses in the cluster subnets during a control plane update.
 pub const MIN_FREE_IPS: i64 = 5;
 
-pub async fn findings(
-    eks: &Client,
-    ec2: &aws_sdk_ec2::Client,
+/// The clients the preflight reads with, in the customer's account.
+pub struct Clients<'a> {
+    pub eks: &'a Client,
+    pub ec2: &'a aws_sdk_ec2::Client,
+    pub quotas: &'a aws_sdk_servicequotas::Client,
+}
+
+/// What the preflight found: every finding, and the quota increases the surge needs.
+pub struct Preflight {
+    pub findings: Vec<Finding>,
+    pub deficits: Vec<Deficit>,
+}
+
+pub async fn run(
+    clients: &Clients<'_>,
     cluster: &str,
     seen: &ClusterSeen,
     hops: &[MinorVersion],
     force: bool,
-    install_id: &str,
-) -> Result<Vec<Finding>, UpgradeError> {
-    let (insights, addons, free) = tokio::try_join!(
-        insights(eks, cluster, hops, force, install_id),
-        addon_versions(eks, seen, hops),
-        free_ips(ec2, &seen.subnet_ids),
+    install: &Install,
+) -> Result<Preflight, UpgradeError> {
+    let install_id = install.install_id.as_str();
+    let (insights, addons, free, deficits) = tokio::try_join!(
+        insights(clients.eks, cluster, hops, force, install_id),
+        addon_versions(clients.eks, seen, hops),
+        free_ips(clients.ec2, &seen.subnet_ids),
+        surge::deficits(
+            clients.ec2,
+            clients.quotas,
+            &seen.node_group_shapes,
+            install.region.as_str()
+        ),
     )?;
     let mut found = insights;
     found.extend(addons);
     found.extend(free);
     found.extend(health(seen, install_id));
-    Ok(found)
+    found.extend(deficits.iter().map(|deficit| Finding {
+        check: "vcpu_quota".into(),
+        blocking: false,
+        message: format!(
+            "the node groups' rolling update needs room for its new nodes first: {}",
+            deficit.describe()
+        ),
+        advice: match install.options.quota_requests {
+            QuotaRequestMode::Auto => "the upgrade asks AWS for the increase and goes on once it is approved".into(),
+            QuotaRequestMode::Manual => "the customer requests the increase (they are emailed the link); the upgrade goes on once it is approved".into(),
+        },
+    }));
+    Ok(Preflight {
+        findings: found,
+        deficits,
+    })
 }
 
 async fn insights(
@@ -257,6 +297,7 @@ mod tests {
                 status: "DEGRADED".into(),
                 issues: vec!["AsgInstanceLaunchFailures: no capacity".into()],
             }],
+            node_group_shapes: vec![],
             addons: vec![
                 PartSeen {
                     name: "coredns".into(),
