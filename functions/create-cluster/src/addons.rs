@@ -2,7 +2,7 @@
 
 use aws_sdk_eks::types::{Addon, AddonPodIdentityAssociations, AddonStatus, ResolveConflicts};
 use aws_sdk_eks::Client;
-use byoc_core::cluster_plan::{self, AddonCompatibility, AddonVersion};
+use byoc_core::cluster_plan::{self, AddonVersion};
 use byoc_core::controller_tags::{
     ebs_csi_configuration, EBS_CSI_ADDON, EBS_CSI_ROLE_KEY, EBS_CSI_SERVICE_ACCOUNT,
 };
@@ -41,42 +41,7 @@ async fn offered(
     addon: &str,
     kubernetes_version: &str,
 ) -> Result<Vec<AddonVersion>, CreateClusterError> {
-    let mut pages = eks
-        .describe_addon_versions()
-        .addon_name(addon)
-        .kubernetes_version(kubernetes_version)
-        .into_paginator()
-        .send();
-    let mut versions = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws("EKS", e))?;
-        for info in page
-            .addons()
-            .iter()
-            .filter(|a| a.addon_name() == Some(addon))
-        {
-            for v in info.addon_versions() {
-                let Some(version) = v.addon_version() else {
-                    continue;
-                };
-                let compatible = v
-                    .compatibilities()
-                    .iter()
-                    .filter_map(|c| {
-                        Some(AddonCompatibility {
-                            cluster_version: c.cluster_version()?.to_owned(),
-                            default: c.default_version(),
-                        })
-                    })
-                    .collect();
-                versions.push(AddonVersion {
-                    version: version.to_owned(),
-                    compatible,
-                });
-            }
-        }
-    }
-    Ok(versions)
+    Ok(byoc_core::aws::eks_versions::addon_versions(eks, addon, kubernetes_version).await?)
 }
 
 /// Each of `addons` as it is, those missing requested first: `(name, add-on, made by this

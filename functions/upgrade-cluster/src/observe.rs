@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_eks::types::{Addon, Nodegroup, Update};
 use aws_sdk_eks::Client;
-use byoc_core::cluster_plan::{AddonCompatibility, AddonVersion};
+use byoc_core::cluster_plan::AddonVersion;
 use byoc_core::upgrade::{MinorVersion, Part, UpdateRef};
 use futures_util::future::try_join_all;
 
@@ -164,13 +164,7 @@ fn node_group(nodegroup: &Nodegroup) -> PartSeen {
             .map(|h| {
                 h.issues()
                     .iter()
-                    .map(|i| {
-                        format!(
-                            "{}: {}",
-                            i.code().map_or("", |c| c.as_str()),
-                            i.message().unwrap_or_default()
-                        )
-                    })
+                    .map(|i| issue(i.code().map(|c| c.as_str()), i.message()))
                     .collect()
             })
             .unwrap_or_default(),
@@ -201,6 +195,15 @@ async fn addons(eks: &Client, cluster: &str) -> Result<Vec<PartSeen>, UpgradeErr
     .map(|found| found.into_iter().flatten().collect())
 }
 
+/// One health issue or update error as the record and the messages quote it: `code: message`.
+fn issue(code: Option<&str>, message: Option<&str>) -> String {
+    format!(
+        "{}: {}",
+        code.unwrap_or_default(),
+        message.unwrap_or_default()
+    )
+}
+
 fn addon(addon: &Addon) -> PartSeen {
     PartSeen {
         name: addon.addon_name().unwrap_or_default().to_owned(),
@@ -213,13 +216,7 @@ fn addon(addon: &Addon) -> PartSeen {
             .map(|h| {
                 h.issues()
                     .iter()
-                    .map(|i| {
-                        format!(
-                            "{}: {}",
-                            i.code().map_or("", |c| c.as_str()),
-                            i.message().unwrap_or_default()
-                        )
-                    })
+                    .map(|i| issue(i.code().map(|c| c.as_str()), i.message()))
                     .collect()
             })
             .unwrap_or_default(),
@@ -301,13 +298,7 @@ pub fn update_seen(update: &Update) -> UpdateSeen {
         errors: update
             .errors()
             .iter()
-            .map(|e| {
-                format!(
-                    "{}: {}",
-                    e.error_code().map_or("", |c| c.as_str()),
-                    e.error_message().unwrap_or_default()
-                )
-            })
+            .map(|e| issue(e.error_code().map(|c| c.as_str()), e.error_message()))
             .collect(),
         error_codes: update
             .errors()
@@ -323,39 +314,5 @@ pub async fn addon_versions(
     addon: &str,
     version: MinorVersion,
 ) -> Result<Vec<AddonVersion>, UpgradeError> {
-    let mut pages = eks
-        .describe_addon_versions()
-        .addon_name(addon)
-        .kubernetes_version(version.to_string())
-        .into_paginator()
-        .send();
-    let mut versions = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws("EKS", e))?;
-        for info in page
-            .addons()
-            .iter()
-            .filter(|a| a.addon_name() == Some(addon))
-        {
-            for v in info.addon_versions() {
-                let Some(name) = v.addon_version() else {
-                    continue;
-                };
-                versions.push(AddonVersion {
-                    version: name.to_owned(),
-                    compatible: v
-                        .compatibilities()
-                        .iter()
-                        .filter_map(|c| {
-                            Some(AddonCompatibility {
-                                cluster_version: c.cluster_version()?.to_owned(),
-                                default: c.default_version(),
-                            })
-                        })
-                        .collect(),
-                });
-            }
-        }
-    }
-    Ok(versions)
+    Ok(byoc_core::aws::eks_versions::addon_versions(eks, addon, &version.to_string()).await?)
 }

@@ -1,9 +1,10 @@
 //! The Kubernetes versions EKS offers in a region, with their support dates
 //! (DescribeClusterVersions, https://docs.aws.amazon.com/eks/latest/APIReference/API_DescribeClusterVersions.html),
-//! read into the planner's plain values. One reader for create-cluster, upgrade-cluster and the
-//! API's check of an upgrade's target.
+//! and each add-on's versions for a Kubernetes version (DescribeAddonVersions), read into the
+//! planner's plain values. One reader for create-cluster, upgrade-cluster and the API's check
+//! of an upgrade's target.
 
-use crate::cluster_plan::{OfferedVersion, Support};
+use crate::cluster_plan::{AddonCompatibility, AddonVersion, OfferedVersion, Support};
 use crate::error::Error;
 
 pub async fn offered_versions(eks: &aws_sdk_eks::Client) -> Result<Vec<OfferedVersion>, Error> {
@@ -35,4 +36,49 @@ fn day(date: &aws_sdk_eks::primitives::DateTime) -> String {
     date.fmt(aws_sdk_eks::primitives::DateTimeFormat::DateTime)
         .map(|text| text.chars().take(10).collect())
         .unwrap_or_default()
+}
+
+/// The versions of `addon` EKS offers for Kubernetes `kubernetes_version`, each with the
+/// cluster versions it runs on and whether it is EKS's default there.
+pub async fn addon_versions(
+    eks: &aws_sdk_eks::Client,
+    addon: &str,
+    kubernetes_version: &str,
+) -> Result<Vec<AddonVersion>, Error> {
+    let mut pages = eks
+        .describe_addon_versions()
+        .addon_name(addon)
+        .kubernetes_version(kubernetes_version)
+        .into_paginator()
+        .send();
+    let mut versions = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("EKS", e))?;
+        for info in page
+            .addons()
+            .iter()
+            .filter(|a| a.addon_name() == Some(addon))
+        {
+            for v in info.addon_versions() {
+                let Some(version) = v.addon_version() else {
+                    continue;
+                };
+                let compatible = v
+                    .compatibilities()
+                    .iter()
+                    .filter_map(|c| {
+                        Some(AddonCompatibility {
+                            cluster_version: c.cluster_version()?.to_owned(),
+                            default: c.default_version(),
+                        })
+                    })
+                    .collect();
+                versions.push(AddonVersion {
+                    version: version.to_owned(),
+                    compatible,
+                });
+            }
+        }
+    }
+    Ok(versions)
 }
