@@ -18,8 +18,10 @@ pub enum Attempt {
     Failed { code: String, message: String },
 }
 
-/// Error codes that mean "not yet": dependents still there or AWS is busy.
-const NOT_YET: [&str; 19] = [
+/// Error codes that mean "not yet": dependents still there or AWS is busy. EC2 answers an
+/// overloaded moment with `Unavailable` (HTTP 503, EC2 API reference, "Error codes"); taken
+/// for a refusal, it ended a removal with a leftover the next pass would have deleted.
+const NOT_YET: [&str; 20] = [
     "DependencyViolation",
     "InvalidNetworkInterface.InUse",
     "InvalidIPAddress.InUse",
@@ -36,6 +38,7 @@ const NOT_YET: [&str; 19] = [
     "TooManyRequestsException",
     "ServiceUnavailable",
     "ServiceUnavailableException",
+    "Unavailable",
     "InternalError",
     "InternalFailure",
     "ServerException",
@@ -81,6 +84,8 @@ mod tests {
             "ThrottlingException",
             "InvalidNetworkInterface.InUse",
             "ResourceInUseException",
+            "Unavailable",
+            "InternalError",
         ] {
             assert_eq!(
                 from_error(Some(code), None),
