@@ -11,11 +11,12 @@
 //! log lines.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
 use super::dynamodb_units::{Estimator, Schema, Units};
-use super::function_logs::Invocation;
+use super::function_logs::{Cursor, Invocation};
 use super::history::History;
 use super::lag::WatchCheck;
 use super::prices::{self, Price};
@@ -76,9 +77,10 @@ impl Line {
     }
 }
 
+/// A window's costs; `M` is what was modelled (the install's waits, or an upgrade's).
 #[derive(Debug, Clone)]
-pub struct Bill {
-    pub model: Model,
+pub struct Bill<M = Model> {
+    pub model: M,
     pub install_id: String,
     pub history: History,
     /// The watcher's checks of the install's waits, in order.
@@ -95,7 +97,7 @@ pub struct Bill {
     pub lines: Vec<Line>,
 }
 
-impl Bill {
+impl<M> Bill<M> {
     pub fn total_usd(&self) -> f64 {
         self.lines.iter().map(Line::usd).sum()
     }
@@ -152,133 +154,146 @@ pub async fn measure(session: &Session, model: Model) -> Result<Bill, String> {
         )
         .await?;
 
-    let mut estimator = Estimator::new(table_schemas(session).await?);
-    for (table, items) in table_items(session).await? {
-        estimator.seed(&table, items);
-    }
-    session.recorder.start().await?;
-    session.recorder.mark("bill-begin").await?;
-    let cursor = session.logs.cursor();
-    let watcher_log = session.logs.file_of("watch-install");
-    let watcher_offset = watcher_log.as_deref().map_or(0, |f| cursor.offset(f));
+    let meter = Meter::begin(session).await?;
     let started = session.start(&place.tenant_id, account, &json!({})).await?;
     session
         .email(&place.inbox, &started.install_id, "ready", INSTALL_TIMEOUT)
         .await?;
     let (status, history) = session.finished(&started.execution_arn).await?;
-    // publish-events runs on the table's stream after the last step.
-    session
-        .logs
-        .wait_quiet(
-            std::time::Duration::from_secs(3),
-            std::time::Duration::from_secs(60),
-        )
-        .await;
-    session.recorder.mark("bill-end").await?;
-    let recording = session.recorder.stop().await?;
+    // One API Gateway request: POST /installs.
+    let bill = meter
+        .finish(session, model, started.install_id, history, 1)
+        .await?;
     if status != "SUCCEEDED" {
         return Err(format!(
             "the modelled install {} ended {status}",
-            started.install_id
+            bill.install_id
         ));
     }
-    let since = session.logs.since(&cursor);
-    let calls = recording.window("bill-begin", "bill-end");
-    for call in calls.iter().filter(|c| c.caller == Caller::Vendor) {
-        estimator.add(call);
-    }
-    let count = |pred: &dyn Fn(&Call) -> bool| calls.iter().filter(|c| pred(c)).count();
-    let sns_publishes =
-        count(&|c| c.caller == Caller::Vendor && c.service == "sns" && c.action == "Publish");
-    let events: usize = calls
-        .iter()
-        .filter(|c| c.caller == Caller::Vendor && c.action == "PutEvents")
-        .map(|c| {
-            c.body
-                .as_ref()
-                .and_then(|b| b["Entries"].as_array())
-                .map_or(1, Vec::len)
-        })
-        .sum();
-    let log_bytes: u64 = since.bytes.values().sum();
-    let checks = watcher_log
-        .as_deref()
-        .map(|f| WatchCheck::read(f, watcher_offset, &started.install_id))
-        .unwrap_or_default();
-    // SQS: what the state machine and the watcher sent (recorded), and per message the
-    // ReceiveMessage and DeleteMessage of Lambda's poller (inside the emulator, so counted
-    // from the watcher's invocations: one message each here).
-    let sqs_sent =
-        count(&|c| c.caller == Caller::Vendor && c.service == "sqs" && c.action == "SendMessage");
-    let watcher_invocations = since
-        .invocations
-        .iter()
-        .filter(|i| i.function == "watch-install")
-        .count();
-    let sqs_requests = sqs_sent + 2 * watcher_invocations;
-    let mut bill = Bill {
-        checks,
-        install_id: started.install_id,
-        history,
-        invocations: since.invocations,
-        dynamodb: estimator.units.clone(),
-        sns_publishes,
-        events,
-        log_bytes,
-        vendor_calls: tally(&calls, |c| *c == Caller::Vendor),
-        customer_calls: tally(&calls, |c| *c == Caller::Customer),
-        unreadable: recording.unreadable,
-        lines: vec![],
-        model,
-    };
-    bill.lines = vec![
-        Line {
-            price: &prices::STATE_TRANSITION,
-            quantity: bill.history.transitions() as f64,
-        },
-        Line {
-            price: &prices::LAMBDA_REQUEST,
-            quantity: bill.invocations.len() as f64,
-        },
-        Line {
-            price: &prices::LAMBDA_ARM_GB_SECOND,
-            quantity: bill.gb_seconds(),
-        },
-        Line {
-            price: &prices::DYNAMODB_WRITE_UNIT,
-            quantity: bill.dynamodb.write_units,
-        },
-        Line {
-            price: &prices::DYNAMODB_READ_UNIT,
-            quantity: bill.dynamodb.read_units,
-        },
-        Line {
-            price: &prices::SNS_PUBLISH,
-            quantity: sns_publishes as f64,
-        },
-        // Each notice goes to the tenant's one email subscription.
-        Line {
-            price: &prices::SNS_EMAIL,
-            quantity: sns_publishes as f64,
-        },
-        Line {
-            price: &prices::SQS_REQUEST,
-            quantity: sqs_requests as f64,
-        },
-        Line {
-            price: &prices::EVENTBRIDGE_EVENT,
-            quantity: events as f64,
-        },
-        Line {
-            price: &prices::API_GATEWAY_REST_REQUEST,
-            quantity: 1.0,
-        },
-        Line {
-            price: &prices::LOGS_INGESTED_GB,
-            quantity: log_bytes as f64 / (1u64 << 30) as f64,
-        },
-    ];
     Ok(bill)
+}
+
+/// What one measured window costs: opened before the work is started, closed after it ended
+/// (the install's, or an upgrade's), so every bill is counted and priced the same way.
+pub struct Meter {
+    estimator: Estimator,
+    cursor: Cursor,
+    watcher_log: Option<PathBuf>,
+    watcher_offset: u64,
+}
+
+impl Meter {
+    /// Seeds the item sizes from the table and starts recording the calls made.
+    pub async fn begin(session: &Session) -> Result<Self, String> {
+        let mut estimator = Estimator::new(table_schemas(session).await?);
+        for (table, items) in table_items(session).await? {
+            estimator.seed(&table, items);
+        }
+        session.recorder.start().await?;
+        session.recorder.mark("bill-begin").await?;
+        let cursor = session.logs.cursor();
+        let watcher_log = session.logs.file_of("watch-install");
+        let watcher_offset = watcher_log.as_deref().map_or(0, |f| cursor.offset(f));
+        Ok(Self {
+            estimator,
+            cursor,
+            watcher_log,
+            watcher_offset,
+        })
+    }
+
+    /// Closes the window once `history`'s execution has ended, and prices what was used in it;
+    /// `api_requests` is how many API Gateway requests the window's work began with.
+    pub async fn finish<M>(
+        mut self,
+        session: &Session,
+        model: M,
+        install_id: String,
+        history: History,
+        api_requests: usize,
+    ) -> Result<Bill<M>, String> {
+        // publish-events runs on the table's stream after the last step.
+        session
+            .logs
+            .wait_quiet(
+                std::time::Duration::from_secs(3),
+                std::time::Duration::from_secs(60),
+            )
+            .await;
+        session.recorder.mark("bill-end").await?;
+        let recording = session.recorder.stop().await?;
+        let since = session.logs.since(&self.cursor);
+        let calls = recording.window("bill-begin", "bill-end");
+        for call in calls.iter().filter(|c| c.caller == Caller::Vendor) {
+            self.estimator.add(call);
+        }
+        let count = |pred: &dyn Fn(&Call) -> bool| calls.iter().filter(|c| pred(c)).count();
+        let sns_publishes =
+            count(&|c| c.caller == Caller::Vendor && c.service == "sns" && c.action == "Publish");
+        let events: usize = calls
+            .iter()
+            .filter(|c| c.caller == Caller::Vendor && c.action == "PutEvents")
+            .map(|c| {
+                c.body
+                    .as_ref()
+                    .and_then(|b| b["Entries"].as_array())
+                    .map_or(1, Vec::len)
+            })
+            .sum();
+        let log_bytes: u64 = since.bytes.values().sum();
+        let checks = self
+            .watcher_log
+            .as_deref()
+            .map(|f| WatchCheck::read(f, self.watcher_offset, &install_id))
+            .unwrap_or_default();
+        // SQS: what the state machine and the watcher sent (recorded), and per message the
+        // ReceiveMessage and DeleteMessage of Lambda's poller (inside the emulator, so counted
+        // from the watcher's invocations: one message each here).
+        let sqs_sent = count(&|c| {
+            c.caller == Caller::Vendor && c.service == "sqs" && c.action == "SendMessage"
+        });
+        let watcher_invocations = since
+            .invocations
+            .iter()
+            .filter(|i| i.function == "watch-install")
+            .count();
+        let sqs_requests = sqs_sent + 2 * watcher_invocations;
+        let mut bill = Bill {
+            checks,
+            install_id,
+            history,
+            invocations: since.invocations,
+            dynamodb: self.estimator.units.clone(),
+            sns_publishes,
+            events,
+            log_bytes,
+            vendor_calls: tally(&calls, |c| *c == Caller::Vendor),
+            customer_calls: tally(&calls, |c| *c == Caller::Customer),
+            unreadable: recording.unreadable,
+            lines: vec![],
+            model,
+        };
+        let api = api_requests as f64;
+        let logs_gb = log_bytes as f64 / (1u64 << 30) as f64;
+        bill.lines = [
+            (&prices::STATE_TRANSITION, bill.history.transitions() as f64),
+            (&prices::LAMBDA_REQUEST, bill.invocations.len() as f64),
+            (&prices::LAMBDA_ARM_GB_SECOND, bill.gb_seconds()),
+            (&prices::DYNAMODB_WRITE_UNIT, bill.dynamodb.write_units),
+            (&prices::DYNAMODB_READ_UNIT, bill.dynamodb.read_units),
+            (&prices::SNS_PUBLISH, sns_publishes as f64),
+            // Each notice goes to the tenant's one email subscription.
+            (&prices::SNS_EMAIL, sns_publishes as f64),
+            (&prices::SQS_REQUEST, sqs_requests as f64),
+            (&prices::EVENTBRIDGE_EVENT, events as f64),
+            (&prices::API_GATEWAY_REST_REQUEST, api),
+            (&prices::LOGS_INGESTED_GB, logs_gb),
+        ]
+        .into_iter()
+        .map(|(price, quantity)| Line { price, quantity })
+        .collect();
+        Ok(bill)
+    }
 }
 
 async fn table_schemas(session: &Session) -> Result<BTreeMap<String, Schema>, String> {

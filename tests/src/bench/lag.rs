@@ -27,7 +27,7 @@ use super::stats::{median, percentile};
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchCheck {
     pub install_id: String,
-    /// `cluster` or `quota`.
+    /// `cluster`, `quota` or `upgrade`.
     pub watch: String,
     pub check: u64,
     /// `waiting`, `done`, `failed`, `retry`, `duplicate`, `gone`.
@@ -85,6 +85,7 @@ pub struct Lag {
 }
 
 impl Lag {
+    /// The install's cluster wait (`WaitForCluster`, watch `cluster`).
     pub fn from_run(
         history: &History,
         checks: &[WatchCheck],
@@ -92,11 +93,25 @@ impl Lag {
         bench_poll_seconds: f64,
         quota_poll_seconds: f64,
     ) -> Option<Self> {
-        let cluster: Vec<&WatchCheck> = checks.iter().filter(|c| c.watch == "cluster").collect();
+        let polls = (poll_seconds, bench_poll_seconds, quota_poll_seconds);
+        Self::from_wait(history, checks, "cluster", "WaitForCluster", polls)
+    }
+
+    /// Any callback wait: the checks of `watch`, ended by the callback task `state`; `polls`
+    /// is (production P, the bench stack's P, `QuotaPollSeconds`).
+    pub fn from_wait(
+        history: &History,
+        checks: &[WatchCheck],
+        watch: &str,
+        state: &str,
+        polls: (f64, f64, f64),
+    ) -> Option<Self> {
+        let (poll_seconds, bench_poll_seconds, quota_poll_seconds) = polls;
+        let watched: Vec<&WatchCheck> = checks.iter().filter(|c| c.watch == watch).collect();
         // Consecutive checks where the first asked for the steady-state delay.
         let mut cycles = Vec::new();
         let mut overheads = Vec::new();
-        for pair in cluster.windows(2) {
+        for pair in watched.windows(2) {
             let (before, after) = (pair[0], pair[1]);
             if before.outcome == "waiting"
                 && after.check == before.check + 1
@@ -107,14 +122,14 @@ impl Lag {
             }
         }
         // The check that ended the wait, and the callback task's end in the history.
-        let done = cluster.iter().rev().find(|c| c.outcome == "done")?;
+        let done = watched.iter().rev().find(|c| c.outcome == "done")?;
         let wait_ended = history
             .states
             .iter()
             .rev()
-            .find(|s| s.name == "WaitForCluster")?
+            .find(|s| s.name == state)?
             .exited?;
-        let last_cycle_start = cluster
+        let last_cycle_start = watched
             .iter()
             .rev()
             .find(|c| c.check + 1 == done.check)
@@ -123,7 +138,7 @@ impl Lag {
         // delay) to the state machine moving on.
         let resume = match (
             last_cycle_start,
-            cluster
+            watched
                 .iter()
                 .rev()
                 .find(|c| c.check + 1 == done.check)
@@ -148,6 +163,17 @@ impl Lag {
     pub fn for_poll(&self, poll: f64) -> (f64, f64) {
         let cycle = poll + self.check_overhead;
         (cycle + self.resume, cycle / 2.0 + self.resume)
+    }
+
+    /// The model against the run: the bench stack's predicted cycle and the cycles observed.
+    pub fn cycles_text(&self) -> String {
+        format!(
+            "at the bench stack's P = {:.0} s the model predicts cycles of {:.2} s; observed median {:.2} s, longest {:.2} s",
+            self.bench_poll_seconds,
+            self.predicted_bench_cycle(),
+            self.observed_cycle_median,
+            self.observed_cycle_max
+        )
     }
 
     /// The check cycle the model predicts for the bench stack's interval.

@@ -3,6 +3,7 @@
 //! next to their targets (tests/src/bin/bench.rs runs them in order).
 
 pub mod bill;
+pub mod bill_report;
 pub mod cold_start;
 pub mod dynamodb_units;
 pub mod function_logs;
@@ -16,3 +17,5 @@ pub mod session;
 pub mod stats;
 pub mod sweep_scale;
 pub mod throughput;
+pub mod upgrade;
+pub mod upgrade_report;

@@ -6,10 +6,15 @@
 //! are kept in memory, for counting units and entries, and the recording is erased as soon as
 //! it is read.
 //!
-//! Who made a call is told by the access key in its signature: the functions sign with the
-//! vendor's key, in customer accounts with assumed-role (`ASIA…`) keys; the bench's own reads
-//! use [`OBSERVER_KEY`], and it marks the start and end of a window with calls signed by a
-//! `BENCHMARK…` key, since recorded requests carry no time.
+//! Who made a call is told by the access key in its signature and the service it calls: the
+//! functions sign with assumed-role (`ASIA…`) keys both in the vendor's account (their own
+//! execution role's session, since the local stack authorizes them as IAM would) and in
+//! customer accounts (the customer role's), and the two kinds of key look alike; but the
+//! functions call DynamoDB, SNS, SQS, EventBridge, Lambda and Step Functions only in the
+//! vendor's account, and STS AssumeRole only there (to enter the customer's), everything else
+//! only in customers'. The dummy key `test` is the vendor's too (a function without a role).
+//! The bench's own reads use [`OBSERVER_KEY`], and it marks the start and end of a window with
+//! calls signed by a `BENCHMARK…` key, since recorded requests carry no time.
 
 use std::collections::BTreeMap;
 
@@ -23,14 +28,16 @@ use crate::LocalStack;
 /// The access key of the bench's own calls (moto maps unknown keys to the vendor account).
 pub const OBSERVER_KEY: &str = "BENCHOBSERVER";
 const MARKER_PREFIX: &str = "BENCHMARK";
-/// The vendor account's key (the functions' and the API's).
+/// moto's dummy key: a function without an execution role signs with it, in the vendor's account.
 const VENDOR_KEY: &str = "test";
+/// What the functions call only in the vendor's account (see the module's comment).
+const VENDOR_SERVICES: [&str; 6] = ["dynamodb", "sns", "sqs", "events", "lambda", "states"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     /// The functions in the vendor account.
     Vendor,
-    /// The functions in a customer account (an assumed role's session).
+    /// The functions in a customer account (the customer role's session).
     Customer,
     Observer,
     Marker(String),
@@ -193,6 +200,12 @@ fn parse(line: &str) -> Option<Call> {
         VENDOR_KEY => Caller::Vendor,
         OBSERVER_KEY => Caller::Observer,
         k if k.starts_with(MARKER_PREFIX) => Caller::Marker(k[MARKER_PREFIX.len()..].to_owned()),
+        k if k.starts_with("ASIA")
+            && (VENDOR_SERVICES.contains(&service.as_str())
+                || (service == "sts" && action == "AssumeRole")) =>
+        {
+            Caller::Vendor
+        }
         k if k.starts_with("ASIA") => Caller::Customer,
         k => Caller::Other(k.to_owned()),
     };
@@ -255,6 +268,15 @@ fn rest_action(service: &str, method: &str, path: &str) -> String {
         ("eks", "GET", ["clusters", _, "access-entries", _, "access-policies"]) => {
             "ListAssociatedAccessPolicies"
         }
+        ("eks", "POST", ["clusters", _, "updates"]) => "UpdateClusterVersion",
+        ("eks", "GET", ["clusters", _, "updates"]) => "ListUpdates",
+        ("eks", "GET", ["clusters", _, "updates", _]) => "DescribeUpdate",
+        ("eks", "POST", ["clusters", _, "node-groups", _, "update-version"]) => {
+            "UpdateNodegroupVersion"
+        }
+        ("eks", "POST", ["clusters", _, "addons", _, "update"]) => "UpdateAddon",
+        ("eks", "GET", ["clusters", _, "insights"]) => "ListInsights",
+        ("eks", "GET", ["clusters", _, "insights", _]) => "DescribeInsight",
         _ => "",
     };
     if named.is_empty() {
@@ -307,6 +329,14 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(eks.action, "DescribeNodegroup");
+        let update = parse(&line(
+            json!({"Authorization": auth("ASIAXYZ", "eks")}),
+            "GET",
+            "http://h/clusters/byoc-x/updates/u-1?addonName=coredns",
+            "",
+        ))
+        .unwrap();
+        assert_eq!(update.action, "DescribeUpdate");
         let invoke = parse(&line(
             json!({"Authorization": auth("ak", "lambda")}),
             "POST",
@@ -318,6 +348,26 @@ mod tests {
             (invoke.action.as_str(), &invoke.caller),
             ("Invoke", &Caller::Other("ak".into()))
         );
+    }
+
+    #[test]
+    fn execution_role_sessions_are_the_vendors() {
+        let caller = |service: &str, target: Option<&str>, body: &str| {
+            let mut headers = json!({"Authorization": auth("ASIAEXEC", service)});
+            if let Some(target) = target {
+                headers["X-Amz-Target"] = target.into();
+            }
+            parse(&line(headers, "POST", "http://h/", body))
+                .unwrap()
+                .caller
+        };
+        let get = Some("DynamoDB_20120810.GetItem");
+        assert_eq!(caller("dynamodb", get, "{}"), Caller::Vendor);
+        assert_eq!(caller("sns", None, "Action=Publish"), Caller::Vendor);
+        assert_eq!(caller("sts", None, "Action=AssumeRole"), Caller::Vendor);
+        let decode = "Action=DecodeAuthorizationMessage";
+        assert_eq!(caller("sts", None, decode), Caller::Customer);
+        assert_eq!(caller("ec2", None, "Action=DescribeVpcs"), Caller::Customer);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! generated part of BENCHMARKS.md. infra/bench builds, starts and deploys first; see there.
 //!
 //!   bench [--runs 10] [--installs 100] [--sweep-resources 1000] [--cold-starts 20]
-//!         [--only overhead,bill,cold,sweep,throughput] [--release-dir target/release]
+//!         [--only overhead,bill,upgrade,cold,sweep,throughput] [--release-dir target/release]
 //!         [--zips-dir target/lambda] [--markdown BENCHMARKS.md]
 
 use std::path::PathBuf;
@@ -16,9 +16,9 @@ use byoc_e2e::bench::lag::{template_default, Lag};
 use byoc_e2e::bench::recording::OBSERVER_KEY;
 use byoc_e2e::bench::report::{write_markdown, Results};
 use byoc_e2e::bench::session::Session;
-use byoc_e2e::bench::{bill, overhead, sweep_scale, throughput};
+use byoc_e2e::bench::{bill, overhead, sweep_scale, throughput, upgrade};
 
-const MEASUREMENTS: [&str; 5] = ["cold", "overhead", "bill", "sweep", "throughput"];
+const MEASUREMENTS: [&str; 6] = ["cold", "overhead", "bill", "upgrade", "sweep", "throughput"];
 
 struct Args {
     runs: usize,
@@ -92,7 +92,7 @@ fn parse(raw: Vec<String>) -> Result<Args, String> {
 }
 
 fn usage() -> String {
-    "usage: bench [--runs N] [--installs N] [--sweep-resources N] [--cold-starts N] [--only overhead,bill,cold,sweep,throughput] \
+    "usage: bench [--runs N] [--installs N] [--sweep-resources N] [--cold-starts N] [--only overhead,bill,upgrade,cold,sweep,throughput] \
      [--release-dir DIR] [--zips-dir DIR] [--markdown FILE | --no-markdown]"
         .into()
 }
@@ -227,6 +227,23 @@ async fn run(args: &Args) -> Result<Results, String> {
                 results.bill = Some(b);
             }
             Err(e) => results.failures.push(("2. Per-install bill".into(), e)),
+        }
+    }
+    if wants("upgrade") {
+        eprintln!("==> 7. A modelled two-hop Kubernetes upgrade: its bill and detection lag");
+        let polls = (poll, results.bench_poll_seconds, quota_poll);
+        match upgrade::measure(&session, upgrade::Model::new(poll as u64), polls).await {
+            Ok(u) => {
+                if u.lag.is_none() {
+                    results.failures.push((
+                        "7. Detection lag of the upgrade".into(),
+                        "the upgrade's watcher made no steady-state checks to time (see its log)"
+                            .into(),
+                    ));
+                }
+                results.upgrade = Some(u);
+            }
+            Err(e) => results.failures.push(("7. Modelled upgrade".into(), e)),
         }
     }
     rss.sample(&session.logs.since(&cursor).invocations);
