@@ -30,13 +30,13 @@ from iam_policies import REPO, statements
 # Refusals the suite causes on purpose: action -> (the test, and a marker the refused request
 # carries in its resource or its context, so only that refusal is excused; None: any).
 DENY_PATHS: dict[str, tuple[str, str | None]] = {
-    "ec2:CreateNatGateway": ("tests/tests/permissions.rs: a permissions boundary leaves out NAT gateways; the preflight fails the install", None),
+    "ec2:CreateNatGateway": ("tests/tests/e2e/permissions.rs: a permissions boundary leaves out NAT gateways; the preflight fails the install", None),
     "elasticloadbalancing:DeleteLoadBalancer": (
-        "tests/tests/leftovers.rs: an in-tree Classic ELB names the cluster only in a tag key; the removal reports it as a leftover",
+        "tests/tests/e2e/leftovers.rs: an in-tree Classic ELB names the cluster only in a tag key; the removal reports it as a leftover",
         "loadbalancer/a1f0c2d3e4b5a6978899aabbccddeeff",
     ),
     "ec2:DeleteVolume": (
-        "tests/tests/leftovers.rs: a volume tagged only kubernetes.io/cluster/<cluster>, on the customer's own instance; reported as a leftover",
+        "tests/tests/e2e/leftovers.rs: a volume tagged only kubernetes.io/cluster/<cluster>, on the customer's own instance; reported as a leftover",
         '"pvc-91ab"',
     ),
 }

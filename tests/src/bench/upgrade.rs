@@ -25,7 +25,7 @@ use crate::customer_eks::eks;
 use byoc_core::watch_schedule::WatchKind;
 
 /// On this day (the emulator's EKS clock, steered per account) 1.33, 1.34 and 1.35 are all in
-/// standard support, as in tests/tests/upgrade.rs.
+/// standard support, as in tests/tests/e2e/upgrade.rs.
 pub const CALENDAR_DAY: &str = "2026-06-01T00:00:00Z";
 pub const FROM: &str = "1.33";
 pub const TO: &str = "1.35";

@@ -43,7 +43,7 @@ async fn create_tenant(stack: &LocalStack, api: &Api, prefix: &str) -> Tenant {
 }
 
 /// Two nodes of m6i.large at most: 4 vCPUs, inside a new account's default quota of 5, so
-/// these installs need no quota increase (tests/tests/install_quotas.rs covers that path).
+/// these installs need no quota increase (tests/tests/e2e/install_quotas.rs covers that path).
 async fn start_install(api: &Api, tenant: &Tenant, account: &str) -> ApiResponse {
     api.post("/installs", &json!({"tenant_id": tenant.id, "account_id": account, "region": "us-east-1", "options": {"node_desired_size": 2, "node_max_size": 2}}))
         .await

@@ -1,0 +1,27 @@
+//! The end-to-end tests, one binary: each module drives the local AWS stack as a vendor and its
+//! customer would. One binary, not one per file: each links every SDK client (about 80 MB in a
+//! debug build), so two dozen of them cost CI gigabytes of disk and minutes of linking.
+
+mod api;
+mod api_concurrency;
+mod api_hostile;
+mod cli;
+mod cluster;
+mod crash;
+mod events;
+mod install_flow;
+mod install_quotas;
+mod install_store;
+mod leftovers;
+mod network;
+mod permissions;
+mod quotas;
+mod retry;
+mod sweep;
+mod sweep_scheduled;
+mod trust_failures;
+mod uninstall;
+mod upgrade;
+mod upgrade_crash;
+mod watch_install;
+mod webhook_destinations;
