@@ -24,6 +24,23 @@ pub async fn steer_eks(stack: &LocalStack, account: &str, settings: Value) -> Re
     stack.steer("eks", account, settings).await
 }
 
+/// An account made ready for a day-2 test: its EKS version calendar pinned at `now`, and, with
+/// `vcpus`, its On-Demand Standard vCPU quota (L-1216C47A) raised to it (room for a node
+/// group's surge; a new account's 5 fits an install's two nodes only).
+pub async fn pin_calendar(
+    stack: &LocalStack,
+    account: &str,
+    now: &str,
+    vcpus: Option<u64>,
+) -> Result<(), String> {
+    steer_eks(stack, account, serde_json::json!({ "now": now })).await?;
+    if let Some(vcpus) = vcpus {
+        let applied = serde_json::json!({"applied": {"L-1216C47A": vcpus}});
+        stack.steer("service_quotas", account, applied).await?;
+    }
+    Ok(())
+}
+
 /// An install's network as the network step leaves it: one VPC, a private and a public
 /// subnet per zone.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! `POST /installs`, `GET /installs/{id}`, `GET /tenants/{tenant_id}/installs`.
 
+use byoc_core::aws::executions::{start_or_undo, Execution};
 use byoc_core::ids::{AccountId, InstallId, Region, TenantId};
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallError, InstallStatus, Outcome, Step, TimelineEvent};
@@ -8,7 +9,7 @@ use byoc_core::step_input::StepInput;
 use chrono::Utc;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::api_error::ApiError;
 use crate::Deps;
@@ -126,44 +127,29 @@ async fn carry_on(deps: &Deps, install: Install) -> Result<(StatusCode, Accepted
 /// Starts the install's state machine; a start that fails marks the install failed.
 async fn start(deps: &Deps, install: &Install) -> Result<(StatusCode, Accepted), ApiError> {
     let install_id = install.install_id.clone();
-    // Named after the install: a repeated start cannot run the install twice.
-    let input = serde_json::to_string(&StepInput {
+    let input = StepInput {
         install_id: install_id.clone(),
         tenant_id: install.tenant_id.clone(),
-    })
-    .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
-    let started = deps
-        .sfn
-        .start_execution()
-        .state_machine_arn(&deps.settings.install_state_machine_arn)
-        .name(install_id.as_str())
-        .input(input)
-        .send()
-        .await;
-    let execution_arn = match started {
-        Ok(out) => out.execution_arn,
-        Err(err) => {
-            let message = byoc_core::aws::describe_sdk_error(&err);
-            warn!(install_id = %install_id, error = %message, "could not start the install state machine");
-            let failed = Change::new(
-                Step::Request,
-                Outcome::Failed,
-                "the install state machine could not be started",
-            )
-            .status(InstallStatus::Failed)
-            .error(InstallError {
-                step: Step::Request,
-                code: "StartFailed".into(),
-                message: "the install state machine could not be started; retry the request".into(),
-            });
-            deps.store.record(&install_id, failed).await?;
-            return Err(byoc_core::Error::Aws {
-                service: "Step Functions",
-                message,
-            }
-            .into());
-        }
     };
+    let failed = Change::new(
+        Step::Request,
+        Outcome::Failed,
+        "the install state machine could not be started",
+    )
+    .status(InstallStatus::Failed)
+    .error(InstallError {
+        step: Step::Request,
+        code: "StartFailed".into(),
+        message: "the install state machine could not be started; retry the request".into(),
+    });
+    // Named after the install: a repeated start cannot run the install twice.
+    let execution = Execution {
+        state_machine_arn: &deps.settings.install_state_machine_arn,
+        name: install_id.as_str(),
+        input: &input,
+    };
+    let execution_arn =
+        start_or_undo(&deps.sfn, &deps.store, &install_id, execution, failed).await?;
     let change = Change::new(
         Step::Request,
         Outcome::Succeeded,

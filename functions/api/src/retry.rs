@@ -6,12 +6,13 @@
 //! starts with the resume point in its input. The execution is named after the failure it
 //! retries, so calling again while the retry runs answers with the same execution.
 
+use byoc_core::aws::executions::{start_or_undo, Execution};
 use byoc_core::ids::InstallId;
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallError, InstallStatus, Outcome, Step};
 use byoc_core::retry_plan::{self, ResumeInput, RetryRecord, RETRY_KEY};
 use lambda_http::http::StatusCode;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::api_error::ApiError;
 use crate::installs::Accepted;
@@ -114,8 +115,8 @@ pub async fn retry(
     Err(byoc_core::Error::Contended(install_id.clone()).into())
 }
 
-/// Starts the retry's execution. Step Functions answers a start with the same name and input
-/// as a running execution with that execution, so a repeated call joins it.
+/// Starts the retry's execution (joining it when a repeated call started it already); if Step
+/// Functions refuses, nothing runs and the install must not stay pending, holding its place.
 async fn start(
     deps: &Deps,
     install: &Install,
@@ -126,62 +127,33 @@ async fn start(
         tenant_id: install.tenant_id.clone(),
         resume_at: retry.resume_at,
     };
-    let input =
-        serde_json::to_string(&input).map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
-    let started = deps
-        .sfn
-        .start_execution()
-        .state_machine_arn(&deps.settings.install_state_machine_arn)
-        .name(&retry.execution_name)
-        .input(input)
-        .send()
-        .await;
-    let accepted = |execution_arn: String| {
-        Ok((
-            StatusCode::ACCEPTED,
-            Accepted {
-                install_id: install.install_id.clone(),
-                status: install.status,
-                execution_arn,
-            },
-        ))
+    let undo = Change::new(
+        Step::Request,
+        Outcome::Failed,
+        "the install state machine could not be started for the retry",
+    )
+    .status(InstallStatus::Failed)
+    .only_from(InstallStatus::Pending)
+    .error(InstallError {
+        step: Step::Request,
+        code: "StartFailed".into(),
+        message: "the retry could not be started; retry again".into(),
+    });
+    let execution = Execution {
+        state_machine_arn: &deps.settings.install_state_machine_arn,
+        name: &retry.execution_name,
+        input: &input,
     };
-    match started {
-        Ok(out) => accepted(out.execution_arn),
-        // It ran and ended meanwhile: that is the retry's execution.
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_execution_already_exists()) =>
-        {
-            accepted(retry.execution_arn.clone())
-        }
-        Err(err) => {
-            let message = byoc_core::aws::describe_sdk_error(&err);
-            warn!(install_id = %install.install_id, error = %message, "could not start the retry");
-            // Nothing runs: the install must not stay pending, holding its place.
-            let failed = Change::new(
-                Step::Request,
-                Outcome::Failed,
-                "the install state machine could not be started for the retry",
-            )
-            .status(InstallStatus::Failed)
-            .only_from(InstallStatus::Pending)
-            .error(InstallError {
-                step: Step::Request,
-                code: "StartFailed".into(),
-                message: "the retry could not be started; retry again".into(),
-            });
-            if let Err(err) = deps.store.record(&install.install_id, failed).await {
-                warn!(install_id = %install.install_id, error = %err, "could not record the failed retry start");
-            }
-            Err(byoc_core::Error::Aws {
-                service: "Step Functions",
-                message,
-            }
-            .into())
-        }
-    }
+    let execution_arn =
+        start_or_undo(&deps.sfn, &deps.store, &install.install_id, execution, undo).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Accepted {
+            install_id: install.install_id.clone(),
+            status: install.status,
+            execution_arn,
+        },
+    ))
 }
 
 #[cfg(test)]

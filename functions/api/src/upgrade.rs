@@ -11,14 +11,11 @@
 use aws_config::SdkConfig;
 use byoc_core::cluster_plan::OfferedVersion;
 use byoc_core::ids::{InstallId, Region};
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, InstallError, InstallStatus, Outcome, Step};
-use byoc_core::step_input::StepInput;
-use byoc_core::upgrade::{self, MinorVersion, UpgradeRecord, UpgradeState, UPGRADE_KEY};
-use chrono::Utc;
+use byoc_core::model::{Install, InstallStatus};
+use byoc_core::upgrade::{self, MinorVersion, UpgradeRecord, UpgradeState};
+use byoc_core::upgrade_start::{Launched, UpgradeLauncher, UpgradeOrder};
 use lambda_http::http::StatusCode;
 use serde::Deserialize;
-use tracing::{info, warn};
 
 use crate::api_error::ApiError;
 use crate::installs::Accepted;
@@ -133,19 +130,29 @@ pub async fn retry_failed(
     .await
 }
 
-/// The upgrade that is running: a repeated request answers with its execution.
-fn running_execution(deps: &Deps, install: &Install) -> Option<(StatusCode, Accepted)> {
-    let name = UpgradeRecord::of(install)?.execution_name?;
-    let arn =
-        byoc_core::retry_plan::execution_arn(&deps.settings.upgrade_state_machine_arn, &name)?;
-    Some((
+fn launcher(deps: &Deps) -> UpgradeLauncher<'_> {
+    UpgradeLauncher {
+        store: &deps.store,
+        sfn: &deps.sfn,
+        state_machine_arn: &deps.settings.upgrade_state_machine_arn,
+    }
+}
+
+fn accepted(install_id: &InstallId, execution_arn: String) -> (StatusCode, Accepted) {
+    (
         StatusCode::ACCEPTED,
         Accepted {
-            install_id: install.install_id.clone(),
+            install_id: install_id.clone(),
             status: InstallStatus::Upgrading,
-            execution_arn: arn,
+            execution_arn,
         },
-    ))
+    )
+}
+
+/// The upgrade that is running: a repeated request answers with its execution.
+fn running_execution(deps: &Deps, install: &Install) -> Option<(StatusCode, Accepted)> {
+    let arn = launcher(deps).running(install)?;
+    Some(accepted(&install.install_id, arn))
 }
 
 async fn start(
@@ -156,79 +163,20 @@ async fn start(
     attempt: u32,
     message: String,
 ) -> Result<(StatusCode, Accepted), ApiError> {
-    let install_id = install.install_id.clone();
-    let mut record = UpgradeRecord::requested(requested, force, Utc::now(), attempt);
-    let name = upgrade::execution_name(&install, install.version);
-    record.execution_name = Some(name.clone());
-    // A `request` entry, as every operation on an install starts (the CLI's timeline splits
-    // operations there).
-    let requested_change = Change::new(Step::Request, Outcome::Succeeded, message)
-        .status(InstallStatus::Upgrading)
-        .only_from(InstallStatus::Ready)
-        .data(UPGRADE_KEY, record.to_value());
-    let upgrading = match deps.store.record(&install_id, requested_change).await {
-        Ok(upgrading) => upgrading,
-        // Another request moved it first: answer as that one did.
-        Err(byoc_core::Error::InvalidTransition { .. }) => {
-            let now = deps.store.get_install(&install_id).await?;
-            return running_execution(deps, &now).ok_or_else(|| {
-                conflict(format!("install \"{install_id}\" changed while the upgrade was requested; GET /installs/{install_id} shows it"))
-            });
-        }
-        Err(err) => return Err(err.into()),
+    let order = UpgradeOrder {
+        requested,
+        force,
+        attempt,
+        message,
     };
-    let input = serde_json::to_string(&StepInput {
-        install_id: install_id.clone(),
-        tenant_id: upgrading.tenant_id.clone(),
-    })
-    .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
-    let started = deps
-        .sfn
-        .start_execution()
-        .state_machine_arn(&deps.settings.upgrade_state_machine_arn)
-        .name(&name)
-        .input(input)
-        .send()
-        .await;
-    match started {
-        Ok(out) => {
-            info!(install_id = %install_id, execution = %name, "upgrade started");
-            Ok((
-                StatusCode::ACCEPTED,
-                Accepted {
-                    install_id,
-                    status: InstallStatus::Upgrading,
-                    execution_arn: out.execution_arn,
-                },
-            ))
+    let id = &install.install_id;
+    match launcher(deps).start(&install, order).await? {
+        Launched::Started { execution_arn } | Launched::Running { execution_arn } => {
+            Ok(accepted(id, execution_arn))
         }
-        Err(err) => {
-            let message = byoc_core::aws::describe_sdk_error(&err);
-            warn!(install_id = %install_id, error = %message, "could not start the upgrade");
-            // Nothing runs: the install is ready as it was.
-            record.state = UpgradeState::Failed;
-            let back = Change::new(
-                Step::UpgradeCluster,
-                Outcome::Failed,
-                "the upgrade state machine could not be started",
-            )
-            .status(InstallStatus::Ready)
-            .only_from(InstallStatus::Upgrading)
-            .data(UPGRADE_KEY, record.to_value())
-            .error(InstallError {
-                step: Step::UpgradeCluster,
-                code: "StartFailed".into(),
-                message: "the upgrade could not be started; ask again".into(),
-            });
-            if let Err(err) = deps.store.record(&install_id, back).await {
-                warn!(install_id = %install_id, error = %err, "could not record the failed upgrade start");
-            }
-            Err(byoc_core::Error::Aws {
-                service: "Step Functions",
-                message,
-            }
-            .into())
-        }
+        Launched::Changed => Err(conflict(format!(
+            "install \"{id}\" changed while the upgrade was requested; GET /installs/{id} shows it"
+        ))),
     }
 }
 
@@ -248,6 +196,7 @@ async fn offered_versions(
 mod tests {
     use super::*;
     use byoc_core::ids::{AccountId, TenantId};
+    use chrono::Utc;
 
     fn install(status: InstallStatus) -> Install {
         let (mut install, _) = Install::requested(

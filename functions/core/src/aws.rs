@@ -3,6 +3,7 @@
 //! to the local stack.
 
 pub mod eks_versions;
+pub mod executions;
 mod lazy_https;
 pub mod vcpu_quota;
 

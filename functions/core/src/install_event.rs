@@ -47,10 +47,15 @@ pub enum DetailType {
     /// `ready` again, at the version it reached, and its `last_error` says what to do.
     #[serde(rename = "Upgrade Failed")]
     UpgradeFailed,
+    /// The install's Kubernetes version nears the end of standard support (60, 30 and 7 days
+    /// before) or has reached it; the customer was emailed. The message says when, and
+    /// whether an automatic upgrade starts.
+    #[serde(rename = "Version Support Ending")]
+    VersionSupportEnding,
 }
 
 impl DetailType {
-    pub const ALL: [DetailType; 12] = [
+    pub const ALL: [DetailType; 13] = [
         DetailType::InstallStarted,
         DetailType::StepStarted,
         DetailType::StepProgress,
@@ -63,6 +68,7 @@ impl DetailType {
         DetailType::UpgradeStarted,
         DetailType::UpgradeSucceeded,
         DetailType::UpgradeFailed,
+        DetailType::VersionSupportEnding,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +85,7 @@ impl DetailType {
             DetailType::UpgradeStarted => "Upgrade Started",
             DetailType::UpgradeSucceeded => "Upgrade Succeeded",
             DetailType::UpgradeFailed => "Upgrade Failed",
+            DetailType::VersionSupportEnding => "Version Support Ending",
         }
     }
 
@@ -104,6 +111,7 @@ impl DetailType {
             | None => {}
         }
         match (event.step, event.outcome) {
+            (Step::VersionCheck, _) => DetailType::VersionSupportEnding,
             // The customer's access stack is not there yet, or does not let us in.
             (Step::ValidateTrust, Outcome::Waiting | Outcome::Failed) => DetailType::ActionNeeded,
             // Quota increases are waiting on AWS (or, in manual mode, on the customer).
@@ -276,6 +284,10 @@ mod tests {
         );
         assert_eq!(kind(Step::UpgradeCluster, O::Started, None), "Step Started");
         assert_eq!(
+            kind(Step::VersionCheck, O::Waiting, None),
+            "Version Support Ending"
+        );
+        assert_eq!(
             kind(Step::Notify, O::Succeeded, Some(S::Ready)),
             "Install Ready",
             "the install's own ready entry"
@@ -294,6 +306,7 @@ mod tests {
             Step::SweepDangling,
             Step::Notify,
             Step::UpgradeCluster,
+            Step::VersionCheck,
         ];
         let outcomes = [O::Started, O::Progress, O::Waiting, O::Succeeded, O::Failed];
         let statuses = [

@@ -38,6 +38,9 @@ pub mod trust_check;
 pub mod trust_policy;
 pub mod upgrade;
 pub mod upgrade_email;
+pub mod upgrade_start;
+pub mod version_check;
+pub mod version_email;
 pub mod watch_schedule;
 pub mod webhook;
 

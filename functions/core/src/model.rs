@@ -102,6 +102,9 @@ pub enum Step {
     /// A Kubernetes version upgrade of a ready install (preflight, then one minor version
     /// at a time: control plane, node groups, add-ons).
     UpgradeCluster,
+    /// The scheduled version check: the install's Kubernetes version nears (or has reached)
+    /// the end of standard support; it may start an upgrade (`auto_upgrade`).
+    VersionCheck,
 }
 
 impl Step {
@@ -116,6 +119,7 @@ impl Step {
             Step::SweepDangling => "sweep-dangling",
             Step::Notify => "notify",
             Step::UpgradeCluster => "upgrade-cluster",
+            Step::VersionCheck => "version-check",
         }
     }
 
@@ -131,6 +135,7 @@ impl Step {
             Step::SweepDangling => "removing what the install created",
             Step::Notify => "sending the notification",
             Step::UpgradeCluster => "upgrading the cluster's Kubernetes version",
+            Step::VersionCheck => "checking the cluster's Kubernetes version support",
         }
     }
 }

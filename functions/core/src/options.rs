@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cidr::Ipv4Cidr;
 use crate::ids::InvalidInput;
+use crate::version_check::MaintenanceWindow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -76,6 +77,11 @@ pub struct InstallOptions {
     /// Keep what a failed install made, for inspection, instead of rolling it back. It keeps
     /// costing the customer until the install is removed.
     pub keep_failed_resources: bool,
+    /// Let the installer upgrade the cluster on its own, inside `maintenance_window`, once its
+    /// Kubernetes version nears the end of standard support (the scheduled version check).
+    pub auto_upgrade: bool,
+    /// When the installer may upgrade on its own; required with `auto_upgrade`.
+    pub maintenance_window: Option<MaintenanceWindow>,
 }
 
 impl Default for InstallOptions {
@@ -95,6 +101,8 @@ impl Default for InstallOptions {
             support_type: SupportType::Standard,
             quota_requests: QuotaRequestMode::Auto,
             keep_failed_resources: false,
+            auto_upgrade: false,
+            maintenance_window: None,
         }
     }
 }
@@ -186,6 +194,16 @@ impl InstallOptions {
                 ));
             }
         }
+        if let Some(window) = &self.maintenance_window {
+            window.validate(&field("maintenance_window"))?;
+        }
+        if self.auto_upgrade && self.maintenance_window.is_none() {
+            return Err(InvalidInput::new(
+                field("maintenance_window"),
+                "\"auto_upgrade\" needs a \"maintenance_window\" in which the installer may upgrade, e.g. \
+                 {\"weekday\": \"sunday\", \"start_hour_utc\": 2, \"duration_hours\": 4}",
+            ));
+        }
         Ok(())
     }
 }
@@ -230,6 +248,22 @@ mod tests {
         assert!(
             serde_json::from_str::<InstallOptions>(r#"{"added_later":true}"#).is_err(),
             "the API stays strict"
+        );
+    }
+
+    #[test]
+    fn auto_upgrade_needs_a_window_and_the_window_names_its_bad_field() {
+        let err = with(r#"{"auto_upgrade":true}"#).unwrap_err();
+        assert!(err.contains("options.maintenance_window"), "{err}");
+        let err = with(r#"{"auto_upgrade":true,"maintenance_window":{"weekday":"sunday","start_hour_utc":2,"duration_hours":30}}"#).unwrap_err();
+        assert!(
+            err.contains("options.maintenance_window.duration_hours"),
+            "{err}"
+        );
+        let ok = with(r#"{"auto_upgrade":true,"maintenance_window":{"weekday":"sunday","start_hour_utc":2,"duration_hours":4}}"#).unwrap();
+        assert_eq!(
+            ok.maintenance_window.unwrap().to_string(),
+            "Sundays 02:00 UTC for 4 hours"
         );
     }
 

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ids::InstallId;
@@ -25,6 +25,32 @@ pub struct ScheduledEvent {
     /// When the schedule fired.
     #[serde(default)]
     pub time: Option<String>,
+    /// A schedule rule sends `{}`. An operator invoking a job by hand may name installs here
+    /// (`{"install_ids": [...]}`): the run then checks those only.
+    #[serde(default)]
+    pub detail: Option<ScheduledDetail>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ScheduledDetail {
+    #[serde(default)]
+    pub install_ids: Vec<InstallId>,
+}
+
+impl ScheduledEvent {
+    /// When the schedule fired (the moment a run judges dates by); now when the event does
+    /// not say or says it unreadably.
+    pub fn fired_at(&self) -> chrono::DateTime<Utc> {
+        self.time
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(Utc::now)
+    }
+
+    /// The installs an operator named, if any.
+    pub fn named_installs(&self) -> &[InstallId] {
+        self.detail.as_ref().map_or(&[], |d| &d.install_ids)
+    }
 }
 
 impl ScheduledEvent {
@@ -48,6 +74,34 @@ impl ScheduledEvent {
             ));
         }
         Ok(Some(event))
+    }
+}
+
+/// What one scheduled run did, install by install (ids and results only).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduledReport<C> {
+    pub checked: Vec<C>,
+    /// The run stopped at its bounds; the next one carries on where it stopped.
+    pub more: bool,
+    /// Another run was under way, so this one checked nothing.
+    pub busy: bool,
+}
+
+impl<C> ScheduledReport<C> {
+    /// From what `ScheduledRun::walk_alone` (or `alone`) returned.
+    pub fn of(walked: Option<(Vec<C>, bool)>) -> Self {
+        match walked {
+            Some((checked, more)) => Self {
+                checked,
+                more,
+                busy: false,
+            },
+            None => Self {
+                checked: vec![],
+                more: false,
+                busy: true,
+            },
+        }
     }
 }
 
@@ -164,6 +218,19 @@ impl ScheduledRun<'_> {
         F: FnMut(Install) -> Fut,
         Fut: Future<Output = C>,
     {
+        self.alone(store, || self.walk(store, wanted, check)).await
+    }
+
+    /// Runs `work` holding the job's lease (see `walk_alone`); `None`, having done nothing,
+    /// while another run holds it.
+    pub async fn alone<T, Fut>(
+        &self,
+        store: &InstallStore,
+        work: impl FnOnce() -> Fut,
+    ) -> Result<Option<T>>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
         let holder = crate::ids::random_hex::<8>()?;
         let now = Utc::now();
         let left =
@@ -180,12 +247,12 @@ impl ScheduledRun<'_> {
         {
             return Ok(None);
         }
-        let walked = self.walk(store, wanted, check).await;
+        let done = work().await;
         if let Err(err) = store.release_schedule(self.job, &holder).await {
             // It expires at the deadline anyway.
             tracing::warn!(error = %err, job = self.job, "could not release the schedule lease");
         }
-        walked.map(Some)
+        done.map(Some)
     }
 
     /// Runs `check` on each listed install that is `wanted`, until the bounds; the results in

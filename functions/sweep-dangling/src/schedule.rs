@@ -39,12 +39,7 @@ pub const STATUSES: [InstallStatus; 2] = [InstallStatus::Failed, InstallStatus::
 const PAGE: i32 = 25;
 
 /// What one scheduled run did, install by install (ids and counts only).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ScheduledReport {
-    pub checked: Vec<Checked>,
-    /// The run stopped at its bounds; the next one carries on where it stopped.
-    pub more: bool,
-}
+pub type ScheduledReport = byoc_core::schedule::ScheduledReport<Checked>;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Checked {
@@ -143,6 +138,7 @@ pub async fn run(
         info!(
             checked = report.checked.len(),
             more = report.more,
+            busy = report.busy,
             "scheduled sweep finished"
         );
         Ok(report)
@@ -159,12 +155,13 @@ async fn walk(deps: &Deps, deadline: Instant) -> Result<ScheduledReport, SweepEr
         settings: &deps.schedule,
         deadline,
     };
-    let (checked, more) = run
-        .walk(&deps.store, built_something, |install| async move {
+    // Alone: two runs at once would both find, delete and announce the same leftovers.
+    let walked = run
+        .walk_alone(&deps.store, built_something, |install| async move {
             check(deps, &install).await
         })
         .await?;
-    Ok(ScheduledReport { checked, more })
+    Ok(ScheduledReport::of(walked))
 }
 
 /// One install: its pass, its findings recorded. Never fails the run.
@@ -186,8 +183,25 @@ async fn check(deps: &Deps, listed: &Install) -> Checked {
                     Ok(Some(findings)) => (session.install, findings),
                     Ok(None) => return Checked::new(&session.install, CheckResult::Skipped),
                     Err(err) => {
+                        // A pass that failed may have lost its access on the way (the customer
+                        // deleted the access stack after the role was assumed: the session's
+                        // calls are then denied). Assuming the role again tells the two apart,
+                        // so a lost access is reported as lost, not as a passing failure.
+                        let access = match customer_session::open(
+                            &deps.store,
+                            &deps.base,
+                            &deps.access,
+                            &input,
+                        )
+                        .await
+                        {
+                            Err(lost @ Error::AccessLost { .. }) => Access::Lost {
+                                message: lost.to_string(),
+                            },
+                            _ => failed(&err),
+                        };
                         let findings = Findings::unreachable(
-                            failed(&err),
+                            access,
                             session.install.status,
                             action_for(&session.install),
                             now,
@@ -271,18 +285,21 @@ async fn record(deps: &Deps, install: &Install, findings: &Findings) -> Result<(
     let previous = Findings::recorded(&install.step_data);
     let had_leftovers = !byoc_core::leftover::recorded(install).is_empty();
     let value = serde_json::to_value(findings).map_err(|e| Error::Corrupt(e.to_string()))?;
-    // Quietly first: the event below is then written on top of these findings.
-    deps.store
-        .set_step_data_quietly(&install.install_id, FINDINGS_KEY, &value)
-        .await?;
-    if findings.worth_an_event(previous.as_ref(), had_leftovers) {
-        let change = Change::new(
-            Step::SweepDangling,
-            findings.outcome(),
-            findings.message(install.account_id.as_str()),
-        );
-        deps.store.record(&install.install_id, change).await?;
+    if !findings.worth_an_event(previous.as_ref(), had_leftovers) {
+        deps.store
+            .set_step_data_quietly(&install.install_id, FINDINGS_KEY, &value)
+            .await?;
+        return Ok(());
     }
+    // The findings and their event in one write: a reader never sees new findings without
+    // the event that announces them.
+    let change = Change::new(
+        Step::SweepDangling,
+        findings.outcome(),
+        findings.message(install.account_id.as_str()),
+    )
+    .data(FINDINGS_KEY, value);
+    deps.store.record(&install.install_id, change).await?;
     Ok(())
 }
 

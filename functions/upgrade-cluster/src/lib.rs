@@ -14,6 +14,7 @@ mod error;
 mod next;
 mod observe;
 mod preflight;
+pub mod scheduled;
 mod surge;
 mod versions;
 
@@ -27,6 +28,7 @@ use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallStatus, Outcome, Step};
 use byoc_core::quota_plan::QUOTA_CHECK_KEY;
+use byoc_core::schedule::ScheduledEvent;
 use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
 use byoc_core::tags::cluster_name;
@@ -47,6 +49,55 @@ pub struct Deps {
     pub access: CustomerAccess,
     /// Crash points for the crash-safety tests (none outside them).
     pub fault: Fault,
+    /// The scheduled version check's clients and settings.
+    pub schedule: scheduled::ScheduleDeps,
+}
+
+/// What invokes upgrade-cluster: the upgrade state machine with an install's ids and an
+/// action, or an EventBridge schedule with a Scheduled Event (the version check). Told apart
+/// by shape; anything else is refused with what was expected.
+#[derive(Debug, Clone)]
+pub enum UpgradeEvent {
+    Step(UpgradeInput),
+    Scheduled(ScheduledEvent),
+}
+
+impl<'de> Deserialize<'de> for UpgradeEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let value = serde_json::Value::deserialize(deserializer)?;
+        match ScheduledEvent::recognise(
+            &value,
+            "upgrade-cluster runs for an install ({install_id, tenant_id, action})",
+        )
+        .map_err(D::Error::custom)?
+        {
+            Some(event) => Ok(UpgradeEvent::Scheduled(event)),
+            None => serde_json::from_value(value)
+                .map(UpgradeEvent::Step)
+                .map_err(D::Error::custom),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum UpgradeResponse {
+    Step(UpgradeStatus),
+    Scheduled(scheduled::ScheduledReport),
+}
+
+pub async fn handle_event(
+    deps: &Deps,
+    event: UpgradeEvent,
+    deadline: std::time::Instant,
+) -> Result<UpgradeResponse, UpgradeError> {
+    match event {
+        UpgradeEvent::Step(input) => handle(deps, input).await.map(UpgradeResponse::Step),
+        UpgradeEvent::Scheduled(event) => scheduled::run(deps, &event, deadline)
+            .await
+            .map(UpgradeResponse::Scheduled),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_eks::types::{Addon, Nodegroup, Update};
+use aws_sdk_eks::types::{Addon, Cluster, Nodegroup, Update};
 use aws_sdk_eks::Client;
 use byoc_core::cluster_plan::AddonVersion;
 use byoc_core::upgrade::{MinorVersion, Part, UpdateRef};
@@ -62,7 +62,17 @@ pub struct UpdateSeen {
     pub error_codes: Vec<String>,
 }
 
-pub async fn cluster(eks: &Client, name: &str) -> Result<ClusterSeen, UpgradeError> {
+/// The cluster's Kubernetes version and `upgradePolicy.supportType`, from DescribeCluster
+/// alone (EKS's own default policy, EXTENDED, when it names none).
+pub struct VersionSeen {
+    pub version: MinorVersion,
+    pub support_type: String,
+}
+
+async fn describe_cluster(
+    eks: &Client,
+    name: &str,
+) -> Result<(Cluster, VersionSeen), UpgradeError> {
     let described = eks
         .describe_cluster()
         .name(name)
@@ -70,7 +80,7 @@ pub async fn cluster(eks: &Client, name: &str) -> Result<ClusterSeen, UpgradeErr
         .await
         .map_err(|e| aws("EKS", e))?;
     let cluster = described
-        .cluster()
+        .cluster
         .ok_or_else(|| UpgradeError::Failed(format!("EKS did not describe cluster {name}")))?;
     let version = cluster
         .version()
@@ -78,6 +88,26 @@ pub async fn cluster(eks: &Client, name: &str) -> Result<ClusterSeen, UpgradeErr
         .ok_or_else(|| {
             UpgradeError::Failed(format!("EKS reports no version for cluster {name}"))
         })?;
+    let support_type = cluster
+        .upgrade_policy()
+        .and_then(|p| p.support_type())
+        .map_or("EXTENDED", |t| t.as_str())
+        .to_owned();
+    Ok((
+        cluster,
+        VersionSeen {
+            version,
+            support_type,
+        },
+    ))
+}
+
+pub async fn version(eks: &Client, name: &str) -> Result<VersionSeen, UpgradeError> {
+    Ok(describe_cluster(eks, name).await?.1)
+}
+
+pub async fn cluster(eks: &Client, name: &str) -> Result<ClusterSeen, UpgradeError> {
+    let (cluster, seen) = describe_cluster(eks, name).await?;
     let subnet_ids = cluster
         .resources_vpc_config()
         .map(|c| c.subnet_ids().to_vec())
@@ -88,12 +118,8 @@ pub async fn cluster(eks: &Client, name: &str) -> Result<ClusterSeen, UpgradeErr
         status: cluster
             .status()
             .map_or_else(String::new, |s| s.as_str().to_owned()),
-        version,
-        support_type: cluster
-            .upgrade_policy()
-            .and_then(|p| p.support_type())
-            .map_or("EXTENDED", |t| t.as_str())
-            .to_owned(),
+        version: seen.version,
+        support_type: seen.support_type,
         subnet_ids,
         node_groups,
         node_group_shapes,

@@ -44,14 +44,8 @@ pub fn settings_from_env() -> Result<ScheduleSettings, Error> {
 }
 
 /// What one scheduled run did, install by install (ids and statuses only).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ScheduledReport {
-    pub checked: Vec<Checked>,
-    /// The run stopped at its bounds; the next one carries on where it stopped.
-    pub more: bool,
-    /// Another run was under way, so this one checked nothing.
-    pub busy: bool,
-}
+/// What one scheduled run did.
+pub type ScheduledReport = byoc_core::schedule::ScheduledReport<Checked>;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Checked {
@@ -124,10 +118,7 @@ pub async fn run(
             .await?
         else {
             info!("another scheduled trust check is under way; this one leaves it the round");
-            return Ok(ScheduledReport {
-                busy: true,
-                ..Default::default()
-            });
+            return Ok(ScheduledReport::of(None));
         };
         let bad = checked
             .iter()
@@ -137,11 +128,7 @@ pub async fn run(
             checked = checked.len(),
             bad, more, "scheduled trust check finished"
         );
-        Ok(ScheduledReport {
-            checked,
-            more,
-            busy: false,
-        })
+        Ok(ScheduledReport::of(Some((checked, more))))
     }
     .instrument(span)
     .await

@@ -72,11 +72,22 @@ def _session(response: Any) -> Any:
 
 
 def principal_of(account: str, partition: str, role_arn: str, session_policy: str | None) -> tuple[iam_eval.Principal, dict[str, str]]:
-    """The role's policies as IAM holds them now (a stack update changes them at once)."""
+    """The role's policies as IAM holds them now (a stack update changes them at once).
+
+    A session whose role was deleted since (the customer deleted the access stack) keeps
+    credentials that have not expired, but nothing left to allow: "permissions assigned to
+    temporary security credentials are evaluated each time they are used ... Once you remove all
+    permissions from the credentials, AWS requests that use them fail" (IAM User Guide,
+    id_credentials_temp_control-access_disable-perms.html). So such a session is denied like any
+    other call nothing allows, rather than failing the emulator with a 500."""
+    from moto.iam.exceptions import NotFoundException
     from moto.iam.models import iam_backends
 
     backend = iam_backends[account][partition]
-    role = backend.get_role_by_arn(role_arn)
+    try:
+        role = backend.get_role_by_arn(role_arn)
+    except NotFoundException:
+        return iam_eval.Principal((), None, ()), {}
     identity = [iam_eval.Policy(f"inline:{name}", doc) for name, doc in role.policies.items()]
     for arn, policy in role.managed_policies.items():
         identity.append(iam_eval.Policy(arn, _default_document(policy)))

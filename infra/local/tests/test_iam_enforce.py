@@ -195,3 +195,18 @@ def test_terminate_instances_is_authorized_on_the_instance_and_its_tags(stack):
         states = {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances(InstanceIds=[tagged, untagged])["Reservations"] for i in r["Instances"]}
         assert states == {tagged: "terminated", untagged: "running"}
         ec2.terminate_instances(InstanceIds=[untagged])
+
+
+def test_a_session_whose_role_was_deleted_is_refused_not_failed(stack):
+    """IAM User Guide, id_credentials_temp_control-access_disable-perms.html: a session's
+    permissions are evaluated at each use, so once its role is gone (the customer deleted the
+    access stack) the unexpired credentials allow nothing."""
+    creds = _role(stack, _allow("ec2:DescribeVpcs"), _allow("tag:GetResources"))
+    ec2 = stack.client("ec2", **creds)
+    assert "Vpcs" in ec2.describe_vpcs()
+    iam = stack.client("iam", account=CUSTOMER_ACCOUNT)
+    name = next(r["RoleName"] for r in iam.list_roles(PathPrefix="/byoc/")["Roles"] if r["RoleName"].startswith("iam-test-") and iam.list_role_policies(RoleName=r["RoleName"])["PolicyNames"] == ["test"] and "tag:GetResources" in json.dumps(iam.get_role_policy(RoleName=r["RoleName"], PolicyName="test")["PolicyDocument"]))
+    iam.delete_role_policy(RoleName=name, PolicyName="test")
+    iam.delete_role(RoleName=name)
+    _refused(ec2.describe_vpcs)
+    _refused(lambda: stack.client("resourcegroupstaggingapi", **creds).get_resources(), code="AccessDeniedException")

@@ -23,5 +23,6 @@ mod trust_failures;
 mod uninstall;
 mod upgrade;
 mod upgrade_crash;
+mod version_check;
 mod watch_install;
 mod webhook_destinations;

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use byoc_e2e::customer_eks::{eks, steer_eks};
+use byoc_e2e::customer_eks::{eks, pin_calendar, steer_eks};
 use byoc_e2e::customer_quotas::{applied, requests, service_quotas};
 use byoc_e2e::installed::{install_with, place, Place, EXECUTION_TIMEOUT};
 use byoc_e2e::{Api, LocalStack};
@@ -36,19 +36,9 @@ async fn ready_with_vcpus(
     vcpus: Option<u64>,
 ) -> (Place, String) {
     let place = place(stack, api, prefix).await;
-    steer_eks(stack, &place.account, json!({"now": CALENDAR_DAY}))
+    pin_calendar(stack, &place.account, CALENDAR_DAY, vcpus)
         .await
         .unwrap();
-    if let Some(vcpus) = vcpus {
-        stack
-            .steer(
-                "service_quotas",
-                &place.account,
-                json!({"applied": {"L-1216C47A": vcpus}}),
-            )
-            .await
-            .unwrap();
-    }
     let (id, execution, record) =
         install_with(stack, api, &place, json!({"kubernetes_version": version})).await;
     assert_eq!(

@@ -8,7 +8,7 @@ use byoc_core::model::{InstallStatus, Outcome, Step};
 use byoc_core::store::InstallStore;
 use byoc_core::upgrade::{MinorVersion, UpgradeRecord, UPGRADE_KEY};
 use byoc_e2e::crashing::{crash, crashing_copy, run};
-use byoc_e2e::customer_eks::{eks, steer_eks};
+use byoc_e2e::customer_eks::{eks, pin_calendar, steer_eks};
 use byoc_e2e::installed::{install_with, place};
 use byoc_e2e::{Api, LocalStack};
 use serde_json::{json, Value};
@@ -21,19 +21,7 @@ async fn a_crash_after_an_update_started_resumes_it_without_a_second_update() {
     let stack = LocalStack::connect().await.unwrap();
     let api = Api::new(&stack);
     let place = place(&stack, &api, "upgcrash").await;
-    steer_eks(
-        &stack,
-        &place.account,
-        json!({"now": "2026-06-01T00:00:00Z"}),
-    )
-    .await
-    .unwrap();
-    stack
-        .steer(
-            "service_quotas",
-            &place.account,
-            json!({"applied": {"L-1216C47A": 16}}),
-        )
+    pin_calendar(&stack, &place.account, "2026-06-01T00:00:00Z", Some(16))
         .await
         .unwrap();
     let (id, execution, _) =
