@@ -195,14 +195,11 @@ fn invoke_failed(function: &str, err: &SdkError<InvokeError>) -> Checked {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_retried_errors_are_the_state_machines() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../statemachines/install.asl.json"
-        ))
-        .unwrap();
-        // Fill the `${Name}` placeholders (all numbers or ARNs) so the definition parses.
+    /// A state machine definition with its `${Name}` placeholders filled (all numbers or
+    /// ARNs) so it parses.
+    fn definition(file: &str) -> Value {
+        let path = format!("{}/../../statemachines/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
         let mut filled = String::new();
         let mut rest = text.as_str();
         while let Some(start) = rest.find("${") {
@@ -213,26 +210,42 @@ mod tests {
             rest = &rest[end + 1..];
         }
         filled.push_str(rest);
-        let asl: Value = serde_json::from_str(&filled).unwrap();
+        serde_json::from_str(&filled).unwrap()
+    }
+
+    /// Every machine whose steps a watch calls: the install's and the upgrade's (the
+    /// uninstall's steps are called by its own tasks only, and retry the same set).
+    #[test]
+    fn the_retried_errors_are_the_state_machines() {
         let mut wanted: Vec<&str> = RETRYABLE.to_vec();
         wanted.sort();
-        let mut tasks = 0;
-        for (name, state) in asl["States"].as_object().unwrap() {
-            for retry in state["Retry"].as_array().into_iter().flatten() {
-                let mut errors: Vec<&str> = retry["ErrorEquals"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect();
-                errors.sort();
-                if errors.contains(&"Transient") {
-                    assert_eq!(errors, wanted, "{name} retries another set");
-                    tasks += 1;
+        for (file, at_least) in [
+            ("install.asl.json", 5),
+            ("upgrade.asl.json", 1),
+            ("uninstall.asl.json", 1),
+        ] {
+            let asl = definition(file);
+            let mut tasks = 0;
+            for (name, state) in asl["States"].as_object().unwrap() {
+                for retry in state["Retry"].as_array().into_iter().flatten() {
+                    let mut errors: Vec<&str> = retry["ErrorEquals"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    errors.sort();
+                    if errors.contains(&"Transient") {
+                        assert_eq!(errors, wanted, "{file}: {name} retries another set");
+                        tasks += 1;
+                    }
                 }
             }
+            assert!(
+                tasks >= at_least,
+                "{file}: the step tasks' Retry blocks were found"
+            );
         }
-        assert!(tasks >= 5, "the step tasks' Retry blocks were found");
     }
 
     #[test]
