@@ -206,6 +206,10 @@ pub struct UpdateRef {
     pub node_group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addon: Option<String>,
+    /// Set once EKS reported the update `Successful`, which it stays: later checks need not
+    /// describe it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub successful: bool,
 }
 
 /// A part of the cluster an update changes.

@@ -148,6 +148,7 @@ fn reference(update: &Update, part: &Part) -> UpdateRef {
             Part::Addon(name) => Some(name.clone()),
             _ => None,
         },
+        successful: false,
     }
 }
 

@@ -299,6 +299,12 @@ async fn advance(
         }
     };
     let updates = observe::updates(&eks, &name, &record.updates).await?;
+    // Kept with the record's next write, so later checks skip them.
+    for (key, seen) in &updates {
+        if let (Some(update), "Successful") = (record.updates.get_mut(key), seen.status.as_str()) {
+            update.successful = true;
+        }
+    }
     let updates: BTreeMap<_, _> = updates
         .into_iter()
         .filter_map(|(key, seen)| Some((key.clone(), (record.updates.get(&key)?.clone(), seen))))

@@ -408,7 +408,7 @@ mod tests {
         let updates = BTreeMap::from([(
             "node-group/ng@1.34".to_owned(),
             (
-                UpdateRef { id: "u1".into(), node_group: Some("ng".into()), addon: None },
+                UpdateRef { id: "u1".into(), node_group: Some("ng".into()), addon: None, successful: false },
                 UpdateSeen {
                     status: "Failed".into(),
                     errors: vec!["PodEvictionFailure: Reached max retries while trying to evict pods from nodes in node group ng".into()],

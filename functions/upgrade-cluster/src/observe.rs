@@ -274,6 +274,7 @@ pub async fn in_progress(
             id: id.clone(),
             node_group: node_group.clone(),
             addon: addon.clone(),
+            successful: false,
         };
         let seen = describe(eks, cluster, &update).await?;
         if seen.is_some_and(|s| s.status == "InProgress") {
@@ -300,14 +301,23 @@ async fn describe(
     Ok(out.update().map(update_seen))
 }
 
-/// The updates the upgrade recorded, as EKS reports them now, by the record's key.
+/// The updates the upgrade recorded, as EKS reports them now, by the record's key (one
+/// recorded as successful is not described again).
 pub async fn updates(
     eks: &Client,
     cluster: &str,
     recorded: &BTreeMap<String, UpdateRef>,
 ) -> Result<BTreeMap<String, UpdateSeen>, UpgradeError> {
     let seen = try_join_all(recorded.iter().map(|(key, update)| async move {
-        Ok::<_, UpgradeError>((key.clone(), describe(eks, cluster, update).await?))
+        if update.successful {
+            let done = UpdateSeen {
+                status: "Successful".into(),
+                errors: vec![],
+                error_codes: vec![],
+            };
+            return Ok::<_, UpgradeError>((key.clone(), Some(done)));
+        }
+        Ok((key.clone(), describe(eks, cluster, update).await?))
     }))
     .await?;
     Ok(seen

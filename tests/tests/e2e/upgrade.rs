@@ -227,6 +227,15 @@ async fn an_install_is_upgraded_hop_by_hop_to_the_newest_version_in_standard_sup
         record["step_data"]["upgrade"]["hops"],
         json!(["1.34", "1.35"])
     );
+    // Every update is kept as successful, so the checks stopped describing it once it was.
+    let updates = record["step_data"]["upgrade"]["updates"]
+        .as_object()
+        .unwrap();
+    assert!(updates.len() >= 4, "{updates:#?}");
+    assert!(
+        updates.values().all(|u| u["successful"] == true),
+        "{updates:#?}"
+    );
 
     let now = versions(&stack, &place.account, &id).await;
     assert_eq!(
