@@ -100,7 +100,51 @@ def principal_of(account: str, partition: str, role_arn: str, session_policy: st
             boundary = iam_eval.Policy(f"boundary:{role.permissions_boundary_arn}", {"Statement": []})
     sessions = (iam_eval.Policy("session", session_policy),) if session_policy else ()
     tags = {t["Key"]: t["Value"] for t in (role.tags or {}).values()}
-    return iam_eval.Principal(tuple(identity), boundary, sessions), tags
+    # Service-linked roles are not affected by SCPs (Organizations User Guide, orgs_manage_policies_scps.html).
+    scps = () if "/aws-service-role/" in role_arn else scp_levels(account)
+    return iam_eval.Principal(tuple(identity), boundary, sessions, scps), tags
+
+
+def scp_levels(account: str) -> tuple[tuple[iam_eval.Policy, ...], ...]:
+    """The service control policies that apply to `account`, one tuple per level from the
+    organization's root down to the account: none outside an organization, for its management
+    account, or while SCPs are not enabled in the root (AWS Organizations User Guide,
+    orgs_manage_policies_scps.html and orgs_manage_policies_scps_evaluation.html). AWS keeps at
+    least one SCP attached to every root, OU and account (FullAWSAccess by default, and it
+    refuses to detach the last one); moto attaches none to the OUs and accounts it creates, so a
+    level without any is read as FullAWSAccess."""
+    from moto.organizations.models import organizations_backends
+
+    for by_partition in list(organizations_backends.values()):
+        for backend in list(by_partition.values()):
+            org = getattr(backend, "org", None)
+            if org is None or account == org.master_account_id:
+                continue
+            member = next((a for a in backend.accounts if a.id == account), None)
+            if member is None:
+                continue
+            root = next((ou for ou in backend.ou if ou.id == org.root_id), None)
+            enabled = root is not None and any(t.get("Type") == "SERVICE_CONTROL_POLICY" for t in root.policy_types)
+            if not enabled:
+                return ()
+            chain: list[Any] = [member]
+            parent = member.parent_id
+            while parent and parent != org.root_id:
+                ou = next((o for o in backend.ou if o.id == parent), None)
+                if ou is None:
+                    break
+                chain.append(ou)
+                parent = ou.parent_id
+            chain.append(root)
+            levels = []
+            for target in reversed(chain):
+                attached = [p for p in target.attached_policies if p.type == "SERVICE_CONTROL_POLICY"]
+                levels.append(tuple(iam_eval.Policy(f"scp:{p.name}", p.content) for p in attached) or (iam_eval.Policy("scp:FullAWSAccess", _FULL_ACCESS),))
+            return tuple(levels)
+    return ()
+
+
+_FULL_ACCESS = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
 
 def _default_document(policy: Any) -> str:
@@ -180,10 +224,15 @@ def _xml(text: str) -> str:
 
 
 def _why(decision: iam_eval.Decision, action: str) -> str:
+    """AWS's words for what decided (IAM User Guide, troubleshoot_access-denied.html)."""
+    by = decision.decided_by or ""
     if decision.effect == "ExplicitDeny":
-        where = "a permissions boundary" if (decision.decided_by or "").startswith("boundary:") else (
-            "a session policy" if (decision.decided_by or "").startswith("session") else "an identity-based policy")
+        where = "a permissions boundary" if by.startswith("boundary:") else (
+            "a session policy" if by.startswith("session") else (
+                "a service control policy" if by.startswith("scp:") else "an identity-based policy"))
         return f"with an explicit deny in {where}"
+    if by.startswith("scp:"):
+        return f"because no service control policy allows the {action} action"
     if (decision.decided_by or "").startswith("boundary:"):
         return f"because no permissions boundary allows the {action} action"
     if (decision.decided_by or "").startswith("session"):

@@ -16,7 +16,10 @@ policies. It follows the IAM User Guide (https://docs.aws.amazon.com/IAM/latest/
   [ACTION] reference_policies_elements_action.html; [RES] reference_policies_elements_resource.html
   [PRINC]  reference_policies_elements_principal.html; [VER] reference_policies_elements_version.html
 
-Out of scope: resource-based policies, SCPs/RCPs, cross-account access and trust policies
+Organizations service control policies ([SCP]: AWS Organizations User Guide,
+orgs_manage_policies_scps_evaluation.html) apply as [ACCT] step 3: an explicit Deny in any SCP
+denies, and every level from the root down to the account must have an SCP that allows.
+Out of scope: resource-based policies, RCPs, cross-account access and trust policies
 (moto_ext.sts_trust decides AssumeRole). The caller evaluates each resource an action touches
 separately and requires every one to be allowed.
 
@@ -62,6 +65,9 @@ class Principal:
     identity_policies: tuple[Policy, ...]  # inline + attached managed
     boundary: Policy | None = None  # permissions boundary, if set
     session_policies: tuple[Policy, ...] = ()  # if present, they limit like a boundary
+    # The SCPs that apply, one tuple per level from the organization's root down to the
+    # account ([SCP]); empty outside an organization and for the management account.
+    scp_levels: tuple[tuple[Policy, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -566,6 +572,8 @@ def _run(principal: Principal, action: str, resource: str, context: dict, trace:
         groups.append(("boundary", (principal.boundary,)))
     if principal.session_policies:
         groups.append(("session", principal.session_policies))
+    for level, scps in enumerate(principal.scp_levels):
+        groups.append((f"scp{level}", scps))
     allows: dict[str, str] = {}
     near: dict[str, str] = {}
     deny: Decision | None = None
@@ -601,6 +609,12 @@ def _run(principal: Principal, action: str, resource: str, context: dict, trace:
     def hint(group: str) -> str:
         return f" (closest: {near[group]})" if group in near else ""
 
+    for level, scps in enumerate(principal.scp_levels):  # [ACCT] step 3, [SCP]: every level
+        if f"scp{level}" not in allows:
+            names = ",".join(p.name for p in scps) or "scp:(none)"
+            return Decision(False, "ImplicitDeny", f"{names} (no Allow)",
+                            f"no service control policy at level {level} of the organization ({names}) "
+                            f"allows {action} on {resource}{hint(f'scp{level}')}")
     if "identity" not in allows:  # [ACCT] identity-based policies: no Allow -> implicit deny
         return Decision(False, "ImplicitDeny", None,
                         f"no statement allows {action} on {resource}{hint('identity')}")

@@ -16,8 +16,8 @@ from conftest import CUSTOMER_ACCOUNT, REGION, VENDOR_ACCOUNT
 INSTALL_TAGS = [{"Key": "byoc:install-id", "Value": "inst-test"}]
 
 
-def _role(stack, *statements, boundary: list[dict] | None = None) -> dict:
-    iam = stack.client("iam", account=CUSTOMER_ACCOUNT)
+def _role(stack, *statements, boundary: list[dict] | None = None, account: str = CUSTOMER_ACCOUNT) -> dict:
+    iam = stack.client("iam", account=account)
     name = f"iam-test-{uuid.uuid4().hex[:8]}"
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{VENDOR_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
     kwargs = {}
@@ -210,3 +210,42 @@ def test_a_session_whose_role_was_deleted_is_refused_not_failed(stack):
     iam.delete_role(RoleName=name)
     _refused(ec2.describe_vpcs)
     _refused(lambda: stack.client("resourcegroupstaggingapi", **creds).get_resources(), code="AccessDeniedException")
+
+
+def _member_account(stack, management: str, *scp_statements, only: bool = False) -> str:
+    """A new account in an organization (managed from `management`) with SCPs enabled, and an
+    SCP of `scp_statements` attached to it; `only`: instead of the FullAWSAccess every new
+    account gets (it stays on the root)."""
+    org = stack.client("organizations", account=management)
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    org.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    account = org.create_account(Email="member@example.com", AccountName="member")["CreateAccountStatus"]["AccountId"]
+    policy = org.create_policy(Name="guardrail", Description="test", Type="SERVICE_CONTROL_POLICY", Content=json.dumps({"Version": "2012-10-17", "Statement": list(scp_statements)}))
+    org.attach_policy(PolicyId=policy["Policy"]["PolicySummary"]["Id"], TargetId=account)
+    if only:
+        full = next(p["Id"] for p in org.list_policies_for_target(TargetId=account, Filter="SERVICE_CONTROL_POLICY")["Policies"] if p["Name"] == "FullAWSAccess")
+        org.detach_policy(PolicyId=full, TargetId=account)
+    return account
+
+
+def test_an_organizations_scp_denies_what_the_role_allows(stack):
+    """Organizations User Guide, orgs_manage_policies_scps_evaluation.html: an explicit Deny in
+    an SCP wins over the role's Allow, and AWS's message names the service control policy."""
+    account = _member_account(stack, "210987654321", _allow("*"), _allow("ec2:CreateVpc", effect="Deny"))
+    creds = _role(stack, _allow("ec2:*"), account=account)
+    ec2 = stack.client("ec2", **creds)
+    error = _refused(lambda: ec2.create_vpc(CidrBlock="10.6.0.0/16"))
+    assert "with an explicit deny in a service control policy" in error["Message"], error
+    assert "Vpcs" in ec2.describe_vpcs()
+
+
+def test_every_level_of_the_organization_must_allow(stack):
+    """An SCP that allows only EC2 reads, attached to the account, leaves writes with no Allow at
+    that level: implicitly denied although the root's FullAWSAccess and the role allow them."""
+    account = _member_account(stack, "210987654322", _allow("ec2:Describe*"), only=True)
+    creds = _role(stack, _allow("ec2:*"), account=account)
+    ec2 = stack.client("ec2", **creds)
+    error = _refused(lambda: ec2.create_vpc(CidrBlock="10.5.0.0/16"))
+    assert "because no service control policy allows the ec2:CreateVpc action" in error["Message"], error
+    assert "Vpcs" in ec2.describe_vpcs()

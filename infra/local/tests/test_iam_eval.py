@@ -671,3 +671,20 @@ def test_explain_lists_every_statement():
         ("identity", "NoPut", "no match"), ("boundary", "B", "match"),
     ]
     assert explain(p, "s3:PutObject", BUCKET_OBJ, {})["effect"] == "ExplicitDeny"
+
+
+def test_scps_deny_explicitly_and_every_level_must_allow():
+    """Organizations User Guide, orgs_manage_policies_scps_evaluation.html."""
+    role = (Policy("inline:role", doc(stmt(action="ec2:*"))),)
+    full = (Policy("scp:FullAWSAccess", doc(stmt())),)
+    guard = (Policy("scp:guardrail", doc(stmt("Deny", action="ec2:CreateVpc"))),)
+    reads = (Policy("scp:reads", doc(stmt(action="ec2:Describe*"))),)
+    denied = evaluate(Principal(role, scp_levels=(full, full + guard)), "ec2:CreateVpc", VPC, {})
+    assert (denied.allowed, denied.effect, denied.decided_by) == (False, "ExplicitDeny", "scp:guardrail#0")
+    assert evaluate(Principal(role, scp_levels=(full, full + guard)), "ec2:CreateSubnet", SUBNET, {}).allowed
+    narrow = evaluate(Principal(role, scp_levels=(full, reads)), "ec2:CreateVpc", VPC, {})
+    assert (narrow.allowed, narrow.effect) == (False, "ImplicitDeny")
+    assert narrow.decided_by == "scp:reads (no Allow)"
+    assert evaluate(Principal(role, scp_levels=(full, reads)), "ec2:DescribeVpcs", VPC, {}).allowed
+    # An SCP never grants: the role must allow too.
+    assert not evaluate(Principal(role, scp_levels=(full,)), "iam:GetRole", "*", {}).allowed
