@@ -194,6 +194,36 @@ pub fn addon_version(
         })
 }
 
+/// Where create-cluster keeps the cluster as last seen on the install (`step_data.cluster`).
+pub const CLUSTER_KEY: &str = "cluster";
+
+/// The part of create-cluster's record that other steps read and move: the Kubernetes version
+/// and its support (upgrade-cluster moves both; the version check reads them). Every other
+/// field is carried as it is, so this stays the one place these two are named.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClusterVersionRecord {
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+    #[serde(default)]
+    pub support: Option<SupportData>,
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ClusterVersionRecord {
+    /// The install's record of its cluster, when there is a readable one.
+    pub fn of(install: &crate::model::Install) -> Option<Self> {
+        install
+            .step_data
+            .get(CLUSTER_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
 /// Where the cluster's Kubernetes version stands: what EKS does at the end of standard support
 /// (the cluster's `upgradePolicy`), and when that and extended support end
 /// (DescribeClusterVersions).
@@ -265,6 +295,29 @@ pub fn nodegroup_name(cluster_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_record_moves_version_and_support_and_keeps_the_rest() {
+        let recorded = serde_json::json!({"name": "byoc-x", "ready": true, "kubernetes_version": "1.33",
+            "support": {"policy": "STANDARD", "end_of_standard_support": "2026-07-29", "end_of_extended_support": "2027-07-29"}});
+        let mut record: ClusterVersionRecord = serde_json::from_value(recorded.clone()).unwrap();
+        assert_eq!(record.to_value(), recorded);
+        record.kubernetes_version = Some("1.34".into());
+        record.support = None;
+        let moved = record.to_value();
+        assert_eq!(
+            (
+                &moved["name"],
+                &moved["ready"],
+                &moved["kubernetes_version"]
+            ),
+            (
+                &recorded["name"],
+                &recorded["ready"],
+                &serde_json::json!("1.34")
+            )
+        );
+    }
 
     fn offered(list: &[(&str, &str)]) -> Vec<OfferedVersion> {
         list.iter()

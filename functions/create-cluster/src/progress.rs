@@ -10,7 +10,8 @@ use byoc_core::model::Install;
 use crate::pod_identity::ControllerIdentity;
 use serde::{Deserialize, Serialize};
 
-pub const DATA_KEY: &str = "cluster";
+/// `byoc_core::cluster_plan::CLUSTER_KEY`: other steps read the version and support from it.
+pub const DATA_KEY: &str = byoc_core::cluster_plan::CLUSTER_KEY;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClusterData {

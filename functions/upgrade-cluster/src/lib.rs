@@ -21,6 +21,7 @@ mod versions;
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
+use byoc_core::cluster_plan::{ClusterVersionRecord, CLUSTER_KEY};
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
 use byoc_core::fault::Fault;
@@ -413,15 +414,10 @@ async fn advance(
             .data(UPGRADE_KEY, record.to_value())
             .resource("kubernetes_version", seen.version.to_string())
             .resource("kubernetes_support", support.summary());
-            if let Some(mut cluster) = install.step_data.get("cluster").cloned() {
-                if let Some(fields) = cluster.as_object_mut() {
-                    fields.insert("kubernetes_version".into(), seen.version.to_string().into());
-                    fields.insert(
-                        "support".into(),
-                        serde_json::to_value(&support).unwrap_or_default(),
-                    );
-                }
-                change = change.data("cluster", cluster);
+            if let Some(mut cluster) = ClusterVersionRecord::of(install) {
+                cluster.kubernetes_version = Some(seen.version.to_string());
+                cluster.support = Some(support);
+                change = change.data(CLUSTER_KEY, cluster.to_value());
             }
             deps.store.record_all(install, &[change]).await?;
             Ok(status(install, seen.version, target, true))

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use byoc_core::cluster_plan::Support;
+use byoc_core::cluster_plan::{ClusterVersionRecord, Support};
 use byoc_core::customer_session;
 use byoc_core::customer_topic;
 use byoc_core::install_change::Change;
@@ -100,8 +100,9 @@ fn recorded_version(install: &Install) -> Option<(MinorVersion, Option<NaiveDate
         .filter(|c| c.version == version)
         .map(|c| c.end_of_standard_support);
     let from_cluster = || {
-        install.step_data.get("cluster")?["support"]["end_of_standard_support"]
-            .as_str()?
+        ClusterVersionRecord::of(install)?
+            .support?
+            .end_of_standard_support?
             .parse()
             .ok()
     };
@@ -393,6 +394,7 @@ async fn start_upgrade(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use byoc_core::cluster_plan::CLUSTER_KEY;
     use byoc_core::ids::{AccountId, Region, TenantId};
 
     fn install(version: &str, end: &str, options: serde_json::Value) -> Install {
@@ -409,7 +411,7 @@ mod tests {
             .resources
             .insert("kubernetes_version".into(), version.into());
         install.step_data.insert(
-            "cluster".into(),
+            CLUSTER_KEY.into(),
             serde_json::json!({"support": {"policy": "STANDARD", "end_of_standard_support": end}}),
         );
         install
