@@ -51,9 +51,7 @@ impl ScheduledEvent {
     pub fn named_installs(&self) -> &[InstallId] {
         self.detail.as_ref().map_or(&[], |d| &d.install_ids)
     }
-}
 
-impl ScheduledEvent {
     /// Tells a schedule's event from a step's input by shape: `None` when `value` is not an
     /// event at all (a step's input), an error naming what was expected (`step_input`, e.g.
     /// "sweep-dangling runs for an install ({install_id, tenant_id})") when it is another event.

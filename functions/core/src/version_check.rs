@@ -208,7 +208,7 @@ pub struct Facts<'a> {
     pub previous: Option<&'a VersionCheck>,
     /// `Some` when the install opted into `auto_upgrade`.
     pub window: Option<MaintenanceWindow>,
-    /// The newest version in standard support now.
+    /// The newest version in standard support now, when newer than `version`.
     pub newest_standard: Option<MinorVersion>,
     /// The target of the last upgrade, when it failed.
     pub failed_target: Option<MinorVersion>,

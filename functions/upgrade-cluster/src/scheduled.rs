@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use byoc_core::cluster_plan::{ClusterVersionRecord, Support};
+use byoc_core::cluster_plan::ClusterVersionRecord;
 use byoc_core::customer_session;
 use byoc_core::customer_topic;
 use byoc_core::install_change::Change;
@@ -22,7 +22,7 @@ use byoc_core::model::{Install, InstallStatus, Outcome, Step};
 use byoc_core::schedule::{ScheduleSettings, ScheduledEvent, ScheduledRun};
 use byoc_core::step_input::StepInput;
 use byoc_core::tags::cluster_name;
-use byoc_core::upgrade::{MinorVersion, UpgradeRecord, UpgradeState};
+use byoc_core::upgrade::{self, MinorVersion, UpgradeRecord, UpgradeState};
 use byoc_core::upgrade_start::{Launched, UpgradeLauncher, UpgradeOrder};
 use byoc_core::version_check::{
     self, AutoUpgrade, Decision, Facts, VersionCheck, VERSION_CHECK_KEY,
@@ -247,20 +247,15 @@ async fn check_install(
     let seen = observe::version(&eks, &cluster_name(&install)).await?;
     let (version, policy) = (seen.version, seen.support_type);
     let offered = versions::offered(&eks).await?;
-    let dates = offered
-        .iter()
-        .find(|o| MinorVersion::parse(&o.version) == Some(version));
+    let dates = versions::dates(&offered, version);
     let date = |d: Option<&String>| d.and_then(|d| d.parse::<NaiveDate>().ok());
     let Some(end) = date(dates.and_then(|d| d.end_of_standard_support.as_ref())) else {
         return Err(UpgradeError::Failed(format!(
             "EKS gives no end of standard support for Kubernetes {version}"
         )));
     };
-    let newest_standard = offered
-        .iter()
-        .filter(|o| o.support == Support::Standard)
-        .filter_map(|o| MinorVersion::parse(&o.version))
-        .max();
+    // What an upgrade asked for no version goes to (none when the cluster is there already).
+    let newest_standard = upgrade::target(None, version, &offered).ok();
     let previous = VersionCheck::recorded(&install.step_data);
     let decision = version_check::decide(&facts(
         &install,

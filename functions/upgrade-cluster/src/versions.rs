@@ -16,6 +16,13 @@ pub async fn offered(eks: &Client) -> Result<Vec<OfferedVersion>, UpgradeError> 
     Ok(byoc_core::aws::eks_versions::offered_versions(eks).await?)
 }
 
+/// What EKS says of `version` (its support and dates), if it offers it.
+pub fn dates(offered: &[OfferedVersion], version: MinorVersion) -> Option<&OfferedVersion> {
+    offered
+        .iter()
+        .find(|o| MinorVersion::parse(&o.version) == Some(version))
+}
+
 /// The cluster's support policy with the dates of `version`, for the record and the emails.
 pub async fn support(
     eks: &Client,
@@ -23,9 +30,7 @@ pub async fn support(
     version: MinorVersion,
 ) -> Result<SupportData, UpgradeError> {
     let offered = offered(eks).await?;
-    let dates = offered
-        .iter()
-        .find(|o| MinorVersion::parse(&o.version) == Some(version));
+    let dates = dates(&offered, version);
     Ok(SupportData {
         policy: seen.support_type.clone(),
         end_of_standard_support: dates.and_then(|d| d.end_of_standard_support.clone()),

@@ -44,7 +44,6 @@ pub fn settings_from_env() -> Result<ScheduleSettings, Error> {
 }
 
 /// What one scheduled run did, install by install (ids and statuses only).
-/// What one scheduled run did.
 pub type ScheduledReport = byoc_core::schedule::ScheduledReport<Checked>;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

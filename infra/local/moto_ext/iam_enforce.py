@@ -109,10 +109,10 @@ def scp_levels(account: str) -> tuple[tuple[iam_eval.Policy, ...], ...]:
     """The service control policies that apply to `account`, one tuple per level from the
     organization's root down to the account: none outside an organization, for its management
     account, or while SCPs are not enabled in the root (AWS Organizations User Guide,
-    orgs_manage_policies_scps.html and orgs_manage_policies_scps_evaluation.html). AWS keeps at
-    least one SCP attached to every root, OU and account (FullAWSAccess by default, and it
-    refuses to detach the last one); moto attaches none to the OUs and accounts it creates, so a
-    level without any is read as FullAWSAccess."""
+    orgs_manage_policies_scps.html and orgs_manage_policies_scps_evaluation.html). AWS (and moto)
+    attach FullAWSAccess to every new root, OU and account, and AWS refuses to detach the last
+    SCP of one; moto does not refuse, so a level left without any allows nothing, as the
+    evaluation reads a level where no SCP allows."""
     from moto.organizations.models import organizations_backends
 
     for by_partition in list(organizations_backends.values()):
@@ -139,12 +139,9 @@ def scp_levels(account: str) -> tuple[tuple[iam_eval.Policy, ...], ...]:
             levels = []
             for target in reversed(chain):
                 attached = [p for p in target.attached_policies if p.type == "SERVICE_CONTROL_POLICY"]
-                levels.append(tuple(iam_eval.Policy(f"scp:{p.name}", p.content) for p in attached) or (iam_eval.Policy("scp:FullAWSAccess", _FULL_ACCESS),))
+                levels.append(tuple(iam_eval.Policy(f"scp:{p.name}", p.content) for p in attached))
             return tuple(levels)
     return ()
-
-
-_FULL_ACCESS = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
 
 def _default_document(policy: Any) -> str:
