@@ -243,6 +243,7 @@ def main() -> None:
     parser.add_argument("--customer-role-name", default="byoc-installer")
     parser.add_argument("--customer-stack-name", default="byoc-installer-access")
     parser.add_argument("--trust-retry", default="30,1.5,12,300", help="TrustNotReady retry: interval seconds, backoff rate, max attempts, max delay seconds")
+    parser.add_argument("--paused-retry", default="300,2,30,3600", help="AccessPaused retry (the customer paused the vendor's access): interval seconds, backoff rate, max attempts, max delay seconds")
     parser.add_argument("--poll-seconds", type=int, default=15, help="how often resources that are being created or deleted are looked at")
     parser.add_argument("--quota-poll-seconds", type=int, default=900, help="how often an install waiting for quota increases asks AWS (at most 900)")
     parser.add_argument("--watch-heartbeat-seconds", default="300,1200", help="cluster wait, quota wait: how long a wait goes without a check before its watch restarts")
@@ -283,6 +284,7 @@ def main() -> None:
     )
 
     interval, backoff, attempts, max_delay = args.trust_retry.split(",")
+    paused_interval, paused_backoff, paused_attempts, paused_max_delay = args.paused_retry.split(",")
     cluster_heartbeat, quota_heartbeat = args.watch_heartbeat_seconds.split(",")
     parameters = {
         "ArtifactsBucket": bucket,
@@ -298,6 +300,10 @@ def main() -> None:
         "TrustRetryBackoffRate": backoff,
         "TrustRetryMaxAttempts": attempts,
         "TrustRetryMaxDelaySeconds": max_delay,
+        "PausedRetryIntervalSeconds": paused_interval,
+        "PausedRetryBackoffRate": paused_backoff,
+        "PausedRetryMaxAttempts": paused_attempts,
+        "PausedRetryMaxDelaySeconds": paused_max_delay,
         "ResourcePollSeconds": args.poll_seconds,
         "QuotaPollSeconds": args.quota_poll_seconds,
         "QuotaMaxWaitSeconds": args.quota_max_wait_seconds,

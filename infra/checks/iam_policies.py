@@ -36,6 +36,17 @@ def load(path: Path) -> dict[str, Any]:
     return template
 
 
+def branches(value: Any) -> list[Any]:
+    """Every value a property can take: both sides of an Fn::If (the customer's switches
+    choose between them), none for AWS::NoValue."""
+    if isinstance(value, dict) and list(value) == ["Fn::If"]:
+        _, then, otherwise = value["Fn::If"]
+        return branches(then) + branches(otherwise)
+    if value == {"Ref": "AWS::NoValue"}:
+        return []
+    return [value]
+
+
 def statements(path: Path) -> Iterator[Statement]:
     template = load(path)
     for name, resource in template.get("Resources", {}).items():
@@ -43,9 +54,11 @@ def statements(path: Path) -> Iterator[Statement]:
         if resource["Type"] == "AWS::IAM::Role":
             for st in props.get("AssumeRolePolicyDocument", {}).get("Statement", []):
                 yield Statement(path.name, name, "trust", st)
-            for policy in props.get("Policies", []):
+            for policy in (p for value in props.get("Policies", []) for p in branches(value)):
                 for st in policy["PolicyDocument"]["Statement"]:
-                    yield Statement(path.name, name, "permissions", st)
+                    for condition in branches(st.get("Condition")) if "Condition" in st else [None]:
+                        body = {**st, "Condition": condition} if condition is not None else st
+                        yield Statement(path.name, name, "permissions", body)
         elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             for st in props["PolicyDocument"]["Statement"]:
                 yield Statement(path.name, name, "permissions", st)

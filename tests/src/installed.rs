@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::stack::CUSTOMER_TEMPLATE;
 use crate::{random_account_id, random_tenant_id, Api, Inbox, LocalStack};
 
 /// How long an install or a removal may take on the local stack.
@@ -14,11 +15,18 @@ pub struct Place {
     pub tenant_id: String,
     pub account: String,
     pub inbox: Inbox,
+    /// The tenant's External ID (for the customer's stack updates).
+    pub external_id: String,
 }
 
 /// A new tenant (id starting with `prefix`) subscribed to its emails, and its access stack
 /// created from the customer template in a fresh account.
 pub async fn place(stack: &LocalStack, api: &Api, prefix: &str) -> Place {
+    place_from(stack, api, prefix, CUSTOMER_TEMPLATE).await
+}
+
+/// As `place`, with the access stack made from `template` (e.g. `OLD_CUSTOMER_TEMPLATE`).
+pub async fn place_from(stack: &LocalStack, api: &Api, prefix: &str, template: &str) -> Place {
     let tenant_id = random_tenant_id(prefix);
     let account = random_account_id();
     let created = api
@@ -32,9 +40,11 @@ pub async fn place(stack: &LocalStack, api: &Api, prefix: &str) -> Place {
     let inbox = Inbox::for_tenant(stack, &tenant_id).await.unwrap();
     stack
         .customer(&account)
-        .create_access_stack(
+        .create_access_stack_from(
+            template,
             &stack.outputs.vendor_account_id,
             created.json["external_id"].as_str().unwrap(),
+            "",
         )
         .await
         .unwrap();
@@ -42,6 +52,7 @@ pub async fn place(stack: &LocalStack, api: &Api, prefix: &str) -> Place {
         tenant_id,
         account,
         inbox,
+        external_id: created.json["external_id"].as_str().unwrap().to_owned(),
     }
 }
 

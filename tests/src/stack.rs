@@ -195,6 +195,16 @@ impl LocalStack {
             .ok_or_else(|| format!("POST /moto-api/config answered {}", response.status()))
     }
 
+    /// Every AssumeRole the local stack answered so far, allowed or refused: the caller, the
+    /// role, the session name and the source identity (infra/local/moto_ext/sts_trust.py).
+    pub fn assume_role_log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("logs").join("assume-role.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
     /// Every function log line written so far (the local CloudWatch Logs).
     pub fn function_logs(&self) -> String {
         let dir = self.dir.join("logs").join("functions");
@@ -248,29 +258,76 @@ impl Customer {
         external_id: &str,
         boundary_arn: &str,
     ) -> Result<(), String> {
-        let template = std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cfn/customer-role.yaml"),
+        self.create_access_stack_from(
+            CUSTOMER_TEMPLATE,
+            vendor_account_id,
+            external_id,
+            boundary_arn,
         )
-        .map_err(|e| e.to_string())?;
-        let parameter = |key: &str, value: &str| {
-            Parameter::builder()
-                .parameter_key(key)
-                .parameter_value(value)
-                .build()
-        };
+        .await
+    }
+
+    /// The access stack from `template` (a path from the repository's root, e.g.
+    /// `OLD_CUSTOMER_TEMPLATE`), as its quick-create link would make it.
+    pub async fn create_access_stack_from(
+        &self,
+        template: &str,
+        vendor_account_id: &str,
+        external_id: &str,
+        boundary_arn: &str,
+    ) -> Result<(), String> {
+        let template = read_template(template)?;
         let outputs = &self.stack.outputs;
         self.cloudformation()
             .create_stack()
             .stack_name(&outputs.customer_stack_name)
             .template_body(template)
-            .parameters(parameter("VendorAccountId", vendor_account_id))
-            .parameters(parameter("ExternalId", external_id))
-            .parameters(parameter("RoleName", &outputs.customer_role_name))
-            .parameters(parameter("PermissionsBoundaryArn", boundary_arn))
+            .set_parameters(Some(access_parameters(
+                &outputs.customer_role_name,
+                vendor_account_id,
+                external_id,
+                boundary_arn,
+                &[],
+            )))
             .capabilities(Capability::CapabilityNamedIam)
             .send()
             .await
             .map_err(|e| format!("CreateStack: {e:?}"))?;
+        self.wait_for_stack(StackStatus::CreateComplete, StackStatus::CreateInProgress)
+            .await
+    }
+
+    /// Updates the access stack from the current template with the customer's `switches`
+    /// (e.g. `[("VendorAccess", "paused")]`; those not named take their defaults), as the
+    /// customer does in the console, and waits for it to complete.
+    pub async fn update_access_stack(
+        &self,
+        vendor_account_id: &str,
+        external_id: &str,
+        switches: &[(&str, &str)],
+    ) -> Result<(), String> {
+        let outputs = &self.stack.outputs;
+        self.cloudformation()
+            .update_stack()
+            .stack_name(&outputs.customer_stack_name)
+            .template_body(read_template(CUSTOMER_TEMPLATE)?)
+            .set_parameters(Some(access_parameters(
+                &outputs.customer_role_name,
+                vendor_account_id,
+                external_id,
+                "",
+                switches,
+            )))
+            .capabilities(Capability::CapabilityNamedIam)
+            .send()
+            .await
+            .map_err(|e| format!("UpdateStack: {e:?}"))?;
+        self.wait_for_stack(StackStatus::UpdateComplete, StackStatus::UpdateInProgress)
+            .await
+    }
+
+    async fn wait_for_stack(&self, done: StackStatus, going: StackStatus) -> Result<(), String> {
+        let outputs = &self.stack.outputs;
         let start = Instant::now();
         loop {
             let out = self
@@ -282,14 +339,47 @@ impl Customer {
                 .map_err(|e| format!("DescribeStacks: {e:?}"))?;
             let status = out.stacks().first().and_then(|s| s.stack_status().cloned());
             match status {
-                Some(StackStatus::CreateComplete) => return Ok(()),
-                Some(StackStatus::CreateInProgress)
-                    if start.elapsed() < Duration::from_secs(60) =>
-                {
+                Some(status) if status == done => return Ok(()),
+                Some(status) if status == going && start.elapsed() < Duration::from_secs(60) => {
                     tokio::time::sleep(Duration::from_millis(200)).await
                 }
                 other => return Err(format!("customer stack ended in {other:?}")),
             }
         }
     }
+}
+
+/// The customer template, and the last one before the customer's switches (version 6), from
+/// the repository's root.
+pub const CUSTOMER_TEMPLATE: &str = "cfn/customer-role.yaml";
+pub const OLD_CUSTOMER_TEMPLATE: &str = "tests/fixtures/customer-role-v6.yaml";
+
+fn read_template(path: &str) -> Result<String, String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path);
+    std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn access_parameters(
+    role_name: &str,
+    vendor_account_id: &str,
+    external_id: &str,
+    boundary_arn: &str,
+    switches: &[(&str, &str)],
+) -> Vec<Parameter> {
+    let parameter = |key: &str, value: &str| {
+        Parameter::builder()
+            .parameter_key(key)
+            .parameter_value(value)
+            .build()
+    };
+    let mut parameters = vec![
+        parameter("VendorAccountId", vendor_account_id),
+        parameter("ExternalId", external_id),
+        parameter("RoleName", role_name),
+        parameter("PermissionsBoundaryArn", boundary_arn),
+    ];
+    parameters.extend(switches.iter().map(|(k, v)| parameter(k, v)));
+    parameters
 }

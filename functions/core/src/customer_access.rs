@@ -8,6 +8,7 @@ use aws_credential_types::Credentials;
 use crate::error::{Error, Result};
 use crate::external_id::ExternalId;
 use crate::ids::{AccountId, Region};
+use crate::model::{Install, InstallStatus};
 
 /// The path the customer template puts the role under, so the vendor's own IAM policy can
 /// allow `sts:AssumeRole` on `arn:aws:iam::*:role/byoc/*` and nothing else.
@@ -49,14 +50,113 @@ pub enum AssumeRoleError {
     Other(#[from] Error),
 }
 
+/// What the vendor is doing in the customer's account, named on every session it opens there
+/// (its source identity and session name), so the customer's CloudTrail says which install
+/// each call was for and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Building an install (validate-trust to create-cluster, and their waits).
+    Install,
+    /// Removing what a failed install made.
+    Rollback,
+    /// Removing an install the vendor uninstalls.
+    Uninstall,
+    /// Sweeping a removed install again for leftovers.
+    Sweep,
+    /// Upgrading an install's Kubernetes version.
+    Upgrade,
+    /// A scheduled check of a ready install (its trust, its Kubernetes version).
+    Check,
+}
+
+impl Operation {
+    /// The operation an install's status means: every step knows it from the record alone.
+    pub fn of(status: InstallStatus) -> Self {
+        match status {
+            InstallStatus::Pending | InstallStatus::Running => Operation::Install,
+            InstallStatus::Ready => Operation::Check,
+            InstallStatus::Failed => Operation::Rollback,
+            InstallStatus::Removing => Operation::Uninstall,
+            InstallStatus::Removed => Operation::Sweep,
+            InstallStatus::Upgrading => Operation::Upgrade,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Install => "install",
+            Operation::Rollback => "rollback",
+            Operation::Uninstall => "uninstall",
+            Operation::Sweep => "sweep",
+            Operation::Upgrade => "upgrade",
+            Operation::Check => "check",
+        }
+    }
+}
+
+/// The source identity (and session name) of a session for `install`: `byoc.<install id>.<operation>`.
+/// STS allows only `[\w+=,.@-]`, 2 to 64 characters, in both (AssumeRole API reference), so
+/// dots separate the parts; the longest, `byoc.inst-<26>.uninstall`, is 46 characters. The
+/// customer template's trust policy requires it to start with `byoc.inst-`.
+pub fn session_identity(install: &Install) -> String {
+    format!(
+        "byoc.{}.{}",
+        install.install_id,
+        Operation::of(install.status).as_str()
+    )
+}
+
+/// A session in the customer's account.
+pub struct AssumedRole {
+    /// Acts in the customer's account and the requested region.
+    pub config: SdkConfig,
+    /// Whether the session carries its source identity. A stack made from a template before
+    /// version 7 does not allow `sts:SetSourceIdentity`; its sessions carry the session name only.
+    pub attributed: bool,
+}
+
 /// Assumes the customer role and returns an SDK config acting in the customer's account and
-/// `region`. The session is named after the install, so the customer's CloudTrail shows which
-/// install made each call.
+/// `region`. The session's source identity and name are `identity` (see `session_identity`),
+/// so the customer's CloudTrail shows which install made each call and for what. A role whose
+/// trust policy refuses the source identity (a stack older than template version 7) is
+/// assumed again without one: older stacks keep working, unattributed.
 pub async fn assume_customer_role(
     base: &SdkConfig,
     role_arn: &str,
     external_id: &ExternalId,
+    identity: &str,
+    region: &Region,
+) -> std::result::Result<AssumedRole, AssumeRoleError> {
+    match assume(
+        base,
+        role_arn,
+        external_id,
+        identity,
+        Some(identity),
+        region,
+    )
+    .await
+    {
+        Err(AssumeRoleError::Denied { .. }) => {
+            let config = assume(base, role_arn, external_id, identity, None, region).await?;
+            Ok(AssumedRole {
+                config,
+                attributed: false,
+            })
+        }
+        result => result.map(|config| AssumedRole {
+            config,
+            attributed: true,
+        }),
+    }
+}
+
+async fn assume(
+    base: &SdkConfig,
+    role_arn: &str,
+    external_id: &ExternalId,
     session_name: &str,
+    source_identity: Option<&str>,
     region: &Region,
 ) -> std::result::Result<SdkConfig, AssumeRoleError> {
     let sts = aws_sdk_sts::Client::new(base);
@@ -64,6 +164,7 @@ pub async fn assume_customer_role(
         .assume_role()
         .role_arn(role_arn)
         .role_session_name(session_name)
+        .set_source_identity(source_identity.map(str::to_owned))
         .external_id(external_id.reveal())
         .duration_seconds(900)
         .send()
@@ -102,4 +203,35 @@ pub async fn assume_customer_role(
         )
         .region(aws_config::Region::new(region.as_str().to_owned()))
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_names_an_operation_within_stss_limits() {
+        let longest = "inst-".to_owned() + &"z".repeat(26);
+        for status in [
+            InstallStatus::Pending,
+            InstallStatus::Running,
+            InstallStatus::Ready,
+            InstallStatus::Failed,
+            InstallStatus::Removing,
+            InstallStatus::Removed,
+            InstallStatus::Upgrading,
+        ] {
+            let identity = format!("byoc.{longest}.{}", Operation::of(status).as_str());
+            assert!((2..=64).contains(&identity.len()), "{identity}");
+            assert!(identity
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)));
+            assert!(
+                identity.starts_with("byoc.inst-"),
+                "the template's trust condition"
+            );
+        }
+        assert_eq!(Operation::of(InstallStatus::Removing).as_str(), "uninstall");
+        assert_eq!(Operation::of(InstallStatus::Upgrading).as_str(), "upgrade");
+    }
 }

@@ -299,6 +299,12 @@ fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
              {vendor} to retry install {}.",
             install.account_id, install.install_id
         ),
+        crate::error::ACCESS_PAUSED => format!(
+            "You paused {vendor}'s access to account {} (VendorAccess: paused on the byoc-installer access stack), \
+             and it stayed paused longer than the install waits. When you are ready, update that stack with \
+             VendorAccess set to enabled, then ask {vendor} to retry install {}.",
+            install.account_id, install.install_id
+        ),
         "QuotaDenied" | "QuotaWaitExpired" => format!(
             "Raise the quotas named above in the Service Quotas console (or open a support case), then ask \
              {vendor} to retry install {}. {vendor} can also retry with a smaller install (fewer zones, \

@@ -43,6 +43,15 @@ pub enum Error {
     #[error("could not assume {role_arn} any more: the customer's access stack was deleted or changed; ask the customer to restore it from the install link")]
     AccessLost { role_arn: String },
 
+    /// The customer paused the vendor's access on their access stack: the role can be
+    /// assumed, but it may do nothing until they enable it again. Waiting is right; retrying
+    /// at once is not.
+    #[error("the customer paused the vendor's access to account {account}: the installer waits until they resume it ({instruction})")]
+    AccessPaused {
+        account: String,
+        instruction: String,
+    },
+
     #[error("a stored item could not be read: {0}")]
     Corrupt(String),
 
@@ -53,6 +62,10 @@ pub enum Error {
     Config(String),
 }
 
+/// The error name of a step that met the vendor's access paused by the customer: the state
+/// machines and watch-install wait on it.
+pub const ACCESS_PAUSED: &str = "AccessPaused";
+
 impl Error {
     /// The Step Functions error name for a core failure. What a Retry can fix is `Transient`;
     /// the state machines route on these names, so they never change.
@@ -62,6 +75,7 @@ impl Error {
             Error::InvalidTransition { .. } => "InvalidTransition",
             Error::InstallNotFound(_) | Error::TenantNotFound(_) => "InstallNotFound",
             Error::AccessLost { .. } => "AccessLost",
+            Error::AccessPaused { .. } => ACCESS_PAUSED,
             _ => "Internal",
         }
     }

@@ -52,10 +52,17 @@ pub enum DetailType {
     /// whether an automatic upgrade starts.
     #[serde(rename = "Version Support Ending")]
     VersionSupportEnding,
+    /// The customer paused the vendor's access (`VendorAccess: paused` on their access stack):
+    /// installs, upgrades and removals in that account wait, scheduled work holds.
+    #[serde(rename = "Access Paused")]
+    AccessPaused,
+    /// The customer enabled the vendor's access again; what waited goes on.
+    #[serde(rename = "Access Resumed")]
+    AccessResumed,
 }
 
 impl DetailType {
-    pub const ALL: [DetailType; 13] = [
+    pub const ALL: [DetailType; 15] = [
         DetailType::InstallStarted,
         DetailType::StepStarted,
         DetailType::StepProgress,
@@ -69,6 +76,8 @@ impl DetailType {
         DetailType::UpgradeSucceeded,
         DetailType::UpgradeFailed,
         DetailType::VersionSupportEnding,
+        DetailType::AccessPaused,
+        DetailType::AccessResumed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +95,8 @@ impl DetailType {
             DetailType::UpgradeSucceeded => "Upgrade Succeeded",
             DetailType::UpgradeFailed => "Upgrade Failed",
             DetailType::VersionSupportEnding => "Version Support Ending",
+            DetailType::AccessPaused => "Access Paused",
+            DetailType::AccessResumed => "Access Resumed",
         }
     }
 
@@ -93,6 +104,10 @@ impl DetailType {
     /// wins over its step's outcome: the entry that makes an install ready is "Install Ready".
     pub fn of(event: &TimelineEvent) -> Self {
         match (event.status, event.step, event.outcome) {
+            (None, Step::VendorAccess, Outcome::Waiting | Outcome::Failed) => {
+                return DetailType::AccessPaused
+            }
+            (None, Step::VendorAccess, _) => return DetailType::AccessResumed,
             (Some(InstallStatus::Upgrading), _, _) => return DetailType::UpgradeStarted,
             (Some(InstallStatus::Ready), Step::UpgradeCluster, Outcome::Failed) => {
                 return DetailType::UpgradeFailed

@@ -105,6 +105,9 @@ pub enum Step {
     /// The scheduled version check: the install's Kubernetes version nears (or has reached)
     /// the end of standard support; it may start an upgrade (`auto_upgrade`).
     VersionCheck,
+    /// The customer's switch over the vendor's access (`VendorAccess` on their access
+    /// stack): paused (`waiting`) or resumed (`succeeded`).
+    VendorAccess,
 }
 
 impl Step {
@@ -120,6 +123,7 @@ impl Step {
             Step::Notify => "notify",
             Step::UpgradeCluster => "upgrade-cluster",
             Step::VersionCheck => "version-check",
+            Step::VendorAccess => "vendor-access",
         }
     }
 
@@ -136,6 +140,7 @@ impl Step {
             Step::Notify => "sending the notification",
             Step::UpgradeCluster => "upgrading the cluster's Kubernetes version",
             Step::VersionCheck => "checking the cluster's Kubernetes version support",
+            Step::VendorAccess => "your switch over the vendor's access",
         }
     }
 }

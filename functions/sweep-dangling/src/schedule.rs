@@ -69,6 +69,9 @@ pub enum CheckResult {
     Failed,
     /// No longer removed or failed when it was read (retried or being removed): not checked.
     Skipped,
+    /// The customer paused the vendor's access: held until they resume it (the install's
+    /// record says so once, "Access Paused"); nothing is recorded as a finding.
+    Paused,
 }
 
 impl Checked {
@@ -198,6 +201,9 @@ async fn check(deps: &Deps, listed: &Install) -> Checked {
                             Err(lost @ Error::AccessLost { .. }) => Access::Lost {
                                 message: lost.to_string(),
                             },
+                            Err(Error::AccessPaused { .. }) => {
+                                return Checked::new(&session.install, CheckResult::Paused)
+                            }
                             _ => failed(&err),
                         };
                         let findings = Findings::unreachable(
@@ -209,6 +215,10 @@ async fn check(deps: &Deps, listed: &Install) -> Checked {
                         (session.install, findings)
                     }
                 },
+                Err(Error::AccessPaused { .. }) => {
+                    info!("the customer paused the vendor's access; held until they resume it");
+                    return Checked::new(listed, CheckResult::Paused);
+                }
                 Err(err @ Error::AccessLost { .. }) => (
                     listed.clone(),
                     Findings::unreachable(

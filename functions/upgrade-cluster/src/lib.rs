@@ -16,6 +16,7 @@ mod observe;
 mod preflight;
 pub mod scheduled;
 mod surge;
+mod switches;
 mod versions;
 
 use std::collections::BTreeMap;
@@ -140,7 +141,7 @@ pub async fn handle(deps: &Deps, input: UpgradeInput) -> Result<UpgradeStatus, U
         };
         let session = customer_session::open(&deps.store, &deps.base, &deps.access, &step).await?;
         let result = match input.action {
-            Action::Preflight => preflight(deps, &session.install, &session.config).await,
+            Action::Preflight => preflight(deps, &session).await,
             Action::Advance => advance(deps, &session.install, &session.config).await,
         };
         match &result {
@@ -187,9 +188,9 @@ fn status(
 
 async fn preflight(
     deps: &Deps,
-    install: &Install,
-    config: &SdkConfig,
+    session: &customer_session::CustomerSession,
 ) -> Result<UpgradeStatus, UpgradeError> {
+    let (install, config) = (&session.install, &session.config);
     let mut record = upgrading(install)?;
     let eks = aws_sdk_eks::Client::new(config);
     let ec2 = aws_sdk_ec2::Client::new(config);
@@ -232,7 +233,13 @@ async fn preflight(
         quotas: &quotas,
     };
     let found = preflight::run(&clients, &name, &seen, &hops, record.force, install).await?;
-    let findings = found.findings;
+    let mut findings = switches::findings(
+        session.stack.as_ref(),
+        &deps.access,
+        install,
+        chrono::Utc::now(),
+    );
+    findings.extend(found.findings);
     record.from.get_or_insert(seen.version);
     record.target = Some(target);
     record.hops = hops.clone();

@@ -89,6 +89,8 @@ pub enum CheckResult {
     Failed,
     /// No longer ready when read again.
     Skipped,
+    /// The customer paused the vendor's access: held until they resume it.
+    Paused,
 }
 
 /// What the record says of the install's version: the version and its end of standard
@@ -218,6 +220,10 @@ async fn check(deps: &Deps, listed: &Install, now: DateTime<Utc>) -> Checked {
             }
             Err(UpgradeError::Core(Error::InvalidTransition { .. })) => {
                 checked(listed, CheckResult::Skipped)
+            }
+            Err(UpgradeError::Core(Error::AccessPaused { .. })) => {
+                info!("the customer paused the vendor's access; held until they resume it");
+                checked(listed, CheckResult::Paused)
             }
             Err(err) => {
                 warn!(error = %err, "version check did not finish; the next run tries again");

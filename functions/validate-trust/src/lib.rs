@@ -9,7 +9,11 @@ pub mod scheduled;
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudformation::types::StackStatus;
-use byoc_core::customer_access::{assume_customer_role, AssumeRoleError, CustomerAccess};
+use byoc_core::customer_access::{
+    assume_customer_role, session_identity, AssumeRoleError, CustomerAccess,
+};
+use byoc_core::customer_session;
+use byoc_core::customer_stack::{self, Described, VendorAccess};
 use byoc_core::ids::AccountId;
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallStatus, Outcome, Step};
@@ -17,6 +21,7 @@ use byoc_core::schedule::ScheduleSettings;
 use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
 use byoc_core::trust_policy;
+use byoc_core::vendor_access;
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
@@ -160,8 +165,22 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
             .await?;
     }
 
-    let customer = match enter(deps, &install, &tenant.external_id).await? {
-        Entry::Entered(config) => *config,
+    let stack = match enter(deps, &install, &tenant.external_id).await? {
+        Entry::Entered { stack } => {
+            vendor_access::note(&deps.store, install.clone(), VendorAccess::Enabled, "").await?;
+            stack
+        }
+        // The state machine waits for the customer (AccessPaused), longer than for a stack
+        // being created; the record says so once ("Access Paused").
+        Entry::Paused => {
+            let instruction = customer_session::resume_instruction(&deps.access);
+            vendor_access::note(&deps.store, install.clone(), VendorAccess::Paused, &instruction).await?;
+            return Err(byoc_core::Error::AccessPaused {
+                account: install.account_id.to_string(),
+                instruction,
+            }
+            .into());
+        }
         Entry::Denied { role_arn } => {
             return Err(ValidateTrustError::NotReady(format!(
                 "could not assume role {role_arn} with this tenant's External ID: the customer's CloudFormation stack \
@@ -173,7 +192,8 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
         Entry::Unsafe(message) => return Err(ValidateTrustError::Invalid(message)),
     };
     let role_arn = deps.access.role_arn(&install.account_id);
-    let outputs = read_stack_outputs(deps, &customer).await?;
+    let stack = complete(deps, stack)?;
+    let outputs = &stack.outputs;
     let mut change = Change::new(
         Step::ValidateTrust,
         Outcome::Succeeded,
@@ -196,6 +216,9 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
             change = change.resource(resource, value.clone());
         }
     }
+    if let Some(version) = stack.settings().template_version {
+        change = change.resource("customer_stack_version", version.to_string());
+    }
     deps.store
         .record(
             &install.install_id,
@@ -207,8 +230,11 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
 
 /// What assuming the install's customer role and reading its trust policy found.
 pub(crate) enum Entry {
-    /// In, through a role that trusts only the vendor and requires the External ID.
-    Entered(Box<SdkConfig>),
+    /// In, through a role that trusts only the vendor and requires the External ID; the
+    /// customer stack as it is (None: not there, or not readable yet).
+    Entered { stack: Option<Described> },
+    /// In, but the customer paused the vendor's access on their stack.
+    Paused,
     /// AWS refused: the role is missing, or does not trust the vendor with this External ID
     /// (AWS does not say which).
     Denied { role_arn: String },
@@ -228,12 +254,12 @@ pub(crate) async fn enter(
         &deps.base,
         &role_arn,
         external_id,
-        &format!("byoc-{}", install.install_id),
+        &session_identity(install),
         &install.region,
     )
     .await
     {
-        Ok(config) => config,
+        Ok(assumed) => assumed.config,
         Err(AssumeRoleError::Denied { role_arn }) => return Ok(Entry::Denied { role_arn }),
         Err(AssumeRoleError::Other(err)) => return Err(err.into()),
     };
@@ -272,65 +298,32 @@ pub(crate) async fn enter(
             fixes.join("; ")
         )));
     }
-    Ok(Entry::Entered(Box::new(customer)))
+    let stack = customer_stack::describe(&customer, &deps.access).await?;
+    if stack.as_ref().is_some_and(|s| s.settings().paused()) {
+        return Ok(Entry::Paused);
+    }
+    Ok(Entry::Entered { stack })
 }
 
-/// The customer stack's outputs, once the stack is complete.
-async fn read_stack_outputs(
-    deps: &Deps,
-    customer: &SdkConfig,
-) -> Result<Vec<(String, String)>, ValidateTrustError> {
-    let config = customer
-        .to_builder()
-        .region(aws_config::Region::new(
-            deps.access.stack_region.as_str().to_owned(),
-        ))
-        .build();
+/// The customer stack, once it is complete.
+fn complete(deps: &Deps, stack: Option<Described>) -> Result<Described, ValidateTrustError> {
     let stack_name = &deps.access.stack_name;
-    let out = aws_sdk_cloudformation::Client::new(&config)
-        .describe_stacks()
-        .stack_name(stack_name)
-        .send()
-        .await;
-    let out = match out {
-        Ok(out) => out,
-        // CloudFormation answers a missing stack with a ValidationError.
-        Err(err) if err.as_service_error().and_then(|e| aws_sdk_cloudformation::error::ProvideErrorMetadata::message(e)).is_some_and(|m| m.contains("does not exist")) => {
-            return Err(ValidateTrustError::NotReady(format!(
-                "the customer stack \"{stack_name}\" does not exist in {}; create it from the install link",
-                deps.access.stack_region
-            )))
-        }
-        Err(err) => return Err(aws_error("CloudFormation", err)),
-    };
-    let Some(stack) = out.stacks().first() else {
+    let Some(stack) = stack else {
         return Err(ValidateTrustError::NotReady(format!(
-            "the customer stack \"{stack_name}\" was not found"
+            "the customer stack \"{stack_name}\" does not exist in {}; create it from the install link",
+            deps.access.stack_region
         )));
     };
-    match stack.stack_status() {
-        Some(StackStatus::CreateComplete | StackStatus::UpdateComplete) => {}
-        Some(
-            status @ (StackStatus::CreateInProgress
-            | StackStatus::UpdateInProgress
-            | StackStatus::UpdateCompleteCleanupInProgress),
-        ) => {
-            return Err(ValidateTrustError::NotReady(format!(
-                "the customer stack \"{stack_name}\" is {status}; waiting for it to complete"
-            )))
-        }
-        status => {
-            let status = status
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_else(|| "in an unknown state".into());
-            return Err(ValidateTrustError::Invalid(format!(
-                "the customer stack \"{stack_name}\" is {status}; delete it and create it again from the install link"
-            )));
-        }
+    match &stack.status {
+        StackStatus::CreateComplete | StackStatus::UpdateComplete => Ok(stack),
+        status @ (StackStatus::CreateInProgress
+        | StackStatus::UpdateInProgress
+        | StackStatus::UpdateCompleteCleanupInProgress) => Err(ValidateTrustError::NotReady(format!(
+            "the customer stack \"{stack_name}\" is {status}; waiting for it to complete"
+        ))),
+        status => Err(ValidateTrustError::Invalid(format!(
+            "the customer stack \"{stack_name}\" is {}; delete it and create it again from the install link",
+            status.as_str()
+        ))),
     }
-    Ok(stack
-        .outputs()
-        .iter()
-        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
-        .collect())
 }

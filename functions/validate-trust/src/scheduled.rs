@@ -14,12 +14,15 @@
 
 use std::time::{Duration, Instant};
 
+use byoc_core::customer_session;
+use byoc_core::customer_stack::VendorAccess;
 use byoc_core::customer_topic;
 use byoc_core::email;
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallStatus, Step};
 use byoc_core::schedule::{ScheduleSettings, ScheduledEvent, ScheduledRun};
 use byoc_core::trust_check::{TrustCheck, TrustStatus, TRUST_CHECK_KEY};
+use byoc_core::vendor_access;
 use byoc_core::Error;
 use chrono::Utc;
 use serde::Serialize;
@@ -67,6 +70,9 @@ pub enum CheckResult {
     Failed,
     /// No longer ready when it was read (being removed): not checked.
     Skipped,
+    /// The role lets the vendor in, but the customer paused the vendor's access (their
+    /// choice: recorded as "Access Paused" once, never emailed as a failure).
+    Paused,
 }
 
 impl Checked {
@@ -164,8 +170,10 @@ async fn check_install(deps: &Deps, listed: &Install) -> Result<Checked, Validat
     let tenant = deps.store.get_tenant(&install.tenant_id).await?;
     // When the role was tried: what the check says held then, however long recording takes.
     let checked_at = Utc::now();
-    let (status, reason) = match enter(deps, &install, &tenant.external_id).await? {
-        Entry::Entered(_) => (TrustStatus::Ok, None),
+    let entry = enter(deps, &install, &tenant.external_id).await?;
+    let paused = matches!(entry, Entry::Paused);
+    let (status, reason) = match entry {
+        Entry::Entered { .. } | Entry::Paused => (TrustStatus::Ok, None),
         Entry::Denied { role_arn } => (
             TrustStatus::Lost,
             Some(format!(
@@ -177,13 +185,32 @@ async fn check_install(deps: &Deps, listed: &Install) -> Result<Checked, Validat
         ),
         Entry::Unsafe(message) => (TrustStatus::Weakened, Some(message)),
     };
+    // A paused or resumed access goes on the timeline first (its own event), whatever the
+    // trust itself shows; a lost role says nothing of the switch, which stays as recorded.
+    let access_before = vendor_access::VendorAccessRecord::recorded(&install);
+    let install = match (&status, paused) {
+        (TrustStatus::Ok, true) => {
+            let instruction = customer_session::resume_instruction(&deps.access);
+            vendor_access::note(&deps.store, install, VendorAccess::Paused, &instruction).await?
+        }
+        (TrustStatus::Ok, false) => {
+            vendor_access::note(&deps.store, install, VendorAccess::Enabled, "").await?
+        }
+        _ => install,
+    };
+    let access_changed = vendor_access::VendorAccessRecord::recorded(&install) != access_before;
     let previous = TrustCheck::recorded(&install.step_data);
     let found = TrustCheck::new(status, reason, checked_at, previous.as_ref());
     let emailed = record(deps, &install, &found, previous.as_ref()).await?;
+    let result = if paused {
+        CheckResult::Paused
+    } else {
+        status.into()
+    };
     Ok(Checked {
-        changed: found.changed(previous.as_ref()),
+        changed: found.changed(previous.as_ref()) || access_changed,
         emailed,
-        ..Checked::new(&install, status.into())
+        ..Checked::new(&install, result)
     })
 }
 

@@ -103,18 +103,11 @@ pub enum Action {
 pub fn decide(message: &WatchMessage, checked: Checked, settings: &Settings) -> Action {
     match checked {
         Checked::Done(output) => Action::Succeed(output),
-        Checked::Waiting => {
-            let next = message.next(false);
-            let delay = delay_before(
-                message.watch,
-                next.check,
-                settings.poll_seconds(message.watch),
-            );
-            Action::Continue {
-                next,
-                delay,
-                retrying: None,
-            }
+        Checked::Waiting => keep_waiting(message, settings),
+        // The customer paused the vendor's access: the wait goes on, bounded by its own
+        // limits as any wait; the step recorded the pause on the install once.
+        Checked::Failed { error, .. } if error == byoc_core::error::ACCESS_PAUSED => {
+            keep_waiting(message, settings)
         }
         Checked::Failed { error, cause } if check::retryable(&error) => {
             let next = message.next(true);
@@ -129,6 +122,20 @@ pub fn decide(message: &WatchMessage, checked: Checked, settings: &Settings) -> 
             }
         }
         Checked::Failed { error, cause } => Action::Fail { error, cause },
+    }
+}
+
+fn keep_waiting(message: &WatchMessage, settings: &Settings) -> Action {
+    let next = message.next(false);
+    let delay = delay_before(
+        message.watch,
+        next.check,
+        settings.poll_seconds(message.watch),
+    );
+    Action::Continue {
+        next,
+        delay,
+        retrying: None,
     }
 }
 
@@ -373,6 +380,19 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn a_pause_by_the_customer_keeps_the_wait_going_as_a_wait() {
+        let current = message(WatchKind::Cluster, 3, 2);
+        let paused = decide(
+            &current,
+            Checked::failed(byoc_core::error::ACCESS_PAUSED, "paused"),
+            &settings(),
+        );
+        let waiting = decide(&current, Checked::Waiting, &settings());
+        assert_eq!(paused, waiting, "neither a failure nor a retry of one");
+        assert!(matches!(paused, Action::Continue { retrying: None, .. }));
     }
 
     #[test]

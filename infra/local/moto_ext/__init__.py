@@ -27,6 +27,7 @@ Each module patches one gap between moto and what the installer relies on AWS to
                   managed interfaces, node group instances; gone when their owner goes
   cloudformation_ext  the vendor stack's resources: state machine definitions from S3 with
                   substitutions, alarms, request validators
+  cloudformation_iam  stack updates change roles (the customer's switches), AWS::NoValue in lists
   request_log     which actions each assumed role calls (least-privilege evidence)
   iam_enforce     every assumed-role request authorized as IAM does (iam_context builds the
                   request context from AWS's data, iam_eval decides), denials as AWS answers
@@ -48,6 +49,7 @@ from . import eks_made
 from . import k8s_api
 from . import eks_pod_identity
 from . import eks_upgrade
+from . import cloudformation_iam
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -77,7 +79,7 @@ def _cloudformation_state_machines_execute() -> None:
 def install(state_dir: Path, moto_port: int) -> None:
     """Apply every extension; call before moto starts serving."""
     logging.getLogger("werkzeug").addFilter(_RedactSecrets())
-    sts_trust.install()
+    sts_trust.install(state_dir)
     dynamodb_transactions.install()  # before the two below: they wrap its transact_write_items
     dynamodb_streams.install()  # before dynamodb_atomic: its lock wraps our transaction hook
     dynamodb_atomic.install()
@@ -96,5 +98,6 @@ def install(state_dir: Path, moto_port: int) -> None:
     lambda_runtime.install(state_dir, moto_port)
     _cloudformation_state_machines_execute()
     cloudformation_ext.install()
+    cloudformation_iam.install()
     iam_enforce.install(state_dir)
     request_log.install(state_dir)  # wraps iam_enforce: a refused call is still evidence of a call

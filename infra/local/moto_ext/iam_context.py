@@ -169,9 +169,10 @@ def fill_arn(template: str, partition: str, region: str, account: str, **ids: st
 # ---------------------------------------------------------------- global keys
 
 
-def global_keys(principal_arn: str, session_arn: str, user_id: str, account: str, region: str, principal_tags: dict[str, str]) -> dict[str, Any]:
+def global_keys(principal_arn: str, session_arn: str, user_id: str, account: str, region: str, principal_tags: dict[str, str], source_identity: str | None = None) -> dict[str, Any]:
     """The keys AWS puts in every request's context (IAM User Guide, "AWS global condition
-    context keys"). Requests reach AWS over TLS, so aws:SecureTransport is true."""
+    context keys"). Requests reach AWS over TLS, so aws:SecureTransport is true.
+    aws:SourceIdentity is there only when the session was given one."""
     now = _dt.datetime.now(_dt.timezone.utc)
     keys: dict[str, Any] = {
         "aws:PrincipalArn": principal_arn,
@@ -185,6 +186,8 @@ def global_keys(principal_arn: str, session_arn: str, user_id: str, account: str
         "aws:ViaAWSService": "false",
         "aws:PrincipalIsAWSService": "false",
     }
+    if source_identity:
+        keys["aws:SourceIdentity"] = source_identity
     for key, value in principal_tags.items():
         keys[f"aws:PrincipalTag/{key}"] = value
     return keys

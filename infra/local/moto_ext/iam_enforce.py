@@ -288,7 +288,8 @@ def authorize(response: Any) -> tuple[int, dict, str] | None:
     account = response.current_account
     region = response.region
     session_arn = f"arn:{response.partition}:sts::{account}:assumed-role/{session.role_arn.rsplit('/', 1)[-1]}/{session.session_name}"
-    base = {"role": session.role_arn, "session": session_arn, "action": iam_action}
+    source_identity = getattr(session, "source_identity", None)
+    base = {"role": session.role_arn, "session": session_arn, "source_identity": source_identity, "action": iam_action}
     try:
         params = _params(response, action_name)
         call = Call(service, action_name, params, account, region, response.partition)
@@ -299,7 +300,7 @@ def authorize(response: Any) -> tuple[int, dict, str] | None:
         LOG.error("cannot authorize %s: %s", iam_action, problem)
         return _denial(response, protocol, "BYOCEmulatorCannotAuthorize", f"The local AWS stack cannot evaluate IAM for this request, so it refuses it: {problem}", 500)
     user_id = f"{getattr(session, 'user_id', '')}"
-    global_keys = iam_context.global_keys(session.role_arn, session_arn, user_id, account, region, principal_tags)
+    global_keys = iam_context.global_keys(session.role_arn, session_arn, user_id, account, region, principal_tags, source_identity)
 
     for check in auth.checks:
         for target in sorted(check.targets, key=lambda t: not t.created):  # the resource made first, as its refusal is the telling one

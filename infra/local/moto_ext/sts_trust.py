@@ -1,4 +1,4 @@
-"""STS AssumeRole that checks the role and its trust policy, as AWS does.
+r"""STS AssumeRole that checks the role and its trust policy, as AWS does.
 
 moto's AssumeRole hands out credentials for any role ARN, existing or not, whatever its
 trust policy says. The installer's first step (validate-trust) exists precisely to find
@@ -9,9 +9,19 @@ Scope: the identity-based half of AWS's evaluation is not modelled (moto grants 
 caller every permission); only the role's trust policy decides. Supported in trust
 policies: Allow/Deny statements, Action (string or list, wildcards), Principal "*",
 {"AWS": ...} with account ids, account root ARNs or exact principal ARNs, and Condition
-operators StringEquals / StringLike on the keys sts:ExternalId, aws:PrincipalAccount and
-aws:PrincipalArn. Anything else makes a statement not apply to an Allow (and apply to a
-Deny): when in doubt, refuse.
+operators StringEquals / StringLike on the keys sts:ExternalId, sts:SourceIdentity,
+aws:PrincipalAccount and aws:PrincipalArn. Anything else makes a statement not apply to an
+Allow (and apply to a Deny): when in doubt, refuse.
+
+Source identity (IAM User Guide, "Monitor and control actions taken with assumed roles";
+STS API Reference, AssumeRole): a `SourceIdentity` must match `[\w+=,.@-]*`, be 2 to 64
+characters and not start with "aws:", or STS answers ValidationError; setting one needs the
+trust policy to allow `sts:SetSourceIdentity` as well as `sts:AssumeRole` ("Permissions
+required to set source identity"), or AccessDenied. `sts:SourceIdentity` is in the context of
+both, absent when none is set. The session keeps it (`source_identity`), iam_enforce puts it in
+every request's context as `aws:SourceIdentity`, and every AssumeRole, allowed or not, is
+appended to `$STATE/logs/assume-role.jsonl` with its role, session name and source identity
+(never the External ID): the record that stands in for the customer's CloudTrail.
 
 The External ID is a secret shared with the customer: it is compared here and never
 written to any message or log line.
@@ -23,7 +33,9 @@ import fnmatch
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -47,20 +59,22 @@ class Caller:
 class Request:
     caller: Caller
     external_id: str | None
+    source_identity: str | None = None
 
 
 # ---------------------------------------------------------------- policy evaluation
 
 
-def trust_allows(policy_document: str | dict | None, request: Request) -> bool:
-    """True when the trust policy lets request.caller call sts:AssumeRole."""
+def trust_allows(policy_document: str | dict | None, request: Request, action: str = "sts:AssumeRole") -> bool:
+    """True when the trust policy lets request.caller call `action` (sts:AssumeRole, or
+    sts:SetSourceIdentity when the request sets a source identity)."""
     statements = _statements(policy_document)
     allowed = False
     for statement in statements:
         effect = statement.get("Effect")
-        if effect == "Deny" and _deny_applies(statement, request):
+        if effect == "Deny" and _deny_applies(statement, request, action):
             return False  # an explicit Deny always wins
-        if effect == "Allow" and _allow_applies(statement, request):
+        if effect == "Allow" and _allow_applies(statement, request, action):
             allowed = True
     return allowed
 
@@ -82,21 +96,21 @@ def _statements(policy_document: str | dict | None) -> list[dict]:
     return [s for s in statements if isinstance(s, dict)]
 
 
-def _allow_applies(statement: dict, request: Request) -> bool:
+def _allow_applies(statement: dict, request: Request, action: str) -> bool:
     if "NotAction" in statement or "NotPrincipal" in statement:
         return False  # not modelled: refuse
     return (
-        _action_matches(statement.get("Action"))
+        _action_matches(statement.get("Action"), action)
         and _principal_matches(statement.get("Principal"), request.caller)
         and _condition_holds(statement.get("Condition"), request, unsupported=False)
     )
 
 
-def _deny_applies(statement: dict, request: Request) -> bool:
+def _deny_applies(statement: dict, request: Request, action: str) -> bool:
     if "NotAction" in statement or "NotPrincipal" in statement:
         return True  # not modelled: a Deny we cannot read is taken as denying
     return (
-        _action_matches(statement.get("Action"))
+        _action_matches(statement.get("Action"), action)
         and _principal_matches(statement.get("Principal"), request.caller)
         and _condition_holds(statement.get("Condition"), request, unsupported=True)
     )
@@ -108,9 +122,9 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _action_matches(action: Any) -> bool:
+def _action_matches(action: Any, wanted: str) -> bool:
     return any(
-        isinstance(a, str) and fnmatch.fnmatchcase("sts:assumerole", a.lower())
+        isinstance(a, str) and fnmatch.fnmatchcase(wanted.lower(), a.lower())
         for a in _as_list(action)
     )
 
@@ -177,6 +191,8 @@ def _context_value(key: str, request: Request) -> tuple[bool, str | None]:
     key = key.lower()  # condition keys are case-insensitive
     if key == "sts:externalid":
         return True, request.external_id
+    if key == "sts:sourceidentity":
+        return True, request.source_identity
     if key == "aws:principalaccount":
         return True, request.caller.account
     if key == "aws:principalarn":
@@ -205,8 +221,11 @@ def caller_for_access_key(access_key: str, account: str, partition: str) -> Call
     return Caller(account, arn, arn)
 
 
+SOURCE_IDENTITY = re.compile(r"^[\w+=,.@-]{2,64}$")
+
+
 def check_assume_role(
-    caller: Caller, role_arn: str, external_id: str | None, partition: str
+    caller: Caller, role_arn: str, external_id: str | None, partition: str, source_identity: str | None = None
 ) -> None:
     """Raise AccessDenied (or ValidationError) unless AWS would let caller assume role_arn."""
     from moto.iam.exceptions import NotFoundException
@@ -216,6 +235,12 @@ def check_assume_role(
     match = ROLE_ARN.match(role_arn or "")
     if not match:
         raise STSValidationError(f"{role_arn} is invalid")
+    if source_identity is not None and (not SOURCE_IDENTITY.match(source_identity) or source_identity.lower().startswith("aws:")):
+        raise STSValidationError(
+            f"1 validation error detected: Value '{source_identity}' at 'sourceIdentity' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*, have length between 2 and 64, "
+            "and not begin with aws:"
+        )
     denied = STSClientError(
         "AccessDenied",
         f"User: {caller.arn} is not authorized to perform: sts:AssumeRole "
@@ -226,23 +251,46 @@ def check_assume_role(
     except NotFoundException:
         LOG.info("AssumeRole denied: %s does not exist", role_arn)
         raise denied
-    request = Request(caller=caller, external_id=external_id)
+    request = Request(caller=caller, external_id=external_id, source_identity=source_identity)
     if not trust_allows(role.assume_role_policy_document, request):
         LOG.info("AssumeRole denied: trust policy of %s refuses %s", role_arn, caller.arn)
         raise denied
+    if source_identity is not None and not trust_allows(role.assume_role_policy_document, request, "sts:SetSourceIdentity"):
+        LOG.info("AssumeRole denied: trust policy of %s does not allow sts:SetSourceIdentity", role_arn)
+        raise STSClientError(
+            "AccessDenied",
+            f"User: {caller.arn} is not authorized to perform: sts:SetSourceIdentity on resource: {role_arn}",
+        )
 
 
-def install() -> None:
+_LOG_PATH: Path | None = None
+_LOG_LOCK = threading.Lock()
+
+
+def _log_assume_role(entry: dict) -> None:
+    if _LOG_PATH is None:
+        return
+    with _LOG_LOCK, _LOG_PATH.open("a") as out:
+        out.write(json.dumps(entry) + "\n")
+
+
+def install(state_dir: Path | None = None) -> None:
     """Wrap moto's AssumeRole handler with the trust check.
 
     The check sits in the response layer because only there is the caller known (the
     backend method receives the target role but not who asks); on success moto's own
-    handler runs unchanged and returns keys that moto maps to the role's account.
+    handler runs unchanged and returns keys that moto maps to the role's account, and the
+    session it made keeps the source identity.
     """
+    global _LOG_PATH
     from moto.core.responses import ActionResult
     from moto.sts.exceptions import STSClientError
     from moto.sts.responses import TokenResponse
 
+    if state_dir is not None:
+        _LOG_PATH = state_dir / "logs" / "assume-role.jsonl"
+        _LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
+        _LOG_PATH.write_text("")  # a new stack: what an earlier one saw is no evidence
     original = TokenResponse.assume_role
     if getattr(original, "_byoc_trust_checked", False):
         return
@@ -251,14 +299,24 @@ def install() -> None:
         caller = caller_for_access_key(
             self.get_access_key(), self.current_account, self.partition
         )
+        role_arn = self._get_param("RoleArn")
+        source_identity = self._get_param("SourceIdentity")
+        entry = {
+            "caller": caller.arn,
+            "role": role_arn,
+            "session_name": self._get_param("RoleSessionName"),
+            "source_identity": source_identity,
+        }
         try:
             check_assume_role(
                 caller,
-                self._get_param("RoleArn"),
+                role_arn,
                 self._get_param("ExternalId"),
                 self.partition,
+                source_identity,
             )
         except STSClientError as error:
+            _log_assume_role({**entry, "allowed": False, "error": error.code})
             if error.code != "AccessDenied":
                 raise
             # moto would send this as 400 (AccessDenied is not in STS's error model);
@@ -266,7 +324,12 @@ def install() -> None:
             _, headers, body = self.serialized(ActionResult(error))
             headers["status"] = 403
             return body, headers
-        return original(self)
+        result = original(self)
+        session = getattr(result, "result", {}).get("Credentials") if isinstance(getattr(result, "result", None), dict) else None
+        if session is not None:
+            session.source_identity = source_identity
+        _log_assume_role({**entry, "allowed": True})
+        return result
 
     assume_role._byoc_trust_checked = True  # type: ignore[attr-defined]
     TokenResponse.assume_role = assume_role  # type: ignore[method-assign]

@@ -318,7 +318,7 @@ def _customer_role(stack, account: str) -> dict:
         time.sleep(0.1)
     assert described["StackStatus"] == "CREATE_COMPLETE", described
     role = next(o["OutputValue"] for o in described["Outputs"] if o["OutputKey"] == "RoleArn")
-    creds = stack.client("sts").assume_role(RoleArn=role, RoleSessionName="upgrade", ExternalId=external_id)["Credentials"]
+    creds = stack.client("sts").assume_role(RoleArn=role, RoleSessionName="byoc.inst-upgrade.upgrade", SourceIdentity="byoc.inst-upgrade.upgrade", ExternalId=external_id)["Credentials"]
     return {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"], "aws_session_token": creds["SessionToken"]}
 
 

@@ -8,6 +8,7 @@ mod api_hostile;
 mod cli;
 mod cluster;
 mod crash;
+mod customer_switch;
 mod events;
 mod install_flow;
 mod install_quotas;

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 /// The scheduled trust check, as its EventBridge schedule runs it.
-const TRUST_CHECK: ScheduledJob = ScheduledJob {
+pub(crate) const TRUST_CHECK: ScheduledJob = ScheduledJob {
     function: "validate-trust",
     rule: "byoc-trust-check",
     record_key: "trust_check",

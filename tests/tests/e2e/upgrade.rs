@@ -22,7 +22,12 @@ const CALENDAR_DAY: &str = "2026-06-01T00:00:00Z";
 /// behavior"), 2 vCPUs each.
 const SURGE_VCPUS: u64 = 4 + 12;
 
-async fn ready_at(stack: &LocalStack, api: &Api, prefix: &str, version: &str) -> (Place, String) {
+pub(crate) async fn ready_at(
+    stack: &LocalStack,
+    api: &Api,
+    prefix: &str,
+    version: &str,
+) -> (Place, String) {
     ready_with_vcpus(stack, api, prefix, version, Some(SURGE_VCPUS)).await
 }
 
@@ -51,7 +56,12 @@ async fn ready_with_vcpus(
 }
 
 /// `POST /installs/{id}/upgrade` with `body`, waited for: the execution's end and the record.
-async fn upgrade(stack: &LocalStack, api: &Api, id: &str, body: Value) -> (String, Value) {
+pub(crate) async fn upgrade(
+    stack: &LocalStack,
+    api: &Api,
+    id: &str,
+    body: Value,
+) -> (String, Value) {
     let accepted = api
         .post(&format!("/installs/{id}/upgrade"), &body)
         .await
@@ -71,14 +81,14 @@ async fn upgrade(stack: &LocalStack, api: &Api, id: &str, body: Value) -> (Strin
     )
 }
 
-struct Versions {
-    control_plane: String,
-    node_group: String,
-    addons: Vec<(String, String)>,
+pub(crate) struct Versions {
+    pub(crate) control_plane: String,
+    pub(crate) node_group: String,
+    pub(crate) addons: Vec<(String, String)>,
 }
 
 /// What EKS says the cluster runs.
-async fn versions(stack: &LocalStack, account: &str, id: &str) -> Versions {
+pub(crate) async fn versions(stack: &LocalStack, account: &str, id: &str) -> Versions {
     let eks = eks(stack, account);
     let name = format!("byoc-{id}");
     let cluster = eks.describe_cluster().name(&name).send().await.unwrap();
@@ -166,7 +176,7 @@ fn messages(record: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn cluster_updates(stack: &LocalStack, account: &str, id: &str) -> usize {
+pub(crate) async fn cluster_updates(stack: &LocalStack, account: &str, id: &str) -> usize {
     eks(stack, account)
         .list_updates()
         .name(format!("byoc-{id}"))
