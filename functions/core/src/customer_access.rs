@@ -20,10 +20,13 @@ pub struct CustomerAccess {
     pub stack_name: String,
     /// The region the quick-create link creates the customer stack in.
     pub stack_region: Region,
+    /// Where the vendor publishes the customer template (its newest version).
+    pub template_url: String,
 }
 
 impl CustomerAccess {
-    /// Reads `CUSTOMER_ROLE_NAME`, `CUSTOMER_STACK_NAME` and `CUSTOMER_STACK_REGION`.
+    /// Reads `CUSTOMER_ROLE_NAME`, `CUSTOMER_STACK_NAME`, `CUSTOMER_STACK_REGION` and
+    /// `CUSTOMER_TEMPLATE_URL`.
     pub fn from_env() -> Result<Self> {
         let region = crate::aws::env("CUSTOMER_STACK_REGION")?;
         Ok(Self {
@@ -31,6 +34,7 @@ impl CustomerAccess {
             stack_name: crate::aws::env("CUSTOMER_STACK_NAME")?,
             stack_region: Region::parse("CUSTOMER_STACK_REGION", &region)
                 .map_err(|e| Error::Config(e.to_string()))?,
+            template_url: crate::aws::env("CUSTOMER_TEMPLATE_URL")?,
         })
     }
 

@@ -171,6 +171,41 @@ pub fn update_instruction(access: &CustomerAccess, parameter: &str, value: &str)
     )
 }
 
+/// The AWS CLI command that updates the customer's stack to the template the vendor publishes
+/// now, keeping every parameter as it is (`UsePreviousValue`: the External ID is not in it).
+/// CloudFormation has no quick-update link, only quick-create; the console route is Update →
+/// "Replace existing template" → this URL.
+pub fn template_update_command(access: &CustomerAccess) -> String {
+    let keep = [
+        "VendorAccountId",
+        "ExternalId",
+        "RoleName",
+        "PermissionsBoundaryArn",
+    ]
+    .map(|key| format!("ParameterKey={key},UsePreviousValue=true"))
+    .join(" ");
+    format!(
+        "aws cloudformation update-stack --region {} --stack-name {} --template-url {} --capabilities CAPABILITY_NAMED_IAM --parameters {keep}",
+        access.stack_region, access.stack_name, access.template_url
+    )
+}
+
+/// What a stack from before the switches misses, and the command that updates it; None for a
+/// stack of version 7 or later.
+pub fn older_template_note(version: Option<u32>, access: &CustomerAccess) -> Option<String> {
+    if version.is_some_and(|v| v >= SWITCHES_VERSION) {
+        return None;
+    }
+    let version = version.map_or_else(|| "an early version".to_owned(), |v| format!("version {v}"));
+    Some(format!(
+        "the customer stack \"{}\" is from template {version}: pausing the vendor's access, allowing changes only when \
+         the customer chooses, and sessions that name the install in CloudTrail need version {SWITCHES_VERSION}; \
+         to update it: {}",
+        access.stack_name,
+        template_update_command(access)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +252,20 @@ mod tests {
             }
         );
         assert_eq!(StackSettings::from_stack(&[], &[]).template_version, None);
+    }
+
+    #[test]
+    fn the_update_command_keeps_every_parameter_and_names_no_secret() {
+        let access = CustomerAccess {
+            role_name: "byoc-installer".into(),
+            stack_name: "acme-access".into(),
+            stack_region: crate::ids::Region::parse("r", "eu-west-2").unwrap(),
+            template_url: "https://bucket.s3.amazonaws.com/cfn/customer-role.yaml".into(),
+        };
+        let command = template_update_command(&access);
+        assert!(command.starts_with("aws cloudformation update-stack --region eu-west-2 --stack-name acme-access --template-url https://bucket.s3.amazonaws.com/cfn/customer-role.yaml"), "{command}");
+        assert!(command.contains("ParameterKey=ExternalId,UsePreviousValue=true"));
+        assert!(!command.contains("ParameterValue"), "{command}");
     }
 
     #[test]

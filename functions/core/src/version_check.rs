@@ -185,6 +185,11 @@ pub enum AutoUpgrade {
     AfterFailure,
     /// No newer version is in standard support.
     NothingNewer,
+    /// Due, but the customer does not allow changes now (`AllowChanges` on their access
+    /// stack): the installer does not start what IAM would refuse; the notices say why.
+    NotAllowed {
+        to: MinorVersion,
+    },
     Start {
         to: MinorVersion,
     },
@@ -212,6 +217,8 @@ pub struct Facts<'a> {
     pub newest_standard: Option<MinorVersion>,
     /// The target of the last upgrade, when it failed.
     pub failed_target: Option<MinorVersion>,
+    /// Whether the customer allows changes to the cluster now (`AllowChanges`).
+    pub changes_allowed: bool,
 }
 
 pub fn decide(facts: &Facts) -> Decision {
@@ -233,6 +240,7 @@ pub fn decide(facts: &Facts) -> Decision {
         Some(window) => match facts.newest_standard.filter(|n| *n > facts.version) {
             None => AutoUpgrade::NothingNewer,
             Some(to) if facts.failed_target == Some(to) => AutoUpgrade::AfterFailure,
+            Some(to) if !facts.changes_allowed => AutoUpgrade::NotAllowed { to },
             Some(_) if !window.contains(facts.now) => AutoUpgrade::Waiting {
                 opens: window.next_opening(facts.now),
             },
@@ -284,6 +292,7 @@ mod tests {
             window: None,
             newest_standard: Some(v("1.35")),
             failed_target: None,
+            changes_allowed: true,
         }
     }
 
@@ -364,6 +373,18 @@ mod tests {
         f.failed_target = Some(v("1.35"));
         assert_eq!(decide(&f).auto_upgrade, AutoUpgrade::AfterFailure);
         f.failed_target = None;
+        f.changes_allowed = false;
+        assert_eq!(
+            decide(&f).auto_upgrade,
+            AutoUpgrade::NotAllowed { to: v("1.35") },
+            "the customer's AllowChanges says no: nothing starts"
+        );
+        assert_eq!(
+            decide(&f).acts(),
+            decide(&f).notice.is_some(),
+            "a notice perhaps, never an upgrade"
+        );
+        f.changes_allowed = true;
         f.now = at("2026-06-29T05:00:00Z");
         assert_eq!(
             decide(&f).auto_upgrade,

@@ -58,6 +58,11 @@ pub fn support_ending(
             "{vendor}'s last upgrade of this cluster stopped (you were emailed why); it needs {vendor}'s attention \
              before it can go ahead."
         ),
+        AutoUpgrade::NotAllowed { to } => format!(
+            "{vendor} would upgrade it to Kubernetes {to} in the maintenance window you agreed, but your byoc-installer \
+             access stack does not allow changes now (its AllowChanges parameter). To let the upgrade run, update that \
+             stack with AllowChanges set to yes, or to a UTC time after the window (for example 2027-01-31T18:00:00Z)."
+        ),
         AutoUpgrade::NothingNewer => {
             "No newer Kubernetes version is in standard support yet.".to_owned()
         }

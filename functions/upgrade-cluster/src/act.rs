@@ -112,8 +112,9 @@ pub async fn start(
                 ),
             }))
         }
-        // The customer's stack predates upgrades (template version 6 allows these calls), or
-        // its role was changed: the customer has to act, retrying will not help.
+        // The customer's AllowChanges switch closed since the preflight (an end time passed),
+        // the stack predates upgrades (template version 6 allows these calls), or its role was
+        // changed: the customer has to act, retrying alone will not help.
         Err((code, message, _)) if code == "AccessDeniedException" => Ok(Started::Refused(Finding {
             check: "permission".into(),
             blocking: true,
@@ -121,7 +122,7 @@ pub async fn start(
                 "the customer role may not update {}: {code}: {message}",
                 part.describe()
             ),
-            advice: "ask the customer to update their byoc-installer access stack from the install link (template version 6 or later allows upgrades), then retry the upgrade".into(),
+            advice: "ask the customer to allow changes on their byoc-installer access stack (AllowChanges: yes, or a UTC time after the upgrade is done), or to update it from the install link if it is older than template version 6, then retry the upgrade".into(),
         })),
         Err((_, _, err)) => Err(err),
     }

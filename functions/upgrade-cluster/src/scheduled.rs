@@ -124,6 +124,7 @@ fn facts<'a>(
     end: NaiveDate,
     now: DateTime<Utc>,
     newest_standard: Option<MinorVersion>,
+    changes_allowed: bool,
 ) -> Facts<'a> {
     let options = &install.options;
     Facts {
@@ -134,6 +135,7 @@ fn facts<'a>(
         window: options.maintenance_window.filter(|_| options.auto_upgrade),
         newest_standard,
         failed_target: failed_target(install),
+        changes_allowed,
     }
 }
 
@@ -148,7 +150,17 @@ fn may_be_due(install: &Install, now: DateTime<Utc>) -> bool {
     };
     let previous = VersionCheck::recorded(&install.step_data);
     let newer = Some(version.next());
-    version_check::decide(&facts(install, previous.as_ref(), version, end, now, newer)).acts()
+    // The customer's switch is read from the stack only once something may be due.
+    version_check::decide(&facts(
+        install,
+        previous.as_ref(),
+        version,
+        end,
+        now,
+        newer,
+        true,
+    ))
+    .acts()
 }
 
 pub async fn run(
@@ -270,6 +282,10 @@ async fn check_install(
         end,
         now,
         newest_standard,
+        session
+            .stack
+            .as_ref()
+            .is_none_or(|s| s.allow_changes.allows_at(now)),
     ));
     let support = EmailSupport {
         policy: &policy,
@@ -307,6 +323,9 @@ fn plan(decision: &Decision) -> String {
             "no automatic upgrade: the last upgrade failed and needs attention".into()
         }
         AutoUpgrade::NothingNewer => "no newer version is in standard support yet".into(),
+        AutoUpgrade::NotAllowed { to } => format!(
+            "an automatic upgrade to Kubernetes {to} is due, but the customer does not allow changes now (AllowChanges on their access stack): it does not start"
+        ),
         AutoUpgrade::Off | AutoUpgrade::NotYet => {
             "upgrade it with POST /installs/{id}/upgrade".into()
         }

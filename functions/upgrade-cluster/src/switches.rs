@@ -6,7 +6,7 @@
 
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_stack::{
-    update_instruction, AllowChanges, StackSettings, UPGRADES_VERSION,
+    template_update_command, update_instruction, AllowChanges, StackSettings, UPGRADES_VERSION,
 };
 use byoc_core::model::Install;
 use byoc_core::upgrade::Finding;
@@ -39,8 +39,10 @@ pub fn findings(
                 access.stack_name
             ),
             advice: format!(
-                "ask the customer to update the stack \"{}\" in {} from the install link, {retry}",
-                access.stack_name, access.stack_region
+                "ask the customer to update the stack \"{}\" in {} to the current template (`{}`), {retry}",
+                access.stack_name,
+                access.stack_region,
+                template_update_command(access)
             ),
         });
     }
@@ -101,6 +103,7 @@ mod tests {
             role_name: "byoc-installer".into(),
             stack_name: "acme-access".into(),
             stack_region: Region::parse("r", "eu-west-2").unwrap(),
+            template_url: "https://example.com/customer-role.yaml".into(),
         }
     }
 
@@ -203,5 +206,10 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(found[0].blocking && found[0].check == "template_version");
         assert!(found[0].message.contains("template version 5"));
+        assert!(
+            found[0].advice.contains("aws cloudformation update-stack --region eu-west-2 --stack-name acme-access --template-url https://example.com/customer-role.yaml"),
+            "{}",
+            found[0].advice
+        );
     }
 }

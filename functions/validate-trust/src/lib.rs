@@ -194,14 +194,17 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
     let role_arn = deps.access.role_arn(&install.account_id);
     let stack = complete(deps, stack)?;
     let outputs = &stack.outputs;
-    let mut change = Change::new(
-        Step::ValidateTrust,
-        Outcome::Succeeded,
-        format!(
-            "access to account {} verified through {role_arn}",
-            install.account_id
-        ),
+    let settings = stack.settings();
+    let mut message = format!(
+        "access to account {} verified through {role_arn}",
+        install.account_id
     );
+    if let Some(note) = customer_stack::older_template_note(settings.template_version, &deps.access)
+    {
+        message.push_str("; ");
+        message.push_str(&note);
+    }
+    let mut change = Change::new(Step::ValidateTrust, Outcome::Succeeded, message);
     for (key, resource) in REQUIRED_OUTPUTS {
         let value = outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).ok_or_else(|| {
             ValidateTrustError::Invalid(format!(
@@ -216,7 +219,7 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
             change = change.resource(resource, value.clone());
         }
     }
-    if let Some(version) = stack.settings().template_version {
+    if let Some(version) = settings.template_version {
         change = change.resource("customer_stack_version", version.to_string());
     }
     deps.store

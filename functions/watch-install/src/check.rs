@@ -194,6 +194,7 @@ fn invoke_failed(function: &str, err: &SdkError<InvokeError>) -> Checked {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use byoc_core::error::ACCESS_PAUSED;
 
     /// A state machine definition with its `${Name}` placeholders filled (all numbers or
     /// ARNs) so it parses.
@@ -211,6 +212,63 @@ mod tests {
         }
         filled.push_str(rest);
         serde_json::from_str(&filled).unwrap()
+    }
+
+    /// Every task that runs a function acting in the customer's account (it opens a customer
+    /// session, which answers AccessPaused while the customer pauses the vendor's access)
+    /// waits on AccessPaused with the PausedRetry bound, in every state machine; the callback
+    /// waits keep waiting through watch-install (`decide`).
+    #[test]
+    fn every_task_in_the_customers_account_waits_while_access_is_paused() {
+        const IN_THE_CUSTOMERS_ACCOUNT: [&str; 7] = [
+            "${ValidateTrustFunctionArn}",
+            "${CheckQuotasFunctionArn}",
+            "${RequestQuotaFunctionArn}",
+            "${CreateNetworkFunctionArn}",
+            "${CreateClusterFunctionArn}",
+            "${SweepDanglingFunctionArn}",
+            "${UpgradeClusterFunctionArn}",
+        ];
+        let mut tasks = 0;
+        for file in ["install.asl.json", "upgrade.asl.json", "uninstall.asl.json"] {
+            let text = std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../statemachines")
+                    .join(file),
+            )
+            .unwrap();
+            let asl = definition(file);
+            for (name, state) in asl["States"].as_object().unwrap() {
+                // The raw text names the function; the parsed definition has it filled in.
+                let start = text.find(&format!("\"{name}\": {{")).unwrap();
+                let resource = text[start..]
+                    .split("\"Resource\": \"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .unwrap_or_default();
+                if state["Type"] != "Task" || !IN_THE_CUSTOMERS_ACCOUNT.contains(&resource) {
+                    continue;
+                }
+                tasks += 1;
+                let retries = state["Retry"].as_array().unwrap();
+                let paused = retries
+                    .iter()
+                    .position(|r| r["ErrorEquals"] == serde_json::json!([ACCESS_PAUSED]));
+                assert!(
+                    paused.is_some(),
+                    "{file}: {name} ({resource}) does not wait on {ACCESS_PAUSED}"
+                );
+            }
+            for placeholder in [
+                "PausedRetryIntervalSeconds",
+                "PausedRetryBackoffRate",
+                "PausedRetryMaxAttempts",
+                "PausedRetryMaxDelaySeconds",
+            ] {
+                assert!(text.contains(placeholder), "{file}: {placeholder}");
+            }
+        }
+        assert_eq!(tasks, 9, "the customer-account tasks of the three machines");
     }
 
     /// Every machine whose steps a watch calls: the install's and the upgrade's (the

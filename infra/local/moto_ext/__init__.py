@@ -28,6 +28,7 @@ Each module patches one gap between moto and what the installer relies on AWS to
   cloudformation_ext  the vendor stack's resources: state machine definitions from S3 with
                   substitutions, alarms, request validators
   cloudformation_iam  stack updates change roles (the customer's switches), AWS::NoValue in lists
+  organizations_ext  DetachPolicy keeps an SCP on every level, as AWS does
   request_log     which actions each assumed role calls (least-privilege evidence)
   iam_enforce     every assumed-role request authorized as IAM does (iam_context builds the
                   request context from AWS's data, iam_eval decides), denials as AWS answers
@@ -50,6 +51,7 @@ from . import k8s_api
 from . import eks_pod_identity
 from . import eks_upgrade
 from . import cloudformation_iam
+from . import organizations_ext
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -99,5 +101,6 @@ def install(state_dir: Path, moto_port: int) -> None:
     _cloudformation_state_machines_execute()
     cloudformation_ext.install()
     cloudformation_iam.install()
+    organizations_ext.install()
     iam_enforce.install(state_dir)
     request_log.install(state_dir)  # wraps iam_enforce: a refused call is still evidence of a call

@@ -111,8 +111,8 @@ def scp_levels(account: str) -> tuple[tuple[iam_eval.Policy, ...], ...]:
     account, or while SCPs are not enabled in the root (AWS Organizations User Guide,
     orgs_manage_policies_scps.html and orgs_manage_policies_scps_evaluation.html). AWS (and moto)
     attach FullAWSAccess to every new root, OU and account, and AWS refuses to detach the last
-    SCP of one; moto does not refuse, so a level left without any allows nothing, as the
-    evaluation reads a level where no SCP allows."""
+    SCP of one (organizations_ext refuses it here too); a level found without any would allow
+    nothing, as the evaluation reads a level where no SCP allows."""
     from moto.organizations.models import organizations_backends
 
     for by_partition in list(organizations_backends.values()):

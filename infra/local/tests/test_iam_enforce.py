@@ -249,3 +249,21 @@ def test_every_level_of_the_organization_must_allow(stack):
     error = _refused(lambda: ec2.create_vpc(CidrBlock="10.5.0.0/16"))
     assert "because no service control policy allows the ec2:CreateVpc action" in error["Message"], error
     assert "Vpcs" in ec2.describe_vpcs()
+
+
+def test_the_last_scp_of_a_level_cannot_be_detached(stack):
+    """Organizations API Reference, DetachPolicy: "Every root, OU, and account must have at least
+    one SCP attached"; a policy that is not attached is PolicyNotAttachedException."""
+    account = _member_account(stack, "210987654323", _allow("*"), only=True)
+    org = stack.client("organizations", account="210987654323")
+    [only] = org.list_policies_for_target(TargetId=account, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        org.detach_policy(PolicyId=only["Id"], TargetId=account)
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ConstraintViolationException", error
+    assert raised.value.response.get("Reason") == "MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED", raised.value.response
+    assert [p["Id"] for p in org.list_policies_for_target(TargetId=account, Filter="SERVICE_CONTROL_POLICY")["Policies"]] == [only["Id"]]
+    full = next(p["Id"] for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"] if p["Name"] == "FullAWSAccess")
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        org.detach_policy(PolicyId=full, TargetId=account)
+    assert raised.value.response["Error"]["Code"] == "PolicyNotAttachedException"

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use crate::trust_failures::TRUST_CHECK;
 use crate::upgrade::{cluster_updates, ready_at, upgrade, versions};
+use crate::version_check::{check_at, ready_at_1_33, timeline_of};
 
 const EMAIL_WAIT: Duration = Duration::from_secs(20);
 const NO_EMAIL_WAIT: Duration = Duration::from_secs(3);
@@ -48,6 +49,19 @@ fn switch_entries(record: &Value) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// The install's record once a step has seen the pause (within 30 s).
+async fn once_paused(api: &Api, id: &str) -> Value {
+    let mut record = Value::Null;
+    for _ in 0..120 {
+        record = api.get(&format!("/installs/{id}")).await.unwrap().json;
+        if record["step_data"]["vendor_access"]["status"] == "paused" {
+            return record;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the pause was never recorded: {record:#}");
 }
 
 async fn ready(stack: &LocalStack, api: &Api, place: &Place) -> String {
@@ -184,18 +198,7 @@ async fn a_removal_while_access_is_paused_waits_says_why_and_finishes_once_resum
         .await
         .unwrap();
     assert_eq!(removing.status, 202, "{}", removing.text);
-    let mut record = Value::Null;
-    for _ in 0..120 {
-        record = api.get(&format!("/installs/{id}")).await.unwrap().json;
-        if record["step_data"]["vendor_access"]["status"] == "paused" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert_eq!(
-        record["step_data"]["vendor_access"]["status"], "paused",
-        "{record:#}"
-    );
+    let record = once_paused(&api, &id).await;
     assert_eq!(
         record["status"], "removing",
         "waiting, not failed: {record:#}"
@@ -275,6 +278,58 @@ async fn assert_nothing_left(stack: &LocalStack, account: &str, id: &str) {
     );
 }
 
+#[tokio::test]
+async fn an_install_into_a_paused_account_waits_at_the_access_check_and_goes_on_once_resumed() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let place = place(&stack, &api, "pauseinst").await;
+    switch(&stack, &place, &[("VendorAccess", "paused")]).await;
+    let body = json!({"tenant_id": place.tenant_id, "account_id": place.account, "region": "us-east-1",
+                      "options": {"node_desired_size": 2, "node_max_size": 2}});
+    let accepted = api.post("/installs", &body).await.unwrap();
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let id = accepted.json["install_id"].as_str().unwrap().to_owned();
+    let record = once_paused(&api, &id).await;
+    assert_eq!(
+        record["status"], "running",
+        "waiting, not failed: {record:#}"
+    );
+    assert_eq!(
+        record["last_error"],
+        Value::Null,
+        "a pause is not broken trust: {record:#}"
+    );
+    assert!(
+        tagged(&ec2(&stack, &place.account), &id, false)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is built while paused"
+    );
+
+    switch(&stack, &place, &[("VendorAccess", "enabled")]).await;
+    let execution = stack
+        .wait_for_execution(
+            accepted.json["execution_arn"].as_str().unwrap(),
+            EXECUTION_TIMEOUT,
+        )
+        .await
+        .unwrap();
+    let record = api.get(&format!("/installs/{id}")).await.unwrap().json;
+    assert_eq!(
+        (execution.as_str(), record["status"].as_str()),
+        ("SUCCEEDED", Some("ready")),
+        "{record:#}"
+    );
+    assert_eq!(
+        switch_entries(&record)
+            .iter()
+            .map(|e| e.0.as_str())
+            .collect::<Vec<_>>(),
+        ["waiting", "succeeded"]
+    );
+}
+
 fn last_error(record: &Value) -> (&str, &str) {
     (
         record["last_error"]["code"].as_str().unwrap_or_default(),
@@ -351,6 +406,50 @@ async fn upgrades_go_ahead_only_while_the_customer_allows_changes() {
             .iter()
             .any(|e| e["allowed"] == true && e["source_identity"] == format!("byoc.{id}.upgrade")),
         "the upgrade's sessions say so"
+    );
+}
+
+#[tokio::test]
+async fn an_automatic_upgrade_the_customer_does_not_allow_does_not_start_and_the_notice_says_why() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    // Mondays 02:00-05:00 UTC; 2026-07-06 is a Monday, 23 days before 1.33's end.
+    let window = json!({"weekday": "monday", "start_hour_utc": 2, "duration_hours": 3});
+    let (place, _queue, id) = ready_at_1_33(
+        &stack,
+        &api,
+        "autonochg",
+        json!({"auto_upgrade": true, "maintenance_window": window}),
+    )
+    .await;
+    switch(&stack, &place, &[("AllowChanges", "no")]).await;
+
+    let inside = check_at(&stack, &id, "2026-07-06T03:00:00Z").await;
+    assert_eq!(inside["checked"][0]["notice"], 30, "{inside:#}");
+    assert_eq!(inside["checked"][0].get("upgrade_to"), None, "{inside:#}");
+    let record = api.get(&format!("/installs/{id}")).await.unwrap().json;
+    assert_eq!(record["status"], "ready", "nothing started: {record:#}");
+    assert_eq!(record["resources"]["kubernetes_version"], "1.33");
+    let said = timeline_of(&record, "version-check").join("\n");
+    assert!(
+        said.contains("an automatic upgrade to Kubernetes 1.35 is due, but the customer does not allow changes now"),
+        "{said}"
+    );
+    let emails = place.inbox.wait_for(2, EMAIL_WAIT).await.unwrap();
+    let notice = emails
+        .iter()
+        .find(|e| {
+            e.attributes
+                .iter()
+                .any(|a| a == "notice=version-support-30")
+        })
+        .unwrap_or_else(|| panic!("{emails:?}"));
+    assert!(
+        notice
+            .body
+            .contains("does not allow changes now (its AllowChanges parameter)"),
+        "{}",
+        notice.body
     );
 }
 

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 const CALENDAR_DAY: &str = "2026-06-01T00:00:00Z";
 
-async fn ready_at_1_33(
+pub(crate) async fn ready_at_1_33(
     stack: &LocalStack,
     api: &Api,
     prefix: &str,
@@ -46,7 +46,7 @@ async fn ready_at_1_33(
 }
 
 /// One run of the version check for `id`, as if its schedule fired at `time`: its report.
-async fn check_at(stack: &LocalStack, id: &str, time: &str) -> Value {
+pub(crate) async fn check_at(stack: &LocalStack, id: &str, time: &str) -> Value {
     let account = &stack.outputs.vendor_account_id;
     let event = json!({
         "version": "0", "id": "5b0c3f1e-8a2d-4c6b-9e7f-1a2b3c4d5e6f", "detail-type": "Scheduled Event",
@@ -78,7 +78,7 @@ fn version_emails(emails: &[ReceivedEmail]) -> Vec<&ReceivedEmail> {
         .collect()
 }
 
-fn timeline_of(record: &Value, step: &str) -> Vec<String> {
+pub(crate) fn timeline_of(record: &Value, step: &str) -> Vec<String> {
     record["timeline"]
         .as_array()
         .unwrap()
