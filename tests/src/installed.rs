@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::stack::CUSTOMER_TEMPLATE;
-use crate::{random_account_id, random_tenant_id, Api, Inbox, LocalStack};
+use crate::{random_account_id, random_tenant_id, Api, ApiResponse, Inbox, LocalStack};
 
 /// How long an install or a removal may take on the local stack.
 pub const EXECUTION_TIMEOUT: Duration = Duration::from_secs(180);
@@ -64,6 +64,14 @@ pub async fn install_with(
     place: &Place,
     extra: Value,
 ) -> (String, String, Value) {
+    let accepted = start_install(api, place, extra).await;
+    let id = accepted.json["install_id"].as_str().unwrap().to_owned();
+    let (execution, record) = finished(stack, api, &id, &accepted).await;
+    (id, execution, record)
+}
+
+/// `POST /installs` into `place` with `extra` options on top of two nodes: the 202 answer.
+pub async fn start_install(api: &Api, place: &Place, extra: Value) -> ApiResponse {
     let mut options = json!({"node_desired_size": 2, "node_max_size": 2});
     if let (Some(options), Some(extra)) = (options.as_object_mut(), extra.as_object()) {
         options.extend(extra.clone());
@@ -71,28 +79,36 @@ pub async fn install_with(
     let body = json!({"tenant_id": place.tenant_id, "account_id": place.account, "region": "us-east-1", "options": options});
     let accepted = api.post("/installs", &body).await.unwrap();
     assert_eq!(accepted.status, 202, "{}", accepted.text);
-    let execution = stack
-        .wait_for_execution(
-            accepted.json["execution_arn"].as_str().unwrap(),
-            EXECUTION_TIMEOUT,
-        )
-        .await
-        .unwrap();
-    let id = accepted.json["install_id"].as_str().unwrap().to_owned();
-    let record = api.get(&format!("/installs/{id}")).await.unwrap().json;
-    (id, execution, record)
+    accepted
 }
 
 /// `DELETE /installs/{id}`, waited for: the removal's final status and the record.
 pub async fn remove(stack: &LocalStack, api: &Api, id: &str) -> (String, Value) {
+    let removing = start_removal(api, id).await;
+    finished(stack, api, id, &removing).await
+}
+
+/// `DELETE /installs/{id}`: the 202 answer.
+pub async fn start_removal(api: &Api, id: &str) -> ApiResponse {
     let removing = api
         .send("DELETE", &format!("/installs/{id}"), None, true)
         .await
         .unwrap();
     assert_eq!(removing.status, 202, "{}", removing.text);
+    removing
+}
+
+/// Waits for the execution an accepted request of install `id` started: its final status, and
+/// the install's record then.
+pub async fn finished(
+    stack: &LocalStack,
+    api: &Api,
+    id: &str,
+    accepted: &ApiResponse,
+) -> (String, Value) {
     let execution = stack
         .wait_for_execution(
-            removing.json["execution_arn"].as_str().unwrap(),
+            accepted.json["execution_arn"].as_str().unwrap(),
             EXECUTION_TIMEOUT,
         )
         .await

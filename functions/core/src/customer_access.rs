@@ -110,15 +110,6 @@ pub fn session_identity(install: &Install) -> String {
     )
 }
 
-/// A session in the customer's account.
-pub struct AssumedRole {
-    /// Acts in the customer's account and the requested region.
-    pub config: SdkConfig,
-    /// Whether the session carries its source identity. A stack made from a template before
-    /// version 7 does not allow `sts:SetSourceIdentity`; its sessions carry the session name only.
-    pub attributed: bool,
-}
-
 /// Assumes the customer role and returns an SDK config acting in the customer's account and
 /// `region`. The session's source identity and name are `identity` (see `session_identity`),
 /// so the customer's CloudTrail shows which install made each call and for what. A role whose
@@ -130,7 +121,7 @@ pub async fn assume_customer_role(
     external_id: &ExternalId,
     identity: &str,
     region: &Region,
-) -> std::result::Result<AssumedRole, AssumeRoleError> {
+) -> std::result::Result<SdkConfig, AssumeRoleError> {
     match assume(
         base,
         role_arn,
@@ -142,16 +133,9 @@ pub async fn assume_customer_role(
     .await
     {
         Err(AssumeRoleError::Denied { .. }) => {
-            let config = assume(base, role_arn, external_id, identity, None, region).await?;
-            Ok(AssumedRole {
-                config,
-                attributed: false,
-            })
+            assume(base, role_arn, external_id, identity, None, region).await
         }
-        result => result.map(|config| AssumedRole {
-            config,
-            attributed: true,
-        }),
+        result => result,
     }
 }
 

@@ -51,7 +51,7 @@ pub async fn open(
     )
     .await
     {
-        Ok(assumed) => assumed.config,
+        Ok(config) => config,
         Err(AssumeRoleError::Denied { role_arn }) => return Err(Error::AccessLost { role_arn }),
         Err(AssumeRoleError::Other(err)) => return Err(err),
     };

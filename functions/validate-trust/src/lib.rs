@@ -262,7 +262,7 @@ pub(crate) async fn enter(
     )
     .await
     {
-        Ok(assumed) => assumed.config,
+        Ok(config) => config,
         Err(AssumeRoleError::Denied { role_arn }) => return Ok(Entry::Denied { role_arn }),
         Err(AssumeRoleError::Other(err)) => return Err(err.into()),
     };

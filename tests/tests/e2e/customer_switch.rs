@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use byoc_e2e::customer_ec2::{ec2, tagged};
 use byoc_e2e::event_queue::EventQueue;
-use byoc_e2e::installed::{install_with, place, place_from, Place, EXECUTION_TIMEOUT};
+use byoc_e2e::installed::{
+    finished, install_with, place, place_from, start_install, start_removal, Place,
+};
 use byoc_e2e::stack::OLD_CUSTOMER_TEMPLATE;
 use byoc_e2e::{Api, LocalStack};
 use chrono::Utc;
@@ -193,11 +195,7 @@ async fn a_removal_while_access_is_paused_waits_says_why_and_finishes_once_resum
     assert!(!made.vpcs.is_empty());
 
     switch(&stack, &place, &[("VendorAccess", "paused")]).await;
-    let removing = api
-        .send("DELETE", &format!("/installs/{id}"), None, true)
-        .await
-        .unwrap();
-    assert_eq!(removing.status, 202, "{}", removing.text);
+    let removing = start_removal(&api, &id).await;
     let record = once_paused(&api, &id).await;
     assert_eq!(
         record["status"], "removing",
@@ -214,14 +212,7 @@ async fn a_removal_while_access_is_paused_waits_says_why_and_finishes_once_resum
     assert_eq!(still.ids(), made.ids(), "nothing removed while paused");
 
     switch(&stack, &place, &[]).await; // the defaults: VendorAccess enabled
-    let execution = stack
-        .wait_for_execution(
-            removing.json["execution_arn"].as_str().unwrap(),
-            EXECUTION_TIMEOUT,
-        )
-        .await
-        .unwrap();
-    let record = api.get(&format!("/installs/{id}")).await.unwrap().json;
+    let (execution, record) = finished(&stack, &api, &id, &removing).await;
     assert_eq!(
         (execution.as_str(), record["status"].as_str()),
         ("SUCCEEDED", Some("removed")),
@@ -284,10 +275,7 @@ async fn an_install_into_a_paused_account_waits_at_the_access_check_and_goes_on_
     let api = Api::new(&stack);
     let place = place(&stack, &api, "pauseinst").await;
     switch(&stack, &place, &[("VendorAccess", "paused")]).await;
-    let body = json!({"tenant_id": place.tenant_id, "account_id": place.account, "region": "us-east-1",
-                      "options": {"node_desired_size": 2, "node_max_size": 2}});
-    let accepted = api.post("/installs", &body).await.unwrap();
-    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let accepted = start_install(&api, &place, json!({})).await;
     let id = accepted.json["install_id"].as_str().unwrap().to_owned();
     let record = once_paused(&api, &id).await;
     assert_eq!(
@@ -308,14 +296,7 @@ async fn an_install_into_a_paused_account_waits_at_the_access_check_and_goes_on_
     );
 
     switch(&stack, &place, &[("VendorAccess", "enabled")]).await;
-    let execution = stack
-        .wait_for_execution(
-            accepted.json["execution_arn"].as_str().unwrap(),
-            EXECUTION_TIMEOUT,
-        )
-        .await
-        .unwrap();
-    let record = api.get(&format!("/installs/{id}")).await.unwrap().json;
+    let (execution, record) = finished(&stack, &api, &id, &accepted).await;
     assert_eq!(
         (execution.as_str(), record["status"].as_str()),
         ("SUCCEEDED", Some("ready")),

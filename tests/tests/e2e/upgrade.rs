@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use byoc_e2e::customer_eks::{eks, pin_calendar, steer_eks};
 use byoc_e2e::customer_quotas::{applied, requests, service_quotas};
-use byoc_e2e::installed::{install_with, place, Place, EXECUTION_TIMEOUT};
+use byoc_e2e::installed::{finished, install_with, place, Place, EXECUTION_TIMEOUT};
 use byoc_e2e::{Api, LocalStack};
 use serde_json::{json, Value};
 
@@ -68,17 +68,7 @@ pub(crate) async fn upgrade(
         .unwrap();
     assert_eq!(accepted.status, 202, "{}", accepted.text);
     assert_eq!(accepted.json["status"], "upgrading");
-    let execution = stack
-        .wait_for_execution(
-            accepted.json["execution_arn"].as_str().unwrap(),
-            EXECUTION_TIMEOUT,
-        )
-        .await
-        .unwrap();
-    (
-        execution,
-        api.get(&format!("/installs/{id}")).await.unwrap().json,
-    )
+    finished(stack, api, id, &accepted).await
 }
 
 pub(crate) struct Versions {
