@@ -1,7 +1,9 @@
-//! A scheduled job (the scheduled sweep, the scheduled trust check) run the way its EventBridge
-//! schedule runs it: a "Scheduled Event" through the Lambda Invoke API. Every run walks a
-//! bounded number of installs, carrying on where the last stopped, and one run holds the job at
-//! a time, so a test runs the job until its installs were checked after the moment that matters.
+//! A scheduled job (the scheduled sweep, the trust check, the version check) run through the
+//! Lambda Invoke API with a "Scheduled Event", as its EventBridge schedule runs it. A schedule's
+//! own event sends the whole fleet to the job's queue (`fleet.rs` tests that); a test that
+//! checks what one check does names its installs in the event (`detail.install_ids`, as an
+//! operator may), which runs the same check on them at once, each under its install's lease,
+//! and so does not make every other test's installs work for it.
 
 use std::time::Duration;
 
@@ -29,11 +31,17 @@ pub struct ScheduledJob {
 impl ScheduledJob {
     /// The event EventBridge sends the function when the rule fires.
     pub fn event(&self, stack: &LocalStack) -> Value {
+        self.event_for(stack, &[])
+    }
+
+    /// The same event naming `ids`: the run checks those at once.
+    pub fn event_for(&self, stack: &LocalStack, ids: &[&str]) -> Value {
         let account = &stack.outputs.vendor_account_id;
         json!({
             "version": "0", "id": "7d1e2c4a-0b7e-4a51-9d0e-3f2a1b0c9d8e", "detail-type": "Scheduled Event", "source": "aws.events",
             "account": account, "time": Utc::now().to_rfc3339(), "region": stack.outputs.region,
-            "resources": [format!("arn:aws:events:{}:{account}:rule/{}", stack.outputs.region, self.rule)], "detail": {}
+            "resources": [format!("arn:aws:events:{}:{account}:rule/{}", stack.outputs.region, self.rule)],
+            "detail": if ids.is_empty() { json!({}) } else { json!({"install_ids": ids}) }
         })
     }
 
@@ -44,7 +52,7 @@ impl ScheduledJob {
             .and_then(|t| t.parse().ok())
     }
 
-    /// Runs the job until every one of `ids` was checked after `since`; their records.
+    /// Runs the job on `ids` until every one of them was checked after `since`; their records.
     pub async fn run_until_checked(
         &self,
         stack: &LocalStack,
@@ -52,12 +60,12 @@ impl ScheduledJob {
         ids: &[&str],
         since: DateTime<Utc>,
     ) -> Vec<Value> {
-        // Runs that found the job busy do not count: another test's run holds it, and checks
-        // our installs too or leaves them to the next run. Time bounds the wait for it.
+        // Runs that found an install busy do not count: another run (a fleet test's cycle) is
+        // checking it. Time bounds the wait for it.
         let give_up = std::time::Instant::now() + BUSY_WAIT;
         let mut runs = 0;
         while runs < self.max_runs && std::time::Instant::now() < give_up {
-            let report = invoke(stack, self.function, &self.event(stack))
+            let report = invoke(stack, self.function, &self.event_for(stack, ids))
                 .await
                 .unwrap_or_else(|e| panic!("the scheduled run failed: {e:?}"));
             assert!(report["checked"].is_array(), "{report:#}");

@@ -17,6 +17,7 @@ pub mod email;
 pub mod error;
 pub mod external_id;
 pub mod fault;
+pub mod fleet;
 pub mod idempotency;
 pub mod ids;
 pub mod install_change;

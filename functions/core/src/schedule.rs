@@ -1,19 +1,20 @@
-//! Scheduled work over many installs (the sweep of failed and removed installs, the trust
-//! check of ready ones): the EventBridge Scheduled Event that starts a run, the run's bounds,
-//! and the walk through the `installs-by-status` index that keeps where it stopped so the next
-//! run carries on. One install's check never fails the run: the caller's check turns its own
-//! failures into its result.
+//! Scheduled work over many installs (the sweep of failed and removed installs, the trust and
+//! version checks of ready ones): the EventBridge Scheduled Event that starts a run, and the
+//! run: it sends every install it owes a check to the job's queue (`fleet`), whose messages the
+//! same function then checks, or it checks the installs an operator named at once. One
+//! install's check never fails the run: the caller's check turns its own failures into its
+//! result.
 
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fleet::{self, Dispatched, FleetMessage, FleetSettings, Worked, Worker};
 use crate::ids::InstallId;
 use crate::model::{Install, InstallStatus};
-use crate::store::by_status::ScheduleCursor;
 use crate::store::InstallStore;
 
 /// The event an EventBridge schedule rule sends (only what the functions read).
@@ -75,30 +76,27 @@ impl ScheduledEvent {
     }
 }
 
-/// What one scheduled run did, install by install (ids and results only).
+/// What one scheduled run did: the installs it sent to the job's queue, or, for installs an
+/// operator named, what their checks found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScheduledReport<C> {
+    /// The named installs' results (empty for a schedule's run: its checks run from the queue).
     pub checked: Vec<C>,
-    /// The run stopped at its bounds; the next one carries on where it stopped.
-    pub more: bool,
-    /// Another run was under way, so this one checked nothing.
+    /// What the enumeration sent to the queue (a schedule's run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatched: Option<Dispatched>,
+    /// Another run was enumerating, or a named install was being checked by another run:
+    /// this one left it (the report says what it did do).
     pub busy: bool,
 }
 
 impl<C> ScheduledReport<C> {
-    /// From what `ScheduledRun::walk_alone` (or `alone`) returned.
-    pub fn of(walked: Option<(Vec<C>, bool)>) -> Self {
-        match walked {
-            Some((checked, more)) => Self {
-                checked,
-                more,
-                busy: false,
-            },
-            None => Self {
-                checked: vec![],
-                more: false,
-                busy: true,
-            },
+    /// What a run that found another one enumerating did: nothing.
+    pub fn busy() -> Self {
+        Self {
+            checked: vec![],
+            dispatched: None,
+            busy: true,
         }
     }
 }
@@ -111,24 +109,22 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
-/// How much one scheduled run may do, read once at start. A run stops starting new installs
-/// at either bound and the next run carries on where it stopped.
+/// How long one check may take, and the time kept in hand before the Lambda's timeout (no
+/// check starts with less left); read once at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleSettings {
-    /// Installs checked per scheduled run at most.
-    pub max_installs: usize,
-    /// Time kept in hand before the Lambda's timeout: no install is started with less left.
+    pub check_timeout: Duration,
     pub reserve: Duration,
 }
 
 impl ScheduleSettings {
-    /// Reads the optional `<prefix>_MAX_INSTALLS` (1–1000) and `<prefix>_RESERVE_SECONDS`
-    /// (0–900); unset or blank takes `defaults`.
+    /// Reads the optional `<prefix>_CHECK_TIMEOUT_SECONDS` (1–600) and
+    /// `<prefix>_RESERVE_SECONDS` (0–900); unset or blank takes `defaults`.
     pub fn from_env(prefix: &str, defaults: Self) -> Result<Self> {
         let read = |suffix: &str| std::env::var(format!("{prefix}_{suffix}")).ok();
         Self::from_values(
             prefix,
-            read("MAX_INSTALLS").as_deref(),
+            read("CHECK_TIMEOUT_SECONDS").as_deref(),
             read("RESERVE_SECONDS").as_deref(),
             defaults,
         )
@@ -136,7 +132,7 @@ impl ScheduleSettings {
 
     pub fn from_values(
         prefix: &str,
-        max_installs: Option<&str>,
+        check_timeout_seconds: Option<&str>,
         reserve_seconds: Option<&str>,
         defaults: Self,
     ) -> Result<Self> {
@@ -161,12 +157,12 @@ impl ScheduleSettings {
                 })
         };
         Ok(Self {
-            max_installs: number(
-                "MAX_INSTALLS",
-                max_installs,
-                1..=1000,
-                defaults.max_installs as u64,
-            )? as usize,
+            check_timeout: Duration::from_secs(number(
+                "CHECK_TIMEOUT_SECONDS",
+                check_timeout_seconds,
+                1..=600,
+                defaults.check_timeout.as_secs(),
+            )?),
             reserve: Duration::from_secs(number(
                 "RESERVE_SECONDS",
                 reserve_seconds,
@@ -177,50 +173,90 @@ impl ScheduleSettings {
     }
 }
 
-/// One scheduled run of `job` over the installs with `statuses`, walked in that order, each
-/// oldest first, `page` at a time.
+/// One scheduled run of `job` over the installs with `statuses`.
 pub struct ScheduledRun<'a> {
     pub job: &'a str,
     pub statuses: &'a [InstallStatus],
-    pub page: i32,
     pub settings: &'a ScheduleSettings,
     pub deadline: Instant,
 }
 
-/// Where a run starts: after the cursor, or at the first status when there is none.
-fn start(statuses: &[InstallStatus], cursor: Option<ScheduleCursor>) -> (usize, Option<InstallId>) {
-    match cursor {
-        Some(cursor) => (
-            statuses
-                .iter()
-                .position(|s| *s == cursor.status)
-                .unwrap_or(0),
-            Some(cursor.after),
-        ),
-        None => (0, None),
-    }
-}
-
 impl ScheduledRun<'_> {
-    /// `walk`, for a job whose runs must not overlap (two runs checking one install at once
-    /// would both announce the same change): `None`, having done nothing, while another run
-    /// holds the job's lease. The lease lasts until this run's deadline, so a run that
-    /// crashed holds up the next for one timeout at most.
-    pub async fn walk_alone<C, F, Fut>(
+    /// Sends every install with the run's statuses that is `wanted` to the job's queue, for
+    /// the cycle that fired at `cycle`; `None`, having sent nothing, while another run of the
+    /// job is enumerating (the schedule's event may be delivered twice).
+    pub async fn fan_out(
         &self,
         store: &InstallStore,
+        sqs: &aws_sdk_sqs::Client,
+        fleet: &FleetSettings,
         wanted: impl Fn(&Install) -> bool,
-        check: F,
-    ) -> Result<Option<(Vec<C>, bool)>>
-    where
-        F: FnMut(Install) -> Fut,
-        Fut: Future<Output = C>,
-    {
-        self.alone(store, || self.walk(store, wanted, check)).await
+        cycle: DateTime<Utc>,
+    ) -> Result<Option<Dispatched>> {
+        self.alone(store, || {
+            fleet::dispatch(store, sqs, fleet, self.job, self.statuses, wanted, cycle)
+        })
+        .await
     }
 
-    /// Runs `work` holding the job's lease (see `walk_alone`); `None`, having done nothing,
-    /// while another run holds it.
+    /// The job's queue worker, bounded by this run's deadline and settings.
+    pub fn worker<'b>(
+        &'b self,
+        sqs: &'b aws_sdk_sqs::Client,
+        fleet: &'b FleetSettings,
+    ) -> Worker<'b> {
+        Worker {
+            job: self.job,
+            sqs,
+            queue_url: &fleet.queue_url,
+            deadline: self.deadline,
+            reserve: self.settings.reserve,
+            check_timeout: self.settings.check_timeout,
+        }
+    }
+
+    /// Checks the installs an operator named, now, each under its lease (as a queued check
+    /// would be): those with another status or not `wanted` are passed over; the results, and
+    /// whether any was being checked by another run (and so left to it).
+    pub async fn named<C, F, Fut>(
+        &self,
+        store: &InstallStore,
+        ids: &[InstallId],
+        wanted: impl Fn(&Install) -> bool,
+        cycle: DateTime<Utc>,
+        check: F,
+    ) -> Result<ScheduledReport<C>>
+    where
+        F: Fn(FleetMessage) -> Fut,
+        Fut: Future<Output = C>,
+    {
+        let mut report = ScheduledReport {
+            checked: vec![],
+            dispatched: None,
+            busy: false,
+        };
+        for id in ids {
+            let install = store.get_install(id).await?;
+            if !self.statuses.contains(&install.status) || !wanted(&install) {
+                continue;
+            }
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            let timeout = self
+                .settings
+                .check_timeout
+                .min(left.saturating_sub(self.settings.reserve));
+            let message = FleetMessage::of(self.job, &install, cycle);
+            match fleet::checked_alone(store, self.job, message, timeout, &check).await? {
+                Worked::Checked { result } => report.checked.push(result),
+                _ => report.busy = true,
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs `work` holding the job's lease; `None`, having done nothing, while another run
+    /// holds it. The lease lasts until this run's deadline, so a run that crashed holds up
+    /// the next for one timeout at most.
     pub async fn alone<T, Fut>(
         &self,
         store: &InstallStore,
@@ -251,55 +287,6 @@ impl ScheduledRun<'_> {
             tracing::warn!(error = %err, job = self.job, "could not release the schedule lease");
         }
         done.map(Some)
-    }
-
-    /// Runs `check` on each listed install that is `wanted`, until the bounds; the results in
-    /// order, and whether the run stopped early (the next run carries on after the last one).
-    pub async fn walk<C, F, Fut>(
-        &self,
-        store: &InstallStore,
-        wanted: impl Fn(&Install) -> bool,
-        mut check: F,
-    ) -> Result<(Vec<C>, bool)>
-    where
-        F: FnMut(Install) -> Fut,
-        Fut: Future<Output = C>,
-    {
-        let mut results = vec![];
-        let (first, mut after) = start(self.statuses, store.schedule_cursor(self.job).await?);
-        for status in &self.statuses[first..] {
-            loop {
-                let page = store
-                    .installs_with_status(*status, self.page, after.as_ref())
-                    .await?;
-                for install in page.installs.into_iter().filter(|i| wanted(i)) {
-                    let out_of_time = self.deadline.saturating_duration_since(Instant::now())
-                        < self.settings.reserve;
-                    if results.len() >= self.settings.max_installs || out_of_time {
-                        return Ok((results, true));
-                    }
-                    let id = install.install_id.clone();
-                    results.push(check(install).await);
-                    // Kept after each install, so a run cut short by its timeout loses one at most.
-                    store
-                        .set_schedule_cursor(
-                            self.job,
-                            Some(&ScheduleCursor {
-                                status: *status,
-                                after: id,
-                            }),
-                        )
-                        .await?;
-                }
-                after = page.next;
-                if after.is_none() {
-                    break;
-                }
-            }
-        }
-        // A whole round done: the next run starts from the first status again.
-        store.set_schedule_cursor(self.job, None).await?;
-        Ok((results, false))
     }
 }
 
@@ -356,7 +343,7 @@ mod tests {
     #[test]
     fn settings_default_when_unset_and_bad_values_name_the_variable() {
         let defaults = ScheduleSettings {
-            max_installs: 20,
+            check_timeout: Duration::from_secs(30),
             reserve: Duration::from_secs(40),
         };
         assert_eq!(
@@ -366,14 +353,16 @@ mod tests {
         let set =
             ScheduleSettings::from_values("JOB", Some("5"), Some("10"), defaults.clone()).unwrap();
         assert_eq!(
-            (set.max_installs, set.reserve),
-            (5, Duration::from_secs(10))
+            (set.check_timeout, set.reserve),
+            (Duration::from_secs(5), Duration::from_secs(10))
         );
         let err = ScheduleSettings::from_values("JOB", Some("0"), None, defaults.clone())
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("JOB_MAX_INSTALLS must be a whole number from 1 to 1000, not \"0\""),
+            err.contains(
+                "JOB_CHECK_TIMEOUT_SECONDS must be a whole number from 1 to 600, not \"0\""
+            ),
             "{err}"
         );
         assert!(
@@ -381,43 +370,6 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("JOB_RESERVE_SECONDS")
-        );
-    }
-
-    #[test]
-    fn a_run_carries_on_after_the_cursor() {
-        let statuses = [InstallStatus::Failed, InstallStatus::Removed];
-        assert_eq!(start(&statuses, None), (0, None));
-        let after = InstallId::parse("i", "inst-01hzy0000000000000000000aa").unwrap();
-        assert_eq!(
-            start(
-                &statuses,
-                Some(ScheduleCursor {
-                    status: InstallStatus::Removed,
-                    after: after.clone()
-                })
-            ),
-            (1, Some(after.clone()))
-        );
-        assert_eq!(
-            start(
-                &statuses,
-                Some(ScheduleCursor {
-                    status: InstallStatus::Failed,
-                    after: after.clone()
-                })
-            ),
-            (0, Some(after.clone()))
-        );
-        assert_eq!(
-            start(
-                &[InstallStatus::Ready],
-                Some(ScheduleCursor {
-                    status: InstallStatus::Ready,
-                    after: after.clone()
-                })
-            ),
-            (0, Some(after))
         );
     }
 }

@@ -14,6 +14,11 @@ pub struct Deps {
     pub base: SdkConfig,
     pub access: CustomerAccess,
     pub schedule: ScheduleSettings,
+    /// The sweep's queue: a scheduled run sends the installs owed a sweep there.
+    pub sqs: aws_sdk_sqs::Client,
+    pub fleet: byoc_core::fleet::FleetSettings,
+    /// Clean sweeps in a row that retire a removed install.
+    pub retire_after: u32,
 }
 
 /// The install's customer-account clients, built once per invocation.

@@ -76,6 +76,9 @@ pub struct Findings {
     /// What of the remaining ones waiting will not remove (see `byoc_core::leftover`).
     #[serde(default)]
     pub leftovers: Vec<Leftover>,
+    /// Checks in a row, this one included, that looked and found nothing.
+    #[serde(default)]
+    pub clean_streak: u32,
 }
 
 impl Findings {
@@ -112,6 +115,7 @@ impl Findings {
             remaining: pass.remaining.len(),
             monthly_cost_usd: total_monthly_usd(&pass.remaining),
             leftovers: pass.leftovers.clone(),
+            clean_streak: 0,
         }
     }
 
@@ -132,7 +136,22 @@ impl Findings {
             remaining: 0,
             monthly_cost_usd: 0.0,
             leftovers: vec![],
+            clean_streak: 0,
         }
+    }
+
+    /// Whether this check looked and found nothing at all.
+    pub fn clean(&self) -> bool {
+        self.access == Access::Ok && self.found.is_empty()
+    }
+
+    /// Sets `clean_streak` from the previous check's: one more when this one is clean, else 0.
+    pub fn count_clean_streak(&mut self, previous: Option<&Findings>) {
+        self.clean_streak = if self.clean() {
+            previous.map_or(0, |p| p.clean_streak) + 1
+        } else {
+            0
+        };
     }
 
     /// The findings a check recorded last, if any are readable.
@@ -242,6 +261,48 @@ mod tests {
             remaining: vec![volume, address],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn only_checks_that_looked_and_found_nothing_count_towards_retiring() {
+        let clean = || {
+            Findings::of_pass(
+                &Pass::default(),
+                InstallStatus::Removed,
+                Action::Delete,
+                now(),
+            )
+        };
+        let mut first = clean();
+        first.count_clean_streak(None);
+        assert_eq!(first.clean_streak, 1);
+        let mut second = clean();
+        second.count_clean_streak(Some(&first));
+        assert_eq!(second.clean_streak, 2);
+        let mut found = Findings::of_pass(
+            &leftover_pass(),
+            InstallStatus::Removed,
+            Action::Delete,
+            now(),
+        );
+        found.count_clean_streak(Some(&second));
+        assert_eq!(
+            found.clean_streak, 0,
+            "something was found: the count starts again"
+        );
+        let mut unreachable = Findings::unreachable(
+            Access::Lost {
+                message: "gone".into(),
+            },
+            InstallStatus::Removed,
+            Action::Delete,
+            now(),
+        );
+        unreachable.count_clean_streak(Some(&second));
+        assert_eq!(
+            unreachable.clean_streak, 0,
+            "a check that could not look proves nothing"
+        );
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! and failed installs). Told apart by shape; anything else is refused with what was expected.
 //! A pass answers with [`SweepOutput`], which the state machine feeds back as the next input.
 
+pub use aws_lambda_events::event::sqs::SqsEvent;
+use byoc_core::fleet::recognise_queue_event;
 use byoc_core::ids::{InstallId, TenantId};
-pub use byoc_core::schedule::ScheduledEvent;
+use byoc_core::schedule::ScheduledEvent;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -48,11 +50,16 @@ pub struct SweepOutput {
 pub enum SweepEvent {
     Install(SweepInput),
     Scheduled(ScheduledEvent),
+    /// A batch of the sweep's queue: installs a scheduled run sent to be swept.
+    Queue(SqsEvent),
 }
 
 impl<'de> Deserialize<'de> for SweepEvent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
+        if let Some(batch) = recognise_queue_event(&value) {
+            return Ok(SweepEvent::Queue(batch));
+        }
         match ScheduledEvent::recognise(
             &value,
             "sweep-dangling runs for an install ({install_id, tenant_id, mode})",

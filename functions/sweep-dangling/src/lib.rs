@@ -45,6 +45,7 @@ use schedule::ScheduledReport;
 pub enum SweepResponse {
     Pass(SweepOutput),
     Scheduled(ScheduledReport),
+    Queue(aws_lambda_events::event::sqs::SqsBatchResponse),
 }
 
 /// One pass over an install, or a scheduled run that must be done by `deadline`.
@@ -61,5 +62,8 @@ pub async fn handle(
         SweepEvent::Scheduled(event) => Box::pin(schedule::run(deps, &event, deadline))
             .await
             .map(SweepResponse::Scheduled),
+        SweepEvent::Queue(batch) => Ok(SweepResponse::Queue(
+            Box::pin(schedule::work(deps, batch, deadline)).await,
+        )),
     }
 }

@@ -14,6 +14,9 @@ async fn main() -> Result<(), Error> {
                 store: InstallStore::from_env(&config)?,
                 access: CustomerAccess::from_env()?,
                 schedule: sweep_dangling::settings::from_env()?,
+                sqs: aws_sdk_sqs::Client::new(&config),
+                fleet: byoc_core::fleet::FleetSettings::from_env("SWEEP")?,
+                retire_after: sweep_dangling::settings::retire_after_from_env()?,
                 base: config,
             })
         },

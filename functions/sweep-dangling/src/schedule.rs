@@ -1,23 +1,26 @@
 //! The scheduled sweep. An EventBridge schedule invokes sweep-dangling with a Scheduled Event;
-//! the run walks the failed, then the removed installs, oldest first, through the
-//! `installs-by-status` index, and gives each one pass: what is left of it in the customer's
-//! account is found as an uninstall finds it (same discovery, same safety rule, same deletion
-//! order) and deleted — unless the install failed and asked to keep what it made for
-//! inspection, which is only reported with its monthly cost. The findings go on the install
-//! (`findings`), and on its timeline when there is news.
+//! the run sends every failed and removed install that built something to the sweep's queue
+//! (`byoc_core::fleet`), and the queue's batches come back here: each install gets one pass.
+//! What is left of it in the customer's account is found as an uninstall finds it (same
+//! discovery, same safety rule, same deletion order) and deleted — unless the install failed
+//! and asked to keep what it made for inspection, which is only reported with its monthly cost.
+//! The findings go on the install (`findings`), and on its timeline when there is news.
 //!
-//! A run is bounded (installs per run, time left before the Lambda's timeout); it records
-//! where it stopped after each install, and the next run carries on from there. One install's
-//! failure (its customer deleted the access stack, AWS refused) is that install's finding and
-//! never stops the others.
+//! A removed install whose sweeps found nothing `retire_after` times in a row is retired: the
+//! record says so (`sweep_retired`, with a timeline entry) and it leaves the removed installs'
+//! listing, so the sweep's cycle follows the live fleet, not the vendor's whole history. One
+//! install's failure (its customer deleted the access stack, AWS refused) is that install's
+//! finding and never stops the others.
 
 use std::time::Instant;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use byoc_core::customer_session;
+use byoc_core::fleet::FleetMessage;
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallStatus, Step};
 use byoc_core::schedule::{ScheduledEvent, ScheduledRun};
-use byoc_core::step_input::StepInput;
+use byoc_core::store::by_status::SweepRetired;
 use byoc_core::tags::cluster_name;
 use byoc_core::Error;
 use chrono::{DateTime, Utc};
@@ -31,12 +34,10 @@ use crate::findings::{Access, Action, Findings, FINDINGS_KEY};
 use crate::pass::{delete_what_can_go, pass_of};
 use crate::report::RECORD_KEY;
 
-/// The name the run's cursor is kept under.
+/// The name the job's leases and messages carry.
 pub const JOB: &str = "sweep-dangling";
-/// The statuses a scheduled run looks at, in the order it walks them.
+/// The statuses a scheduled run looks at, in the order it sends them.
 pub const STATUSES: [InstallStatus; 2] = [InstallStatus::Failed, InstallStatus::Removed];
-/// Installs read from the index per query (those that never built anything are passed over).
-const PAGE: i32 = 25;
 
 /// What one scheduled run did, install by install (ids and counts only).
 pub type ScheduledReport = byoc_core::schedule::ScheduledReport<Checked>;
@@ -72,9 +73,24 @@ pub enum CheckResult {
     /// The customer paused the vendor's access: held until they resume it (the install's
     /// record says so once, "Access Paused"); nothing is recorded as a finding.
     Paused,
+    /// Nothing found, again: a removed install no longer swept from now on.
+    Retired,
 }
 
 impl Checked {
+    fn listed(message: &FleetMessage, result: CheckResult) -> Self {
+        Self {
+            install_id: message.install_id.to_string(),
+            tenant_id: message.tenant_id.to_string(),
+            status: InstallStatus::Removed,
+            result,
+            found: 0,
+            deleted: 0,
+            remaining: 0,
+            monthly_cost_usd: 0.0,
+        }
+    }
+
     fn new(install: &Install, result: CheckResult) -> Self {
         Self {
             install_id: install.install_id.to_string(),
@@ -137,44 +153,75 @@ pub async fn run(
         fired_at = event.time.as_deref().unwrap_or("?")
     );
     async {
-        let report = walk(deps, deadline).await?;
+        let run = scheduled_run(deps, deadline);
+        let cycle = event.fired_at();
+        let named = event.named_installs();
+        if !named.is_empty() {
+            // Named by an operator: checked even when retired (what it finds brings it back).
+            let report = run
+                .named(&deps.store, named, built_something, cycle, |m| {
+                    check(deps, m)
+                })
+                .await?;
+            info!(
+                checked = report.checked.len(),
+                busy = report.busy,
+                "named installs swept"
+            );
+            return Ok(report);
+        }
+        // Alone: two runs at once would send every install twice.
+        let Some(dispatched) = run
+            .fan_out(&deps.store, &deps.sqs, &deps.fleet, owed_a_sweep, cycle)
+            .await?
+        else {
+            info!("another scheduled sweep is sending the fleet; this one leaves it");
+            return Ok(ScheduledReport::busy());
+        };
         info!(
-            checked = report.checked.len(),
-            more = report.more,
-            busy = report.busy,
-            "scheduled sweep finished"
+            ?dispatched,
+            "failed and removed installs sent to the sweep's queue"
         );
-        Ok(report)
+        Ok(ScheduledReport {
+            checked: vec![],
+            dispatched: Some(dispatched),
+            busy: false,
+        })
     }
     .instrument(span)
     .await
 }
 
-async fn walk(deps: &Deps, deadline: Instant) -> Result<ScheduledReport, SweepError> {
-    let run = ScheduledRun {
+/// Built something (see `built_something`), and not retired.
+fn owed_a_sweep(install: &Install) -> bool {
+    built_something(install) && SweepRetired::recorded(install).is_none()
+}
+
+fn scheduled_run(deps: &Deps, deadline: Instant) -> ScheduledRun<'_> {
+    ScheduledRun {
         job: JOB,
         statuses: &STATUSES,
-        page: PAGE,
         settings: &deps.schedule,
         deadline,
-    };
-    // Alone: two runs at once would both find, delete and announce the same leftovers.
-    let walked = run
-        .walk_alone(&deps.store, built_something, |install| async move {
-            check(deps, &install).await
-        })
-        .await?;
-    Ok(ScheduledReport::of(walked))
+    }
+}
+
+/// A batch from the sweep's queue: each install given its pass, under its lease.
+pub async fn work(deps: &Deps, batch: SqsEvent, deadline: Instant) -> SqsBatchResponse {
+    let run = scheduled_run(deps, deadline);
+    let (response, worked) = run
+        .worker(&deps.sqs, &deps.fleet)
+        .work(&deps.store, batch, |m| check(deps, m))
+        .await;
+    info!(worked = ?worked, returned = response.batch_item_failures.len(), "sweep batch done");
+    response
 }
 
 /// One install: its pass, its findings recorded. Never fails the run.
-async fn check(deps: &Deps, listed: &Install) -> Checked {
-    let span = info_span!("scheduled check", install_id = %listed.install_id, tenant_id = %listed.tenant_id, status = %listed.status);
+async fn check(deps: &Deps, listed: FleetMessage) -> Checked {
+    let span = info_span!("scheduled check", install_id = %listed.install_id, tenant_id = %listed.tenant_id);
     async {
-        let input = StepInput {
-            install_id: listed.install_id.clone(),
-            tenant_id: listed.tenant_id.clone(),
-        };
+        let input = listed.step_input();
         // When access was tried: what the findings say held then, however long the pass takes.
         let now = Utc::now();
         let (install, findings) =
@@ -217,23 +264,32 @@ async fn check(deps: &Deps, listed: &Install) -> Checked {
                 },
                 Err(Error::AccessPaused { .. }) => {
                     info!("the customer paused the vendor's access; held until they resume it");
-                    return Checked::new(listed, CheckResult::Paused);
+                    return Checked::listed(&listed, CheckResult::Paused);
                 }
-                Err(err @ Error::AccessLost { .. }) => (
-                    listed.clone(),
-                    Findings::unreachable(
-                        Access::Lost {
-                            message: err.to_string(),
+                Err(err) => {
+                    // The session could not be opened: the findings say why, on the install
+                    // as it is now.
+                    let install = match deps.store.get_install(&listed.install_id).await {
+                        Ok(install) if STATUSES.contains(&install.status) => install,
+                        Ok(install) => return Checked::new(&install, CheckResult::Skipped),
+                        Err(Error::InstallNotFound(_)) => {
+                            return Checked::listed(&listed, CheckResult::Skipped)
+                        }
+                        Err(read) => {
+                            warn!(error = %read, "could not read the install");
+                            return Checked::listed(&listed, CheckResult::Failed);
+                        }
+                    };
+                    let access = match err {
+                        lost @ Error::AccessLost { .. } => Access::Lost {
+                            message: lost.to_string(),
                         },
-                        listed.status,
-                        action_for(listed),
-                        now,
-                    ),
-                ),
-                Err(err) => (
-                    listed.clone(),
-                    Findings::unreachable(failed(&err), listed.status, action_for(listed), now),
-                ),
+                        other => failed(&other),
+                    };
+                    let findings =
+                        Findings::unreachable(access, install.status, action_for(&install), now);
+                    (install, findings)
+                }
             };
         match &findings.access {
             Access::Ok => info!(
@@ -244,8 +300,8 @@ async fn check(deps: &Deps, listed: &Install) -> Checked {
             ),
             other => warn!(access = ?other, "could not check"),
         }
-        match record(deps, &install, &findings).await {
-            Ok(()) => Checked::of(&install, &findings),
+        match record(deps, &install, findings).await {
+            Ok(checked) => checked,
             Err(err) => {
                 warn!(error = %err, "could not record the findings");
                 Checked::new(&install, CheckResult::Failed)
@@ -290,16 +346,63 @@ async fn sweep_once(
     )))
 }
 
-/// Keeps the findings on the install, and tells its timeline when there is news.
-async fn record(deps: &Deps, install: &Install, findings: &Findings) -> Result<(), Error> {
+/// Keeps the findings on the install, and tells its timeline when there is news; retires a
+/// removed install found clean `retire_after` times in a row.
+async fn record(deps: &Deps, install: &Install, mut findings: Findings) -> Result<Checked, Error> {
     let previous = Findings::recorded(&install.step_data);
+    findings.count_clean_streak(previous.as_ref());
     let had_leftovers = !byoc_core::leftover::recorded(install).is_empty();
-    let value = serde_json::to_value(findings).map_err(|e| Error::Corrupt(e.to_string()))?;
+    let value = serde_json::to_value(&findings).map_err(|e| Error::Corrupt(e.to_string()))?;
+    let checked = Checked::of(install, &findings);
+    let retired = SweepRetired::recorded(install).is_some();
+    if retired && !findings.found.is_empty() {
+        // Something appeared after all: swept on schedule again.
+        let change = Change::new(
+            Step::SweepDangling,
+            findings.outcome(),
+            format!(
+                "{}; the install is swept on schedule again",
+                findings.message(install.account_id.as_str())
+            ),
+        )
+        .data(FINDINGS_KEY, value)
+        .forget(SweepRetired::KEY);
+        deps.store.record(&install.install_id, change).await?;
+        return Ok(checked);
+    }
+    if install.status == InstallStatus::Removed
+        && !retired
+        && findings.clean_streak >= deps.retire_after
+    {
+        let retired = SweepRetired {
+            retired_at: findings.checked_at,
+            clean_sweeps: findings.clean_streak,
+        };
+        let change = Change::new(
+            Step::SweepDangling,
+            findings.outcome(),
+            format!(
+                "scheduled sweeps end: nothing of the install was found in account {} in {} sweeps in a row",
+                install.account_id, findings.clean_streak
+            ),
+        )
+        .data(FINDINGS_KEY, value)
+        .data(
+            SweepRetired::KEY,
+            serde_json::to_value(&retired).map_err(|e| Error::Corrupt(e.to_string()))?,
+        )
+        .only_from(InstallStatus::Removed);
+        deps.store.record(&install.install_id, change).await?;
+        return Ok(Checked {
+            result: CheckResult::Retired,
+            ..checked
+        });
+    }
     if !findings.worth_an_event(previous.as_ref(), had_leftovers) {
         deps.store
             .set_step_data_quietly(&install.install_id, FINDINGS_KEY, &value)
             .await?;
-        return Ok(());
+        return Ok(checked);
     }
     // The findings and their event in one write: a reader never sees new findings without
     // the event that announces them.
@@ -310,7 +413,7 @@ async fn record(deps: &Deps, install: &Install, findings: &Findings) -> Result<(
     )
     .data(FINDINGS_KEY, value);
     deps.store.record(&install.install_id, change).await?;
-    Ok(())
+    Ok(checked)
 }
 
 #[cfg(test)]

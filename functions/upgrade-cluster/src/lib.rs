@@ -17,6 +17,7 @@ mod preflight;
 pub mod scheduled;
 mod surge;
 mod switches;
+mod version_due;
 mod versions;
 
 use std::collections::BTreeMap;
@@ -62,12 +63,17 @@ pub struct Deps {
 pub enum UpgradeEvent {
     Step(UpgradeInput),
     Scheduled(ScheduledEvent),
+    /// A batch of the version check's queue.
+    Queue(aws_lambda_events::event::sqs::SqsEvent),
 }
 
 impl<'de> Deserialize<'de> for UpgradeEvent {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
         let value = serde_json::Value::deserialize(deserializer)?;
+        if let Some(batch) = byoc_core::fleet::recognise_queue_event(&value) {
+            return Ok(UpgradeEvent::Queue(batch));
+        }
         match ScheduledEvent::recognise(
             &value,
             "upgrade-cluster runs for an install ({install_id, tenant_id, action})",
@@ -87,6 +93,7 @@ impl<'de> Deserialize<'de> for UpgradeEvent {
 pub enum UpgradeResponse {
     Step(UpgradeStatus),
     Scheduled(scheduled::ScheduledReport),
+    Queue(aws_lambda_events::event::sqs::SqsBatchResponse),
 }
 
 pub async fn handle_event(
@@ -99,6 +106,9 @@ pub async fn handle_event(
         UpgradeEvent::Scheduled(event) => scheduled::run(deps, &event, deadline)
             .await
             .map(UpgradeResponse::Scheduled),
+        UpgradeEvent::Queue(batch) => Ok(UpgradeResponse::Queue(
+            scheduled::work(deps, batch, deadline).await,
+        )),
     }
 }
 

@@ -19,6 +19,8 @@ async fn main() -> Result<(), Error> {
                 fault: Fault::from_env("upgrade-cluster"),
                 schedule: ScheduleDeps {
                     settings: scheduled::settings_from_env()?,
+                    sqs: aws_sdk_sqs::Client::new(&config),
+                    fleet: byoc_core::fleet::FleetSettings::from_env("VERSION_CHECK")?,
                     sns: aws_sdk_sns::Client::new(&config),
                     topic_arn: env("TOPIC_ARN")?,
                     vendor_name: env("VENDOR_NAME")?,

@@ -9,24 +9,24 @@
 //! customer is emailed, the timeline gets a `version-check` entry (the vendor's "Version Support
 //! Ending" event), and an install with `auto_upgrade` inside its maintenance window is upgraded.
 //!
-//! The run judges dates by the moment its schedule fired (the event's `time`). Bounded and
-//! resumable like the trust check; runs never overlap (a lease), so a notice goes out once.
+//! The run judges dates by the moment its schedule fired (the event's `time`). It sends the
+//! installs with something due to the version check's queue (`byoc_core::fleet`), whose
+//! batches come back here; one install is never checked twice at once (a lease per install),
+//! so a notice goes out once.
 
 use std::time::{Duration, Instant};
 
-use byoc_core::cluster_plan::ClusterVersionRecord;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use byoc_core::customer_session;
 use byoc_core::customer_topic;
+use byoc_core::fleet::{FleetMessage, FleetSettings};
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallStatus, Outcome, Step};
 use byoc_core::schedule::{ScheduleSettings, ScheduledEvent, ScheduledRun};
-use byoc_core::step_input::StepInput;
 use byoc_core::tags::cluster_name;
-use byoc_core::upgrade::{self, MinorVersion, UpgradeRecord, UpgradeState};
+use byoc_core::upgrade::{self, MinorVersion, UpgradeRecord};
 use byoc_core::upgrade_start::{Launched, UpgradeLauncher, UpgradeOrder};
-use byoc_core::version_check::{
-    self, AutoUpgrade, Decision, Facts, VersionCheck, VERSION_CHECK_KEY,
-};
+use byoc_core::version_check::{self, AutoUpgrade, Decision, VersionCheck, VERSION_CHECK_KEY};
 use byoc_core::version_email::{self, Support as EmailSupport};
 use byoc_core::Error;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -34,22 +34,25 @@ use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::error::UpgradeError;
+use crate::version_due::{facts, may_be_due};
 use crate::{observe, versions, Deps};
 
-/// The name the run's cursor and lease are kept under.
+/// The name the job's leases and messages carry.
 pub const JOB: &str = "version-check";
 const STATUSES: [InstallStatus; 1] = [InstallStatus::Ready];
-const PAGE: i32 = 50;
-/// Installs acted on per run (each: AssumeRole, two EKS reads, an email, two writes, perhaps
-/// an upgrade start: a few seconds); the rest are judged from DynamoDB alone.
+/// A check that acts is AssumeRole, two EKS reads, an email, two writes, perhaps an upgrade
+/// start: a few seconds. The rest are judged from DynamoDB alone and never queued.
 pub const DEFAULT_SETTINGS: ScheduleSettings = ScheduleSettings {
-    max_installs: 25,
-    reserve: Duration::from_secs(20),
+    check_timeout: Duration::from_secs(45),
+    reserve: Duration::from_secs(5),
 };
 
 /// What the scheduled check needs beyond an upgrade's step.
 pub struct ScheduleDeps {
     pub settings: ScheduleSettings,
+    /// The version check's queue: a scheduled run sends the installs with something due.
+    pub sqs: aws_sdk_sqs::Client,
+    pub fleet: FleetSettings,
     pub sns: aws_sdk_sns::Client,
     pub topic_arn: String,
     pub vendor_name: String,
@@ -57,7 +60,8 @@ pub struct ScheduleDeps {
     pub upgrade_state_machine_arn: String,
 }
 
-/// `VERSION_CHECK_MAX_INSTALLS` and `VERSION_CHECK_RESERVE_SECONDS`, else the defaults.
+/// `VERSION_CHECK_CHECK_TIMEOUT_SECONDS` and `VERSION_CHECK_RESERVE_SECONDS`, else the
+/// defaults.
 pub fn settings_from_env() -> Result<ScheduleSettings, Error> {
     ScheduleSettings::from_env("VERSION_CHECK", DEFAULT_SETTINGS)
 }
@@ -93,76 +97,6 @@ pub enum CheckResult {
     Paused,
 }
 
-/// What the record says of the install's version: the version and its end of standard
-/// support (from the last check of this version, else from create-cluster's or the upgrade's
-/// record of the cluster).
-fn recorded_version(install: &Install) -> Option<(MinorVersion, Option<NaiveDate>)> {
-    let version = MinorVersion::parse(install.resources.get("kubernetes_version")?)?;
-    let checked = VersionCheck::recorded(&install.step_data)
-        .filter(|c| c.version == version)
-        .map(|c| c.end_of_standard_support);
-    let from_cluster = || {
-        ClusterVersionRecord::of(install)?
-            .support?
-            .end_of_standard_support?
-            .parse()
-            .ok()
-    };
-    Some((version, checked.or_else(from_cluster)))
-}
-
-fn failed_target(install: &Install) -> Option<MinorVersion> {
-    UpgradeRecord::of(install)
-        .filter(|r| r.state == UpgradeState::Failed)
-        .and_then(|r| r.target.or(r.requested))
-}
-
-fn facts<'a>(
-    install: &Install,
-    previous: Option<&'a VersionCheck>,
-    version: MinorVersion,
-    end: NaiveDate,
-    now: DateTime<Utc>,
-    newest_standard: Option<MinorVersion>,
-    changes_allowed: bool,
-) -> Facts<'a> {
-    let options = &install.options;
-    Facts {
-        version,
-        end_of_standard_support: end,
-        now,
-        previous,
-        window: options.maintenance_window.filter(|_| options.auto_upgrade),
-        newest_standard,
-        failed_target: failed_target(install),
-        changes_allowed,
-    }
-}
-
-/// Whether the record alone says something may be due: a notice, or (assuming a newer
-/// version is offered) an automatic upgrade. A record without dates is looked at.
-fn may_be_due(install: &Install, now: DateTime<Utc>) -> bool {
-    let Some((version, end)) = recorded_version(install) else {
-        return false;
-    };
-    let Some(end) = end else {
-        return true;
-    };
-    let previous = VersionCheck::recorded(&install.step_data);
-    let newer = Some(version.next());
-    // The customer's switch is read from the stack only once something may be due.
-    version_check::decide(&facts(
-        install,
-        previous.as_ref(),
-        version,
-        end,
-        now,
-        newer,
-        true,
-    ))
-    .acts()
-}
-
 pub async fn run(
     deps: &Deps,
     event: &ScheduledEvent,
@@ -171,43 +105,70 @@ pub async fn run(
     let now = event.fired_at();
     let span = info_span!("upgrade-cluster version check", fired_at = %now);
     async {
-        let run = ScheduledRun {
-            job: JOB,
-            statuses: &STATUSES,
-            page: PAGE,
-            settings: &deps.schedule.settings,
-            deadline,
-        };
+        let run = scheduled_run(deps, deadline);
+        let due = |install: &Install| may_be_due(install, now);
         let named = event.named_installs();
-        let walked = if named.is_empty() {
-            run.walk_alone(
-                &deps.store,
-                |install| may_be_due(install, now),
-                |install| async move { check(deps, &install, now).await },
-            )
+        if !named.is_empty() {
+            let report = run
+                .named(&deps.store, named, due, now, |m| check(deps, m))
+                .await?;
+            info!(
+                acted_on = report.checked.len(),
+                busy = report.busy,
+                "named installs checked"
+            );
+            return Ok(report);
+        }
+        let schedule = &deps.schedule;
+        let Some(dispatched) = run
+            .fan_out(&deps.store, &schedule.sqs, &schedule.fleet, due, now)
             .await?
-        } else {
-            run.alone(&deps.store, || async {
-                let mut checked = vec![];
-                for id in named {
-                    let install = deps.store.get_install(id).await?;
-                    if install.status == InstallStatus::Ready && may_be_due(&install, now) {
-                        checked.push(check(deps, &install, now).await);
-                    }
-                }
-                Ok((checked, false))
-            })
-            .await?
+        else {
+            info!("another version check is sending the fleet; this one leaves it");
+            return Ok(ScheduledReport::busy());
         };
-        let Some((checked, more)) = walked else {
-            info!("another version check is under way; this one leaves it the round");
-            return Ok(ScheduledReport::of(None));
-        };
-        info!(acted_on = checked.len(), more, "version check finished");
-        Ok(ScheduledReport::of(Some((checked, more))))
+        info!(
+            ?dispatched,
+            "installs with something due sent to the version check's queue"
+        );
+        Ok(ScheduledReport {
+            checked: vec![],
+            dispatched: Some(dispatched),
+            busy: false,
+        })
     }
     .instrument(span)
     .await
+}
+
+fn scheduled_run(deps: &Deps, deadline: Instant) -> ScheduledRun<'_> {
+    ScheduledRun {
+        job: JOB,
+        statuses: &STATUSES,
+        settings: &deps.schedule.settings,
+        deadline,
+    }
+}
+
+/// A batch from the version check's queue: each install looked at, under its lease.
+pub async fn work(deps: &Deps, batch: SqsEvent, deadline: Instant) -> SqsBatchResponse {
+    let run = scheduled_run(deps, deadline);
+    let (response, worked) = run
+        .worker(&deps.schedule.sqs, &deps.schedule.fleet)
+        .work(&deps.store, batch, |m| check(deps, m))
+        .await;
+    info!(worked = ?worked, returned = response.batch_item_failures.len(), "version check batch done");
+    response
+}
+
+fn listed(message: &FleetMessage, result: CheckResult) -> Checked {
+    Checked {
+        install_id: message.install_id.to_string(),
+        tenant_id: message.tenant_id.to_string(),
+        result,
+        notice: None,
+        upgrade_to: None,
+    }
 }
 
 fn checked(install: &Install, result: CheckResult) -> Checked {
@@ -220,26 +181,25 @@ fn checked(install: &Install, result: CheckResult) -> Checked {
     }
 }
 
-/// One install: looked at and acted on. Never fails the run.
-async fn check(deps: &Deps, listed: &Install, now: DateTime<Utc>) -> Checked {
-    let span =
-        info_span!("version check", install_id = %listed.install_id, tenant_id = %listed.tenant_id);
+/// One install: looked at and acted on, judged at the cycle's moment. Never fails the run.
+async fn check(deps: &Deps, message: FleetMessage) -> Checked {
+    let span = info_span!("version check", install_id = %message.install_id, tenant_id = %message.tenant_id);
     async {
-        match check_install(deps, listed, now).await {
+        match check_install(deps, &message, message.cycle).await {
             Ok(done) => {
                 info!(result = ?done.result, notice = ?done.notice, upgrade_to = ?done.upgrade_to, "checked");
                 done
             }
-            Err(UpgradeError::Core(Error::InvalidTransition { .. })) => {
-                checked(listed, CheckResult::Skipped)
+            Err(UpgradeError::Core(Error::InvalidTransition { .. } | Error::InstallNotFound(_))) => {
+                listed(&message, CheckResult::Skipped)
             }
             Err(UpgradeError::Core(Error::AccessPaused { .. })) => {
                 info!("the customer paused the vendor's access; held until they resume it");
-                checked(listed, CheckResult::Paused)
+                listed(&message, CheckResult::Paused)
             }
             Err(err) => {
-                warn!(error = %err, "version check did not finish; the next run tries again");
-                checked(listed, CheckResult::Failed)
+                warn!(error = %err, "version check did not finish; the next cycle tries again");
+                listed(&message, CheckResult::Failed)
             }
         }
     }
@@ -249,13 +209,10 @@ async fn check(deps: &Deps, listed: &Install, now: DateTime<Utc>) -> Checked {
 
 async fn check_install(
     deps: &Deps,
-    listed: &Install,
+    listed: &FleetMessage,
     now: DateTime<Utc>,
 ) -> Result<Checked, UpgradeError> {
-    let step = StepInput {
-        install_id: listed.install_id.clone(),
-        tenant_id: listed.tenant_id.clone(),
-    };
+    let step = listed.step_input();
     let session = customer_session::open(&deps.store, &deps.base, &deps.access, &step).await?;
     let install = session.install;
     if install.status != InstallStatus::Ready {
@@ -409,75 +366,4 @@ async fn start_upgrade(
         Launched::Started { .. } | Launched::Running { .. } => Some(to),
         Launched::Changed => None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use byoc_core::cluster_plan::CLUSTER_KEY;
-    use byoc_core::ids::{AccountId, Region, TenantId};
-
-    fn install(version: &str, end: &str, options: serde_json::Value) -> Install {
-        let (mut install, _) = Install::requested(
-            TenantId::parse("t", "acme").unwrap(),
-            AccountId::parse("a", "111122223333").unwrap(),
-            Region::parse("r", "us-east-1").unwrap(),
-            serde_json::from_value(options).unwrap(),
-            Utc::now(),
-        )
-        .unwrap();
-        install.status = InstallStatus::Ready;
-        install
-            .resources
-            .insert("kubernetes_version".into(), version.into());
-        install.step_data.insert(
-            CLUSTER_KEY.into(),
-            serde_json::json!({"support": {"policy": "STANDARD", "end_of_standard_support": end}}),
-        );
-        install
-    }
-
-    fn at(text: &str) -> DateTime<Utc> {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn the_record_alone_tells_which_installs_to_look_at() {
-        let quiet = install("1.35", "2027-03-27", serde_json::json!({}));
-        assert!(!may_be_due(&quiet, at("2026-12-07T10:00:00Z")));
-        assert!(
-            may_be_due(&quiet, at("2027-01-26T10:00:00Z")),
-            "60 days before"
-        );
-        let mut told = quiet.clone();
-        told.step_data.insert(
-            VERSION_CHECK_KEY.into(),
-            serde_json::json!({"version": "1.35", "end_of_standard_support": "2027-03-27",
-                "checked_at": "2027-01-26T10:00:00Z", "days_left": 60, "notified": [60]}),
-        );
-        assert!(
-            !may_be_due(&told, at("2027-01-27T10:00:00Z")),
-            "told already"
-        );
-        assert!(
-            may_be_due(&told, at("2027-02-25T10:00:00Z")),
-            "30 days before"
-        );
-        // Auto-upgrade: due inside the window (2027-01-31 is a Sunday), not outside it.
-        let auto = install(
-            "1.35",
-            "2027-03-27",
-            serde_json::json!({"auto_upgrade": true, "maintenance_window": {"weekday": "sunday", "start_hour_utc": 2, "duration_hours": 4}}),
-        );
-        let mut auto = auto;
-        auto.step_data = told.step_data.clone();
-        assert!(may_be_due(&auto, at("2027-01-31T03:00:00Z")));
-        assert!(!may_be_due(&auto, at("2027-01-31T07:00:00Z")));
-        // A record without dates is looked at; one without a version is not.
-        let mut undated = quiet.clone();
-        undated.step_data.clear();
-        assert!(may_be_due(&undated, at("2026-12-07T10:00:00Z")));
-        undated.resources.clear();
-        assert!(!may_be_due(&undated, at("2026-12-07T10:00:00Z")));
-    }
 }

@@ -1,8 +1,10 @@
 //! What invokes validate-trust: the install state machine with an install's ids (validate the
-//! trust before anything is built), or an EventBridge schedule with a Scheduled Event (check
-//! the trust of the ready installs). Told apart by shape; anything else is refused with what
-//! was expected.
+//! trust before anything is built), an EventBridge schedule with a Scheduled Event (send the
+//! ready installs to the trust check's queue), or that queue with a batch of them. Told apart
+//! by shape; anything else is refused with what was expected.
 
+use aws_lambda_events::event::sqs::SqsEvent;
+use byoc_core::fleet::recognise_queue_event;
 use byoc_core::schedule::ScheduledEvent;
 use byoc_core::step_input::StepInput;
 use serde::de::Error as _;
@@ -12,11 +14,16 @@ use serde::{Deserialize, Deserializer};
 pub enum TrustEvent {
     Install(StepInput),
     Scheduled(ScheduledEvent),
+    /// A batch of the trust check's queue: installs a scheduled run sent to be checked.
+    Queue(SqsEvent),
 }
 
 impl<'de> Deserialize<'de> for TrustEvent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
+        if let Some(batch) = recognise_queue_event(&value) {
+            return Ok(TrustEvent::Queue(batch));
+        }
         match ScheduledEvent::recognise(
             &value,
             "validate-trust runs for an install ({install_id, tenant_id})",

@@ -14,6 +14,7 @@ use byoc_core::customer_access::{
 };
 use byoc_core::customer_session;
 use byoc_core::customer_stack::{self, Described, VendorAccess};
+use byoc_core::fleet::FleetSettings;
 use byoc_core::ids::AccountId;
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallStatus, Outcome, Step};
@@ -37,6 +38,9 @@ pub struct Deps {
     pub topic_arn: String,
     pub vendor_name: String,
     pub schedule: ScheduleSettings,
+    /// The trust check's queue: a scheduled run sends the ready installs there.
+    pub sqs: aws_sdk_sqs::Client,
+    pub fleet: FleetSettings,
 }
 
 /// What a call answers: the step's input back to the state machine, a scheduled run's summary.
@@ -45,6 +49,7 @@ pub struct Deps {
 pub enum TrustResponse {
     Install(StepInput),
     Scheduled(scheduled::ScheduledReport),
+    Queue(aws_lambda_events::event::sqs::SqsBatchResponse),
 }
 
 /// The stack outputs the installer needs, by output key, and the resource name it records.
@@ -111,6 +116,9 @@ pub async fn handle(
         event::TrustEvent::Scheduled(event) => scheduled::run(deps, &event, deadline)
             .await
             .map(TrustResponse::Scheduled),
+        event::TrustEvent::Queue(batch) => Ok(TrustResponse::Queue(
+            scheduled::work(deps, batch, deadline).await,
+        )),
     }
 }
 
@@ -185,8 +193,9 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
             return Err(ValidateTrustError::NotReady(format!(
                 "could not assume role {role_arn} with this tenant's External ID: the customer's CloudFormation stack \
                  \"{}\" is not created yet (or still being created), or its ExternalId or VendorAccountId parameter \
-                 differs from the install link",
-                deps.access.stack_name
+                 differs from the install link, or a resource control policy of the customer's AWS organization refuses \
+                 principals from outside it (a data perimeter: it must list the vendor account {} as trusted)",
+                deps.access.stack_name, deps.vendor_account
             )))
         }
         Entry::Unsafe(message) => return Err(ValidateTrustError::Invalid(message)),

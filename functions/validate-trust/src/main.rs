@@ -22,6 +22,8 @@ async fn main() -> Result<(), Error> {
                 topic_arn: byoc_core::aws::env("TOPIC_ARN")?,
                 vendor_name: byoc_core::aws::env("VENDOR_NAME")?,
                 schedule: scheduled::settings_from_env()?,
+                sqs: aws_sdk_sqs::Client::new(&config),
+                fleet: byoc_core::fleet::FleetSettings::from_env("TRUST_CHECK")?,
                 base: config,
             })
         },

@@ -1,23 +1,25 @@
 //! The scheduled trust check. An EventBridge schedule invokes validate-trust with a Scheduled
-//! Event; the run walks the ready installs, oldest first, through the `installs-by-status`
-//! index and, for each, assumes its customer role with the tenant's External ID and assesses
-//! the role's trust policy, as at install time. The result goes on the install
-//! (`step_data.trust_check`: ok, lost or weakened); a change of status also goes on its
-//! timeline (so the vendor's events and webhooks hear of it once), and going bad emails the
-//! customer once, saying what to do.
+//! Event; the run sends every ready install to the trust check's queue (`byoc_core::fleet`),
+//! and the queue's batches come back to validate-trust, which, for each install, assumes its
+//! customer role with the tenant's External ID and assesses the role's trust policy, as at
+//! install time. The result goes on the install (`step_data.trust_check`: ok, lost or
+//! weakened); a change of status also goes on its timeline (so the vendor's events and webhooks
+//! hear of it once), and going bad emails the customer once, saying what to do.
 //!
-//! A run is bounded (installs per run, time left before the Lambda's timeout) and keeps where
-//! it stopped; the next run carries on. Runs never overlap (a lease on the job): two checks of
-//! one install at once would both announce its change. One install's failure (AWS throttled, the record
-//! changed meanwhile) is that install's result and never stops the others; its status stays
-//! as last recorded and the next round checks it again.
+//! Every ready install is checked every cycle, whatever the fleet's size; one customer account
+//! sees a bounded number of checks at once; one install is never checked twice at once (a lease
+//! per install: two checks at once would both announce its change). One install's failure (AWS
+//! throttled past the SDK's retries, the record changed meanwhile) is that install's result and
+//! never stops the others; its status stays as last recorded and the next cycle checks it again.
 
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use byoc_core::customer_session;
 use byoc_core::customer_stack::VendorAccess;
 use byoc_core::customer_topic;
 use byoc_core::email;
+use byoc_core::fleet::FleetMessage;
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallStatus, Step};
 use byoc_core::schedule::{ScheduleSettings, ScheduledEvent, ScheduledRun};
@@ -30,18 +32,17 @@ use tracing::{info, info_span, warn, Instrument};
 
 use crate::{enter, Deps, Entry, ValidateTrustError};
 
-/// The name the run's cursor is kept under.
+/// The name the job's leases and messages carry.
 pub const JOB: &str = "trust-check";
 const STATUSES: [InstallStatus; 1] = [InstallStatus::Ready];
-/// Installs read from the index per query.
-const PAGE: i32 = 25;
-/// A check is a few calls (AssumeRole, GetCallerIdentity, GetRole, two writes): about a second.
+/// A check is a few calls (AssumeRole, GetCallerIdentity, GetRole, DescribeStacks, two
+/// writes): about a second; one that takes 30 s is an account in trouble, not to wait on.
 pub const DEFAULT_SETTINGS: ScheduleSettings = ScheduleSettings {
-    max_installs: 100,
-    reserve: Duration::from_secs(15),
+    check_timeout: Duration::from_secs(30),
+    reserve: Duration::from_secs(5),
 };
 
-/// `TRUST_CHECK_MAX_INSTALLS` and `TRUST_CHECK_RESERVE_SECONDS`, else the defaults.
+/// `TRUST_CHECK_CHECK_TIMEOUT_SECONDS` and `TRUST_CHECK_RESERVE_SECONDS`, else the defaults.
 pub fn settings_from_env() -> Result<ScheduleSettings, Error> {
     ScheduleSettings::from_env("TRUST_CHECK", DEFAULT_SETTINGS)
 }
@@ -76,6 +77,16 @@ pub enum CheckResult {
 }
 
 impl Checked {
+    fn listed(message: &FleetMessage, result: CheckResult) -> Self {
+        Self {
+            install_id: message.install_id.to_string(),
+            tenant_id: message.tenant_id.to_string(),
+            result,
+            changed: false,
+            emailed: false,
+        }
+    }
+
     fn new(install: &Install, result: CheckResult) -> Self {
         Self {
             install_id: install.install_id.to_string(),
@@ -107,53 +118,78 @@ pub async fn run(
         fired_at = event.time.as_deref().unwrap_or("?")
     );
     async {
-        let run = ScheduledRun {
-            job: JOB,
-            statuses: &STATUSES,
-            page: PAGE,
-            settings: &deps.schedule,
-            deadline,
-        };
-        let Some((checked, more)) = run
-            .walk_alone(
-                &deps.store,
-                |_| true,
-                |install| async move { check(deps, &install).await },
-            )
+        let run = scheduled_run(deps, deadline);
+        let cycle = event.fired_at();
+        let named = event.named_installs();
+        if !named.is_empty() {
+            let report = run
+                .named(&deps.store, named, |_| true, cycle, |m| check(deps, m))
+                .await?;
+            info!(
+                checked = report.checked.len(),
+                busy = report.busy,
+                "named installs checked"
+            );
+            return Ok(report);
+        }
+        let Some(dispatched) = run
+            .fan_out(&deps.store, &deps.sqs, &deps.fleet, |_| true, cycle)
             .await?
         else {
-            info!("another scheduled trust check is under way; this one leaves it the round");
-            return Ok(ScheduledReport::of(None));
+            info!("another scheduled trust check is sending the fleet; this one leaves it");
+            return Ok(ScheduledReport::busy());
         };
-        let bad = checked
-            .iter()
-            .filter(|c| matches!(c.result, CheckResult::Lost | CheckResult::Weakened))
-            .count();
         info!(
-            checked = checked.len(),
-            bad, more, "scheduled trust check finished"
+            ?dispatched,
+            "ready installs sent to the trust check's queue"
         );
-        Ok(ScheduledReport::of(Some((checked, more))))
+        Ok(ScheduledReport {
+            checked: vec![],
+            dispatched: Some(dispatched),
+            busy: false,
+        })
     }
     .instrument(span)
     .await
 }
 
+fn scheduled_run(deps: &Deps, deadline: Instant) -> ScheduledRun<'_> {
+    ScheduledRun {
+        job: JOB,
+        statuses: &STATUSES,
+        settings: &deps.schedule,
+        deadline,
+    }
+}
+
+/// A batch from the trust check's queue: each install checked, under its lease.
+pub async fn work(deps: &Deps, batch: SqsEvent, deadline: Instant) -> SqsBatchResponse {
+    let run = scheduled_run(deps, deadline);
+    let (response, worked) = run
+        .worker(&deps.sqs, &deps.fleet)
+        .work(&deps.store, batch, |m| check(deps, m))
+        .await;
+    info!(worked = ?worked, returned = response.batch_item_failures.len(), "trust check batch done");
+    response
+}
+
 /// One install: checked and recorded. Never fails the run.
-async fn check(deps: &Deps, listed: &Install) -> Checked {
+async fn check(deps: &Deps, listed: FleetMessage) -> Checked {
     let span =
         info_span!("trust check", install_id = %listed.install_id, tenant_id = %listed.tenant_id);
     async {
-        match check_install(deps, listed).await {
+        match check_install(deps, &listed).await {
             Ok(checked) => {
                 info!(result = ?checked.result, changed = checked.changed, emailed = checked.emailed, "checked");
                 checked
             }
             // Removed (or being removed) since it was listed: its own steps own it now.
-            Err(ValidateTrustError::Core(Error::InvalidTransition { .. })) => Checked::new(listed, CheckResult::Skipped),
+            Err(ValidateTrustError::Core(
+                Error::InvalidTransition { .. } | Error::InstallNotFound(_),
+            )) => Checked::listed(&listed, CheckResult::Skipped),
             Err(err) => {
-                warn!(error = %err, "trust check did not finish; the next round tries again");
-                Checked::new(listed, CheckResult::Failed)
+                warn!(error = %err, "trust check did not finish; the next cycle tries again");
+                Checked::listed(&listed, CheckResult::Failed)
             }
         }
     }
@@ -161,7 +197,7 @@ async fn check(deps: &Deps, listed: &Install) -> Checked {
     .await
 }
 
-async fn check_install(deps: &Deps, listed: &Install) -> Result<Checked, ValidateTrustError> {
+async fn check_install(deps: &Deps, listed: &FleetMessage) -> Result<Checked, ValidateTrustError> {
     // The index is eventually consistent: act on the install as it is now.
     let install = deps.store.get_install(&listed.install_id).await?;
     if install.status != InstallStatus::Ready {
@@ -179,7 +215,8 @@ async fn check_install(deps: &Deps, listed: &Install) -> Result<Checked, Validat
             Some(format!(
                 "could not assume role {role_arn} with this tenant's External ID: the customer's access stack \"{}\" was \
                  deleted, or the role no longer trusts the vendor account {} with this External ID; the customer must \
-                 create the stack again from the install link",
+                 create the stack again from the install link (or, if the stack is there, a resource control policy of their \
+                 AWS organization now refuses principals from outside it, and must list the vendor account as trusted)",
                 deps.access.stack_name, deps.vendor_account
             )),
         ),

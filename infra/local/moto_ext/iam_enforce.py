@@ -113,6 +113,33 @@ def scp_levels(account: str) -> tuple[tuple[iam_eval.Policy, ...], ...]:
     attach FullAWSAccess to every new root, OU and account, and AWS refuses to detach the last
     SCP of one (organizations_ext refuses it here too); a level found without any would allow
     nothing, as the evaluation reads a level where no SCP allows."""
+    return organization_levels(account, "SERVICE_CONTROL_POLICY", "scp")
+
+
+def rcp_levels(account: str) -> tuple[tuple[iam_eval.Policy, ...], ...]:
+    """The resource control policies that apply to resources of `account`, as `scp_levels`
+    (Organizations User Guide, orgs_manage_policies_rcps.html and
+    orgs_manage_policies_rcps_evaluation.html: RCPFullAWSAccess on every root, OU and account,
+    none for the management account, every level must allow, an explicit Deny wins)."""
+    return organization_levels(account, "RESOURCE_CONTROL_POLICY", "rcp")
+
+
+def organization_id(account: str) -> str | None:
+    """The id of the organization `account` belongs to (as aws:PrincipalOrgID and
+    aws:ResourceOrgID carry it), if any."""
+    from moto.organizations.models import organizations_backends
+
+    for by_partition in list(organizations_backends.values()):
+        for backend in list(by_partition.values()):
+            org = getattr(backend, "org", None)
+            if org is not None and (account == org.master_account_id or any(a.id == account for a in backend.accounts)):
+                return org.id
+    return None
+
+
+def organization_levels(account: str, policy_type: str, label: str) -> tuple[tuple[iam_eval.Policy, ...], ...]:
+    """The policies of `policy_type` that apply to `account`, one tuple per level from the
+    organization's root down to the account, while that type is enabled in the root."""
     from moto.organizations.models import organizations_backends
 
     for by_partition in list(organizations_backends.values()):
@@ -124,7 +151,7 @@ def scp_levels(account: str) -> tuple[tuple[iam_eval.Policy, ...], ...]:
             if member is None:
                 continue
             root = next((ou for ou in backend.ou if ou.id == org.root_id), None)
-            enabled = root is not None and any(t.get("Type") == "SERVICE_CONTROL_POLICY" for t in root.policy_types)
+            enabled = root is not None and any(t.get("Type") == policy_type for t in root.policy_types)
             if not enabled:
                 return ()
             chain: list[Any] = [member]
@@ -138,8 +165,8 @@ def scp_levels(account: str) -> tuple[tuple[iam_eval.Policy, ...], ...]:
             chain.append(root)
             levels = []
             for target in reversed(chain):
-                attached = [p for p in target.attached_policies if p.type == "SERVICE_CONTROL_POLICY"]
-                levels.append(tuple(iam_eval.Policy(f"scp:{p.name}", p.content) for p in attached))
+                attached = [p for p in target.attached_policies if p.type == policy_type]
+                levels.append(tuple(iam_eval.Policy(f"{label}:{p.name}", p.content) for p in attached))
             return tuple(levels)
     return ()
 

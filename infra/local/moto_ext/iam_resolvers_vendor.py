@@ -316,6 +316,22 @@ def sqs(call: Call) -> Authorization:
     return Authorization([Check(call.iam_action, [_existing(call.iam_action, "queue", arn, tags)])])
 
 
+# SQS's batch operations are no IAM actions of their own: each is authorized as its single
+# counterpart on the queue (Amazon SQS Developer Guide, "Amazon SQS API permissions: Actions
+# and resource reference": SendMessageBatch needs sqs:SendMessage, DeleteMessageBatch
+# sqs:DeleteMessage, ChangeMessageVisibilityBatch sqs:ChangeMessageVisibility).
+def _sqs_batch_as(single: str) -> Any:
+    def authorize(call: Call) -> Authorization:
+        return sqs(Call(call.service, single, call.params, call.account, call.region, call.partition))
+
+    return authorize
+
+
+composite("sqs:SendMessageBatch")(_sqs_batch_as("SendMessage"))
+composite("sqs:DeleteMessageBatch")(_sqs_batch_as("DeleteMessage"))
+composite("sqs:ChangeMessageVisibilityBatch")(_sqs_batch_as("ChangeMessageVisibility"))
+
+
 @resolver("sns")
 def sns(call: Call) -> Authorization:
     if only_resource_free(call):

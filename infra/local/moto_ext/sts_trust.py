@@ -13,6 +13,9 @@ operators StringEquals / StringLike on the keys sts:ExternalId, sts:SourceIdenti
 aws:PrincipalAccount and aws:PrincipalArn. Anything else makes a statement not apply to an
 Allow (and apply to a Deny): when in doubt, refuse.
 
+Resource control policies of the role's organization (rcp_refusal) apply after the trust
+policy, as AWS evaluates them for STS.
+
 Source identity (IAM User Guide, "Monitor and control actions taken with assumed roles";
 STS API Reference, AssumeRole): a `SourceIdentity` must match `[\w+=,.@-]*`, be 2 to 64
 characters and not start with "aws:", or STS answers ValidationError; setting one needs the
@@ -34,6 +37,8 @@ import json
 import logging
 import re
 import threading
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -261,6 +266,85 @@ def check_assume_role(
             "AccessDenied",
             f"User: {caller.arn} is not authorized to perform: sts:SetSourceIdentity on resource: {role_arn}",
         )
+    refusal = rcp_refusal(request, role_arn, match.group(2))
+    if refusal is not None:
+        LOG.info("AssumeRole denied: a resource control policy of account %s refuses %s", match.group(2), caller.arn)
+        raise STSClientError("AccessDenied", refusal)
+
+
+def _without_any_principal(policy: Any) -> Any:
+    """An RCP's statements name `"Principal": "*"`, as RCPs must (the only value they allow);
+    iam_eval reads identity-style statements, so that element is dropped. Any other Principal
+    is left, and iam_eval treats its statement as undecidable (the stricter reading)."""
+    from . import iam_eval
+
+    document = policy.document
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return policy
+    statements = document.get("Statement", [])
+    statements = [statements] if isinstance(statements, dict) else statements
+    cleaned = [{k: v for k, v in st.items() if not (k == "Principal" and v == "*")} if isinstance(st, dict) else st for st in statements]
+    return iam_eval.Policy(policy.name, {**document, "Statement": cleaned})
+
+
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def rcp_refusal(request: Request, role_arn: str, account: str) -> str | None:
+    """AWS's message when the resource control policies of the role's account refuse the
+    request, else None. RCPs apply to STS roles in member accounts, not to service-linked
+    roles (Organizations User Guide, orgs_manage_policies_rcps.html; "List of AWS services that
+    support RCPs": AWS STS); every level must allow and an explicit Deny wins, evaluated here
+    with the SCP machinery of iam_eval over an allow-all identity (the trust policy allowed)."""
+    import datetime as _dt
+
+    from . import iam_enforce, iam_eval
+
+    if "/aws-service-role/" in role_arn:
+        return None
+    levels = iam_enforce.rcp_levels(account)
+    if not levels:
+        return None
+    now = _dt.datetime.now(_dt.timezone.utc)
+    caller = request.caller
+    context: dict[str, Any] = {
+        "aws:PrincipalAccount": caller.account,
+        "aws:PrincipalArn": caller.principal_arn,
+        "aws:PrincipalType": "AssumedRole" if ":assumed-role/" in caller.arn else "User",
+        "aws:PrincipalIsAWSService": "false",
+        "aws:ResourceAccount": account,
+        "aws:SecureTransport": "true",
+        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now.timestamp())),
+    }
+    for key, value in (
+        ("aws:PrincipalOrgID", iam_enforce.organization_id(caller.account)),
+        ("aws:ResourceOrgID", iam_enforce.organization_id(account)),
+        ("sts:ExternalId", request.external_id),
+        ("sts:SourceIdentity", request.source_identity),
+    ):
+        if value is not None:
+            context[key] = value
+    levels = tuple(tuple(_without_any_principal(p) for p in level) for level in levels)
+    principal = iam_eval.Principal((iam_eval.Policy("trust", ALLOW_ALL),), scp_levels=levels)
+    actions = ["sts:AssumeRole"] + (["sts:SetSourceIdentity"] if request.source_identity is not None else [])
+    for action in actions:
+        decision = iam_eval.evaluate(principal, action, role_arn, context)
+        if decision.allowed:
+            continue
+        refused = f"User: {caller.arn} is not authorized to perform: {action} on resource: {role_arn}"
+        # AWS names the policy type in a denial only for a caller in the same account or the
+        # same organization (Amazon S3 User Guide, troubleshoot-403-errors.html, "Access denied
+        # message examples"); a vendor outside the customer's organization gets the bare message.
+        caller_org = context.get("aws:PrincipalOrgID")
+        if caller.account != account and (caller_org is None or caller_org != context.get("aws:ResourceOrgID")):
+            return refused
+        why = "with an explicit deny in a resource control policy" if decision.effect == "ExplicitDeny" else f"because no resource control policy allows the {action} action"
+        return f"{refused} {why}"
+    return None
 
 
 _LOG_PATH: Path | None = None
@@ -272,6 +356,43 @@ def _log_assume_role(entry: dict) -> None:
         return
     with _LOG_LOCK, _LOG_PATH.open("a") as out:
         out.write(json.dumps(entry) + "\n")
+
+
+_THROTTLED: dict[str, int] = {}
+_THROTTLED_LOCK = threading.Lock()
+
+
+def _steered(role_arn: str) -> tuple[str, dict] | None:
+    """What a test set for the role's account under `sts` (control.py), for the fleet tests:
+    `latency_s` delays the answer (a customer account whose calls hang), and
+    `throttle: {"id": ..., "count": N}` answers the first N AssumeRole calls for roles in that
+    account, per id, with STS's throttling error (STS API Reference, "Common Errors":
+    `Throttling`, HTTP 400, "Rate exceeded"), as AWS does past the account's request quota.
+    Not AWS behaviour to model but faults to inject; nothing is set outside those tests."""
+    from . import control
+
+    match = ROLE_ARN.match(role_arn or "")
+    if not match:
+        return None
+    account = match.group(2)
+    latency = control.setting("sts", account, "latency_s", 0)
+    if latency:
+        time.sleep(float(latency))
+    throttle = control.setting("sts", account, "throttle")
+    if not isinstance(throttle, dict):
+        return None
+    key = f"{account}/{throttle.get('id')}"
+    with _THROTTLED_LOCK:
+        done = _THROTTLED.get(key, 0)
+        if done >= int(throttle.get("count", 0)):
+            return None
+        _THROTTLED[key] = done + 1
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+        "<Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+    return body, {"status": 400, "Content-Type": "text/xml"}
 
 
 def install(state_dir: Path | None = None) -> None:
@@ -306,7 +427,12 @@ def install(state_dir: Path | None = None) -> None:
             "role": role_arn,
             "session_name": self._get_param("RoleSessionName"),
             "source_identity": source_identity,
+            "started": time.time(),
         }
+        steered = _steered(role_arn)
+        if steered is not None:
+            _log_assume_role({**entry, "allowed": False, "error": "Throttling", "ended": time.time()})
+            return steered
         try:
             check_assume_role(
                 caller,
@@ -316,7 +442,7 @@ def install(state_dir: Path | None = None) -> None:
                 source_identity,
             )
         except STSClientError as error:
-            _log_assume_role({**entry, "allowed": False, "error": error.code})
+            _log_assume_role({**entry, "allowed": False, "error": error.code, "ended": time.time()})
             if error.code != "AccessDenied":
                 raise
             # moto would send this as 400 (AccessDenied is not in STS's error model);
@@ -328,7 +454,7 @@ def install(state_dir: Path | None = None) -> None:
         session = getattr(result, "result", {}).get("Credentials") if isinstance(getattr(result, "result", None), dict) else None
         if session is not None:
             session.source_identity = source_identity
-        _log_assume_role({**entry, "allowed": True})
+        _log_assume_role({**entry, "allowed": True, "ended": time.time()})
         return result
 
     assume_role._byoc_trust_checked = True  # type: ignore[attr-defined]

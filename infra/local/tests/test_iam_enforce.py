@@ -267,3 +267,48 @@ def test_the_last_scp_of_a_level_cannot_be_detached(stack):
     with pytest.raises(botocore.exceptions.ClientError) as raised:
         org.detach_policy(PolicyId=full, TargetId=account)
     assert raised.value.response["Error"]["Code"] == "PolicyNotAttachedException"
+
+
+def test_sqs_batch_operations_are_authorized_as_their_single_actions(stack):
+    """SendMessageBatch needs sqs:SendMessage on the queue (Amazon SQS Developer Guide, "Amazon
+    SQS API permissions: Actions and resource reference"): there is no sqs:SendMessageBatch."""
+    owner = stack.client("sqs", account=CUSTOMER_ACCOUNT)
+    url = owner.create_queue(QueueName=f"batch-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = owner.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    entry = {"Id": "1", "MessageBody": "{}", "MessageGroupId": "g", "MessageDeduplicationId": uuid.uuid4().hex}
+    allowed = stack.client("sqs", **_role(stack, _allow(["sqs:SendMessage"], arn)))
+    sent = allowed.send_message_batch(QueueUrl=url, Entries=[entry])
+    assert [s["Id"] for s in sent["Successful"]] == ["1"], sent
+    refused = stack.client("sqs", **_role(stack, _allow(["sqs:ReceiveMessage"], arn)))
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        refused.send_message_batch(QueueUrl=url, Entries=[{**entry, "MessageDeduplicationId": uuid.uuid4().hex}])
+    assert "sqs:SendMessage" in raised.value.response["Error"]["Message"], raised.value.response
+
+
+def test_a_test_can_slow_or_throttle_assume_role_for_one_account(stack):
+    """The fleet tests' faults (sts_trust._steered): throttled calls answer STS's Throttling
+    error (HTTP 400) as many times as asked, then the role is assumed as usual, late."""
+    import time
+
+    import requests
+
+    account = "210987654329"
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{VENDOR_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+    role = stack.client("iam", account=account).create_role(RoleName="steered", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+    def steer(settings: dict) -> None:
+        requests.post(f"{stack.endpoint}/moto-api/config", json={"byoc": {"sts": {account: settings}}}, timeout=10).raise_for_status()
+
+    steer({"throttle": {"id": uuid.uuid4().hex, "count": 2}, "latency_s": 0.3})
+    try:
+        sts = stack.client("sts")
+        for _ in range(2):
+            with pytest.raises(botocore.exceptions.ClientError) as raised:
+                sts.assume_role(RoleArn=role, RoleSessionName="steered")
+            assert raised.value.response["Error"]["Code"] == "Throttling", raised.value.response
+            assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        started = time.monotonic()
+        assert sts.assume_role(RoleArn=role, RoleSessionName="steered")["Credentials"]
+        assert time.monotonic() - started >= 0.3
+    finally:
+        steer({"throttle": None, "latency_s": 0})

@@ -296,7 +296,7 @@ impl Meter {
     }
 }
 
-async fn table_schemas(session: &Session) -> Result<BTreeMap<String, Schema>, String> {
+pub(super) async fn table_schemas(session: &Session) -> Result<BTreeMap<String, Schema>, String> {
     let table = &session.stack.outputs.table_name;
     let described = session
         .observer
@@ -332,7 +332,9 @@ async fn table_schemas(session: &Session) -> Result<BTreeMap<String, Schema>, St
 }
 
 /// Every item of the install table as DynamoDB JSON, for the item sizes.
-async fn table_items(session: &Session) -> Result<Vec<(String, Vec<Map<String, Value>>)>, String> {
+pub(super) async fn table_items(
+    session: &Session,
+) -> Result<Vec<(String, Vec<Map<String, Value>>)>, String> {
     let table = &session.stack.outputs.table_name;
     let mut items = Vec::new();
     let mut start = None;

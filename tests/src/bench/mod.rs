@@ -6,6 +6,8 @@ pub mod bill;
 pub mod bill_report;
 pub mod cold_start;
 pub mod dynamodb_units;
+pub mod fleet;
+pub mod fleet_report;
 pub mod function_logs;
 pub mod history;
 pub mod lag;

@@ -3,7 +3,8 @@
 //! generated part of BENCHMARKS.md. infra/bench builds, starts and deploys first; see there.
 //!
 //!   bench [--runs 10] [--installs 100] [--sweep-resources 1000] [--cold-starts 20]
-//!         [--only overhead,bill,upgrade,cold,sweep,throughput] [--release-dir target/release]
+//!         [--only overhead,bill,upgrade,cold,sweep,throughput,fleet] [--fleet-sizes 1000,10000]
+//!         [--release-dir target/release]
 //!         [--zips-dir target/lambda] [--markdown BENCHMARKS.md]
 
 use std::path::PathBuf;
@@ -16,9 +17,11 @@ use byoc_e2e::bench::lag::{template_default, Lag};
 use byoc_e2e::bench::recording::OBSERVER_KEY;
 use byoc_e2e::bench::report::{write_markdown, Results};
 use byoc_e2e::bench::session::Session;
-use byoc_e2e::bench::{bill, overhead, sweep_scale, throughput, upgrade};
+use byoc_e2e::bench::{bill, fleet, fleet_report, overhead, sweep_scale, throughput, upgrade};
 
 const MEASUREMENTS: [&str; 6] = ["cold", "overhead", "bill", "upgrade", "sweep", "throughput"];
+/// Measured only when asked for (`--only fleet`): seeding 10,000 installs takes a while.
+const ON_REQUEST: [&str; 1] = ["fleet"];
 
 struct Args {
     runs: usize,
@@ -26,6 +29,7 @@ struct Args {
     sweep_resources: usize,
     cold_starts: usize,
     only: Vec<String>,
+    fleet_sizes: Vec<usize>,
     release_dir: PathBuf,
     zips_dir: PathBuf,
     markdown: Option<PathBuf>,
@@ -46,6 +50,7 @@ fn parse(raw: Vec<String>) -> Result<Args, String> {
         sweep_resources: 1000,
         cold_starts: 20,
         only: MEASUREMENTS.iter().map(|s| s.to_string()).collect(),
+        fleet_sizes: vec![1000, 10000],
         release_dir: repo().join("target/release"),
         zips_dir: repo().join("target/lambda"),
         markdown: Some(repo().join("BENCHMARKS.md")),
@@ -63,6 +68,12 @@ fn parse(raw: Vec<String>) -> Result<Args, String> {
             "--installs" => args.installs = number(value()?)?.max(1),
             "--sweep-resources" => args.sweep_resources = number(value()?)?,
             "--cold-starts" => args.cold_starts = number(value()?)?.max(1),
+            "--fleet-sizes" => {
+                args.fleet_sizes = value()?
+                    .split(',')
+                    .map(|v| number(v.trim().to_owned()))
+                    .collect::<Result<_, _>>()?
+            }
             "--release-dir" => args.release_dir = PathBuf::from(value()?),
             "--zips-dir" => args.zips_dir = PathBuf::from(value()?),
             "--markdown" => args.markdown = Some(PathBuf::from(value()?)),
@@ -73,14 +84,13 @@ fn parse(raw: Vec<String>) -> Result<Args, String> {
                     .map(str::trim)
                     .map(str::to_owned)
                     .collect();
-                if let Some(bad) = args
-                    .only
-                    .iter()
-                    .find(|m| !MEASUREMENTS.contains(&m.as_str()))
-                {
+                if let Some(bad) = args.only.iter().find(|m| {
+                    !MEASUREMENTS.contains(&m.as_str()) && !ON_REQUEST.contains(&m.as_str())
+                }) {
                     return Err(format!(
-                        "--only: unknown measurement {bad:?}; choose from {}",
-                        MEASUREMENTS.join(",")
+                        "--only: unknown measurement {bad:?}; choose from {},{}",
+                        MEASUREMENTS.join(","),
+                        ON_REQUEST.join(",")
                     ));
                 }
             }
@@ -92,7 +102,7 @@ fn parse(raw: Vec<String>) -> Result<Args, String> {
 }
 
 fn usage() -> String {
-    "usage: bench [--runs N] [--installs N] [--sweep-resources N] [--cold-starts N] [--only overhead,bill,upgrade,cold,sweep,throughput] \
+    "usage: bench [--runs N] [--installs N] [--sweep-resources N] [--cold-starts N] [--only overhead,bill,upgrade,cold,sweep,throughput,fleet] [--fleet-sizes 1000,10000] \
      [--release-dir DIR] [--zips-dir DIR] [--markdown FILE | --no-markdown]"
         .into()
 }
@@ -267,7 +277,25 @@ async fn run(args: &Args) -> Result<Results, String> {
             Err(e) => results.failures.push(("5. Throughput".into(), e)),
         }
     }
-    if let Some(path) = &args.markdown {
+    if wants("fleet") {
+        let mut runs = vec![];
+        for &size in &args.fleet_sizes {
+            eprintln!("==> 8. Fleet scale: {size} installs");
+            match fleet::measure(&session, size).await {
+                Ok(run) => runs.push(run),
+                Err(e) => results.failures.push((format!("8. Fleet of {size}"), e)),
+            }
+        }
+        let text = fleet_report::markdown(&runs);
+        println!("\n{text}");
+        if let Some(path) = args.markdown.as_ref().filter(|_| !runs.is_empty()) {
+            fleet_report::write(path, &text)?;
+            eprintln!("==> wrote the fleet figures to {}", path.display());
+        }
+    }
+    // The main block only when something of it ran: `--only fleet` leaves it as it is.
+    let main_ran = args.only.iter().any(|m| MEASUREMENTS.contains(&m.as_str()));
+    if let Some(path) = args.markdown.as_ref().filter(|_| main_ran) {
         write_markdown(path, &results.markdown())?;
         eprintln!("==> wrote {}", path.display());
     }

@@ -10,6 +10,7 @@ mod cluster;
 mod crash;
 mod customer_switch;
 mod events;
+mod fleet;
 mod install_flow;
 mod install_quotas;
 mod install_store;

@@ -129,11 +129,18 @@ impl Bed {
             .send()
             .await
             .expect("byoc-validate-trust is deployed");
-        let variables: HashMap<String, String> = template
+        let mut variables: HashMap<String, String> = template
             .environment()
             .and_then(|e| e.variables())
             .cloned()
             .unwrap_or_default();
+        // The sweep's own queue (its scheduled runs send there; these tests run passes only).
+        if let Some(trust_queue) = variables.get("TRUST_CHECK_QUEUE_URL").cloned() {
+            variables.insert(
+                "SWEEP_QUEUE_URL".into(),
+                trust_queue.replace("trust-check.fifo", "sweep.fifo"),
+            );
+        }
         let created = self
             .lambda
             .create_function()

@@ -22,7 +22,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 /// The scheduled sweep, as its EventBridge schedule runs it.
-const SCHEDULED_SWEEP: ScheduledJob = ScheduledJob {
+pub(crate) const SCHEDULED_SWEEP: ScheduledJob = ScheduledJob {
     function: "sweep-dangling",
     rule: "byoc-sweep-dangling",
     record_key: "scheduled_sweep",

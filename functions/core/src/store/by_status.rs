@@ -1,9 +1,9 @@
 //! Installs by status, for scheduled work over many installs (the sweep of removed and
 //! failed installs; a trust check over ready ones): the sparse `installs-by-status` index,
 //! keyed by an attribute only install items carry (`install_status`, their status) and
-//! ranged by install id, so each status pages oldest first. A scheduled job keeps where it
-//! stopped as a cursor item (`SCHEDULE#<job>`), and its per-install results as step data
-//! written without a timeline event. A job whose runs must not overlap holds a lease item.
+//! ranged by install id, so each status pages oldest first. A scheduled job keeps its
+//! per-install results as step data written without a timeline event; a job's enumeration,
+//! and each install's check, hold a lease item (`SCHEDULE#<job>[#<install>]`).
 
 use std::collections::HashMap;
 
@@ -20,16 +20,40 @@ pub const INSTALLS_BY_STATUS_INDEX: &str = "installs-by-status";
 /// The index's hash key: on install items only, so tenants, events and slots stay out of it.
 pub const STATUS_KEY: &str = "install_status";
 
-/// Where a scheduled job over the index stopped: the last install it finished.
+/// A removed install the scheduled sweep found nothing of several times in a row: it is no
+/// longer swept. Kept on the install (`step_data.sweep_retired`), and its index key becomes
+/// `removed-retired`, so enumerating the removed installs reads only those still owed a sweep
+/// and the sweep's cost follows the live fleet, not the vendor's whole history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScheduleCursor {
-    pub status: InstallStatus,
-    pub after: InstallId,
+pub struct SweepRetired {
+    pub retired_at: DateTime<Utc>,
+    /// The clean sweeps in a row that retired it.
+    pub clean_sweeps: u32,
+}
+
+impl SweepRetired {
+    pub const KEY: &'static str = "sweep_retired";
+    /// The index key of a retired install: no status a job enumerates.
+    pub const INDEX_VALUE: &'static str = "removed-retired";
+
+    pub fn recorded(install: &Install) -> Option<Self> {
+        install
+            .step_data
+            .get(Self::KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
 }
 
 /// Adds the index key to an install item as it is written.
 pub(super) fn indexed(mut item: Item, install: &Install) -> Item {
-    item.insert(STATUS_KEY.into(), s(install.status.as_str()));
+    let key = if install.status == InstallStatus::Removed
+        && install.step_data.contains_key(SweepRetired::KEY)
+    {
+        SweepRetired::INDEX_VALUE
+    } else {
+        install.status.as_str()
+    };
+    item.insert(STATUS_KEY.into(), s(key));
     item
 }
 
@@ -109,55 +133,6 @@ impl InstallStore {
             }
             Err(err) => Err(Error::aws("DynamoDB", err)),
         }
-    }
-
-    /// Where the scheduled `job` stopped last time, if it did not finish its round.
-    pub async fn schedule_cursor(&self, job: &str) -> Result<Option<ScheduleCursor>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(schedule_pk(job)))
-            .key("sk", s("META"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| Error::aws("DynamoDB", e))?;
-        let cursor = match out.item.as_ref().and_then(|item| item.get("cursor")) {
-            Some(value) => Some(
-                serde_dynamo::from_attribute_value(value.clone())
-                    .map_err(|e| Error::Corrupt(e.to_string()))?,
-            ),
-            None => None,
-        };
-        Ok(cursor)
-    }
-
-    /// Remembers where `job` stopped (`None`: it finished a round; the next starts afresh).
-    pub async fn set_schedule_cursor(
-        &self,
-        job: &str,
-        cursor: Option<&ScheduleCursor>,
-    ) -> Result<()> {
-        let mut item: Item = HashMap::from([
-            ("pk".to_string(), s(schedule_pk(job))),
-            ("sk".to_string(), s("META")),
-        ]);
-        if let Some(cursor) = cursor {
-            item.insert(
-                "cursor".into(),
-                serde_dynamo::to_attribute_value(cursor)
-                    .map_err(|e| Error::Corrupt(e.to_string()))?,
-            );
-        }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| Error::aws("DynamoDB", e))?;
-        Ok(())
     }
 }
 
@@ -253,6 +228,26 @@ mod tests {
         assert_eq!(
             item.get(STATUS_KEY),
             Some(&AttributeValue::S("removed".into()))
+        );
+    }
+
+    #[test]
+    fn a_retired_removed_install_leaves_the_removed_installs_listing() {
+        let mut install = sample(InstallStatus::Removed);
+        install.step_data.insert(
+            SweepRetired::KEY.into(),
+            serde_json::json!({"retired_at": "2026-12-07T12:00:00Z", "clean_sweeps": 3}),
+        );
+        assert_eq!(
+            indexed(Item::new(), &install).get(STATUS_KEY),
+            Some(&AttributeValue::S("removed-retired".into()))
+        );
+        assert_eq!(SweepRetired::recorded(&install).unwrap().clean_sweeps, 3);
+        // Only a removed install retires: the same record on another status changes nothing.
+        install.status = InstallStatus::Failed;
+        assert_eq!(
+            indexed(Item::new(), &install).get(STATUS_KEY),
+            Some(&AttributeValue::S("failed".into()))
         );
     }
 

@@ -1,0 +1,124 @@
+//! The schedule's side of the fan-out: enumerate the installs a job owes a check and send
+//! them to its queue, ten at a time.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{FleetMessage, FleetSettings};
+use crate::error::{Error, Result};
+use crate::ids::InstallId;
+use crate::model::{Install, InstallStatus};
+use crate::store::InstallStore;
+
+/// SQS takes at most ten entries per SendMessageBatch.
+const SEND_BATCH: usize = 10;
+/// Attempts at entries SendMessageBatch did not take (each after the SDK's own retries).
+const SEND_ATTEMPTS: usize = 3;
+/// Installs read from the index per query while enumerating.
+pub const ENUMERATION_PAGE: i32 = 100;
+
+/// What one enumeration sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Dispatched {
+    /// Installs sent to the queue.
+    pub dispatched: usize,
+    /// Installs listed but not owed a check (`wanted` said no).
+    pub passed_over: usize,
+    /// Installs SQS would not take after every attempt: the next cycle sends them again.
+    pub not_sent: usize,
+}
+
+/// Enumerates every install with `statuses` and sends those `wanted` to the job's queue.
+pub async fn dispatch(
+    store: &InstallStore,
+    sqs: &aws_sdk_sqs::Client,
+    settings: &FleetSettings,
+    job: &str,
+    statuses: &[InstallStatus],
+    wanted: impl Fn(&Install) -> bool,
+    cycle: DateTime<Utc>,
+) -> Result<Dispatched> {
+    let mut out = Dispatched::default();
+    let mut pending: Vec<FleetMessage> = Vec::with_capacity(SEND_BATCH);
+    for status in statuses {
+        let mut after: Option<InstallId> = None;
+        loop {
+            let page = store
+                .installs_with_status(*status, ENUMERATION_PAGE, after.as_ref())
+                .await?;
+            for install in &page.installs {
+                if !wanted(install) {
+                    out.passed_over += 1;
+                    continue;
+                }
+                pending.push(FleetMessage::of(job, install, cycle));
+                if pending.len() == SEND_BATCH {
+                    send(sqs, settings, std::mem::take(&mut pending), &mut out).await?;
+                }
+            }
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+    }
+    if !pending.is_empty() {
+        send(sqs, settings, pending, &mut out).await?;
+    }
+    Ok(out)
+}
+
+async fn send(
+    sqs: &aws_sdk_sqs::Client,
+    settings: &FleetSettings,
+    messages: Vec<FleetMessage>,
+    out: &mut Dispatched,
+) -> Result<()> {
+    let mut left: BTreeMap<String, FleetMessage> = messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| (i.to_string(), m))
+        .collect();
+    for _ in 0..SEND_ATTEMPTS {
+        if left.is_empty() {
+            break;
+        }
+        let mut entries = vec![];
+        for (id, message) in &left {
+            let body = serde_json::to_string(message).map_err(|e| Error::Corrupt(e.to_string()))?;
+            entries.push(
+                SendMessageBatchRequestEntry::builder()
+                    .id(id)
+                    .message_body(body)
+                    .message_group_id(message.group(settings.per_account))
+                    .message_deduplication_id(message.deduplication_id())
+                    .build()
+                    .map_err(|e| Error::Corrupt(e.to_string()))?,
+            );
+        }
+        let answer = sqs
+            .send_message_batch()
+            .queue_url(&settings.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| Error::aws("SQS", e))?;
+        for sent in answer.successful() {
+            if left.remove(sent.id()).is_some() {
+                out.dispatched += 1;
+            }
+        }
+        for failed in answer.failed() {
+            tracing::warn!(
+                code = failed.code(),
+                sender_fault = failed.sender_fault(),
+                "SQS did not take a message"
+            );
+        }
+    }
+    out.not_sent += left.len();
+    Ok(())
+}
