@@ -29,7 +29,7 @@ pub use worker::{checked_alone, Worked, Worker};
 
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InstallId, TenantId};
-use crate::model::Install;
+use crate::model::{Install, InstallStatus};
 use crate::step_input::StepInput;
 
 /// Where a job's messages go and how many checks one customer account may see at once.
@@ -118,6 +118,56 @@ impl FleetMessage {
     }
 }
 
+/// Where an enumeration that ran out of time goes on: the status it was listing and the last
+/// install it read (none: that status from its start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    pub status: InstallStatus,
+    pub after: Option<InstallId>,
+}
+
+/// The rest of a cycle's enumeration, sent through the job's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Continuation {
+    pub job: String,
+    pub cycle: DateTime<Utc>,
+    pub resume: Resume,
+}
+
+impl Continuation {
+    /// A group of its own: never behind an account's checks.
+    pub fn group(&self) -> String {
+        format!("enumeration.{}", self.job)
+    }
+
+    pub fn deduplication_id(&self) -> String {
+        let after = self.resume.after.as_ref().map_or("start", |a| a.as_str());
+        format!(
+            "{}.continue.{}.{}.{after}",
+            self.job,
+            self.cycle.timestamp(),
+            self.resume.status
+        )
+    }
+}
+
+/// What a job's queue carries: an install to check, or the rest of an enumeration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum QueueMessage {
+    Check(FleetMessage),
+    Continue(Continuation),
+}
+
+impl QueueMessage {
+    pub fn job(&self) -> &str {
+        match self {
+            QueueMessage::Check(m) => &m.job,
+            QueueMessage::Continue(c) => &c.job,
+        }
+    }
+}
+
 /// Whether `value` is an SQS event (what the queue's mapping sends the job's function).
 pub fn recognise_queue_event(value: &serde_json::Value) -> Option<SqsEvent> {
     let records = value.get("Records")?.as_array()?;
@@ -197,6 +247,34 @@ mod tests {
                 "FLEET_ACCOUNT_CONCURRENCY must be a whole number from 1 to 10, not \"0\""
             ),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_continuation_is_told_from_a_check_and_has_a_group_of_its_own() {
+        let check = message("inst-01hzy0000000000000000000aa", "111122223333");
+        let body = serde_json::to_string(&check).unwrap();
+        assert_eq!(
+            serde_json::from_str::<QueueMessage>(&body).unwrap(),
+            QueueMessage::Check(check.clone())
+        );
+        let rest = Continuation {
+            job: "sweep-dangling".into(),
+            cycle: check.cycle,
+            resume: Resume {
+                status: InstallStatus::Removed,
+                after: Some(check.install_id.clone()),
+            },
+        };
+        let body = serde_json::to_string(&rest).unwrap();
+        assert_eq!(
+            serde_json::from_str::<QueueMessage>(&body).unwrap(),
+            QueueMessage::Continue(rest.clone())
+        );
+        assert_eq!(rest.group(), "enumeration.sweep-dangling");
+        assert_eq!(
+            rest.deduplication_id(),
+            "sweep-dangling.continue.1796644800.removed.inst-01hzy0000000000000000000aa"
         );
     }
 

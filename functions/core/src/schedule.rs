@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::fleet::{self, Dispatched, FleetMessage, FleetSettings, Worked, Worker};
+use crate::fleet::{self, Dispatched, FleetMessage, FleetSettings, Resume, Worked, Worker};
 use crate::ids::InstallId;
 use crate::model::{Install, InstallStatus};
 use crate::store::InstallStore;
@@ -109,6 +109,9 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
+/// Time an enumeration keeps in hand to send its last messages and its continuation.
+const ENUMERATION_RESERVE: Duration = Duration::from_secs(15);
+
 /// How long one check may take, and the time kept in hand before the Lambda's timeout (no
 /// check starts with less left); read once at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +188,9 @@ impl ScheduledRun<'_> {
     /// Sends every install with the run's statuses that is `wanted` to the job's queue, for
     /// the cycle that fired at `cycle`; `None`, having sent nothing, while another run of the
     /// job is enumerating (the schedule's event may be delivered twice).
+    ///
+    /// An enumeration that nears the deadline sends the rest of itself to the queue, where
+    /// the worker carries it on with `from` set.
     pub async fn fan_out(
         &self,
         store: &InstallStore,
@@ -192,9 +198,25 @@ impl ScheduledRun<'_> {
         fleet: &FleetSettings,
         wanted: impl Fn(&Install) -> bool,
         cycle: DateTime<Utc>,
+        from: Option<&Resume>,
     ) -> Result<Option<Dispatched>> {
+        // Time for the last page's sends and the continuation, whatever the check reserve.
+        let stop_by = self
+            .deadline
+            .checked_sub(self.settings.reserve.max(ENUMERATION_RESERVE))
+            .unwrap_or_else(Instant::now);
         self.alone(store, || {
-            fleet::dispatch(store, sqs, fleet, self.job, self.statuses, wanted, cycle)
+            fleet::dispatch(
+                store,
+                sqs,
+                fleet,
+                self.job,
+                self.statuses,
+                wanted,
+                cycle,
+                from,
+                stop_by,
+            )
         })
         .await
     }

@@ -172,7 +172,14 @@ pub async fn run(
         }
         // Alone: two runs at once would send every install twice.
         let Some(dispatched) = run
-            .fan_out(&deps.store, &deps.sqs, &deps.fleet, owed_a_sweep, cycle)
+            .fan_out(
+                &deps.store,
+                &deps.sqs,
+                &deps.fleet,
+                owed_a_sweep,
+                cycle,
+                None,
+            )
             .await?
         else {
             info!("another scheduled sweep is sending the fleet; this one leaves it");
@@ -211,7 +218,25 @@ pub async fn work(deps: &Deps, batch: SqsEvent, deadline: Instant) -> SqsBatchRe
     let run = scheduled_run(deps, deadline);
     let (response, worked) = run
         .worker(&deps.sqs, &deps.fleet)
-        .work(&deps.store, batch, |m| check(deps, m))
+        .work(
+            &deps.store,
+            batch,
+            |m| check(deps, m),
+            |rest| {
+                let run = &run;
+                async move {
+                    run.fan_out(
+                        &deps.store,
+                        &deps.sqs,
+                        &deps.fleet,
+                        owed_a_sweep,
+                        rest.cycle,
+                        Some(&rest.resume),
+                    )
+                    .await
+                }
+            },
+        )
         .await;
     info!(worked = ?worked, returned = response.batch_item_failures.len(), "sweep batch done");
     response

@@ -121,7 +121,7 @@ pub async fn run(
         }
         let schedule = &deps.schedule;
         let Some(dispatched) = run
-            .fan_out(&deps.store, &schedule.sqs, &schedule.fleet, due, now)
+            .fan_out(&deps.store, &schedule.sqs, &schedule.fleet, due, now, None)
             .await?
         else {
             info!("another version check is sending the fleet; this one leaves it");
@@ -155,7 +155,27 @@ pub async fn work(deps: &Deps, batch: SqsEvent, deadline: Instant) -> SqsBatchRe
     let run = scheduled_run(deps, deadline);
     let (response, worked) = run
         .worker(&deps.schedule.sqs, &deps.schedule.fleet)
-        .work(&deps.store, batch, |m| check(deps, m))
+        .work(
+            &deps.store,
+            batch,
+            |m| check(deps, m),
+            |rest| {
+                let run = &run;
+                let schedule = &deps.schedule;
+                async move {
+                    let cycle = rest.cycle;
+                    run.fan_out(
+                        &deps.store,
+                        &schedule.sqs,
+                        &schedule.fleet,
+                        |install| may_be_due(install, cycle),
+                        cycle,
+                        Some(&rest.resume),
+                    )
+                    .await
+                }
+            },
+        )
         .await;
     info!(worked = ?worked, returned = response.batch_item_failures.len(), "version check batch done");
     response

@@ -133,7 +133,7 @@ pub async fn run(
             return Ok(report);
         }
         let Some(dispatched) = run
-            .fan_out(&deps.store, &deps.sqs, &deps.fleet, |_| true, cycle)
+            .fan_out(&deps.store, &deps.sqs, &deps.fleet, |_| true, cycle, None)
             .await?
         else {
             info!("another scheduled trust check is sending the fleet; this one leaves it");
@@ -167,7 +167,25 @@ pub async fn work(deps: &Deps, batch: SqsEvent, deadline: Instant) -> SqsBatchRe
     let run = scheduled_run(deps, deadline);
     let (response, worked) = run
         .worker(&deps.sqs, &deps.fleet)
-        .work(&deps.store, batch, |m| check(deps, m))
+        .work(
+            &deps.store,
+            batch,
+            |m| check(deps, m),
+            |rest| {
+                let run = &run;
+                async move {
+                    run.fan_out(
+                        &deps.store,
+                        &deps.sqs,
+                        &deps.fleet,
+                        |_| true,
+                        rest.cycle,
+                        Some(&rest.resume),
+                    )
+                    .await
+                }
+            },
+        )
         .await;
     info!(worked = ?worked, returned = response.batch_item_failures.len(), "trust check batch done");
     response

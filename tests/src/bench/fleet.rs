@@ -95,6 +95,8 @@ pub struct Cycle {
     pub owed: usize,
     /// What the enumeration sent (the whole table's, other installs included: none here).
     pub dispatched: u64,
+    /// Installs the enumeration listed (sent or passed over).
+    pub enumerated: usize,
     pub enumeration_seconds: f64,
     /// From the schedule's event to the queue being empty.
     pub coverage_seconds: f64,
@@ -118,7 +120,17 @@ impl Cycle {
     }
 
     pub fn calls_per_install(&self) -> f64 {
-        self.calls_total() as f64 / self.owed.max(1) as f64
+        self.calls_total() as f64 / self.per_install_base() as f64
+    }
+
+    /// What the cycle's cost is spread over: the installs it sent to its queue, or, when it
+    /// sent none (the version check with nothing due), those it enumerated.
+    pub fn per_install_base(&self) -> usize {
+        if self.dispatched > 0 {
+            self.dispatched as usize
+        } else {
+            self.enumerated.max(1)
+        }
     }
 
     /// The cycle's modelled bill, by line.
@@ -143,10 +155,18 @@ pub struct FleetRun {
     pub accounts: usize,
     pub seeding_seconds: f64,
     pub cycles: Vec<Cycle>,
+    /// Jobs not run at this size.
+    pub skipped: Vec<&'static str>,
 }
 
-/// Seeds `size` installs and runs one cycle of every job over them.
-pub async fn measure(session: &Session, size: usize) -> Result<FleetRun, String> {
+/// Seeds `size` installs and runs one cycle of every job over them; the sweep only up to
+/// `sweep_up_to` installs (each pass is some 45 AWS calls: thousands of them take the emulator
+/// long).
+pub async fn measure(
+    session: &Session,
+    size: usize,
+    sweep_up_to: usize,
+) -> Result<FleetRun, String> {
     let started = Instant::now();
     let accounts = size.div_ceil(PER_ACCOUNT);
     let place = session.place("fleet", accounts).await?;
@@ -169,8 +189,17 @@ pub async fn measure(session: &Session, size: usize) -> Result<FleetRun, String>
         accounts,
         seeding_seconds: started.elapsed().as_secs_f64(),
         cycles: vec![],
+        skipped: vec![],
     };
     for job in &JOBS {
+        if job.function == "sweep-dangling" && size > sweep_up_to {
+            eprintln!(
+                "    {} skipped at {size} installs (--fleet-sweep-up-to {sweep_up_to})",
+                job.name
+            );
+            run.skipped.push(job.name);
+            continue;
+        }
         eprintln!("    {} over {size} installs", job.name);
         run.cycles
             .push(cycle(session, job, &place.tenant_id, &place.accounts, &seeded).await?);
@@ -256,6 +285,8 @@ async fn cycle(
         .map_err(|e| format!("{}: the scheduled run failed: {e:?}", job.name))?;
     let enumeration_seconds = begun.elapsed().as_secs_f64();
     let dispatched = report["dispatched"]["dispatched"].as_u64().unwrap_or(0);
+    let enumerated =
+        dispatched as usize + report["dispatched"]["passed_over"].as_u64().unwrap_or(0) as usize;
     // The vendor stack's name, as its function names carry it ("<stack>-validate-trust").
     let function_name = session
         .stack
@@ -303,6 +334,7 @@ async fn cycle(
         job: job.name,
         owed,
         dispatched,
+        enumerated,
         enumeration_seconds,
         coverage_seconds,
         checked: checked.len(),

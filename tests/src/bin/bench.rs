@@ -30,6 +30,7 @@ struct Args {
     cold_starts: usize,
     only: Vec<String>,
     fleet_sizes: Vec<usize>,
+    fleet_sweep_up_to: usize,
     release_dir: PathBuf,
     zips_dir: PathBuf,
     markdown: Option<PathBuf>,
@@ -51,6 +52,7 @@ fn parse(raw: Vec<String>) -> Result<Args, String> {
         cold_starts: 20,
         only: MEASUREMENTS.iter().map(|s| s.to_string()).collect(),
         fleet_sizes: vec![1000, 10000],
+        fleet_sweep_up_to: usize::MAX,
         release_dir: repo().join("target/release"),
         zips_dir: repo().join("target/lambda"),
         markdown: Some(repo().join("BENCHMARKS.md")),
@@ -74,6 +76,7 @@ fn parse(raw: Vec<String>) -> Result<Args, String> {
                     .map(|v| number(v.trim().to_owned()))
                     .collect::<Result<_, _>>()?
             }
+            "--fleet-sweep-up-to" => args.fleet_sweep_up_to = number(value()?)?,
             "--release-dir" => args.release_dir = PathBuf::from(value()?),
             "--zips-dir" => args.zips_dir = PathBuf::from(value()?),
             "--markdown" => args.markdown = Some(PathBuf::from(value()?)),
@@ -102,7 +105,7 @@ fn parse(raw: Vec<String>) -> Result<Args, String> {
 }
 
 fn usage() -> String {
-    "usage: bench [--runs N] [--installs N] [--sweep-resources N] [--cold-starts N] [--only overhead,bill,upgrade,cold,sweep,throughput,fleet] [--fleet-sizes 1000,10000] \
+    "usage: bench [--runs N] [--installs N] [--sweep-resources N] [--cold-starts N] [--only overhead,bill,upgrade,cold,sweep,throughput,fleet] [--fleet-sizes 1000,10000] [--fleet-sweep-up-to N] \
      [--release-dir DIR] [--zips-dir DIR] [--markdown FILE | --no-markdown]"
         .into()
 }
@@ -281,7 +284,7 @@ async fn run(args: &Args) -> Result<Results, String> {
         let mut runs = vec![];
         for &size in &args.fleet_sizes {
             eprintln!("==> 8. Fleet scale: {size} installs");
-            match fleet::measure(&session, size).await {
+            match fleet::measure(&session, size, args.fleet_sweep_up_to).await {
                 Ok(run) => runs.push(run),
                 Err(e) => results.failures.push((format!("8. Fleet of {size}"), e)),
             }

@@ -438,3 +438,59 @@ async fn a_removed_install_found_clean_three_times_is_no_longer_swept() {
     );
     assert!(assume_roles(&stack, &place.account, since).is_empty());
 }
+
+#[tokio::test]
+async fn an_enumeration_out_of_time_goes_on_from_the_queue() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let place = place(&stack, &api, "fleetgoon").await;
+    let ids = seed(&stack, &place, 3, InstallStatus::Ready).await;
+    let sqs = aws_sdk_sqs::Client::new(&stack.config);
+    let queue_url = sqs
+        .get_queue_url()
+        .queue_name("byoc-trust-check.fifo")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let settings = byoc_core::fleet::FleetSettings {
+        queue_url,
+        per_account: 2,
+    };
+    // A run whose time is up before its first page, as one at the end of a huge fleet's
+    // enumeration: it sends the rest of itself to the queue, and the job's worker enumerates.
+    let since = Utc::now();
+    let sent = byoc_core::fleet::dispatch(
+        &store(&stack),
+        &sqs,
+        &settings,
+        "trust-check",
+        &[InstallStatus::Ready],
+        |_| true,
+        since,
+        None,
+        Instant::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.dispatched, 0, "{sent:?}");
+    assert_eq!(
+        sent.continued_from,
+        Some(byoc_core::fleet::Resume {
+            status: InstallStatus::Ready,
+            after: None
+        })
+    );
+    for record in until_trust_checked(&api, &ids, since).await {
+        assert_eq!(
+            record["step_data"]["trust_check"]["status"], "ok",
+            "{record:#}"
+        );
+    }
+    // Carried on by validate-trust from the queue (no other test's enumeration runs out of time).
+    assert!(
+        stack.function_logs().contains("Continued {"),
+        "validate-trust carried the enumeration on"
+    );
+}

@@ -7,7 +7,9 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{FleetMessage, FleetSettings};
+use std::time::Instant;
+
+use super::{Continuation, FleetMessage, FleetSettings, Resume};
 use crate::error::{Error, Result};
 use crate::ids::InstallId;
 use crate::model::{Install, InstallStatus};
@@ -29,9 +31,16 @@ pub struct Dispatched {
     pub passed_over: usize,
     /// Installs SQS would not take after every attempt: the next cycle sends them again.
     pub not_sent: usize,
+    /// The enumeration ran out of time here and sent itself on through the queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub continued_from: Option<Resume>,
 }
 
-/// Enumerates every install with `statuses` and sends those `wanted` to the job's queue.
+/// Enumerates the installs with `statuses` (from `from`, or from the start) and sends those
+/// `wanted` to the job's queue. With nothing left to start by `stop_by`, it sends the rest of
+/// the enumeration to the queue as a `Continuation` (the job's worker carries on from there), so
+/// no fleet is too large for one invocation.
+#[allow(clippy::too_many_arguments)]
 pub async fn dispatch(
     store: &InstallStore,
     sqs: &aws_sdk_sqs::Client,
@@ -40,12 +49,30 @@ pub async fn dispatch(
     statuses: &[InstallStatus],
     wanted: impl Fn(&Install) -> bool,
     cycle: DateTime<Utc>,
+    from: Option<&Resume>,
+    stop_by: Instant,
 ) -> Result<Dispatched> {
     let mut out = Dispatched::default();
     let mut pending: Vec<FleetMessage> = Vec::with_capacity(SEND_BATCH);
-    for status in statuses {
-        let mut after: Option<InstallId> = None;
+    let first = from
+        .and_then(|r| statuses.iter().position(|s| *s == r.status))
+        .unwrap_or(0);
+    for (n, status) in statuses.iter().enumerate().skip(first) {
+        let mut after: Option<InstallId> =
+            from.filter(|_| n == first).and_then(|r| r.after.clone());
         loop {
+            if Instant::now() >= stop_by {
+                if !pending.is_empty() {
+                    send(sqs, settings, std::mem::take(&mut pending), &mut out).await?;
+                }
+                let resume = Resume {
+                    status: *status,
+                    after,
+                };
+                continue_later(sqs, settings, job, cycle, &resume).await?;
+                out.continued_from = Some(resume);
+                return Ok(out);
+            }
             let page = store
                 .installs_with_status(*status, ENUMERATION_PAGE, after.as_ref())
                 .await?;
@@ -69,6 +96,32 @@ pub async fn dispatch(
         send(sqs, settings, pending, &mut out).await?;
     }
     Ok(out)
+}
+
+/// Sends the rest of an enumeration to the job's queue, in a group of its own.
+async fn continue_later(
+    sqs: &aws_sdk_sqs::Client,
+    settings: &FleetSettings,
+    job: &str,
+    cycle: DateTime<Utc>,
+    resume: &Resume,
+) -> Result<()> {
+    let continuation = Continuation {
+        job: job.to_owned(),
+        cycle,
+        resume: resume.clone(),
+    };
+    let body = serde_json::to_string(&continuation).map_err(|e| Error::Corrupt(e.to_string()))?;
+    sqs.send_message()
+        .queue_url(&settings.queue_url)
+        .message_body(body)
+        .message_group_id(continuation.group())
+        .message_deduplication_id(continuation.deduplication_id())
+        .send()
+        .await
+        .map_err(|e| Error::aws("SQS", e))?;
+    tracing::info!(job, status = %resume.status, after = ?resume.after, "the enumeration goes on from the queue");
+    Ok(())
 }
 
 async fn send(

@@ -10,7 +10,7 @@ use chrono::Utc;
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use super::FleetMessage;
+use super::{Continuation, Dispatched, FleetMessage, QueueMessage};
 use crate::error::Result;
 use crate::store::InstallStore;
 
@@ -55,19 +55,28 @@ pub enum Worked<C> {
     Unreadable {
         message_id: String,
     },
+    /// The rest of an enumeration, carried on (`None`: another run was enumerating).
+    Continued {
+        dispatched: Option<Dispatched>,
+    },
 }
 
 impl Worker<'_> {
     /// Works through `event`'s messages: the groups at once, each group in order.
-    pub async fn work<C, F, Fut>(
+    /// `go_on` carries on an enumeration that ran out of time (the job's `fan_out` from where
+    /// it stopped).
+    pub async fn work<C, F, Fut, G, GFut>(
         &self,
         store: &InstallStore,
         event: SqsEvent,
         check: F,
+        go_on: G,
     ) -> (SqsBatchResponse, Vec<Worked<C>>)
     where
         F: Fn(FleetMessage) -> Fut,
         Fut: Future<Output = C>,
+        G: Fn(Continuation) -> GFut,
+        GFut: Future<Output = Result<Option<Dispatched>>>,
     {
         let mut groups: BTreeMap<String, Vec<SqsMessage>> = BTreeMap::new();
         for record in event.records {
@@ -78,11 +87,11 @@ impl Worker<'_> {
                 .unwrap_or_default();
             groups.entry(group).or_default().push(record);
         }
-        let check = &check;
+        let (check, go_on) = (&check, &go_on);
         let done = join_all(
             groups
                 .into_values()
-                .map(|records| async move { self.work_group(store, records, check).await }),
+                .map(|records| async move { self.work_group(store, records, check, go_on).await }),
         )
         .await;
         let mut response = SqsBatchResponse::default();
@@ -98,15 +107,18 @@ impl Worker<'_> {
 
     /// One group's messages in order; once one is not started, neither are those after it
     /// (FIFO: a group's later messages must not overtake it).
-    async fn work_group<C, F, Fut>(
+    async fn work_group<C, F, Fut, G, GFut>(
         &self,
         store: &InstallStore,
         records: Vec<SqsMessage>,
         check: &F,
+        go_on: &G,
     ) -> (Vec<String>, Vec<Worked<C>>)
     where
         F: Fn(FleetMessage) -> Fut,
         Fut: Future<Output = C>,
+        G: Fn(Continuation) -> GFut,
+        GFut: Future<Output = Result<Option<Dispatched>>>,
     {
         let mut failed = vec![];
         let mut worked = vec![];
@@ -115,9 +127,22 @@ impl Worker<'_> {
             let message = match record
                 .body
                 .as_deref()
-                .map(serde_json::from_str::<FleetMessage>)
+                .map(serde_json::from_str::<QueueMessage>)
             {
-                Some(Ok(message)) if message.job == self.job => message,
+                Some(Ok(QueueMessage::Check(message))) if message.job == self.job => message,
+                Some(Ok(QueueMessage::Continue(rest))) if rest.job == self.job => {
+                    match go_on(rest).await {
+                        Ok(dispatched) => {
+                            self.done(&record).await;
+                            worked.push(Worked::Continued { dispatched });
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "could not carry on the enumeration; SQS delivers it again");
+                            failed.push(message_id);
+                        }
+                    }
+                    continue;
+                }
                 other => {
                     tracing::error!(%message_id, readable = matches!(other, Some(Ok(_))), job = self.job, "dropped a message this job does not send");
                     self.done(&record).await;
