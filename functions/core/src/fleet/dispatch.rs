@@ -7,7 +7,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Continuation, FleetMessage, FleetSettings, Resume};
 use crate::error::{Error, Result};
@@ -54,6 +54,7 @@ pub async fn dispatch(
 ) -> Result<Dispatched> {
     let mut out = Dispatched::default();
     let mut pending: Vec<FleetMessage> = Vec::with_capacity(SEND_BATCH);
+    let mut slowest_page = Duration::ZERO;
     let first = from
         .and_then(|r| statuses.iter().position(|s| *s == r.status))
         .unwrap_or(0);
@@ -61,7 +62,11 @@ pub async fn dispatch(
         let mut after: Option<InstallId> =
             from.filter(|_| n == first).and_then(|r| r.after.clone());
         loop {
-            if Instant::now() >= stop_by {
+            // A page (its query and its sends) must fit before `stop_by`, twice the slowest so
+            // far: a slow store (a loaded emulator queries in O(table)) must not run the
+            // invocation into its timeout, which would leave the rest in flight for a whole
+            // visibility timeout.
+            if Instant::now() + slowest_page * 2 >= stop_by {
                 if !pending.is_empty() {
                     send(sqs, settings, std::mem::take(&mut pending), &mut out).await?;
                 }
@@ -73,6 +78,7 @@ pub async fn dispatch(
                 out.continued_from = Some(resume);
                 return Ok(out);
             }
+            let page_started = Instant::now();
             let page = store
                 .installs_with_status(*status, ENUMERATION_PAGE, after.as_ref())
                 .await?;
@@ -86,6 +92,7 @@ pub async fn dispatch(
                     send(sqs, settings, std::mem::take(&mut pending), &mut out).await?;
                 }
             }
+            slowest_page = slowest_page.max(page_started.elapsed());
             after = page.next;
             if after.is_none() {
                 break;
