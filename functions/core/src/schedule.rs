@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -219,6 +220,95 @@ impl ScheduledRun<'_> {
             )
         })
         .await
+    }
+
+    /// What a job's function does with its schedule's event: checks the installs an operator
+    /// named at once (those `named_wanted`), or sends every install `wanted` at the cycle's
+    /// moment to the job's queue.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn on_schedule<C, W, F, Fut>(
+        &self,
+        store: &InstallStore,
+        sqs: &aws_sdk_sqs::Client,
+        fleet: &FleetSettings,
+        event: &ScheduledEvent,
+        named_wanted: impl Fn(&Install) -> bool,
+        wanted: W,
+        check: F,
+    ) -> Result<ScheduledReport<C>>
+    where
+        W: Fn(&Install, DateTime<Utc>) -> bool,
+        F: Fn(FleetMessage) -> Fut,
+        Fut: Future<Output = C>,
+    {
+        let cycle = event.fired_at();
+        let named = event.named_installs();
+        if !named.is_empty() {
+            let report = self.named(store, named, named_wanted, cycle, check).await?;
+            tracing::info!(
+                job = self.job,
+                checked = report.checked.len(),
+                busy = report.busy,
+                "named installs checked"
+            );
+            return Ok(report);
+        }
+        let Some(dispatched) = self
+            .fan_out(store, sqs, fleet, |i| wanted(i, cycle), cycle, None)
+            .await?
+        else {
+            tracing::info!(
+                job = self.job,
+                "another run is sending the fleet; this one leaves it"
+            );
+            return Ok(ScheduledReport::busy());
+        };
+        tracing::info!(
+            job = self.job,
+            ?dispatched,
+            "installs sent to the job's queue"
+        );
+        Ok(ScheduledReport {
+            checked: vec![],
+            dispatched: Some(dispatched),
+            busy: false,
+        })
+    }
+
+    /// What a job's function does with a batch of its queue: each install checked under its
+    /// lease, and an enumeration that ran out of time carried on (those `wanted`).
+    pub async fn on_batch<C, W, F, Fut>(
+        &self,
+        store: &InstallStore,
+        sqs: &aws_sdk_sqs::Client,
+        fleet: &FleetSettings,
+        batch: SqsEvent,
+        wanted: W,
+        check: F,
+    ) -> SqsBatchResponse
+    where
+        C: std::fmt::Debug,
+        W: Fn(&Install, DateTime<Utc>) -> bool,
+        F: Fn(FleetMessage) -> Fut,
+        Fut: Future<Output = C>,
+    {
+        let wanted = &wanted;
+        let (response, worked) = self
+            .worker(sqs, fleet)
+            .work(store, batch, check, |rest| async move {
+                self.fan_out(
+                    store,
+                    sqs,
+                    fleet,
+                    |i| wanted(i, rest.cycle),
+                    rest.cycle,
+                    Some(&rest.resume),
+                )
+                .await
+            })
+            .await;
+        tracing::info!(job = self.job, worked = ?worked, returned = response.batch_item_failures.len(), "batch done");
+        response
     }
 
     /// The job's queue worker, bounded by this run's deadline and settings.

@@ -152,55 +152,23 @@ pub async fn run(
         "sweep-dangling scheduled",
         fired_at = event.time.as_deref().unwrap_or("?")
     );
-    async {
-        let run = scheduled_run(deps, deadline);
-        let cycle = event.fired_at();
-        let named = event.named_installs();
-        if !named.is_empty() {
-            // Named by an operator: checked even when retired (what it finds brings it back).
-            let report = run
-                .named(&deps.store, named, built_something, cycle, |m| {
-                    check(deps, m)
-                })
-                .await?;
-            info!(
-                checked = report.checked.len(),
-                busy = report.busy,
-                "named installs swept"
-            );
-            return Ok(report);
-        }
-        // Alone: two runs at once would send every install twice.
-        let Some(dispatched) = run
-            .fan_out(
-                &deps.store,
-                &deps.sqs,
-                &deps.fleet,
-                owed_a_sweep,
-                cycle,
-                None,
-            )
-            .await?
-        else {
-            info!("another scheduled sweep is sending the fleet; this one leaves it");
-            return Ok(ScheduledReport::busy());
-        };
-        info!(
-            ?dispatched,
-            "failed and removed installs sent to the sweep's queue"
-        );
-        Ok(ScheduledReport {
-            checked: vec![],
-            dispatched: Some(dispatched),
-            busy: false,
-        })
-    }
-    .instrument(span)
-    .await
+    // Named by an operator: checked even when retired (what it finds brings it back).
+    Ok(scheduled_run(deps, deadline)
+        .on_schedule(
+            &deps.store,
+            &deps.sqs,
+            &deps.fleet,
+            event,
+            built_something,
+            owed_a_sweep,
+            |m| check(deps, m),
+        )
+        .instrument(span)
+        .await?)
 }
 
 /// Built something (see `built_something`), and not retired.
-fn owed_a_sweep(install: &Install) -> bool {
+fn owed_a_sweep(install: &Install, _cycle: DateTime<Utc>) -> bool {
     built_something(install) && SweepRetired::recorded(install).is_none()
 }
 
@@ -215,31 +183,16 @@ fn scheduled_run(deps: &Deps, deadline: Instant) -> ScheduledRun<'_> {
 
 /// A batch from the sweep's queue: each install given its pass, under its lease.
 pub async fn work(deps: &Deps, batch: SqsEvent, deadline: Instant) -> SqsBatchResponse {
-    let run = scheduled_run(deps, deadline);
-    let (response, worked) = run
-        .worker(&deps.sqs, &deps.fleet)
-        .work(
+    scheduled_run(deps, deadline)
+        .on_batch(
             &deps.store,
+            &deps.sqs,
+            &deps.fleet,
             batch,
+            owed_a_sweep,
             |m| check(deps, m),
-            |rest| {
-                let run = &run;
-                async move {
-                    run.fan_out(
-                        &deps.store,
-                        &deps.sqs,
-                        &deps.fleet,
-                        owed_a_sweep,
-                        rest.cycle,
-                        Some(&rest.resume),
-                    )
-                    .await
-                }
-            },
         )
-        .await;
-    info!(worked = ?worked, returned = response.batch_item_failures.len(), "sweep batch done");
-    response
+        .await
 }
 
 /// One install: its pass, its findings recorded. Never fails the run.

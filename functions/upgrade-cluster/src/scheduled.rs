@@ -104,41 +104,19 @@ pub async fn run(
 ) -> Result<ScheduledReport, UpgradeError> {
     let now = event.fired_at();
     let span = info_span!("upgrade-cluster version check", fired_at = %now);
-    async {
-        let run = scheduled_run(deps, deadline);
-        let due = |install: &Install| may_be_due(install, now);
-        let named = event.named_installs();
-        if !named.is_empty() {
-            let report = run
-                .named(&deps.store, named, due, now, |m| check(deps, m))
-                .await?;
-            info!(
-                acted_on = report.checked.len(),
-                busy = report.busy,
-                "named installs checked"
-            );
-            return Ok(report);
-        }
-        let schedule = &deps.schedule;
-        let Some(dispatched) = run
-            .fan_out(&deps.store, &schedule.sqs, &schedule.fleet, due, now, None)
-            .await?
-        else {
-            info!("another version check is sending the fleet; this one leaves it");
-            return Ok(ScheduledReport::busy());
-        };
-        info!(
-            ?dispatched,
-            "installs with something due sent to the version check's queue"
-        );
-        Ok(ScheduledReport {
-            checked: vec![],
-            dispatched: Some(dispatched),
-            busy: false,
-        })
-    }
-    .instrument(span)
-    .await
+    let schedule = &deps.schedule;
+    Ok(scheduled_run(deps, deadline)
+        .on_schedule(
+            &deps.store,
+            &schedule.sqs,
+            &schedule.fleet,
+            event,
+            |install| may_be_due(install, now),
+            may_be_due,
+            |m| check(deps, m),
+        )
+        .instrument(span)
+        .await?)
 }
 
 fn scheduled_run(deps: &Deps, deadline: Instant) -> ScheduledRun<'_> {
@@ -152,33 +130,17 @@ fn scheduled_run(deps: &Deps, deadline: Instant) -> ScheduledRun<'_> {
 
 /// A batch from the version check's queue: each install looked at, under its lease.
 pub async fn work(deps: &Deps, batch: SqsEvent, deadline: Instant) -> SqsBatchResponse {
-    let run = scheduled_run(deps, deadline);
-    let (response, worked) = run
-        .worker(&deps.schedule.sqs, &deps.schedule.fleet)
-        .work(
+    let schedule = &deps.schedule;
+    scheduled_run(deps, deadline)
+        .on_batch(
             &deps.store,
+            &schedule.sqs,
+            &schedule.fleet,
             batch,
+            may_be_due,
             |m| check(deps, m),
-            |rest| {
-                let run = &run;
-                let schedule = &deps.schedule;
-                async move {
-                    let cycle = rest.cycle;
-                    run.fan_out(
-                        &deps.store,
-                        &schedule.sqs,
-                        &schedule.fleet,
-                        |install| may_be_due(install, cycle),
-                        cycle,
-                        Some(&rest.resume),
-                    )
-                    .await
-                }
-            },
         )
-        .await;
-    info!(worked = ?worked, returned = response.batch_item_failures.len(), "version check batch done");
-    response
+        .await
 }
 
 fn listed(message: &FleetMessage, result: CheckResult) -> Checked {

@@ -117,40 +117,20 @@ pub async fn run(
         "validate-trust scheduled",
         fired_at = event.time.as_deref().unwrap_or("?")
     );
-    async {
-        let run = scheduled_run(deps, deadline);
-        let cycle = event.fired_at();
-        let named = event.named_installs();
-        if !named.is_empty() {
-            let report = run
-                .named(&deps.store, named, |_| true, cycle, |m| check(deps, m))
-                .await?;
-            info!(
-                checked = report.checked.len(),
-                busy = report.busy,
-                "named installs checked"
-            );
-            return Ok(report);
-        }
-        let Some(dispatched) = run
-            .fan_out(&deps.store, &deps.sqs, &deps.fleet, |_| true, cycle, None)
-            .await?
-        else {
-            info!("another scheduled trust check is sending the fleet; this one leaves it");
-            return Ok(ScheduledReport::busy());
-        };
-        info!(
-            ?dispatched,
-            "ready installs sent to the trust check's queue"
-        );
-        Ok(ScheduledReport {
-            checked: vec![],
-            dispatched: Some(dispatched),
-            busy: false,
-        })
-    }
-    .instrument(span)
-    .await
+    let run = scheduled_run(deps, deadline);
+    let every_ready = |_: &Install| true;
+    Ok(run
+        .on_schedule(
+            &deps.store,
+            &deps.sqs,
+            &deps.fleet,
+            event,
+            every_ready,
+            |_, _| true,
+            |m| check(deps, m),
+        )
+        .instrument(span)
+        .await?)
 }
 
 fn scheduled_run(deps: &Deps, deadline: Instant) -> ScheduledRun<'_> {
@@ -164,31 +144,16 @@ fn scheduled_run(deps: &Deps, deadline: Instant) -> ScheduledRun<'_> {
 
 /// A batch from the trust check's queue: each install checked, under its lease.
 pub async fn work(deps: &Deps, batch: SqsEvent, deadline: Instant) -> SqsBatchResponse {
-    let run = scheduled_run(deps, deadline);
-    let (response, worked) = run
-        .worker(&deps.sqs, &deps.fleet)
-        .work(
+    scheduled_run(deps, deadline)
+        .on_batch(
             &deps.store,
+            &deps.sqs,
+            &deps.fleet,
             batch,
+            |_, _| true,
             |m| check(deps, m),
-            |rest| {
-                let run = &run;
-                async move {
-                    run.fan_out(
-                        &deps.store,
-                        &deps.sqs,
-                        &deps.fleet,
-                        |_| true,
-                        rest.cycle,
-                        Some(&rest.resume),
-                    )
-                    .await
-                }
-            },
         )
-        .await;
-    info!(worked = ?worked, returned = response.batch_item_failures.len(), "trust check batch done");
-    response
+        .await
 }
 
 /// One install: checked and recorded. Never fails the run.

@@ -5,7 +5,8 @@
 //! of the item as last written, a write on the larger of the old and new item (AWS's rule),
 //! an UpdateItem on the old item's size (the new one is not in the request). A Query is billed
 //! on every tracked item its key condition matches (the partition, and a `begins_with` or `=`
-//! on the sort key), ignoring filters and `Limit` beyond the first page: an upper bound.
+//! on the sort key), ignoring filters: an upper bound; with a `Limit`, on that many of them at
+//! their average size.
 //! Conditional writes that fail are billed too, as on AWS. Units: 1 KB per write unit,
 //! 4 KB per read unit, half for an eventually consistent read, twice for transactions.
 
@@ -281,11 +282,19 @@ impl Estimator {
                         None => false,
                     })
         };
-        self.items
+        let sizes: Vec<usize> = self
+            .items
             .iter()
             .filter(|((t, _), item)| t == table && matches(item))
             .map(|(_, item)| item_size(item))
-            .sum()
+            .collect();
+        let total: usize = sizes.iter().sum();
+        // A page of `Limit` items: that many of the matched ones, at their average size (a
+        // paged enumeration was billed its whole partition per page before: quadratic).
+        match body["Limit"].as_u64().map(|l| l as usize) {
+            Some(limit) if limit < sizes.len() => total * limit / sizes.len(),
+            _ => total,
+        }
     }
 }
 
@@ -352,5 +361,10 @@ mod tests {
         e.add(&call("Query", query));
         // two 3 KB events: 6 KB is two 4 KB units, halved for an eventually consistent read.
         assert_eq!(e.units.read_units, 1.0);
+        // A page of one: one 3 KB event, one unit, halved.
+        let page = json!({"TableName": "t", "KeyConditionExpression": "pk = :pk AND begins_with(sk, :e)", "Limit": 1,
+            "ExpressionAttributeValues": {":pk": {"S": "i"}, ":e": {"S": "EVT#"}}});
+        e.add(&call("Query", page));
+        assert_eq!(e.units.read_units, 1.5);
     }
 }

@@ -126,8 +126,11 @@ impl Cycle {
     /// What the cycle's cost is spread over: the installs it sent to its queue, or, when it
     /// sent none (the version check with nothing due), those it enumerated.
     pub fn per_install_base(&self) -> usize {
-        if self.dispatched > 0 {
-            self.dispatched as usize
+        // An enumeration that continued through the queue reports its first part only: what
+        // was checked counts then.
+        let sent = (self.dispatched as usize).max(self.checked);
+        if sent > 0 {
+            sent
         } else {
             self.enumerated.max(1)
         }
