@@ -284,31 +284,3 @@ def test_sqs_batch_operations_are_authorized_as_their_single_actions(stack):
         refused.send_message_batch(QueueUrl=url, Entries=[{**entry, "MessageDeduplicationId": uuid.uuid4().hex}])
     assert "sqs:SendMessage" in raised.value.response["Error"]["Message"], raised.value.response
 
-
-def test_a_test_can_slow_or_throttle_assume_role_for_one_account(stack):
-    """The fleet tests' faults (sts_trust._steered): throttled calls answer STS's Throttling
-    error (HTTP 400) as many times as asked, then the role is assumed as usual, late."""
-    import time
-
-    import requests
-
-    account = "210987654329"
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{VENDOR_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
-    role = stack.client("iam", account=account).create_role(RoleName="steered", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-
-    def steer(settings: dict) -> None:
-        requests.post(f"{stack.endpoint}/moto-api/config", json={"byoc": {"sts": {account: settings}}}, timeout=10).raise_for_status()
-
-    steer({"throttle": {"id": uuid.uuid4().hex, "count": 2}, "latency_s": 0.3})
-    try:
-        sts = stack.client("sts")
-        for _ in range(2):
-            with pytest.raises(botocore.exceptions.ClientError) as raised:
-                sts.assume_role(RoleArn=role, RoleSessionName="steered")
-            assert raised.value.response["Error"]["Code"] == "Throttling", raised.value.response
-            assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-        started = time.monotonic()
-        assert sts.assume_role(RoleArn=role, RoleSessionName="steered")["Credentials"]
-        assert time.monotonic() - started >= 0.3
-    finally:
-        steer({"throttle": None, "latency_s": 0})
