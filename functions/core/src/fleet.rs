@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 pub use dispatch::{dispatch, Dispatched, ENUMERATION_PAGE};
 pub use worker::{checked_alone, Worked, Worker};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::{AccountId, InstallId, TenantId};
 use crate::model::{Install, InstallStatus};
 use crate::step_input::StepInput;
@@ -50,18 +50,9 @@ impl FleetSettings {
     }
 
     pub fn from_values(queue_url: String, per_account: Option<&str>) -> Result<Self> {
-        let per_account = match per_account.map(str::trim).filter(|v| !v.is_empty()) {
-            None => 2,
-            Some(value) => value
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=10).contains(n))
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "FLEET_ACCOUNT_CONCURRENCY must be a whole number from 1 to 10, not {value:?}"
-                    ))
-                })?,
-        };
+        let per_account =
+            crate::schedule::whole_number("FLEET_ACCOUNT_CONCURRENCY", per_account, 1..=10, 2)?
+                as u32;
         Ok(Self {
             queue_url,
             per_account,

@@ -143,22 +143,8 @@ impl ScheduleSettings {
         let number = |suffix: &str,
                       value: Option<&str>,
                       range: std::ops::RangeInclusive<u64>,
-                      default: u64|
-         -> Result<u64> {
-            let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-                return Ok(default);
-            };
-            value
-                .parse::<u64>()
-                .ok()
-                .filter(|n| range.contains(n))
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "{prefix}_{suffix} must be a whole number from {} to {}, not {value:?}",
-                        range.start(),
-                        range.end()
-                    ))
-                })
+                      default: u64| {
+            whole_number(&format!("{prefix}_{suffix}"), value, range, default)
         };
         Ok(Self {
             check_timeout: Duration::from_secs(number(
@@ -175,6 +161,30 @@ impl ScheduleSettings {
             )?),
         })
     }
+}
+
+/// A setting read from the environment (`value`, named `name`): a whole number in `range`;
+/// `default` when unset or blank; otherwise an error naming the variable and what it takes.
+pub fn whole_number(
+    name: &str,
+    value: Option<&str>,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<u64> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(default);
+    };
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "{name} must be a whole number from {} to {}, not {value:?}",
+                range.start(),
+                range.end()
+            ))
+        })
 }
 
 /// One scheduled run of `job` over the installs with `statuses`.

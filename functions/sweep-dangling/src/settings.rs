@@ -28,18 +28,13 @@ pub fn retire_after_from_env() -> Result<u32, Error> {
 }
 
 pub fn retire_after(value: Option<&str>) -> Result<u32, Error> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(DEFAULT_RETIRE_AFTER),
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "SWEEP_RETIRE_AFTER must be a whole number from 1 to 100, not {v:?}"
-                ))
-            }),
-    }
+    let after = byoc_core::schedule::whole_number(
+        "SWEEP_RETIRE_AFTER",
+        value,
+        1..=100,
+        u64::from(DEFAULT_RETIRE_AFTER),
+    )?;
+    Ok(after as u32)
 }
 
 #[cfg(test)]
