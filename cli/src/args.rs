@@ -82,6 +82,19 @@ pub enum InstallsCommand {
         #[arg(long)]
         watch: bool,
     },
+    /// Check an install before making it: every finding at once, nothing built; exits 1
+    /// when a check failed
+    Preflight {
+        #[arg(long)]
+        tenant_id: String,
+        #[arg(long)]
+        account_id: String,
+        #[arg(long)]
+        region: String,
+        /// Install options as JSON, as for `installs create`
+        #[arg(long)]
+        options: Option<String>,
+    },
     /// Show an install: status, timeline, resources, last error
     Show { install_id: String },
     /// A tenant's installs, newest first

@@ -66,6 +66,16 @@ fn answer(
     }
 }
 
+/// `--options` as JSON (none: no options).
+fn options_json(options: Option<&str>) -> Result<serde_json::Value, String> {
+    match options {
+        Some(text) => {
+            serde_json::from_str(text).map_err(|err| format!("--options is not JSON: {err}"))
+        }
+        None => Ok(json!({})),
+    }
+}
+
 /// A POST, with the caller's `Idempotency-Key` when one is given.
 async fn post(
     api: &Api,
@@ -151,11 +161,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 idempotency_key,
                 watch,
             } => {
-                let options: serde_json::Value = match options {
-                    Some(text) => serde_json::from_str(&text)
-                        .map_err(|err| format!("--options is not JSON: {err}"))?,
-                    None => json!({}),
-                };
+                let options = options_json(options.as_deref())?;
                 let body = json!({"tenant_id": tenant_id, "account_id": account_id, "region": region, "options": options});
                 let response = post(&api, "/installs", &body, idempotency_key.as_deref())
                     .await
@@ -167,6 +173,23 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         watch::run(&api, &id, output, Scope::All).await?
                     }
                     _ => code,
+                }
+            }
+            InstallsCommand::Preflight {
+                tenant_id,
+                account_id,
+                region,
+                options,
+            } => {
+                let options = options_json(options.as_deref())?;
+                let body = json!({"tenant_id": tenant_id, "account_id": account_id, "region": region, "options": options});
+                let response = post(&api, "/installs/preflight", &body, None)
+                    .await
+                    .map_err(e)?;
+                let passed = response.json["ok"] == true;
+                match answer(output, response, render::preflight) {
+                    code if code == ExitCode::SUCCESS && !passed => ExitCode::from(1),
+                    code => code,
                 }
             }
             InstallsCommand::Retry {

@@ -77,3 +77,47 @@ pub fn install_list(list: &Value) -> String {
     }
     out.trim_end().to_owned()
 }
+
+/// One line per check (its status, name and finding) with what to do under it, then what the
+/// install would use.
+pub fn preflight(report: &Value) -> String {
+    let mut out = String::new();
+    for check in report["checks"].as_array().into_iter().flatten() {
+        let mark = match s(&check["status"]) {
+            "passed" => "ok  ",
+            "warning" => "warn",
+            "failed" => "FAIL",
+            _ => "skip",
+        };
+        out.push_str(&format!(
+            "{mark}  {:<19} {}\n",
+            s(&check["check"]),
+            s(&check["message"])
+        ));
+        if let Some(advice) = check["advice"].as_str() {
+            out.push_str(&format!("      {:<19} -> {advice}\n", ""));
+        }
+    }
+    let zones: Vec<&str> = report["zones"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    out.push_str(&format!(
+        "\nzones {}  vpc {}  kubernetes {}\n{}",
+        if zones.is_empty() {
+            "-".to_owned()
+        } else {
+            zones.join(", ")
+        },
+        s(&report["vpc_cidr"]),
+        s(&report["kubernetes_version"]),
+        if report["ok"] == true {
+            "ready to install"
+        } else {
+            "not ready: see FAIL and skip above"
+        }
+    ));
+    out
+}

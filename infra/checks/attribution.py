@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 # The operations of functions/core/src/customer_access.rs (Operation::as_str).
-IDENTITY = re.compile(r"^byoc\.inst-[0-9a-z]{26}\.(install|rollback|uninstall|sweep|upgrade|check)$")
+IDENTITY = re.compile(r"^byoc\.inst-[0-9a-z]{26}\.(install|rollback|uninstall|sweep|upgrade|check|preflight)$")
 
 
 def main() -> int:

@@ -1,10 +1,11 @@
 //! `POST /installs`, `GET /installs/{id}`, `GET /tenants/{tenant_id}/installs`.
 
 use byoc_core::aws::executions::{start_or_undo, Execution};
+use byoc_core::cluster_plan;
 use byoc_core::ids::{AccountId, InstallId, Region, TenantId};
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, InstallError, InstallStatus, Outcome, Step, TimelineEvent};
-use byoc_core::options::InstallOptions;
+use byoc_core::options::{InstallOptions, SupportType};
 use byoc_core::step_input::StepInput;
 use chrono::Utc;
 use lambda_http::http::StatusCode;
@@ -47,12 +48,32 @@ pub struct InstallList {
     pub next_cursor: Option<InstallId>,
 }
 
-/// Checks what `create` would refuse before anything is written (or an idempotency key kept).
-pub fn check(request: &CreateInstall) -> Result<(), ApiError> {
-    Ok(request.options.validate()?)
+/// Checks what `create` would refuse before anything is written (or an idempotency key kept):
+/// the options, and that EKS offers a requested Kubernetes version in the region at all
+/// (DescribeClusterVersions), so `1.99` is a 400 naming `options.kubernetes_version` instead
+/// of an install that fails minutes later. Whether its support phase suits
+/// `options.support_type` is the preflight's finding and create-cluster's rule: a version can
+/// leave standard support between the request and the cluster.
+pub async fn check(deps: &Deps, request: &CreateInstall) -> Result<(), ApiError> {
+    request.options.validate()?;
+    let Some(requested) = request.options.kubernetes_version.as_deref() else {
+        return Ok(());
+    };
+    let offered = crate::upgrade::offered_versions(&deps.base, &request.region).await?;
+    if offered.iter().any(|o| o.version == requested) {
+        return Ok(());
+    }
+    let not_offered =
+        cluster_plan::kubernetes_version(Some(requested), SupportType::Extended, &offered)
+            .err()
+            .map_or_else(
+                || format!("Kubernetes {requested} is not offered by EKS in this region"),
+                |e| e.to_string(),
+            );
+    Err(ApiError::invalid("options.kubernetes_version", not_offered))
 }
 
-/// Records the install and starts its state machine. `reserved` is the install id an
+/// Records the install and starts its state machine; `check` has passed. `reserved` is the install id an
 /// idempotency key reserved: when the request that reserved it died after recording the
 /// install, this one carries on with that install instead of making a second.
 pub async fn create(
@@ -60,7 +81,6 @@ pub async fn create(
     request: CreateInstall,
     reserved: Option<InstallId>,
 ) -> Result<(StatusCode, Accepted), ApiError> {
-    check(&request)?;
     if let Some(id) = &reserved {
         match deps.store.get_install(id).await {
             Ok(existing) => return carry_on(deps, existing).await,

@@ -6,6 +6,7 @@ pub mod api_error;
 pub mod idempotent;
 pub mod installs;
 pub mod json_body;
+pub mod preflight;
 pub mod retry;
 pub mod routes;
 pub mod settings;
@@ -29,6 +30,8 @@ pub struct Deps {
     pub store: InstallStore,
     pub sns: aws_sdk_sns::Client,
     pub sfn: aws_sdk_sfn::Client,
+    /// Invokes check-quotas for a preflight.
+    pub lambda: aws_sdk_lambda::Client,
     /// The vendor-account config, for the region-specific reads (EKS's version catalogue).
     pub base: aws_config::SdkConfig,
     pub settings: Settings,
@@ -121,6 +124,9 @@ async fn route(deps: &Deps, request: &Request, method: &Method, path: &str) -> R
             .field("path"))),
         },
         Endpoint::CreateInstall => respond(create_install(deps, request).await),
+        Endpoint::PreflightInstall => respond(
+            async { preflight::preflight(deps, json_body::parse(request.body())?).await }.await,
+        ),
         Endpoint::ShowInstall(id) => respond(
             async { installs::show(deps, &InstallId::parse("install_id", id)?).await }.await,
         ),
@@ -203,7 +209,7 @@ async fn create_install(
     request: &Request,
 ) -> Result<(StatusCode, serde_json::Value), ApiError> {
     let body: installs::CreateInstall = json_body::parse(request.body())?;
-    installs::check(&body)?;
+    installs::check(deps, &body).await?;
     let keyed = idempotent::key_of(
         request,
         "POST /installs",

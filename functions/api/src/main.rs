@@ -13,6 +13,7 @@ async fn setup() -> Result<Deps, byoc_core::Error> {
         store: InstallStore::from_env(&config)?,
         sns: aws_sdk_sns::Client::new(&config),
         sfn: aws_sdk_sfn::Client::new(&config),
+        lambda: aws_sdk_lambda::Client::new(&config),
         settings: Settings::from_env()?,
         base: config,
     })

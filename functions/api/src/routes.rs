@@ -2,7 +2,7 @@
 //! it, and a test holds `docs/openapi.yaml` to it so the two cannot drift apart.
 
 /// Every route, as `(method, path template)`; `{name}` is one path segment.
-pub const ROUTES: [(&str, &str); 11] = [
+pub const ROUTES: [(&str, &str); 12] = [
     ("POST", "/tenants"),
     ("GET", "/tenants/{tenant_id}"),
     ("GET", "/tenants/{tenant_id}/installs"),
@@ -10,6 +10,7 @@ pub const ROUTES: [(&str, &str); 11] = [
     ("GET", "/tenants/{tenant_id}/webhook"),
     ("DELETE", "/tenants/{tenant_id}/webhook"),
     ("POST", "/installs"),
+    ("POST", "/installs/preflight"),
     ("GET", "/installs/{install_id}"),
     ("DELETE", "/installs/{install_id}"),
     ("POST", "/installs/{install_id}/retry"),
@@ -25,6 +26,7 @@ pub enum Endpoint<'a> {
     /// Any of the webhook's methods (`webhooks::route` tells them apart).
     Webhook(&'a str),
     CreateInstall,
+    PreflightInstall,
     ShowInstall(&'a str),
     RemoveInstall(&'a str),
     RetryInstall(&'a str),
@@ -63,6 +65,7 @@ fn endpoint<'a>(method: &str, template: &str, params: &[&'a str]) -> Option<Endp
         ("GET", "/tenants/{tenant_id}/installs") => Endpoint::ListInstalls(first),
         ("PUT" | "GET" | "DELETE", "/tenants/{tenant_id}/webhook") => Endpoint::Webhook(first),
         ("POST", "/installs") => Endpoint::CreateInstall,
+        ("POST", "/installs/preflight") => Endpoint::PreflightInstall,
         ("GET", "/installs/{install_id}") => Endpoint::ShowInstall(first),
         ("DELETE", "/installs/{install_id}") => Endpoint::RemoveInstall(first),
         ("POST", "/installs/{install_id}/retry") => Endpoint::RetryInstall(first),
@@ -119,7 +122,7 @@ mod tests {
                 | Endpoint::RemoveInstall(p)
                 | Endpoint::RetryInstall(p)
                 | Endpoint::UpgradeInstall(p) => assert_eq!(p, "inst-x"),
-                Endpoint::CreateTenant | Endpoint::CreateInstall => {}
+                Endpoint::CreateTenant | Endpoint::CreateInstall | Endpoint::PreflightInstall => {}
             }
         }
     }
@@ -138,6 +141,15 @@ mod tests {
         assert_eq!(
             resolve("GET", "/installs/x/retry"),
             Err(NoRoute::MethodNotAllowed("POST".into()))
+        );
+        assert_eq!(
+            resolve("POST", "/installs/preflight"),
+            Ok(Endpoint::PreflightInstall)
+        );
+        assert_eq!(
+            resolve("GET", "/installs/preflight"),
+            Ok(Endpoint::ShowInstall("preflight")),
+            "only POST is the preflight; a GET asks for an install of that (invalid) id"
         );
         assert_eq!(
             resolve("GET", "//tenants//acme/"),

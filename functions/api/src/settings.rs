@@ -9,6 +9,8 @@ pub struct Settings {
     pub install_state_machine_arn: String,
     pub uninstall_state_machine_arn: String,
     pub upgrade_state_machine_arn: String,
+    /// The function that runs the provision checks (check-quotas), by name or ARN.
+    pub preflight_function: String,
     /// Where the customer template is published; the quick-create link points here.
     pub customer_template_url: String,
     pub vendor_account: AccountId,
@@ -24,6 +26,7 @@ impl Settings {
             install_state_machine_arn: env("INSTALL_STATE_MACHINE_ARN")?,
             uninstall_state_machine_arn: env("UNINSTALL_STATE_MACHINE_ARN")?,
             upgrade_state_machine_arn: env("UPGRADE_STATE_MACHINE_ARN")?,
+            preflight_function: env("PREFLIGHT_FUNCTION")?,
             customer_template_url: env("CUSTOMER_TEMPLATE_URL")?,
             vendor_account: AccountId::parse("VENDOR_ACCOUNT_ID", &vendor)
                 .map_err(|e| byoc_core::Error::Config(e.to_string()))?,

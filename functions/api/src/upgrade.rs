@@ -181,7 +181,7 @@ async fn start(
 }
 
 /// The Kubernetes versions EKS offers in `region` (DescribeClusterVersions).
-async fn offered_versions(
+pub(crate) async fn offered_versions(
     base: &SdkConfig,
     region: &Region,
 ) -> Result<Vec<OfferedVersion>, ApiError> {

@@ -91,8 +91,11 @@ fn every_operation_documents_its_parameters_and_the_error_shape() {
             );
         }
         // Retry and upgrade are idempotent by the install's status: a repeat while one runs
-        // answers with its execution.
-        if method == "POST" && !template.ends_with("/retry") && !template.ends_with("/upgrade") {
+        // answers with its execution. The preflight writes nothing: a repeat checks again.
+        let by_key = !["/retry", "/upgrade", "/preflight"]
+            .iter()
+            .any(|end| template.ends_with(end));
+        if method == "POST" && by_key {
             assert!(
                 parameters
                     .iter()
@@ -100,6 +103,8 @@ fn every_operation_documents_its_parameters_and_the_error_shape() {
                         && p["in"].as_str() == Some("header")),
                 "{method} {template}: Idempotency-Key"
             );
+        }
+        if method == "POST" && !template.ends_with("/retry") && !template.ends_with("/upgrade") {
             assert!(
                 operation["requestBody"]["content"]["application/json"]["schema"]
                     .get("$ref")

@@ -3,19 +3,37 @@
 
 use aws_sdk_ec2::types::Vpc;
 use byoc_core::cidr::Ipv4Cidr;
+use byoc_core::network_plan::ExistingVpc;
+
+/// Every IPv4 block of `vpc` (its primary and associated ones).
+fn blocks(vpc: &Vpc) -> impl Iterator<Item = Ipv4Cidr> + '_ {
+    vpc.cidr_block_association_set()
+        .iter()
+        .filter_map(|a| a.cidr_block())
+        .chain(vpc.cidr_block())
+        .filter_map(|b| b.parse::<Ipv4Cidr>().ok())
+}
+
+/// The VPCs as the network planner reads them, to propose a free block.
+pub fn existing(vpcs: &[Vpc]) -> Vec<ExistingVpc> {
+    vpcs.iter()
+        .map(|vpc| {
+            let mut cidrs: Vec<Ipv4Cidr> = blocks(vpc).collect();
+            cidrs.dedup();
+            ExistingVpc {
+                vpc_id: vpc.vpc_id().unwrap_or("unknown VPC").to_owned(),
+                cidrs,
+            }
+        })
+        .collect()
+}
 
 /// The existing VPCs (id, block) whose IPv4 blocks overlap `wanted`.
 pub fn overlapping(wanted: &Ipv4Cidr, vpcs: &[Vpc]) -> Vec<(String, Ipv4Cidr)> {
     let mut found = Vec::new();
     for vpc in vpcs {
         let id = vpc.vpc_id().unwrap_or("unknown VPC");
-        let blocks = vpc
-            .cidr_block_association_set()
-            .iter()
-            .filter_map(|a| a.cidr_block())
-            .chain(vpc.cidr_block())
-            .filter_map(|b| b.parse::<Ipv4Cidr>().ok());
-        for block in blocks {
+        for block in blocks(vpc) {
             if block.overlaps(wanted) && !found.iter().any(|(v, b)| v == id && *b == block) {
                 found.push((id.to_owned(), block));
             }

@@ -3,20 +3,26 @@
 //! that the region offers the node instance type in enough zones and that a requested VPC CIDR
 //! is free, and records every shortfall at once on the install
 //! (`step_data.quota_check.deficits`), for request-quota and for the customer's email.
+//!
+//! The same function answers `POST /installs/preflight` (through the Lambda Invoke API): every
+//! check at once for an install not made yet, nothing written (`preflight`).
 
 mod applied;
 mod cidr_conflict;
 mod instance_type;
 mod permission_probe;
+mod preflight;
 mod usage;
 
 use aws_config::SdkConfig;
+use aws_sdk_ec2::types::Vpc;
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
 use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, Outcome, Step};
-use byoc_core::quota_plan::{self, Deficit};
+use byoc_core::preflight::{PreflightReport, PreflightRequest};
+use byoc_core::quota_plan::{self, Deficit, Need};
 use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
 use lambda_runtime::Diagnostic;
@@ -92,7 +98,31 @@ pub(crate) fn aws_error(service: &'static str, err: impl std::error::Error) -> C
     CheckQuotasError::Core(byoc_core::Error::aws(service, err))
 }
 
-pub async fn handle(deps: &Deps, input: StepInput) -> Result<QuotaCheckOutput, CheckQuotasError> {
+/// What the function is asked: the state machine's step, or the API's preflight.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Request {
+    Preflight { preflight: PreflightRequest },
+    Step(StepInput),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Preflight(PreflightReport),
+    Step(QuotaCheckOutput),
+}
+
+pub async fn handle(deps: &Deps, request: Request) -> Result<Answer, CheckQuotasError> {
+    match request {
+        Request::Preflight { preflight } => {
+            Ok(Answer::Preflight(preflight::run(deps, preflight).await?))
+        }
+        Request::Step(input) => Ok(Answer::Step(step(deps, input).await?)),
+    }
+}
+
+pub async fn step(deps: &Deps, input: StepInput) -> Result<QuotaCheckOutput, CheckQuotasError> {
     let span =
         info_span!("check-quotas", install_id = %input.install_id, tenant_id = %input.tenant_id);
     async {
@@ -168,14 +198,7 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
     let needs = quota_plan::plan(options, vcpus)
         .map_err(|e| CheckQuotasError::InstanceTypeUnsupported(e.to_string()))?;
 
-    let vpcs = ec2
-        .describe_vpcs()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| aws_error("EC2", e))?;
+    let vpcs = vpcs(&ec2).await?;
     if let Some(wanted) = &options.vpc_cidr {
         let clashes = cidr_conflict::overlapping(wanted, &vpcs);
         if !clashes.is_empty() {
@@ -192,34 +215,7 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
         }
     }
 
-    let eks = aws_sdk_eks::Client::new(&session.config);
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&session.config);
-    let service_quotas = aws_sdk_servicequotas::Client::new(&session.config);
-    let account = usage::Account {
-        ec2: &ec2,
-        eks: &eks,
-        elb: &elb,
-        zones: &zones,
-        vpcs: &vpcs,
-    };
-    let mut deficits = Vec::new();
-    for need in &needs {
-        let applied = applied::applied_value(&service_quotas, &need.quota).await?;
-        let usage = account.usage(need).await?;
-        info!(
-            quota = need.quota.code,
-            applied,
-            usage,
-            needed = need.needed,
-            "quota read"
-        );
-        deficits.extend(quota_plan::shortfall(
-            need,
-            applied,
-            usage,
-            install.region.as_str(),
-        ));
-    }
+    let deficits = deficits(&session.config, install, &needs, &zones, &vpcs).await?;
 
     let (outcome, message) = if deficits.is_empty() {
         (
@@ -252,7 +248,62 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
     Ok(deficits)
 }
 
-fn unavailable_message(install: &Install, available: &[String], offered: &[String]) -> String {
+/// Every VPC of the account in the session's region.
+pub(crate) async fn vpcs(ec2: &aws_sdk_ec2::Client) -> Result<Vec<Vpc>, CheckQuotasError> {
+    ec2.describe_vpcs()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws_error("EC2", e))
+}
+
+/// The shortfall of each quota in `needs`: its applied value against what the account uses.
+pub(crate) async fn deficits(
+    config: &SdkConfig,
+    install: &Install,
+    needs: &[Need],
+    zones: &[String],
+    vpcs: &[Vpc],
+) -> Result<Vec<Deficit>, CheckQuotasError> {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let eks = aws_sdk_eks::Client::new(config);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(config);
+    let service_quotas = aws_sdk_servicequotas::Client::new(config);
+    let account = usage::Account {
+        ec2: &ec2,
+        eks: &eks,
+        elb: &elb,
+        zones,
+        vpcs,
+    };
+    let mut deficits = Vec::new();
+    for need in needs {
+        let applied = applied::applied_value(&service_quotas, &need.quota).await?;
+        let usage = account.usage(need).await?;
+        info!(
+            quota = need.quota.code,
+            applied,
+            usage,
+            needed = need.needed,
+            "quota read"
+        );
+        deficits.extend(quota_plan::shortfall(
+            need,
+            applied,
+            usage,
+            install.region.as_str(),
+        ));
+    }
+    Ok(deficits)
+}
+
+pub(crate) fn unavailable_message(
+    install: &Install,
+    available: &[String],
+    offered: &[String],
+) -> String {
     let options = &install.options;
     if offered.is_empty() {
         format!(

@@ -57,7 +57,7 @@ impl Cause {
         }
     }
 
-    fn advice(self) -> &'static str {
+    pub fn advice(self) -> &'static str {
         match self {
             Cause::Boundary => "a permissions boundary on the role does not allow it (the stack's PermissionsBoundaryArn parameter, or a boundary added since): allow it in the boundary, or remove the boundary",
             Cause::OrganizationPolicy => "an AWS Organizations policy denies it: ask the organisation's administrators to exempt the role",

@@ -7,7 +7,7 @@ use aws_credential_types::Credentials;
 
 use crate::error::{Error, Result};
 use crate::external_id::ExternalId;
-use crate::ids::{AccountId, Region};
+use crate::ids::{AccountId, InstallId, Region};
 use crate::model::{Install, InstallStatus};
 
 /// The path the customer template puts the role under, so the vendor's own IAM policy can
@@ -71,6 +71,9 @@ pub enum Operation {
     Upgrade,
     /// A scheduled check of a ready install (its trust, its Kubernetes version).
     Check,
+    /// The provision checks before an install (`POST /installs/preflight`), under the id the
+    /// install would have; nothing is built.
+    Preflight,
 }
 
 impl Operation {
@@ -94,6 +97,7 @@ impl Operation {
             Operation::Sweep => "sweep",
             Operation::Upgrade => "upgrade",
             Operation::Check => "check",
+            Operation::Preflight => "preflight",
         }
     }
 }
@@ -108,6 +112,11 @@ pub fn session_identity(install: &Install) -> String {
         install.install_id,
         Operation::of(install.status).as_str()
     )
+}
+
+/// The source identity of a preflight's session: `byoc.<the id the install would have>.preflight`.
+pub fn preflight_identity(install_id: &InstallId) -> String {
+    format!("byoc.{install_id}.{}", Operation::Preflight.as_str())
 }
 
 /// Assumes the customer role and returns an SDK config acting in the customer's account and

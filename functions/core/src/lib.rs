@@ -27,6 +27,7 @@ pub mod leftover;
 pub mod model;
 pub mod network_plan;
 pub mod options;
+pub mod preflight;
 pub mod quick_create;
 pub mod quota_plan;
 pub mod regions;

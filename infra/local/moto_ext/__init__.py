@@ -29,6 +29,9 @@ Each module patches one gap between moto and what the installer relies on AWS to
                   substitutions, alarms, request validators
   cloudformation_iam  stack updates change roles (the customer's switches), AWS::NoValue in lists
   organizations_ext  DetachPolicy keeps an SCP on every level, as AWS does
+  pricing         the Price List Query API (GetProducts) from AWS product records
+  region_opt_in   opt-in regions per account (DescribeRegions, GetRegionOptStatus), and calls
+                  into a region the account has not enabled refused as AWS refuses them
   request_log     which actions each assumed role calls (least-privilege evidence)
   iam_enforce     every assumed-role request authorized as IAM does (iam_context builds the
                   request context from AWS's data, iam_eval decides), denials as AWS answers
@@ -52,6 +55,7 @@ from . import eks_pod_identity
 from . import eks_upgrade
 from . import cloudformation_iam
 from . import organizations_ext
+from . import pricing, region_opt_in
 
 # A client that sends AssumeRole as a GET would put the External ID in the request line
 # that werkzeug logs; that secret must never reach a log.
@@ -92,6 +96,7 @@ def install(state_dir: Path, moto_port: int) -> None:
     ec2_nat.install()
     eks_ext.install()
     service_quotas.install()
+    pricing.install()
     sweep_support.install()
     eks_made.install()  # after eks_ext and sweep_support: wraps the one, hooks into the other
     k8s_api.install()
@@ -103,4 +108,5 @@ def install(state_dir: Path, moto_port: int) -> None:
     cloudformation_iam.install()
     organizations_ext.install()
     iam_enforce.install(state_dir)
+    region_opt_in.install()  # after iam_enforce: AWS authenticates (the Region) before it authorizes
     request_log.install(state_dir)  # wraps iam_enforce: a refused call is still evidence of a call

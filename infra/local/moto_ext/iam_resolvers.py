@@ -466,4 +466,44 @@ def tagging(call: Call) -> Authorization:
     return star_only(call)
 
 
+@resolver("pricing")
+def pricing(call: Call) -> Authorization:
+    """The Price List actions name no resource type (SAR): authorized on "*" (moto_ext/pricing.py)."""
+    return star_only(call)
+
+
+def _organization(account: str) -> tuple[str, str] | None:
+    """(organization id, management account) of the organization `account` belongs to."""
+    from moto.organizations.models import organizations_backends
+
+    for by_partition in list(organizations_backends.values()):
+        for backend in list(by_partition.values()):
+            org = getattr(backend, "org", None)
+            if org is not None and (account == org.master_account_id or any(a.id == account for a in backend.accounts)):
+                return org.id, org.master_account_id
+    return None
+
+
+@resolver("account")
+def account(call: Call) -> Authorization:
+    """Account Management acts on an account: the caller's own (`account`), or with AccountId a
+    member of the organization the caller manages (`accountInOrganization`); RegionName is the
+    request's account:TargetRegion (SAR rows of GetRegionOptStatus, EnableRegion, DisableRegion)."""
+    if call.action not in ("GetRegionOptStatus", "ListRegions", "EnableRegion", "DisableRegion"):
+        # Other actions have keys of their own (account:AlternateContactTypes, ...) not built here.
+        raise Unevaluable(f"{call.iam_action}: the local stack builds the request context of the Region actions only")
+    p = call.params
+    target = p.get("AccountId") or call.account
+    request = {"account:TargetRegion": p["RegionName"]} if p.get("RegionName") else {}
+    org = _organization(target)
+    if target != call.account and org is not None and org[1] == call.account:
+        arn = fill_arn(
+            arn_format("account", "accountInOrganization"), call.partition, "", call.account,
+            ManagementAccountId=call.account, OrganizationId=org[0].removeprefix("o-"), MemberAccountId=target,
+        )
+        return Authorization([Check(call.iam_action, [_target(call, "accountInOrganization", arn, {}, created=False, extra=request)])])
+    arn = fill_arn(arn_format("account", "account"), call.partition, "", target)
+    return Authorization([Check(call.iam_action, [_target(call, "account", arn, {}, created=False, extra=request)])])
+
+
 # sts (AssumeRole from one role to another) is in iam_resolvers_vendor.

@@ -49,6 +49,8 @@ const REGIONS: [&str; PER_ACCOUNT] = [
     "ap-east-1",
     "me-south-1",
 ];
+/// The opt-in regions among `REGIONS`.
+const OPT_IN: [&str; 3] = ["eu-south-1", "ap-east-1", "me-south-1"];
 /// SQS FIFO requests (a batch of up to ten counts as one request, per 64 KB).
 pub static SQS_FIFO_REQUEST: prices::Price = prices::Price {
     what: "SQS FIFO queue request",
@@ -172,6 +174,17 @@ pub async fn measure(
 ) -> Result<FleetRun, String> {
     let started = Instant::now();
     let accounts = size.div_ceil(PER_ACCOUNT);
+    // Every account of the bench has enabled its opt-in regions (the stack refuses calls
+    // into an opt-in region an account has not enabled, as AWS does).
+    let opted_in: Vec<&str> = REGIONS
+        .iter()
+        .copied()
+        .filter(|r| OPT_IN.contains(r))
+        .collect();
+    session
+        .stack
+        .steer("regions", "default", json!({"opted_in": opted_in}))
+        .await?;
     let place = session.place("fleet", accounts).await?;
     let store = InstallStore::new(
         session.observer.dynamodb(),

@@ -271,6 +271,8 @@ async fn bad_input_gets_a_4xx_naming_the_field_and_writes_nothing() {
         ("POST", "/installs", json!({"tenant_id": real, "account_id": account, "region": "us-east-1", "options": {"vpc_cidr": "10.0.0.1/16"}}).to_string(), 400, "options.vpc_cidr"),
         ("POST", "/installs", json!({"tenant_id": real, "account_id": account, "region": "us-east-1", "options": {"nat_mode": "none"}}).to_string(), 400, "options.nat_mode"),
         ("POST", "/installs", json!({"tenant_id": real, "account_id": account, "region": "us-east-1", "options": {"gpu": true}}).to_string(), 400, "options.gpu"),
+        // Well-formed, but not a version EKS offers in the region (DescribeClusterVersions).
+        ("POST", "/installs", json!({"tenant_id": real, "account_id": account, "region": "us-east-1", "options": {"kubernetes_version": "1.99"}}).to_string(), 400, "options.kubernetes_version"),
         ("GET", "/installs/inst-00000000000000000000000000", String::new(), 404, "install_id"),
         ("GET", "/installs/..%2F..%2Fetc", String::new(), 400, "install_id"),
         ("GET", &ghost_path, String::new(), 404, "tenant_id"),

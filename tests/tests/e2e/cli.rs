@@ -180,6 +180,31 @@ async fn a_failed_install_and_an_api_error_exit_non_zero() {
     .await;
     assert!(created.status.success());
 
+    // No customer stack: the preflight says so before anything starts, and exits 1.
+    let checked = byoc(
+        &stack,
+        &[
+            "installs",
+            "preflight",
+            "--tenant-id",
+            &tenant_id,
+            "--account-id",
+            &random_account_id(),
+            "--region",
+            "us-east-1",
+        ],
+    )
+    .await;
+    assert_eq!(checked.status.code(), Some(1), "{}", stdout(&checked));
+    let text = stdout(&checked);
+    assert!(text.starts_with("FAIL  access "), "{text}");
+    assert!(text.contains("skip  quotas "), "{text}");
+    assert!(
+        text.trim_end()
+            .ends_with("not ready: see FAIL and skip above"),
+        "{text}"
+    );
+
     // No customer stack: the install fails at validate-trust.
     let watched = byoc(
         &stack,

@@ -17,6 +17,7 @@ mod install_store;
 mod leftovers;
 mod network;
 mod permissions;
+mod preflight;
 mod quotas;
 mod retry;
 mod sweep;

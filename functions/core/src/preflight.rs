@@ -1,0 +1,199 @@
+//! The provision checks: every reason an install would fail in the customer's account, found
+//! at once and before anything is built, each with what to do. check-quotas runs them (it holds
+//! the probes); the API's `POST /installs/preflight` answers with the report. This module is the
+//! contract between the two: the request, the report and its findings.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AccountId, Region, TenantId};
+use crate::options::InstallOptions;
+
+/// The same body as `POST /installs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreflightRequest {
+    pub tenant_id: TenantId,
+    pub account_id: AccountId,
+    pub region: Region,
+    #[serde(default)]
+    pub options: InstallOptions,
+}
+
+/// What a check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Passed,
+    /// The install would go ahead, but the customer should know (e.g. a quota the install will
+    /// request and wait for, an old but working stack).
+    Warning,
+    /// The install would fail: the advice says what to do.
+    Failed,
+    /// Not run: a failed check it depends on (e.g. no access) says why.
+    Skipped,
+}
+
+/// The checks, in the order they run and are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckName {
+    Access,
+    VendorAccess,
+    TemplateVersion,
+    Region,
+    Permissions,
+    InstanceType,
+    VpcCidr,
+    Quotas,
+    KubernetesVersion,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub check: CheckName,
+    pub status: CheckStatus,
+    pub message: String,
+    /// What to do about it (absent when nothing is to be done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+}
+
+impl Check {
+    pub fn passed(check: CheckName, message: impl Into<String>) -> Self {
+        Self {
+            check,
+            status: CheckStatus::Passed,
+            message: message.into(),
+            advice: None,
+        }
+    }
+
+    pub fn warning(
+        check: CheckName,
+        message: impl Into<String>,
+        advice: impl Into<String>,
+    ) -> Self {
+        Self {
+            check,
+            status: CheckStatus::Warning,
+            message: message.into(),
+            advice: Some(advice.into()),
+        }
+    }
+
+    pub fn failed(check: CheckName, message: impl Into<String>, advice: impl Into<String>) -> Self {
+        Self {
+            check,
+            status: CheckStatus::Failed,
+            message: message.into(),
+            advice: Some(advice.into()),
+        }
+    }
+
+    pub fn skipped(check: CheckName, because: impl Into<String>) -> Self {
+        Self {
+            check,
+            status: CheckStatus::Skipped,
+            message: because.into(),
+            advice: None,
+        }
+    }
+}
+
+/// Every check's finding, and what the install would use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreflightReport {
+    /// No check failed or was skipped: the install can go ahead.
+    pub ok: bool,
+    pub checks: Vec<Check>,
+    /// The zones the install would use (the first that offer the node type, by name).
+    pub zones: Vec<String>,
+    /// The VPC block the install would use (the requested one, or the first free one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_cidr: Option<String>,
+    /// The Kubernetes version the install would run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+}
+
+impl PreflightReport {
+    pub fn new(checks: Vec<Check>) -> Self {
+        let ok = checks
+            .iter()
+            .all(|c| matches!(c.status, CheckStatus::Passed | CheckStatus::Warning));
+        Self {
+            ok,
+            checks,
+            zones: vec![],
+            vpc_cidr: None,
+            kubernetes_version: None,
+        }
+    }
+
+    /// The failed checks, one line each, for an error or an email.
+    pub fn failures(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+            .map(|c| match &c.advice {
+                Some(advice) => format!("{}: {} ({advice})", c.check.as_str(), c.message),
+                None => format!("{}: {}", c.check.as_str(), c.message),
+            })
+            .collect()
+    }
+}
+
+impl CheckName {
+    /// Every check, in the order they run and are reported.
+    pub const ALL: [CheckName; 9] = [
+        CheckName::Access,
+        CheckName::VendorAccess,
+        CheckName::TemplateVersion,
+        CheckName::Region,
+        CheckName::Permissions,
+        CheckName::InstanceType,
+        CheckName::VpcCidr,
+        CheckName::Quotas,
+        CheckName::KubernetesVersion,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::Access => "access",
+            CheckName::VendorAccess => "vendor_access",
+            CheckName::TemplateVersion => "template_version",
+            CheckName::Region => "region",
+            CheckName::Permissions => "permissions",
+            CheckName::InstanceType => "instance_type",
+            CheckName::VpcCidr => "vpc_cidr",
+            CheckName::Quotas => "quotas",
+            CheckName::KubernetesVersion => "kubernetes_version",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_is_ok_only_when_nothing_failed_or_was_skipped() {
+        let passed = Check::passed(CheckName::Access, "in");
+        let warned = Check::warning(CheckName::Quotas, "low", "the install requests it");
+        assert!(PreflightReport::new(vec![passed.clone(), warned.clone()]).ok);
+        let failed = Check::failed(CheckName::VpcCidr, "taken", "choose another");
+        let report = PreflightReport::new(vec![passed.clone(), failed]);
+        assert!(!report.ok);
+        assert_eq!(report.failures(), ["vpc_cidr: taken (choose another)"]);
+        assert!(
+            !PreflightReport::new(vec![passed, Check::skipped(CheckName::Region, "no access")]).ok
+        );
+    }
+
+    #[test]
+    fn check_names_serialize_as_their_names() {
+        for name in CheckName::ALL {
+            assert_eq!(serde_json::to_value(name).unwrap(), name.as_str());
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! `POST /installs/preflight`: the provision checks a vendor shows on its onboarding page before
+//! the customer clicks "install". Every finding comes at once, in one response; nothing is
+//! written (no install for the tenant, no idempotency key) and nothing is built in the
+//! customer's account (its VPCs, addresses and NAT gateways as they were).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::Client;
+use byoc_e2e::customer_ec2::ec2;
+use byoc_e2e::installed::{place, place_from, Place};
+use byoc_e2e::stack::OLD_CUSTOMER_TEMPLATE;
+use byoc_e2e::{random_account_id, random_tenant_id, Api, ApiResponse, LocalStack};
+use serde_json::{json, Value};
+
+/// Two nodes fit a new account's 5 On-Demand Standard vCPUs; the default plan (up to four
+/// m6i.large nodes, 8 vCPUs) does not.
+fn fitting() -> Value {
+    json!({"node_desired_size": 2, "node_max_size": 2})
+}
+
+async fn preflight(api: &Api, place: &Place, region: &str, options: Value) -> ApiResponse {
+    let body = json!({"tenant_id": place.tenant_id, "account_id": place.account, "region": region, "options": options});
+    api.post("/installs/preflight", &body).await.unwrap()
+}
+
+/// Each check's (status, message, advice), by name; a check reported more than once (one
+/// refusal each) keeps every entry.
+fn by_check(report: &Value) -> BTreeMap<String, Vec<(String, String, String)>> {
+    let mut found: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
+    for check in report["checks"].as_array().unwrap() {
+        found
+            .entry(check["check"].as_str().unwrap().to_owned())
+            .or_default()
+            .push((
+                check["status"].as_str().unwrap().to_owned(),
+                check["message"].as_str().unwrap().to_owned(),
+                check["advice"].as_str().unwrap_or_default().to_owned(),
+            ));
+    }
+    found
+}
+
+fn status_of(found: &BTreeMap<String, Vec<(String, String, String)>>, check: &str) -> Vec<String> {
+    found
+        .get(check)
+        .unwrap_or_else(|| panic!("no {check} check: {found:#?}"))
+        .iter()
+        .map(|(status, _, _)| status.clone())
+        .collect()
+}
+
+/// What the account holds that an install would make: VPCs, Elastic IPs, NAT gateways.
+async fn made(ec2: &Client) -> (usize, usize, usize) {
+    let vpcs = ec2.describe_vpcs().send().await.unwrap().vpcs().len();
+    let addresses = ec2
+        .describe_addresses()
+        .send()
+        .await
+        .unwrap()
+        .addresses()
+        .len();
+    let nat = ec2
+        .describe_nat_gateways()
+        .send()
+        .await
+        .unwrap()
+        .nat_gateways()
+        .len();
+    (vpcs, addresses, nat)
+}
+
+async fn no_install_recorded(api: &Api, place: &Place) {
+    let listed = api
+        .get(&format!("/tenants/{}/installs", place.tenant_id))
+        .await
+        .unwrap();
+    assert_eq!(listed.json["installs"], json!([]), "{}", listed.text);
+}
+
+const ALL_CHECKS: [&str; 9] = [
+    "access",
+    "vendor_access",
+    "template_version",
+    "region",
+    "permissions",
+    "instance_type",
+    "vpc_cidr",
+    "quotas",
+    "kubernetes_version",
+];
+
+#[tokio::test]
+async fn a_healthy_account_passes_every_check_and_nothing_is_written_or_built() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let place = place(&stack, &api, "preflightok").await;
+    let ec2 = ec2(&stack, &place.account);
+    let before = made(&ec2).await;
+
+    let answer = preflight(&api, &place, "us-east-1", fitting()).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let report = &answer.json;
+    let found = by_check(report);
+    for check in ALL_CHECKS {
+        assert_eq!(status_of(&found, check), ["passed"], "{check}: {report:#}");
+    }
+    assert_eq!(report["ok"], true);
+    assert_eq!(
+        report["zones"].as_array().map(Vec::len),
+        Some(3),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["vpc_cidr"], "10.0.0.0/16",
+        "the first free block: {report:#}"
+    );
+    assert!(
+        report["kubernetes_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.")),
+        "{report:#}"
+    );
+
+    assert_eq!(made(&ec2).await, before, "the preflight built something");
+    no_install_recorded(&api, &place).await;
+    // The customer's CloudTrail names the probes for what they are.
+    let sessions: Vec<String> = stack
+        .assume_role_log()
+        .iter()
+        .filter(|e| {
+            e["role"]
+                .as_str()
+                .is_some_and(|r| r.contains(&format!(":{}:", place.account)))
+        })
+        .filter_map(|e| e["source_identity"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s.starts_with("byoc.inst-") && s.ends_with(".preflight")),
+        "{sessions:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_problem_of_an_account_is_reported_at_once() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let tenant = random_tenant_id("preflightbad");
+    let created = api
+        .post(
+            "/tenants",
+            &json!({"tenant_id": tenant, "name": "Bounded Co", "email": "ops@bounded.example"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", created.text);
+    let account = random_account_id();
+    let customer = stack.customer(&account);
+    // A boundary that leaves out NAT gateways, as a security team might set.
+    let boundary = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": ["ec2:CreateNatGateway"], "Resource": "*"}]});
+    let policy = customer
+        .iam()
+        .create_policy()
+        .policy_name("no-nat-gateways")
+        .policy_document(boundary.to_string())
+        .send()
+        .await
+        .unwrap();
+    let boundary_arn = policy.policy().and_then(|p| p.arn()).unwrap().to_owned();
+    customer
+        .create_access_stack_with_boundary(
+            &stack.outputs.vendor_account_id,
+            created.json["external_id"].as_str().unwrap(),
+            &boundary_arn,
+        )
+        .await
+        .unwrap();
+    // The block the vendor asks for is taken by the customer's own network.
+    let ec2 = ec2(&stack, &account);
+    ec2.create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let before = made(&ec2).await;
+
+    // The default plan's four nodes need 8 vCPUs of a new account's 5; 1.29 left EKS in 2026.
+    let body = json!({"tenant_id": tenant, "account_id": account, "region": "us-east-1",
+        "options": {"vpc_cidr": "10.0.0.0/16", "kubernetes_version": "1.29"}});
+    let answer = api.post("/installs/preflight", &body).await.unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let report = &answer.json;
+    assert_eq!(report["ok"], false);
+    let found = by_check(report);
+    for check in [
+        "access",
+        "vendor_access",
+        "template_version",
+        "region",
+        "instance_type",
+    ] {
+        assert_eq!(status_of(&found, check), ["passed"], "{check}: {report:#}");
+    }
+    let permissions = &found["permissions"];
+    assert_eq!(
+        permissions.len(),
+        1,
+        "only what the boundary refuses: {permissions:?}"
+    );
+    let (status, message, advice) = &permissions[0];
+    assert_eq!(status, "failed");
+    assert!(
+        message.starts_with("ec2:CreateNatGateway on arn:aws:ec2:us-east-1:"),
+        "{message}"
+    );
+    assert!(advice.contains("permissions boundary"), "{advice}");
+
+    let (status, message, advice) = &found["vpc_cidr"][0];
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("10.0.0.0/16 overlaps existing VPC blocks: vpc-"),
+        "{message}"
+    );
+    assert!(
+        advice.contains("such as 10.1.0.0/16"),
+        "a free block is proposed: {advice}"
+    );
+
+    let quotas = &found["quotas"];
+    assert!(quotas.iter().all(|(s, _, _)| s == "warning"), "{quotas:?}");
+    assert!(
+        quotas
+            .iter()
+            .any(|(_, m, a)| m.contains("L-1216C47A") && a.starts_with("the install requests")),
+        "the vCPU deficit, which auto requests: {quotas:?}"
+    );
+
+    let (status, message, _) = &found["kubernetes_version"][0];
+    assert_eq!(status, "failed");
+    assert!(
+        message.starts_with("Kubernetes 1.29 is not offered by EKS in this region"),
+        "{message}"
+    );
+
+    assert_eq!(made(&ec2).await, before, "the preflight built something");
+    let listed = api
+        .get(&format!("/tenants/{tenant}/installs"))
+        .await
+        .unwrap();
+    assert_eq!(listed.json["installs"], json!([]), "{}", listed.text);
+}
+
+#[tokio::test]
+async fn a_stack_the_install_cannot_use_stops_the_checks_that_need_it_and_says_why() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+
+    // Paused by the customer: the vendor's role may do nothing, so nothing else is probed.
+    let paused = place(&stack, &api, "preflightpause").await;
+    stack
+        .customer(&paused.account)
+        .update_access_stack(
+            &stack.outputs.vendor_account_id,
+            &paused.external_id,
+            &[("VendorAccess", "paused")],
+        )
+        .await
+        .unwrap();
+    let answer = preflight(&api, &paused, "us-east-1", fitting()).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let found = by_check(&answer.json);
+    assert_eq!(
+        status_of(&found, "vendor_access"),
+        ["failed"],
+        "{:#}",
+        answer.json
+    );
+    assert!(
+        found["vendor_access"][0]
+            .2
+            .contains("VendorAccess set to enabled"),
+        "{found:?}"
+    );
+    for check in ["region", "permissions", "quotas", "kubernetes_version"] {
+        assert_eq!(
+            status_of(&found, check),
+            ["skipped"],
+            "{check}: {:#}",
+            answer.json
+        );
+    }
+
+    // A version-6 stack still installs: a warning with the command that updates it.
+    let old = place_from(&stack, &api, "preflightold", OLD_CUSTOMER_TEMPLATE).await;
+    let answer = preflight(&api, &old, "us-east-1", fitting()).await;
+    let found = by_check(&answer.json);
+    assert_eq!(
+        status_of(&found, "template_version"),
+        ["warning"],
+        "{:#}",
+        answer.json
+    );
+    assert!(
+        found["template_version"][0]
+            .1
+            .contains("template version 6"),
+        "{found:?}"
+    );
+    assert!(
+        found["template_version"][0]
+            .2
+            .contains("aws cloudformation update-stack"),
+        "{found:?}"
+    );
+    assert_eq!(answer.json["ok"], true, "{:#}", answer.json);
+
+    // An opt-in region the account has not enabled: said at once, with where to enable it.
+    let answer = preflight(&api, &old, "af-south-1", fitting()).await;
+    let found = by_check(&answer.json);
+    assert_eq!(status_of(&found, "region"), ["failed"], "{:#}", answer.json);
+    assert!(
+        found["region"][0]
+            .1
+            .contains("af-south-1 is an opt-in region"),
+        "{found:?}"
+    );
+    assert!(
+        found["region"][0]
+            .2
+            .contains("enable-region --region-name af-south-1"),
+        "{found:?}"
+    );
+    assert_eq!(status_of(&found, "permissions"), ["skipped"]);
+
+    // No stack at all in the account: access fails, and nothing else can be checked.
+    let tenant = random_tenant_id("preflightnone");
+    let created = api
+        .post(
+            "/tenants",
+            &json!({"tenant_id": tenant, "name": "New Co", "email": "ops@new.example"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", created.text);
+    let body =
+        json!({"tenant_id": tenant, "account_id": random_account_id(), "region": "us-east-1"});
+    let answer = api.post("/installs/preflight", &body).await.unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let found = by_check(&answer.json);
+    assert_eq!(status_of(&found, "access"), ["failed"], "{:#}", answer.json);
+    assert!(found["access"][0].2.contains("install link"), "{found:?}");
+    assert_eq!(status_of(&found, "quotas"), ["skipped"]);
+    assert_eq!(answer.json["ok"], false);
+}
+
+#[tokio::test]
+async fn a_bad_body_or_an_unknown_tenant_is_refused_naming_the_field() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let account = random_account_id();
+    let ghost = random_tenant_id("preflightghost");
+    let cases = [
+        (
+            json!({"tenant_id": ghost, "account_id": account, "region": "us-east-1"}),
+            404,
+            "tenant_id",
+        ),
+        (
+            json!({"tenant_id": ghost, "account_id": "12", "region": "us-east-1"}),
+            400,
+            "account_id",
+        ),
+        (
+            json!({"tenant_id": ghost, "account_id": account, "region": "us-east-1", "options": {"az_count": 1}}),
+            400,
+            "options.az_count",
+        ),
+        (
+            json!({"tenant_id": ghost, "account_id": account, "region": "us-east-1", "extra": 1}),
+            400,
+            "extra",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let answer = api.post("/installs/preflight", &body).await.unwrap();
+        assert_eq!(answer.status, status, "{body}: {}", answer.text);
+        assert_eq!(answer.error_field(), Some(field), "{body}: {}", answer.text);
+    }
+}
