@@ -104,6 +104,36 @@ pub fn preflight(report: &Value) -> String {
         .flatten()
         .filter_map(Value::as_str)
         .collect();
+    let estimate = &report["estimate"];
+    if estimate.is_object() {
+        out.push_str("\nmonthly cost (AWS Price List, 730 hours a month)\n");
+        for line in estimate["lines"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "  {:<62} {:>10.2} USD  ({} {} at {} USD)\n",
+                s(&line["item"]),
+                line["monthly_usd"].as_f64().unwrap_or_default(),
+                line["quantity"],
+                s(&line["unit"]),
+                line["unit_price_usd"]
+            ));
+        }
+        out.push_str(&format!(
+            "  {:<62} {:>10.2} USD\n",
+            "total",
+            estimate["monthly_total_usd"].as_f64().unwrap_or_default()
+        ));
+        for usage in estimate["plus_usage"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "  plus {}: {} USD per {}\n",
+                s(&usage["item"]),
+                usage["unit_price_usd"],
+                s(&usage["unit"])
+            ));
+        }
+        for missing in estimate["missing"].as_array().into_iter().flatten() {
+            out.push_str(&format!("  no price for {}\n", s(missing)));
+        }
+    }
     out.push_str(&format!(
         "\nzones {}  vpc {}  kubernetes {}\n{}",
         if zones.is_empty() {

@@ -59,7 +59,16 @@ pub async fn check(deps: &Deps, request: &CreateInstall) -> Result<(), ApiError>
     let Some(requested) = request.options.kubernetes_version.as_deref() else {
         return Ok(());
     };
-    let offered = crate::upgrade::offered_versions(&deps.base, &request.region).await?;
+    // Read from the vendor's account, which may not have enabled an opt-in region its customer
+    // uses (AWS then refuses the call): the check is left to the preflight and create-cluster,
+    // which read the catalogue through the customer's session.
+    let offered = match crate::upgrade::offered_versions(&deps.base, &request.region).await {
+        Ok(offered) => offered,
+        Err(err) => {
+            tracing::warn!(error = %err.message, region = %request.region, "EKS's versions could not be read; the version is checked later");
+            return Ok(());
+        }
+    };
     if offered.iter().any(|o| o.version == requested) {
         return Ok(());
     }

@@ -12,6 +12,7 @@ mod cidr_conflict;
 mod instance_type;
 mod permission_probe;
 mod preflight;
+mod prices;
 mod usage;
 
 use aws_config::SdkConfig;
@@ -38,6 +39,8 @@ pub struct Deps {
     /// The vendor-account config the function runs with; customer configs derive from it.
     pub base: SdkConfig,
     pub access: CustomerAccess,
+    /// The Price List Query API, in a region that serves it (`PRICING_REGION`).
+    pub pricing: aws_sdk_pricing::Client,
 }
 
 /// Ids and flags only: the numbers live on the install record.

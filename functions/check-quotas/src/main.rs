@@ -9,9 +9,18 @@ async fn main() -> Result<(), Error> {
     byoc_core::lambda_main::serve(
         || async {
             let config = byoc_core::aws::load_config().await;
+            // The Price List Query API answers in a few regions only; us-east-1 is one.
+            let pricing_region =
+                std::env::var("PRICING_REGION").unwrap_or_else(|_| "us-east-1".into());
+            let pricing = aws_sdk_pricing::Client::from_conf(
+                aws_sdk_pricing::config::Builder::from(&config)
+                    .region(aws_sdk_pricing::config::Region::new(pricing_region))
+                    .build(),
+            );
             Ok::<_, byoc_core::Error>(Deps {
                 store: InstallStore::from_env(&config)?,
                 access: CustomerAccess::from_env()?,
+                pricing,
                 base: config,
             })
         },

@@ -7,6 +7,7 @@
 use aws_sdk_ec2::types::Vpc;
 use byoc_core::cidr::Ipv4Cidr;
 use byoc_core::cluster_plan::{self, Support};
+use byoc_core::cost_estimate;
 use byoc_core::customer_access::{assume_customer_role, preflight_identity, AssumeRoleError};
 use byoc_core::customer_session::resume_instruction;
 use byoc_core::customer_stack::{self, template_update_command, SWITCHES_VERSION};
@@ -16,9 +17,11 @@ use byoc_core::options::QuotaRequestMode;
 use byoc_core::preflight::{Check, CheckName, PreflightReport, PreflightRequest};
 use byoc_core::quota_plan::{self, Deficit};
 use chrono::Utc;
-use tracing::{info, info_span, Instrument};
+use tracing::{info, info_span, warn, Instrument};
 
-use crate::{aws_error, cidr_conflict, instance_type, permission_probe, CheckQuotasError, Deps};
+use crate::{
+    aws_error, cidr_conflict, instance_type, permission_probe, prices, CheckQuotasError, Deps,
+};
 
 /// The first customer template version an install can finish with (version 4 gave the EBS CSI
 /// driver its role; cfn/customer-role.yaml's TemplateVersion notes).
@@ -66,7 +69,8 @@ pub async fn run(
                         deps.access.stack_name, install.account_id
                     ),
                 );
-                return Ok(report(vec![denied], "there is no access to the account"));
+                let found = report(vec![denied], "there is no access to the account");
+                return Ok(priced(deps, &install, found, false).await);
             }
             Err(AssumeRoleError::Other(err)) => return Err(err.into()),
         };
@@ -75,18 +79,42 @@ pub async fn run(
             format!("assumed {role_arn} with the tenant's External ID, in account {}", install.account_id),
         )];
         if let Some(stop) = stack_checks(deps, &config, &mut checks).await? {
-            return Ok(report(checks, &stop));
+            return Ok(priced(deps, &install, report(checks, &stop), false).await);
         }
         if let Some(stop) = region_check(deps, &config, &install, &mut checks).await? {
-            return Ok(report(checks, &stop));
+            return Ok(priced(deps, &install, report(checks, &stop), false).await);
         }
-        let mut found = account_checks(&config, &install, checks).await?;
+        let (found, extended) = account_checks(&config, &install, checks).await?;
         info!(ok = found.ok, checks = found.checks.len(), "preflight done");
-        found.ok = PreflightReport::new(found.checks.clone()).ok;
-        Ok(found)
+        Ok(priced(deps, &install, found, extended).await)
     }
     .instrument(span)
     .await
+}
+
+/// `found` with the monthly estimate of the install's plan (`extended`: its version is in
+/// extended support). Without prices (the Price List unreachable) the report goes without one:
+/// the checks matter more than the bill.
+async fn priced(
+    deps: &Deps,
+    install: &Install,
+    mut found: PreflightReport,
+    extended: bool,
+) -> PreflightReport {
+    let options = &install.options;
+    let region = install.region.as_str();
+    match prices::unit_prices(&deps.pricing, region, &options.node_instance_type).await {
+        Ok(prices) => {
+            found.estimate = Some(cost_estimate::estimate(
+                options,
+                extended,
+                |product| prices.get(&product).cloned(),
+                region,
+            ))
+        }
+        Err(err) => warn!(error = %err, "no estimate: the Price List could not be read"),
+    }
+    found
 }
 
 /// `checks`, with every check not run yet skipped `because`.
@@ -205,7 +233,7 @@ async fn account_checks(
     config: &aws_config::SdkConfig,
     install: &Install,
     mut checks: Vec<Check>,
-) -> Result<PreflightReport, CheckQuotasError> {
+) -> Result<(PreflightReport, bool), CheckQuotasError> {
     let options = &install.options;
     let ec2 = aws_sdk_ec2::Client::new(config);
     let refused =
@@ -269,9 +297,11 @@ async fn account_checks(
         options.support_type,
         &offered_versions,
     );
+    let mut extended = false;
     let kubernetes_version = match version {
         Ok(version) => {
             let phase = offered_versions.iter().find(|o| o.version == version);
+            extended = phase.is_some_and(|o| o.support == Support::Extended);
             let until = phase.and_then(|o| match o.support {
                 Support::Standard => o
                     .end_of_standard_support
@@ -305,7 +335,7 @@ async fn account_checks(
     report.zones = zones;
     report.vpc_cidr = vpc_cidr;
     report.kubernetes_version = kubernetes_version;
-    Ok(report)
+    Ok((report, extended))
 }
 
 /// The requested block is free, or the first free block the install would take; the block.

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod cidr;
 pub mod cluster_plan;
 pub mod controller_tags;
+pub mod cost_estimate;
 pub mod customer_access;
 pub mod customer_session;
 pub mod customer_stack;

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cost_estimate::Estimate;
 use crate::ids::{AccountId, Region, TenantId};
 use crate::options::InstallOptions;
 
@@ -114,6 +115,9 @@ pub struct PreflightReport {
     /// The Kubernetes version the install would run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_version: Option<String>,
+    /// The monthly AWS bill of the plan (absent when the Price List could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<Estimate>,
 }
 
 impl PreflightReport {
@@ -127,6 +131,7 @@ impl PreflightReport {
             zones: vec![],
             vpc_cidr: None,
             kubernetes_version: None,
+            estimate: None,
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::Client;
 use byoc_e2e::customer_ec2::ec2;
+use byoc_e2e::customer_eks::eks;
 use byoc_e2e::installed::{place, place_from, Place};
 use byoc_e2e::stack::OLD_CUSTOMER_TEMPLATE;
 use byoc_e2e::{random_account_id, random_tenant_id, Api, ApiResponse, LocalStack};
@@ -140,6 +141,124 @@ async fn a_healthy_account_passes_every_check_and_nothing_is_written_or_built() 
             .any(|s| s.starts_with("byoc.inst-") && s.ends_with(".preflight")),
         "{sessions:?}"
     );
+}
+
+/// The estimate's monthly cost of `product`'s line (None: no such line).
+fn line(report: &Value, product: &str) -> Option<Value> {
+    report["estimate"]["lines"]
+        .as_array()?
+        .iter()
+        .find(|l| l["product"] == product)
+        .cloned()
+}
+
+fn total(report: &Value) -> f64 {
+    report["estimate"]["monthly_total_usd"].as_f64().unwrap()
+}
+
+#[tokio::test]
+async fn the_estimate_prices_every_part_and_follows_the_nat_mode_and_the_support_phase() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let place = place(&stack, &api, "preflightcost").await;
+
+    let per_az = preflight(&api, &place, "us-east-1", fitting()).await.json;
+    let products: Vec<&str> = per_az["estimate"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["product"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        products,
+        [
+            "cluster_hour",
+            "instance_hour",
+            "gp3_gb_month",
+            "nat_gateway_hour",
+            "public_ipv4_hour",
+            "network_load_balancer_hour"
+        ],
+        "{per_az:#}"
+    );
+    for l in per_az["estimate"]["lines"].as_array().unwrap() {
+        let expected = l["unit_price_usd"].as_f64().unwrap() * l["quantity"].as_f64().unwrap();
+        assert!(
+            (l["monthly_usd"].as_f64().unwrap() - expected).abs() < 0.006,
+            "{l:#}"
+        );
+        assert!(!l["sku"].as_str().unwrap().is_empty(), "{l:#}");
+    }
+    let sum: f64 = per_az["estimate"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["monthly_usd"].as_f64().unwrap())
+        .sum();
+    assert!((total(&per_az) - sum).abs() < 0.001, "{per_az:#}");
+    // Two nodes of m6i.large at $0.096 an hour, three NAT gateways (one per zone), in us-east-1.
+    let nodes = line(&per_az, "instance_hour").unwrap();
+    assert_eq!(
+        (nodes["quantity"].as_f64(), nodes["unit_price_usd"].as_f64()),
+        (Some(1460.0), Some(0.096))
+    );
+    assert_eq!(
+        line(&per_az, "nat_gateway_hour").unwrap()["quantity"],
+        2190.0
+    );
+    assert!(line(&per_az, "extended_support_hour").is_none());
+    let usage: Vec<&str> = per_az["estimate"]["plus_usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["product"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        usage,
+        ["nat_gateway_gb", "network_load_balancer_capacity_unit_hour"]
+    );
+
+    // One NAT gateway instead of three: two gateways and their two addresses fewer.
+    let mut single_options = fitting();
+    single_options["nat_mode"] = json!("single");
+    let single = preflight(&api, &place, "us-east-1", single_options)
+        .await
+        .json;
+    let nat = line(&per_az, "nat_gateway_hour").unwrap()["unit_price_usd"]
+        .as_f64()
+        .unwrap();
+    let address = line(&per_az, "public_ipv4_hour").unwrap()["unit_price_usd"]
+        .as_f64()
+        .unwrap();
+    let saved = total(&per_az) - total(&single);
+    assert!(
+        (saved - 2.0 * 730.0 * (nat + address)).abs() < 0.011,
+        "saved {saved}: {single:#}"
+    );
+
+    // A version already in extended support (support_type "extended"): EKS's surcharge per hour.
+    let versions = eks(&stack, &place.account)
+        .describe_cluster_versions()
+        .send()
+        .await
+        .unwrap();
+    let extended_version = versions
+        .cluster_versions()
+        .iter()
+        .find(|v| v.version_status().map(|s| s.as_str()) == Some("EXTENDED_SUPPORT"))
+        .and_then(|v| v.cluster_version())
+        .expect("EKS offers a version in extended support")
+        .to_owned();
+    let mut options = fitting();
+    options["kubernetes_version"] = json!(extended_version);
+    options["support_type"] = json!("extended");
+    let extended = preflight(&api, &place, "us-east-1", options).await.json;
+    assert_eq!(extended["ok"], true, "{extended:#}");
+    let surcharge =
+        line(&extended, "extended_support_hour").unwrap_or_else(|| panic!("{extended:#}"));
+    assert_eq!(surcharge["unit_price_usd"], 0.5);
+    let added = total(&extended) - total(&per_az);
+    assert!((added - 730.0 * 0.5).abs() < 0.006, "added {added}");
 }
 
 #[tokio::test]
