@@ -146,14 +146,20 @@ pub fn verdict(runs: &[FleetRun]) -> String {
 
 /// Replaces the fleet block of `path` (or appends one) with `generated`.
 pub fn write(path: &Path, generated: &str) -> Result<(), String> {
+    write_block(path, BEGIN, END, generated)
+}
+
+/// Replaces what lies between `begin` and `end` in the file at `path` (or appends the block):
+/// a measurement run on request keeps its figures in a block of its own.
+pub fn write_block(path: &Path, begin: &str, end: &str, generated: &str) -> Result<(), String> {
     let existing = std::fs::read_to_string(path).unwrap_or_default();
-    let block = format!("{BEGIN}\n{generated}\n{END}");
-    let text = match (existing.find(BEGIN), existing.find(END)) {
-        (Some(start), Some(end)) if end > start => {
+    let block = format!("{begin}\n{generated}\n{end}");
+    let text = match (existing.find(begin), existing.find(end)) {
+        (Some(start), Some(stop)) if stop > start => {
             format!(
                 "{}{block}{}",
                 &existing[..start],
-                &existing[end + END.len()..]
+                &existing[stop + end.len()..]
             )
         }
         _ => format!("{}\n\n{block}\n", existing.trim_end()),

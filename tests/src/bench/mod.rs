@@ -12,6 +12,7 @@ pub mod function_logs;
 pub mod history;
 pub mod lag;
 pub mod overhead;
+pub mod preflight;
 pub mod prices;
 pub mod recording;
 pub mod report;

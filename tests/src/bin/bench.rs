@@ -3,7 +3,7 @@
 //! generated part of BENCHMARKS.md. infra/bench builds, starts and deploys first; see there.
 //!
 //!   bench [--runs 10] [--installs 100] [--sweep-resources 1000] [--cold-starts 20]
-//!         [--only overhead,bill,upgrade,cold,sweep,throughput,fleet] [--fleet-sizes 1000,10000]
+//!         [--only overhead,bill,upgrade,cold,sweep,throughput,fleet,preflight] [--fleet-sizes 1000,10000]
 //!         [--release-dir target/release]
 //!         [--zips-dir target/lambda] [--markdown BENCHMARKS.md]
 
@@ -17,11 +17,14 @@ use byoc_e2e::bench::lag::{template_default, Lag};
 use byoc_e2e::bench::recording::OBSERVER_KEY;
 use byoc_e2e::bench::report::{write_markdown, Results};
 use byoc_e2e::bench::session::Session;
-use byoc_e2e::bench::{bill, fleet, fleet_report, overhead, sweep_scale, throughput, upgrade};
+use byoc_e2e::bench::{
+    bill, fleet, fleet_report, overhead, preflight, sweep_scale, throughput, upgrade,
+};
 
 const MEASUREMENTS: [&str; 6] = ["cold", "overhead", "bill", "upgrade", "sweep", "throughput"];
-/// Measured only when asked for (`--only fleet`): seeding 10,000 installs takes a while.
-const ON_REQUEST: [&str; 1] = ["fleet"];
+/// Measured only when asked for: `--only fleet` (seeding 10,000 installs takes a while) and
+/// `--only preflight` (the provision checks' answer time).
+const ON_REQUEST: [&str; 2] = ["fleet", "preflight"];
 
 struct Args {
     runs: usize,
@@ -105,7 +108,7 @@ fn parse(raw: Vec<String>) -> Result<Args, String> {
 }
 
 fn usage() -> String {
-    "usage: bench [--runs N] [--installs N] [--sweep-resources N] [--cold-starts N] [--only overhead,bill,upgrade,cold,sweep,throughput,fleet] [--fleet-sizes 1000,10000] [--fleet-sweep-up-to N] \
+    "usage: bench [--runs N] [--installs N] [--sweep-resources N] [--cold-starts N] [--only overhead,bill,upgrade,cold,sweep,throughput,fleet,preflight] [--fleet-sizes 1000,10000] [--fleet-sweep-up-to N] \
      [--release-dir DIR] [--zips-dir DIR] [--markdown FILE | --no-markdown]"
         .into()
 }
@@ -294,6 +297,23 @@ async fn run(args: &Args) -> Result<Results, String> {
         if let Some(path) = args.markdown.as_ref().filter(|_| !runs.is_empty()) {
             fleet_report::write(path, &text)?;
             eprintln!("==> wrote the fleet figures to {}", path.display());
+        }
+    }
+    if wants("preflight") {
+        eprintln!(
+            "==> 9. Provision checks: {} preflights of a healthy account",
+            args.runs * 3
+        );
+        match preflight::measure(&session, args.runs * 3).await {
+            Ok(run) => {
+                let text = preflight::markdown(&run);
+                println!("\n{text}");
+                if let Some(path) = args.markdown.as_ref() {
+                    fleet_report::write_block(path, preflight::BEGIN, preflight::END, &text)?;
+                    eprintln!("==> wrote the preflight figures to {}", path.display());
+                }
+            }
+            Err(e) => results.failures.push(("9. Provision checks".into(), e)),
         }
     }
     // The main block only when something of it ran: `--only fleet` leaves it as it is.
