@@ -251,6 +251,31 @@ impl Customer {
             .await
     }
 
+    /// The access stack capped by a permissions boundary that allows everything but
+    /// `ec2:CreateNatGateway`, as a customer's security team might set on every role it makes.
+    pub async fn create_access_stack_without_nat_gateways(
+        &self,
+        vendor_account_id: &str,
+        external_id: &str,
+    ) -> Result<(), String> {
+        let boundary = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": ["ec2:CreateNatGateway"], "Resource": "*"}]});
+        let policy = self
+            .iam()
+            .create_policy()
+            .policy_name("no-nat-gateways")
+            .policy_document(boundary.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("CreatePolicy: {e:?}"))?;
+        let boundary_arn = policy
+            .policy()
+            .and_then(|p| p.arn())
+            .ok_or("CreatePolicy answered no ARN")?
+            .to_owned();
+        self.create_access_stack_with_boundary(vendor_account_id, external_id, &boundary_arn)
+            .await
+    }
+
     /// The access stack with its `PermissionsBoundaryArn` parameter set (empty: none).
     pub async fn create_access_stack_with_boundary(
         &self,

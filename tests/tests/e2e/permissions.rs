@@ -32,22 +32,8 @@ async fn a_boundary_without_create_nat_gateway_fails_the_install_before_anything
     // NAT gateways.
     let account = random_account_id();
     let customer = stack.customer(&account);
-    let boundary = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": ["ec2:CreateNatGateway"], "Resource": "*"}]});
-    let policy = customer
-        .iam()
-        .create_policy()
-        .policy_name("no-nat-gateways")
-        .policy_document(boundary.to_string())
-        .send()
-        .await
-        .unwrap();
-    let boundary_arn = policy.policy().and_then(|p| p.arn()).unwrap().to_owned();
     customer
-        .create_access_stack_with_boundary(
-            &stack.outputs.vendor_account_id,
-            &external_id,
-            &boundary_arn,
-        )
+        .create_access_stack_without_nat_gateways(&stack.outputs.vendor_account_id, &external_id)
         .await
         .unwrap();
 

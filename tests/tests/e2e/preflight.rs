@@ -277,21 +277,10 @@ async fn every_problem_of_an_account_is_reported_at_once() {
     let account = random_account_id();
     let customer = stack.customer(&account);
     // A boundary that leaves out NAT gateways, as a security team might set.
-    let boundary = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": ["ec2:CreateNatGateway"], "Resource": "*"}]});
-    let policy = customer
-        .iam()
-        .create_policy()
-        .policy_name("no-nat-gateways")
-        .policy_document(boundary.to_string())
-        .send()
-        .await
-        .unwrap();
-    let boundary_arn = policy.policy().and_then(|p| p.arn()).unwrap().to_owned();
     customer
-        .create_access_stack_with_boundary(
+        .create_access_stack_without_nat_gateways(
             &stack.outputs.vendor_account_id,
             created.json["external_id"].as_str().unwrap(),
-            &boundary_arn,
         )
         .await
         .unwrap();
