@@ -1,13 +1,16 @@
 //! check-quotas: before anything is made in the customer's account, proves the install can
-//! finish there. Reads each quota the plan draws on (applied value and current use), checks
-//! that the region offers the node instance type in enough zones and that a requested VPC CIDR
-//! is free, and records every shortfall at once on the install
-//! (`step_data.quota_check.deficits`), for request-quota and for the customer's email.
+//! finish there. Runs the provision checks (`checks`: DryRun permission probes, the zones that
+//! offer the node instance type, a free VPC block, every quota the plan draws on, the
+//! Kubernetes version) and records them on the install (`step_data.provision_checks`). A failed
+//! check ends the install before anything is built, listing every finding at once
+//! (`ProvisionChecksFailed`); quota shortfalls are recorded (`step_data.quota_check.deficits`)
+//! for request-quota and for the customer's email.
 //!
 //! The same function answers `POST /installs/preflight` (through the Lambda Invoke API): every
 //! check at once for an install not made yet, nothing written (`preflight`).
 
 mod applied;
+mod checks;
 mod cidr_conflict;
 mod instance_type;
 mod permission_probe;
@@ -22,10 +25,14 @@ use byoc_core::customer_session;
 use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::install_change::Change;
 use byoc_core::model::{Install, Outcome, Step};
-use byoc_core::preflight::{PreflightReport, PreflightRequest};
+use byoc_core::preflight::{
+    PreflightReport, PreflightRequest, ProvisionChecks, PROVISION_CHECKS_FAILED,
+    PROVISION_CHECKS_KEY,
+};
 use byoc_core::quota_plan::{self, Deficit, Need};
 use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
+use chrono::Utc;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -54,21 +61,14 @@ pub struct QuotaCheckOutput {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckQuotasError {
-    /// The region, or too few of its zones, offer the node instance type.
-    #[error("{0}")]
-    InstanceTypeUnavailable(String),
-    /// No On-Demand vCPU quota is known for the type's family (e.g. Mac instances).
-    #[error("{0}")]
-    InstanceTypeUnsupported(String),
-    #[error("{0}")]
-    CidrConflict(String),
+    /// A check found what the install cannot get past (a refused permission, a taken VPC
+    /// block, an instance type too few zones offer, a version EKS does not offer): nothing was
+    /// built, and every finding is listed, each with what to do.
+    #[error("{}", .0.summary())]
+    ProvisionChecksFailed(Box<ProvisionChecks>),
     /// Service Quotas has no value for a quota the plan needs.
     #[error("{0}")]
     QuotaUnavailable(String),
-    /// The customer role may not make what the install makes (found by DryRun, before
-    /// anything is built).
-    #[error("{0}")]
-    PermissionDenied(String),
     #[error(transparent)]
     Core(#[from] byoc_core::Error),
 }
@@ -83,11 +83,8 @@ impl CheckQuotasError {
 impl From<CheckQuotasError> for Diagnostic {
     fn from(err: CheckQuotasError) -> Self {
         let error_type = match &err {
-            CheckQuotasError::InstanceTypeUnavailable(_) => "InstanceTypeUnavailable",
-            CheckQuotasError::InstanceTypeUnsupported(_) => "InstanceTypeUnsupported",
-            CheckQuotasError::CidrConflict(_) => "CidrConflict",
+            CheckQuotasError::ProvisionChecksFailed(_) => PROVISION_CHECKS_FAILED,
             CheckQuotasError::QuotaUnavailable(_) => "QuotaUnavailable",
-            CheckQuotasError::PermissionDenied(_) => "PermissionDenied",
             CheckQuotasError::Core(core) => core.error_name(),
         };
         Diagnostic {
@@ -134,12 +131,12 @@ pub async fn step(deps: &Deps, input: StepInput) -> Result<QuotaCheckOutput, Che
             Ok(deficits) => info!(deficits = deficits.len(), "quotas checked"),
             Err(err) if err.is_final() => {
                 warn!(error = %err, "install cannot proceed");
-                deps.store
-                    .record(
-                        &input.install_id,
-                        Change::new(Step::CheckQuotas, Outcome::Failed, err.to_string()),
-                    )
-                    .await?;
+                let mut change = Change::new(Step::CheckQuotas, Outcome::Failed, err.to_string());
+                // Every finding, on the record the API serves and the failure email reads.
+                if let CheckQuotasError::ProvisionChecksFailed(checks) = err {
+                    change = change.data(PROVISION_CHECKS_KEY, json!(checks));
+                }
+                deps.store.record(&input.install_id, change).await?;
             }
             Err(err) => warn!(error = %err, "check-quotas failed"),
         }
@@ -170,63 +167,19 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
         );
         deps.store.record(&install.install_id, change).await?;
     }
-    let ec2 = aws_sdk_ec2::Client::new(&session.config);
-
-    let refused =
-        permission_probe::refusals(&ec2, &aws_sdk_sts::Client::new(&session.config), install)
-            .await?;
-    if !refused.is_empty() {
-        let listed: Vec<String> = refused.iter().map(ToString::to_string).collect();
-        return Err(CheckQuotasError::PermissionDenied(format!(
-            "the customer role in account {} may not make what the install needs, so nothing was built: {}",
-            install.account_id,
-            listed.join("; ")
-        )));
+    let found = checks::in_account(&session.config, install).await?;
+    let recorded = ProvisionChecks::new(found.checks, Utc::now());
+    if !recorded.ok {
+        return Err(CheckQuotasError::ProvisionChecksFailed(Box::new(recorded)));
     }
-
-    let instance_type = &options.node_instance_type;
-    let (available, offered) = instance_type::offering_zones(&ec2, instance_type).await?;
-    let wanted = usize::from(options.az_count);
-    if offered.len() < wanted {
-        return Err(CheckQuotasError::InstanceTypeUnavailable(
-            unavailable_message(install, &available, &offered),
-        ));
-    }
-    // The zones the install uses: the first that offer the type, by name, so every step and
-    // every re-check picks the same ones.
-    let zones: Vec<String> = offered.into_iter().take(wanted).collect();
-    let vcpus = instance_type::vcpus(&ec2, instance_type)
-        .await?
-        .ok_or_else(|| CheckQuotasError::InstanceTypeUnavailable(format!("EC2 does not know instance type \"{instance_type}\"; choose another node_instance_type")))?;
-    let needs = quota_plan::plan(options, vcpus)
-        .map_err(|e| CheckQuotasError::InstanceTypeUnsupported(e.to_string()))?;
-
-    let vpcs = vpcs(&ec2).await?;
-    if let Some(wanted) = &options.vpc_cidr {
-        let clashes = cidr_conflict::overlapping(wanted, &vpcs);
-        if !clashes.is_empty() {
-            let listed: Vec<String> = clashes
-                .iter()
-                .map(|(vpc, block)| format!("{vpc} ({block})"))
-                .collect();
-            return Err(CheckQuotasError::CidrConflict(format!(
-                "the requested VPC CIDR {wanted} overlaps existing VPC blocks in account {} ({}): {}; choose another vpc_cidr, or leave it out and the installer picks a free block",
-                install.account_id,
-                install.region,
-                listed.join(", ")
-            )));
-        }
-    }
-
-    let deficits = deficits(&session.config, install, &needs, &zones, &vpcs).await?;
-
+    let deficits = found.deficits;
     let (outcome, message) = if deficits.is_empty() {
         (
             Outcome::Succeeded,
             format!(
-                "all {} quotas the install needs have room (zones {})",
-                needs.len(),
-                zones.join(", ")
+                "every provision check passed; all {} quotas the install needs have room (zones {})",
+                found.quotas_needed,
+                found.zones.join(", ")
             ),
         )
     } else {
@@ -238,16 +191,14 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
     };
     let data = json!({
         "deficits": deficits,
-        "zones": zones,
-        "instance_type": instance_type,
-        "vcpus_per_node": vcpus,
+        "zones": found.zones,
+        "instance_type": options.node_instance_type,
+        "vcpus_per_node": found.vcpus_per_node,
     });
-    deps.store
-        .record(
-            &install.install_id,
-            Change::new(Step::CheckQuotas, outcome, message).data(QUOTA_CHECK_KEY, data),
-        )
-        .await?;
+    let change = Change::new(Step::CheckQuotas, outcome, message)
+        .data(QUOTA_CHECK_KEY, data)
+        .data(PROVISION_CHECKS_KEY, json!(recorded));
+    deps.store.record(&install.install_id, change).await?;
     Ok(deficits)
 }
 
@@ -300,29 +251,4 @@ pub(crate) async fn deficits(
         ));
     }
     Ok(deficits)
-}
-
-pub(crate) fn unavailable_message(
-    install: &Install,
-    available: &[String],
-    offered: &[String],
-) -> String {
-    let options = &install.options;
-    if offered.is_empty() {
-        format!(
-            "instance type {} is not offered in {} (none of its zones {}); choose another node_instance_type or region",
-            options.node_instance_type,
-            install.region,
-            available.join(", ")
-        )
-    } else {
-        format!(
-            "instance type {} is offered in only {} zone(s) of {} ({}), and the install asks for {} (az_count); choose fewer zones or another node_instance_type",
-            options.node_instance_type,
-            offered.len(),
-            install.region,
-            offered.join(", "),
-            options.az_count
-        )
-    }
 }

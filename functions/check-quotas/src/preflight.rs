@@ -4,24 +4,16 @@
 //! failed check it waits for. The session names the id the install would have
 //! (`byoc.<id>.preflight`), so the customer's CloudTrail shows the probes for what they are.
 
-use aws_sdk_ec2::types::Vpc;
-use byoc_core::cidr::Ipv4Cidr;
-use byoc_core::cluster_plan::{self, Support};
 use byoc_core::cost_estimate;
 use byoc_core::customer_access::{assume_customer_role, preflight_identity, AssumeRoleError};
 use byoc_core::customer_session::resume_instruction;
 use byoc_core::customer_stack::{self, template_update_command, SWITCHES_VERSION};
 use byoc_core::model::Install;
-use byoc_core::network_plan::{self, ExistingVpc};
-use byoc_core::options::QuotaRequestMode;
 use byoc_core::preflight::{Check, CheckName, PreflightReport, PreflightRequest};
-use byoc_core::quota_plan::{self, Deficit};
 use chrono::Utc;
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::{
-    aws_error, cidr_conflict, instance_type, permission_probe, prices, CheckQuotasError, Deps,
-};
+use crate::{aws_error, checks, prices, CheckQuotasError, Deps};
 
 /// The first customer template version an install can finish with (version 4 gave the EBS CSI
 /// driver its role; cfn/customer-role.yaml's TemplateVersion notes).
@@ -84,7 +76,9 @@ pub async fn run(
         if let Some(stop) = region_check(deps, &config, &install, &mut checks).await? {
             return Ok(priced(deps, &install, report(checks, &stop), false).await);
         }
-        let (found, extended) = account_checks(&config, &install, checks).await?;
+        let found = checks::in_account(&config, &install).await?;
+        let extended = found.extended;
+        let found = found.into_report(checks);
         info!(ok = found.ok, checks = found.checks.len(), "preflight done");
         Ok(priced(deps, &install, found, extended).await)
     }
@@ -224,224 +218,5 @@ async fn region_check(
             ));
             Ok(Some(format!("{region} is not enabled for the account")))
         }
-    }
-}
-
-/// The checks made inside the account and region: permissions, zones, the VPC block, quotas
-/// and the Kubernetes version.
-async fn account_checks(
-    config: &aws_config::SdkConfig,
-    install: &Install,
-    mut checks: Vec<Check>,
-) -> Result<(PreflightReport, bool), CheckQuotasError> {
-    let options = &install.options;
-    let ec2 = aws_sdk_ec2::Client::new(config);
-    let refused =
-        permission_probe::refusals(&ec2, &aws_sdk_sts::Client::new(config), install).await?;
-    if refused.is_empty() {
-        checks.push(Check::passed(
-            CheckName::Permissions,
-            "every create the install makes is allowed (tried with DryRun)",
-        ));
-    }
-    for refusal in &refused {
-        checks.push(Check::failed(
-            CheckName::Permissions,
-            format!("{} on {} is refused", refusal.action, refusal.resource),
-            refusal.cause.advice(),
-        ));
-    }
-
-    let wanted = usize::from(options.az_count);
-    let (available, offered) =
-        instance_type::offering_zones(&ec2, &options.node_instance_type).await?;
-    let vcpus = instance_type::vcpus(&ec2, &options.node_instance_type).await?;
-    let zones: Vec<String> = offered.iter().take(wanted).cloned().collect();
-    match vcpus {
-        None => checks.push(Check::failed(
-            CheckName::InstanceType,
-            format!("EC2 does not know instance type \"{}\"", options.node_instance_type),
-            "choose another options.node_instance_type",
-        )),
-        Some(_) if offered.len() < wanted => checks.push(Check::failed(
-            CheckName::InstanceType,
-            crate::unavailable_message(install, &available, &offered),
-            "choose another options.node_instance_type, fewer zones (options.az_count) or another region",
-        )),
-        Some(n) => checks.push(Check::passed(
-            CheckName::InstanceType,
-            format!("{} ({n} vCPUs) is offered in zones {}", options.node_instance_type, zones.join(", ")),
-        )),
-    }
-
-    let vpcs = crate::vpcs(&ec2).await?;
-    let vpc_cidr = cidr_check(install, &vpcs, &mut checks);
-
-    let quotas_checked = match vcpus {
-        Some(n) if offered.len() >= wanted => {
-            quota_check(config, install, n, &zones, &vpcs, &mut checks).await?
-        }
-        _ => false,
-    };
-    if !quotas_checked {
-        checks.push(Check::skipped(
-            CheckName::Quotas,
-            "not checked: the instance type is not usable",
-        ));
-    }
-
-    let eks = aws_sdk_eks::Client::new(config);
-    let offered_versions = byoc_core::aws::eks_versions::offered_versions(&eks).await?;
-    let version = cluster_plan::kubernetes_version(
-        options.kubernetes_version.as_deref(),
-        options.support_type,
-        &offered_versions,
-    );
-    let mut extended = false;
-    let kubernetes_version = match version {
-        Ok(version) => {
-            let phase = offered_versions.iter().find(|o| o.version == version);
-            extended = phase.is_some_and(|o| o.support == Support::Extended);
-            let until = phase.and_then(|o| match o.support {
-                Support::Standard => o
-                    .end_of_standard_support
-                    .as_ref()
-                    .map(|d| format!("standard support until {d}")),
-                Support::Extended => o
-                    .end_of_extended_support
-                    .as_ref()
-                    .map(|d| format!("extended support until {d}")),
-                Support::Other => None,
-            });
-            checks.push(Check::passed(
-                CheckName::KubernetesVersion,
-                format!(
-                    "Kubernetes {version}{}",
-                    until.map(|u| format!(" ({u})")).unwrap_or_default()
-                ),
-            ));
-            Some(version)
-        }
-        Err(err) => {
-            checks.push(Check::failed(
-                CheckName::KubernetesVersion,
-                err.to_string(),
-                "set options.kubernetes_version (or options.support_type) as the message says",
-            ));
-            None
-        }
-    };
-    let mut report = PreflightReport::new(checks);
-    report.zones = zones;
-    report.vpc_cidr = vpc_cidr;
-    report.kubernetes_version = kubernetes_version;
-    Ok((report, extended))
-}
-
-/// The requested block is free, or the first free block the install would take; the block.
-fn cidr_check(install: &Install, vpcs: &[Vpc], checks: &mut Vec<Check>) -> Option<String> {
-    let options = &install.options;
-    let existing: Vec<ExistingVpc> = cidr_conflict::existing(vpcs);
-    let free = network_plan::choose_vpc_cidr(None, options.vpc_prefix_length, &existing).ok();
-    let Some(wanted) = options.vpc_cidr.as_ref() else {
-        return match free {
-            Some(block) => {
-                checks.push(Check::passed(
-                    CheckName::VpcCidr,
-                    format!("the install will use {block}, which no VPC of the account overlaps"),
-                ));
-                Some(block.to_string())
-            }
-            None => {
-                checks.push(Check::failed(
-                    CheckName::VpcCidr,
-                    format!("no private /{} block is free among the account's {} VPCs in {}", options.vpc_prefix_length, vpcs.len(), install.region),
-                    "set options.vpc_prefix_length to a smaller block, or options.vpc_cidr to a block you know is free",
-                ));
-                None
-            }
-        };
-    };
-    let clashes = cidr_conflict::overlapping(wanted, vpcs);
-    if clashes.is_empty() {
-        checks.push(Check::passed(
-            CheckName::VpcCidr,
-            format!("{wanted} overlaps no VPC of the account"),
-        ));
-        return Some(wanted.to_string());
-    }
-    let listed: Vec<String> = clashes
-        .iter()
-        .map(|(vpc, block)| format!("{vpc} ({block})"))
-        .collect();
-    let proposal = match free_like(wanted, &existing) {
-        Some(block) => format!("choose another options.vpc_cidr, such as {block}, which is free, or leave it out and the installer picks a free block"),
-        None => "choose another options.vpc_cidr, or leave it out and the installer picks a free block".to_owned(),
-    };
-    checks.push(Check::failed(
-        CheckName::VpcCidr,
-        format!(
-            "{wanted} overlaps existing VPC blocks: {}",
-            listed.join(", ")
-        ),
-        proposal,
-    ));
-    None
-}
-
-/// The first free block of the requested one's size.
-fn free_like(wanted: &Ipv4Cidr, existing: &[ExistingVpc]) -> Option<Ipv4Cidr> {
-    network_plan::choose_vpc_cidr(None, wanted.prefix(), existing).ok()
-}
-
-/// Every quota the plan draws on; deficits are warnings (the install requests them, or waits
-/// for the customer to). False when the plan could not be made.
-async fn quota_check(
-    config: &aws_config::SdkConfig,
-    install: &Install,
-    vcpus: u32,
-    zones: &[String],
-    vpcs: &[Vpc],
-    checks: &mut Vec<Check>,
-) -> Result<bool, CheckQuotasError> {
-    let options = &install.options;
-    let needs = match quota_plan::plan(options, vcpus) {
-        Ok(needs) => needs,
-        Err(err) => {
-            checks.push(Check::failed(
-                CheckName::Quotas,
-                err.to_string(),
-                "choose another options.node_instance_type",
-            ));
-            return Ok(true);
-        }
-    };
-    let deficits = crate::deficits(config, install, &needs, zones, vpcs).await?;
-    if deficits.is_empty() {
-        checks.push(Check::passed(
-            CheckName::Quotas,
-            format!("all {} quotas the install needs have room", needs.len()),
-        ));
-    }
-    for deficit in &deficits {
-        checks.push(Check::warning(
-            CheckName::Quotas,
-            deficit.describe(),
-            advice(options.quota_requests, deficit),
-        ));
-    }
-    Ok(true)
-}
-
-fn advice(mode: QuotaRequestMode, deficit: &Deficit) -> String {
-    match mode {
-        QuotaRequestMode::Auto => format!(
-            "the install requests {} and waits for AWS to approve it (small increases are often approved within minutes)",
-            deficit.request_value
-        ),
-        QuotaRequestMode::Manual => format!(
-            "request {} at {} (options.quota_requests is \"manual\"); the install waits for it",
-            deficit.request_value, deficit.console_url
-        ),
     }
 }

@@ -6,6 +6,7 @@ pub mod eks_versions;
 pub mod executions;
 mod lazy_https;
 pub mod vcpu_quota;
+pub mod zones;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 pub use lazy_https::LazyHttpsClient;

@@ -4,6 +4,7 @@
 use crate::leftover::{self, Leftover};
 use crate::model::{Install, InstallError};
 use crate::options::QuotaRequestMode;
+use crate::preflight::{Check, CheckStatus, ProvisionChecks, PROVISION_CHECKS_FAILED};
 use crate::trust_check::TrustStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,6 +318,11 @@ fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
              attached your own resources to the install's VPC.",
             install.install_id
         ),
+        PROVISION_CHECKS_FAILED => format!(
+            "Each finding above says what to change; nothing was built in your account. When they are \
+             fixed, ask {vendor} to retry install {}.",
+            install.install_id
+        ),
         "TrustInvalid" => format!(
             "Update the stack from the install link so the role is as the template makes it (see above), \
              then ask {vendor} to retry install {}.",
@@ -330,7 +336,50 @@ fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
     }
 }
 
+/// The findings of the provision checks that stopped the install, each with what to do, and
+/// its warnings after them; `None` when the failure is not theirs.
+fn provision_findings(install: &Install, error: &InstallError) -> Option<String> {
+    if error.code != PROVISION_CHECKS_FAILED {
+        return None;
+    }
+    let checks = ProvisionChecks::of(install).filter(|c| !c.ok)?;
+    let failed: Vec<&Check> = checks.failed().collect();
+    let mut text = format!(
+        "{} check(s) of your account found what would stop the install, before anything was built:\n",
+        failed.len()
+    );
+    let warnings: Vec<&Check> = checks
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Warning)
+        .collect();
+    for (n, check) in failed.iter().enumerate() {
+        text.push_str(&finding(n + 1, check));
+    }
+    if !warnings.is_empty() {
+        text.push_str("\n  Also found (these do not stop the install):\n");
+        for (n, check) in warnings.iter().enumerate() {
+            text.push_str(&finding(n + 1, check));
+        }
+    }
+    Some(text)
+}
+
+fn finding(n: usize, check: &Check) -> String {
+    let advice = check
+        .advice
+        .as_deref()
+        .map(|a| format!("\n     What to do: {a}"))
+        .unwrap_or_default();
+    format!(
+        "\n  {n}. {}: {}{advice}\n",
+        check.check.as_str(),
+        check.message
+    )
+}
+
 pub fn failed(vendor: &str, install: &Install, error: &InstallError) -> Email {
+    let message = provision_findings(install, error).unwrap_or_else(|| error.message.clone());
     let body = format!(
         "Hello,\n\n\
          Installing {vendor} in your {where_} did not finish.\n\n\
@@ -345,7 +394,6 @@ pub fn failed(vendor: &str, install: &Install, error: &InstallError) -> Email {
         step = error.step,
         step_text = error.step.describe(),
         code = error.code,
-        message = error.message,
         remedy = remedy(vendor, install, error),
         leftovers = failed_leftovers(vendor, install),
     );
@@ -719,6 +767,43 @@ mod tests {
             body.contains("delete it and create it again from the install link"),
             "{body}"
         );
+    }
+
+    #[test]
+    fn failed_provision_checks_list_every_finding_with_what_to_do() {
+        use crate::preflight::{CheckName, PROVISION_CHECKS_KEY};
+        let mut install = install();
+        let checks = ProvisionChecks::new(
+            vec![
+                Check::failed(
+                    CheckName::Permissions,
+                    "ec2:CreateNatGateway on arn:aws:ec2:us-east-1:111122223333:natgateway/* is refused",
+                    "a permissions boundary on the role leaves it out",
+                ),
+                Check::warning(CheckName::Quotas, "Elastic IPs: 5 allowed, 4 used", "the install requests 7"),
+                Check::failed(CheckName::VpcCidr, "10.0.0.0/16 overlaps vpc-1 (10.0.0.0/16)", "choose another options.vpc_cidr, such as 10.1.0.0/16"),
+            ],
+            Utc::now(),
+        );
+        install.step_data.insert(
+            PROVISION_CHECKS_KEY.into(),
+            serde_json::to_value(&checks).unwrap(),
+        );
+        let error = InstallError {
+            step: Step::CheckQuotas,
+            code: PROVISION_CHECKS_FAILED.into(),
+            message: checks.summary(),
+        };
+        let body = failed("Acme", &install, &error).body;
+        for expected in [
+            "2 check(s) of your account found what would stop the install, before anything was built",
+            "1. permissions: ec2:CreateNatGateway on arn:aws:ec2:us-east-1:111122223333:natgateway/* is refused\n     What to do: a permissions boundary on the role leaves it out",
+            "2. vpc_cidr: 10.0.0.0/16 overlaps vpc-1 (10.0.0.0/16)\n     What to do: choose another options.vpc_cidr, such as 10.1.0.0/16",
+            "Also found (these do not stop the install):\n\n  1. quotas: Elastic IPs: 5 allowed, 4 used",
+            "Each finding above says what to change; nothing was built in your account",
+        ] {
+            assert!(body.contains(expected), "{expected:?} not in:\n{body}");
+        }
     }
 
     #[test]

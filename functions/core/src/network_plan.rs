@@ -158,15 +158,9 @@ fn first_free_block(range: &Ipv4Cidr, prefix: u8, taken: &[Ipv4Cidr]) -> Option<
     None
 }
 
-/// `count` zones, in zone-name order, among the usable ones that EKS supports and that offer
-/// the node instance type. Name order makes the choice the same on every run.
-pub fn choose_zones(
-    region: &str,
-    zones: &[ZoneInfo],
-    offering_instance_type: &[String],
-    instance_type: &str,
-    count: u8,
-) -> Result<Vec<Zone>, PlanError> {
+/// Every zone an install may use, in zone-name order: usable, supported by EKS, and offering
+/// the node instance type.
+pub fn eligible_zones(zones: &[ZoneInfo], offering_instance_type: &[String]) -> Vec<Zone> {
     let mut eligible: Vec<Zone> = zones
         .iter()
         .filter(|z| z.usable)
@@ -180,6 +174,19 @@ pub fn choose_zones(
         .collect();
     eligible.sort_by(|a, b| a.name.cmp(&b.name));
     eligible.dedup_by(|a, b| a.name == b.name);
+    eligible
+}
+
+/// `count` zones, in zone-name order, among the usable ones that EKS supports and that offer
+/// the node instance type. Name order makes the choice the same on every run.
+pub fn choose_zones(
+    region: &str,
+    zones: &[ZoneInfo],
+    offering_instance_type: &[String],
+    instance_type: &str,
+    count: u8,
+) -> Result<Vec<Zone>, PlanError> {
+    let mut eligible = eligible_zones(zones, offering_instance_type);
     if eligible.len() < usize::from(count) {
         return Err(PlanError::TooFewZones {
             region: region.to_owned(),

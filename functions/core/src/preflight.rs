@@ -1,13 +1,23 @@
 //! The provision checks: every reason an install would fail in the customer's account, found
 //! at once and before anything is built, each with what to do. check-quotas runs them (it holds
 //! the probes); the API's `POST /installs/preflight` answers with the report. This module is the
-//! contract between the two: the request, the report and its findings.
+//! contract between the two: the request, the report and its findings. An install runs the same
+//! checks first (check-quotas' step) and keeps them on its record (`ProvisionChecks`).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cost_estimate::Estimate;
 use crate::ids::{AccountId, Region, TenantId};
+use crate::model::Install;
 use crate::options::InstallOptions;
+
+/// The `step_data` key an install's provision checks are recorded under.
+pub const PROVISION_CHECKS_KEY: &str = "provision_checks";
+
+/// The Step Functions error name of an install whose provision checks failed: nothing was
+/// built, and the record's `provision_checks` lists every finding.
+pub const PROVISION_CHECKS_FAILED: &str = "ProvisionChecksFailed";
 
 /// The same body as `POST /installs`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,6 +70,14 @@ pub struct Check {
 }
 
 impl Check {
+    /// The finding in one line, with its advice: for an error message.
+    pub fn line(&self) -> String {
+        match &self.advice {
+            Some(advice) => format!("{}: {} ({advice})", self.check.as_str(), self.message),
+            None => format!("{}: {}", self.check.as_str(), self.message),
+        }
+    }
+
     pub fn passed(check: CheckName, message: impl Into<String>) -> Self {
         Self {
             check,
@@ -140,10 +158,7 @@ impl PreflightReport {
         self.checks
             .iter()
             .filter(|c| c.status == CheckStatus::Failed)
-            .map(|c| match &c.advice {
-                Some(advice) => format!("{}: {} ({advice})", c.check.as_str(), c.message),
-                None => format!("{}: {}", c.check.as_str(), c.message),
-            })
+            .map(Check::line)
             .collect()
     }
 }
@@ -177,9 +192,77 @@ impl CheckName {
     }
 }
 
+/// The provision checks an install made before building anything, as its record keeps them
+/// (`step_data.provision_checks`): the latest run's, replaced on every run of the step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionChecks {
+    pub checked_at: DateTime<Utc>,
+    /// No check failed.
+    pub ok: bool,
+    pub checks: Vec<Check>,
+}
+
+impl ProvisionChecks {
+    pub fn new(checks: Vec<Check>, checked_at: DateTime<Utc>) -> Self {
+        let ok = checks.iter().all(|c| c.status != CheckStatus::Failed);
+        Self {
+            checked_at,
+            ok,
+            checks,
+        }
+    }
+
+    /// The checks recorded on `install`, if its step ran.
+    pub fn of(install: &Install) -> Option<Self> {
+        install
+            .step_data
+            .get(PROVISION_CHECKS_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    pub fn failed(&self) -> impl Iterator<Item = &Check> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+    }
+
+    /// Every failed finding in one line: the install's error message.
+    pub fn summary(&self) -> String {
+        let failed: Vec<String> = self.failed().map(Check::line).collect();
+        format!(
+            "{} provision check(s) failed, so nothing was built: {}",
+            failed.len(),
+            failed.join("; ")
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recorded_checks_fail_only_on_a_failed_check_and_list_each_in_the_summary() {
+        let at = DateTime::parse_from_rfc3339("2026-12-07T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let warned = Check::warning(CheckName::Quotas, "low", "the install requests it");
+        assert!(ProvisionChecks::new(vec![warned.clone()], at).ok);
+        let checks = ProvisionChecks::new(
+            vec![
+                Check::failed(CheckName::Permissions, "NAT refused", "update the boundary"),
+                warned,
+                Check::failed(CheckName::VpcCidr, "taken", "choose another"),
+            ],
+            at,
+        );
+        assert!(!checks.ok);
+        assert_eq!(checks.failed().count(), 2);
+        assert_eq!(
+            checks.summary(),
+            "2 provision check(s) failed, so nothing was built: permissions: NAT refused (update the boundary); vpc_cidr: taken (choose another)"
+        );
+    }
 
     #[test]
     fn a_report_is_ok_only_when_nothing_failed_or_was_skipped() {

@@ -1,18 +1,16 @@
-//! Reading the customer's account: what the planner needs (VPC CIDRs in use, zones, where the
-//! node instance type is offered) and what this install already made there.
+//! Reading the customer's account: what the planner needs (VPC CIDRs in use; the zones come
+//! from `byoc_core::aws::zones`, as check-quotas reads them) and what this install already made
+//! there.
 
-use aws_sdk_ec2::types::{
-    Address, AvailabilityZoneState, InternetGateway, LocationType, NatGateway, RouteTable, Subnet,
-    Vpc,
-};
+use aws_sdk_ec2::types::{Address, InternetGateway, NatGateway, RouteTable, Subnet, Vpc};
 use aws_sdk_ec2::Client;
 use byoc_core::cidr::Ipv4Cidr;
 use byoc_core::model::Install;
-use byoc_core::network_plan::{ExistingVpc, Zone, ZoneInfo};
+use byoc_core::network_plan::ExistingVpc;
 
 use crate::build::state;
 use crate::error::{ec2_error, CreateNetworkError};
-use crate::tagging::{filter, install_filter};
+use crate::tagging::install_filter;
 
 type Result<T> = std::result::Result<T, CreateNetworkError>;
 
@@ -51,49 +49,6 @@ fn cidrs_of(vpc: &Vpc) -> Vec<Ipv4Cidr> {
     cidrs.sort();
     cidrs.dedup();
     cidrs
-}
-
-/// The region's availability zones, with whether each can take the install.
-pub async fn zones(ec2: &Client) -> Result<Vec<ZoneInfo>> {
-    let out = ec2
-        .describe_availability_zones()
-        .send()
-        .await
-        .map_err(ec2_error("DescribeAvailabilityZones"))?;
-    Ok(out
-        .availability_zones()
-        .iter()
-        .filter_map(|z| {
-            let zone = Zone {
-                name: z.zone_name()?.to_owned(),
-                id: z.zone_id()?.to_owned(),
-            };
-            // Local and Wavelength zones cannot hold an EKS control plane's subnets.
-            let real_zone = z.zone_type().is_none_or(|t| t == "availability-zone");
-            Some(ZoneInfo {
-                zone,
-                usable: real_zone && z.state() == Some(&AvailabilityZoneState::Available),
-            })
-        })
-        .collect())
-}
-
-/// Names of the zones that offer `instance_type`.
-pub async fn zones_offering(ec2: &Client, instance_type: &str) -> Result<Vec<String>> {
-    let offerings = ec2
-        .describe_instance_type_offerings()
-        .location_type(LocationType::AvailabilityZone)
-        .filters(filter("instance-type", instance_type))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .await
-        .map_err(ec2_error("DescribeInstanceTypeOfferings"))?;
-    Ok(offerings
-        .iter()
-        .filter_map(|o| o.location().map(str::to_owned))
-        .collect())
 }
 
 /// Everything this install made in the account, read once per run: one call per kind, all

@@ -1,7 +1,8 @@
 //! The customer role as IAM judges it: the local stack authorizes every call of the installer's
 //! role as AWS does (infra/local/moto_ext/iam_enforce.py), so what real IAM would refuse is
-//! refused here. A role cut short fails the install at the permission preflight (EC2 DryRun,
-//! in check-quotas), before anything is built, with an email that names the action.
+//! refused here. A role cut short fails the install at its provision checks (EC2 DryRun, in
+//! check-quotas), before anything is built, with one email that names the action and every
+//! other finding.
 
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ use serde_json::json;
 const EXECUTION_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[tokio::test]
-async fn a_boundary_without_create_nat_gateway_fails_the_install_before_anything_is_built() {
+async fn a_boundary_without_create_nat_gateway_and_a_taken_block_fail_the_install_before_anything_is_built_in_one_email(
+) {
     let stack = LocalStack::connect()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -37,8 +39,18 @@ async fn a_boundary_without_create_nat_gateway_fails_the_install_before_anything
         .await
         .unwrap();
 
+    // And the block the vendor asks for is already a VPC of the account.
+    let ec2 = byoc_e2e::customer_ec2::ec2(&stack, &account);
+    let taken = ec2
+        .create_vpc()
+        .cidr_block("10.78.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let taken = taken.vpc().and_then(|v| v.vpc_id()).unwrap().to_owned();
+
     let accepted = api
-        .post("/installs", &json!({"tenant_id": tenant, "account_id": account, "region": "us-east-1", "options": {"node_desired_size": 2, "node_max_size": 2}}))
+        .post("/installs", &json!({"tenant_id": tenant, "account_id": account, "region": "us-east-1", "options": {"node_desired_size": 2, "node_max_size": 2, "vpc_cidr": "10.78.0.0/16"}}))
         .await
         .unwrap();
     assert_eq!(accepted.status, 202, "{}", accepted.text);
@@ -59,22 +71,42 @@ async fn a_boundary_without_create_nat_gateway_fails_the_install_before_anything
     assert_eq!(status, "FAILED");
     assert_eq!(install["status"], "failed");
     assert_eq!(
-        install["last_error"]["code"], "PermissionDenied",
+        install["last_error"]["code"], "ProvisionChecksFailed",
         "{:#}",
         install["last_error"]
     );
     let message = install["last_error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("ec2:CreateNatGateway") && message.contains("permissions boundary"),
+        message.starts_with("2 provision check(s) failed, so nothing was built")
+            && message.contains("ec2:CreateNatGateway")
+            && message.contains("permissions boundary")
+            && message.contains(&format!("{taken} (10.78.0.0/16)")),
         "{message}"
     );
+    // The record keeps every check the install made, as the preflight reports them.
+    let checks = install["step_data"]["provision_checks"]["checks"]
+        .as_array()
+        .unwrap();
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["permissions", "vpc_cidr"], "{checks:#?}");
+    for passed in ["instance_type", "quotas", "kubernetes_version"] {
+        assert!(
+            checks
+                .iter()
+                .any(|c| c["check"] == passed && c["status"] != "failed"),
+            "{passed}: {checks:#?}"
+        );
+    }
     assert!(
         !message.contains("ec2:CreateSubnet") && !message.contains("ec2:CreateVpc"),
         "only what the boundary refuses: {message}"
     );
 
     // Nothing was built: the account's own listings show nothing of the install.
-    let ec2 = byoc_e2e::customer_ec2::ec2(&stack, &account);
     let tagged = aws_sdk_ec2::types::Filter::builder()
         .name("tag:byoc:install-id")
         .values(install_id)
@@ -98,10 +130,16 @@ async fn a_boundary_without_create_nat_gateway_fails_the_install_before_anything
 
     let emails = inbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
     assert_eq!(emails.len(), 1, "{emails:?}");
+    // One email lists both findings, each with what to do.
+    let body = &emails[0].body;
     assert!(
-        emails[0].body.contains("ec2:CreateNatGateway"),
-        "{}",
-        emails[0].body
+        body.contains("2 check(s) of your account found what would stop the install")
+            && body.contains("1. permissions: ec2:CreateNatGateway")
+            && body.contains(&format!(
+                "2. vpc_cidr: 10.78.0.0/16 overlaps existing VPC blocks: {taken} (10.78.0.0/16)"
+            ))
+            && body.contains("What to do: choose another options.vpc_cidr, such as"),
+        "{body}"
     );
     assert!(!emails[0].body.contains(&external_id));
 }

@@ -374,14 +374,14 @@ async fn an_instance_type_the_region_does_not_offer_fails_fast() {
     );
     assert_eq!(
         result.error_type.as_deref(),
-        Some("InstanceTypeUnavailable"),
+        Some("ProvisionChecksFailed"),
         "{}",
         result.payload
     );
     assert!(
-        result
-            .error_message()
-            .starts_with("instance type x8aedz.large is not offered in us-east-1"),
+        result.error_message().starts_with(
+            "1 provision check(s) failed, so nothing was built: instance_type: instance type x8aedz.large is not offered in us-east-1"
+        ),
         "{}",
         result.error_message()
     );
@@ -397,6 +397,20 @@ async fn an_instance_type_the_region_does_not_offer_fails_fast() {
         record["step_data"].get("quota_check").is_none(),
         "nothing recorded as checked"
     );
+    // The record keeps every check: the one that failed, and the quotas it could not check.
+    let checks = &record["step_data"]["provision_checks"];
+    assert_eq!(checks["ok"], false, "{checks:#}");
+    let status = |name: &str| {
+        checks["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .map(|c| c["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(status("instance_type").as_deref(), Some("failed"));
+    assert_eq!(status("quotas").as_deref(), Some("skipped"));
+    assert_eq!(status("vpc_cidr").as_deref(), Some("passed"));
 }
 
 #[tokio::test]
@@ -419,9 +433,16 @@ async fn a_requested_cidr_that_overlaps_an_existing_vpc_is_refused() {
 
     assert_eq!(
         result.error_type.as_deref(),
-        Some("CidrConflict"),
+        Some("ProvisionChecksFailed"),
         "{}",
         result.payload
+    );
+    assert!(
+        result
+            .error_message()
+            .contains("vpc_cidr: 10.77.0.0/16 overlaps existing VPC blocks"),
+        "{}",
+        result.error_message()
     );
     assert!(
         result

@@ -3,8 +3,9 @@
 
 use aws_sdk_ec2::operation::create_vpc::CreateVpcOutput;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc};
+use byoc_core::aws::zones::{self, ZoneFacts};
 use byoc_core::cidr::Ipv4Cidr;
-use byoc_core::network_plan::{choose_vpc_cidr, choose_zones, plan_subnets, ZoneInfo, ZonePlan};
+use byoc_core::network_plan::{choose_vpc_cidr, plan_subnets, ZonePlan};
 
 use super::find::{note, Ensured};
 use super::{Builder, Result};
@@ -58,8 +59,8 @@ impl Builder<'_> {
             None => {
                 // Crashed after the create, before the record: the plan is the same one
                 // again, from the VPC's own CIDR rather than a fresh choice.
-                let (zones, offering) = self.zone_facts().await?;
-                self.plan(cidr, zones, offering)?
+                let zones = self.zone_facts().await?;
+                self.plan(cidr, &zones)?
             }
         };
         self.note_vpc(rec, &id, cidr, &plan, created);
@@ -70,10 +71,10 @@ impl Builder<'_> {
     /// fit), then makes the VPC.
     async fn create_vpc(&self, name: &str) -> Result<(CreateVpcOutput, Ipv4Cidr, Vec<ZonePlan>)> {
         let options = &self.install.options;
-        let (existing, (zones, offering)) =
+        let (existing, zones) =
             tokio::try_join!(discover::existing_vpcs(self.ec2), self.zone_facts())?;
         let cidr = choose_vpc_cidr(options.vpc_cidr, options.vpc_prefix_length, &existing)?;
-        let plan = self.plan(cidr, zones, offering)?;
+        let plan = self.plan(cidr, &zones)?;
         let out = send_once("CreateVpc", || {
             self.ec2
                 .create_vpc()
@@ -91,17 +92,11 @@ impl Builder<'_> {
     }
 
     /// Zones and subnets for `cidr`, checked before anything is made so a bad fit fails fast.
-    fn plan(
-        &self,
-        cidr: Ipv4Cidr,
-        zones: Vec<ZoneInfo>,
-        offering: Vec<String>,
-    ) -> Result<Vec<ZonePlan>> {
+    /// The zones are chosen as check-quotas chose them (`byoc_core::aws::zones`).
+    fn plan(&self, cidr: Ipv4Cidr, zones: &ZoneFacts) -> Result<Vec<ZonePlan>> {
         let options = &self.install.options;
-        let chosen = choose_zones(
+        let chosen = zones.choose(
             self.install.region.as_str(),
-            &zones,
-            &offering,
             &options.node_instance_type,
             options.az_count,
         )?;
@@ -109,11 +104,8 @@ impl Builder<'_> {
     }
 
     /// What the planner reads about the account: zones and where the node type is offered.
-    async fn zone_facts(&self) -> Result<(Vec<ZoneInfo>, Vec<String>)> {
-        tokio::try_join!(
-            discover::zones(self.ec2),
-            discover::zones_offering(self.ec2, &self.install.options.node_instance_type)
-        )
+    async fn zone_facts(&self) -> Result<ZoneFacts> {
+        Ok(zones::facts(self.ec2, &self.install.options.node_instance_type).await?)
     }
 
     fn note_vpc(
