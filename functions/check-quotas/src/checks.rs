@@ -1,6 +1,6 @@
 //! The checks made inside the customer's account and region, shared by the install's step and
-//! `POST /installs/preflight`: permissions (DryRun), zones and the instance type, the VPC block,
-//! quotas and the Kubernetes version. Every check runs and reports; none stops the others, so
+//! `POST /installs/preflight`: the region's opt-in status, then permissions (DryRun), zones and
+//! the instance type, the VPC block, quotas and the Kubernetes version. Every check runs and reports; none stops the others, so
 //! one answer (or one email) lists every finding.
 
 use aws_config::SdkConfig;
@@ -8,13 +8,18 @@ use aws_sdk_ec2::types::Vpc;
 use byoc_core::aws::zones;
 use byoc_core::cidr::Ipv4Cidr;
 use byoc_core::cluster_plan::{self, Support};
+use byoc_core::customer_access::CustomerAccess;
 use byoc_core::model::Install;
 use byoc_core::network_plan::{self, ExistingVpc};
 use byoc_core::options::QuotaRequestMode;
 use byoc_core::preflight::{Check, CheckName, PreflightReport};
 use byoc_core::quota_plan::{self, Deficit};
 
-use crate::{cidr_conflict, instance_type, permission_probe, CheckQuotasError};
+use crate::{aws_error, cidr_conflict, instance_type, permission_probe, CheckQuotasError};
+
+/// Where a customer enables an opt-in region (AWS Account Management guide, "Enable or disable
+/// a Region for standalone accounts").
+const REGIONS_SETTING: &str = "https://console.aws.amazon.com/billing/home#/account";
 
 /// What the account checks found, and what the install would use.
 #[derive(Debug, Default)]
@@ -43,6 +48,68 @@ impl Findings {
         report
     }
 }
+
+/// Whether the account may use the region (opt-in regions must be enabled first): read with
+/// EC2 DescribeRegions in the stack's region, which every account has enabled.
+pub async fn region(
+    access: &CustomerAccess,
+    config: &aws_config::SdkConfig,
+    install: &Install,
+    checks: &mut Vec<Check>,
+) -> Result<Option<String>, CheckQuotasError> {
+    let home = access.in_stack_region(config);
+    let region = install.region.as_str();
+    let answer = aws_sdk_ec2::Client::new(&home)
+        .describe_regions()
+        .all_regions(true)
+        .region_names(region)
+        .send()
+        .await
+        .map_err(|e| aws_error("EC2", e))?;
+    let status = answer
+        .regions()
+        .first()
+        .and_then(|r| r.opt_in_status())
+        .unwrap_or("not-listed");
+    match status {
+        "opt-in-not-required" | "opted-in" => {
+            checks.push(Check::passed(
+                CheckName::Region,
+                format!("account {} may use {region} ({status})", install.account_id),
+            ));
+            Ok(None)
+        }
+        other => {
+            checks.push(Check::failed(
+                CheckName::Region,
+                format!("{region} is an opt-in region that account {} has not enabled ({other})", install.account_id),
+                format!("enable {region} in the account's settings ({REGIONS_SETTING}, AWS Regions) or with `aws account enable-region --region-name {region}`; enabling can take a few hours"),
+            ));
+            Ok(Some(format!("{region} is not enabled for the account")))
+        }
+    }
+}
+
+/// The account checks (`in_account`), all as not run: `because` says why.
+pub fn not_run(because: &str) -> Findings {
+    let checks = IN_ACCOUNT
+        .iter()
+        .map(|&name| Check::skipped(name, format!("not checked: {because}")))
+        .collect();
+    Findings {
+        checks,
+        ..Findings::default()
+    }
+}
+
+/// The checks `in_account` makes, in order.
+const IN_ACCOUNT: [CheckName; 5] = [
+    CheckName::Permissions,
+    CheckName::InstanceType,
+    CheckName::VpcCidr,
+    CheckName::Quotas,
+    CheckName::KubernetesVersion,
+];
 
 pub async fn in_account(
     config: &SdkConfig,

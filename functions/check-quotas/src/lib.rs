@@ -167,8 +167,15 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
         );
         deps.store.record(&install.install_id, change).await?;
     }
-    let found = checks::in_account(&session.config, install).await?;
-    let recorded = ProvisionChecks::new(found.checks, Utc::now());
+    // An opt-in region the account has not enabled refuses every call there: said as such,
+    // not as a failed call.
+    let mut region = Vec::new();
+    let found = match checks::region(&deps.access, &session.config, install, &mut region).await? {
+        None => checks::in_account(&session.config, install).await?,
+        Some(because) => checks::not_run(&because),
+    };
+    region.extend(found.checks);
+    let recorded = ProvisionChecks::new(region, Utc::now());
     if !recorded.ok {
         return Err(CheckQuotasError::ProvisionChecksFailed(Box::new(recorded)));
     }

@@ -13,15 +13,11 @@ use byoc_core::preflight::{Check, CheckName, PreflightReport, PreflightRequest};
 use chrono::Utc;
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::{aws_error, checks, prices, CheckQuotasError, Deps};
+use crate::{checks, prices, CheckQuotasError, Deps};
 
 /// The first customer template version an install can finish with (version 4 gave the EBS CSI
 /// driver its role; cfn/customer-role.yaml's TemplateVersion notes).
 const INSTALLS_VERSION: u32 = 4;
-
-/// Where a customer enables an opt-in region (AWS Account Management guide, "Enable or disable
-/// a Region for standalone accounts").
-const REGIONS_SETTING: &str = "https://console.aws.amazon.com/billing/home#/account";
 
 pub async fn run(
     deps: &Deps,
@@ -73,7 +69,7 @@ pub async fn run(
         if let Some(stop) = stack_checks(deps, &config, &mut checks).await? {
             return Ok(priced(deps, &install, report(checks, &stop), false).await);
         }
-        if let Some(stop) = region_check(deps, &config, &install, &mut checks).await? {
+        if let Some(stop) = checks::region(&deps.access, &config, &install, &mut checks).await? {
             return Ok(priced(deps, &install, report(checks, &stop), false).await);
         }
         let found = checks::in_account(&config, &install).await?;
@@ -173,50 +169,4 @@ async fn stack_checks(
         ),
     });
     Ok(None)
-}
-
-/// Whether the account may use the region (opt-in regions must be enabled first): read with
-/// EC2 DescribeRegions in the stack's region, which every account has enabled.
-async fn region_check(
-    deps: &Deps,
-    config: &aws_config::SdkConfig,
-    install: &Install,
-    checks: &mut Vec<Check>,
-) -> Result<Option<String>, CheckQuotasError> {
-    let home = config
-        .to_builder()
-        .region(aws_config::Region::new(
-            deps.access.stack_region.as_str().to_owned(),
-        ))
-        .build();
-    let region = install.region.as_str();
-    let answer = aws_sdk_ec2::Client::new(&home)
-        .describe_regions()
-        .all_regions(true)
-        .region_names(region)
-        .send()
-        .await
-        .map_err(|e| aws_error("EC2", e))?;
-    let status = answer
-        .regions()
-        .first()
-        .and_then(|r| r.opt_in_status())
-        .unwrap_or("not-listed");
-    match status {
-        "opt-in-not-required" | "opted-in" => {
-            checks.push(Check::passed(
-                CheckName::Region,
-                format!("account {} may use {region} ({status})", install.account_id),
-            ));
-            Ok(None)
-        }
-        other => {
-            checks.push(Check::failed(
-                CheckName::Region,
-                format!("{region} is an opt-in region that account {} has not enabled ({other})", install.account_id),
-                format!("enable {region} in the account's settings ({REGIONS_SETTING}, AWS Regions) or with `aws account enable-region --region-name {region}`; enabling can take a few hours"),
-            ));
-            Ok(Some(format!("{region} is not enabled for the account")))
-        }
-    }
 }

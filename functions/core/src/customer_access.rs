@@ -38,6 +38,19 @@ impl CustomerAccess {
         })
     }
 
+    /// `customer` (a session in the customer's account) pointed at the stack's region: the
+    /// account has it enabled (the customer made the stack there), whatever the install's
+    /// region, so what must work before the install's region is known to be usable (whose
+    /// account the role is in, the stack, the region's opt-in status) is read there.
+    pub fn in_stack_region(&self, customer: &SdkConfig) -> SdkConfig {
+        customer
+            .to_builder()
+            .region(aws_config::Region::new(
+                self.stack_region.as_str().to_owned(),
+            ))
+            .build()
+    }
+
     pub fn role_arn(&self, account: &AccountId) -> String {
         format!("arn:aws:iam::{account}:role{ROLE_PATH}{}", self.role_name)
     }

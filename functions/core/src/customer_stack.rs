@@ -115,12 +115,7 @@ impl Described {
 /// Reads the customer stack through `customer` (a session in the customer's account; the
 /// stack is read in the region the quick-create link made it in). None when it does not exist.
 pub async fn describe(customer: &SdkConfig, access: &CustomerAccess) -> Result<Option<Described>> {
-    let config = customer
-        .to_builder()
-        .region(aws_config::Region::new(
-            access.stack_region.as_str().to_owned(),
-        ))
-        .build();
+    let config = access.in_stack_region(customer);
     let out = aws_sdk_cloudformation::Client::new(&config)
         .describe_stacks()
         .stack_name(&access.stack_name)

@@ -276,7 +276,9 @@ pub(crate) async fn enter(
         Err(AssumeRoleError::Other(err)) => return Err(err.into()),
     };
 
-    let identity = aws_sdk_sts::Client::new(&customer)
+    // In the stack's region: an opt-in install region the account has not enabled refuses
+    // every call, and check-quotas says so as a finding with how to enable it.
+    let identity = aws_sdk_sts::Client::new(&deps.access.in_stack_region(&customer))
         .get_caller_identity()
         .send()
         .await

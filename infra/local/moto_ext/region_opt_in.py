@@ -60,7 +60,11 @@ The refusal (steerable: "refuse_calls": false turns it off for an account; on by
   `InvalidClientTokenId` (HTTP 403) with the same message.
 The check runs before IAM authorization (AWS authenticates before it authorizes), on every call
 moto dispatches through its action handler (S3's own request router is not covered). Global
-services are signed for us-east-1 and are never refused. Not modelled: session tokens from the
+services are never refused: botocore's endpoints data marks them `"isRegionalized": false` with
+one partition endpoint (IAM, Organizations, Route 53, CloudFront, Account, ...;
+`global_services()`), which every SDK reaches and signs for us-east-1 whatever Region its client
+is set to. Locally the endpoint is overridden (AWS_ENDPOINT_URL), so the SDK signs such a call
+with the client's Region; it is treated as AWS would treat it, not refused. Not modelled: session tokens from the
 global STS endpoint (v1 tokens), which AWS rejects in every opt-in Region even when enabled.
 """
 
@@ -105,6 +109,16 @@ def partition_regions(partition: str) -> tuple[str, ...]:
     from boto3 import Session
 
     return tuple(Session().get_available_regions("ec2", partition_name=partition))
+
+
+@lru_cache(maxsize=None)
+def global_services() -> frozenset[str]:
+    """The aws partition's services with one global endpoint (botocore endpoints data)."""
+    import botocore.loaders
+
+    data = botocore.loaders.Loader().load_data("endpoints")
+    aws = next(p for p in data["partitions"] if p["partition"] == "aws")
+    return frozenset(name for name, service in aws["services"].items() if service.get("isRegionalized") is False)
 
 
 def partition_of(region: str) -> str:
@@ -322,6 +336,8 @@ def refusal(response: Any) -> tuple[int, dict, str] | None:
             return None
         if not response.headers.get("Authorization"):
             return None  # unsigned: nothing was presented for this Region
+        if response.service_name in global_services():
+            return None  # reached at the global endpoint on AWS, whatever the client's Region
         account = response.current_account
     except Exception:
         return None

@@ -113,6 +113,8 @@ def test_region_opt_in_calls_in_a_disabled_region_are_refused_per_protocol(stack
     refused(lambda: client(stack, "cloudformation", "af-south-1", account).list_stacks(), "InvalidClientTokenId")  # query
     message = refused(lambda: client(stack, "sts", "af-south-1", account).get_caller_identity(), "RegionDisabledException")
     assert message == f"STS is not activated in this region for account:{account}. Your account administrator can activate STS in this region using the IAM Console."
+    # a global service is reached at its one endpoint whatever the client's Region
+    client(stack, "iam", "af-south-1", account).list_roles()
     # the Regions every existing test uses are untouched
     for region in ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1"):
         client(stack, "ec2", region, account).describe_vpcs()

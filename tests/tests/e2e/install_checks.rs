@@ -1,13 +1,13 @@
-//! The customer role as IAM judges it: the local stack authorizes every call of the installer's
-//! role as AWS does (infra/local/moto_ext/iam_enforce.py), so what real IAM would refuse is
-//! refused here. A role cut short fails the install at its provision checks (EC2 DryRun, in
-//! check-quotas), before anything is built, with one email that names the action and every
-//! other finding.
+//! An install's provision checks (check-quotas' step): what would stop the install ends it
+//! before anything is built, with every finding on the record and in one email. The local stack
+//! authorizes every call of the installer's role as AWS does (infra/local/moto_ext/iam_enforce.py)
+//! and refuses calls in an opt-in region the account has not enabled
+//! (infra/local/moto_ext/region_opt_in.py), so what real AWS would refuse is refused here.
 
 use std::time::Duration;
 
 use byoc_e2e::{random_account_id, random_tenant_id, Api, Inbox, LocalStack};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const EXECUTION_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -142,4 +142,90 @@ async fn a_boundary_without_create_nat_gateway_and_a_taken_block_fail_the_instal
         "{body}"
     );
     assert!(!emails[0].body.contains(&external_id));
+}
+
+#[tokio::test]
+async fn an_install_into_a_region_the_account_has_not_enabled_ends_at_its_checks_saying_how_to_enable_it(
+) {
+    let stack = LocalStack::connect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api = Api::new(&stack);
+    let tenant = random_tenant_id("optin");
+    let created = api
+        .post(
+            "/tenants",
+            &json!({"tenant_id": tenant, "name": "Opt-in Co", "email": "ops@optin.example"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", created.text);
+    let external_id = created.json["external_id"].as_str().unwrap().to_owned();
+    let inbox = Inbox::for_tenant(&stack, &tenant).await.unwrap();
+    let account = random_account_id();
+    stack
+        .customer(&account)
+        .create_access_stack(&stack.outputs.vendor_account_id, &external_id)
+        .await
+        .unwrap();
+
+    // af-south-1 is an opt-in region, and this account (as every new one) has not enabled it.
+    let accepted = api
+        .post("/installs", &json!({"tenant_id": tenant, "account_id": account, "region": "af-south-1", "options": {"node_desired_size": 2, "node_max_size": 2}}))
+        .await
+        .unwrap();
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let status = stack
+        .wait_for_execution(
+            accepted.json["execution_arn"].as_str().unwrap(),
+            EXECUTION_TIMEOUT,
+        )
+        .await
+        .unwrap();
+    let install_id = accepted.json["install_id"].as_str().unwrap();
+    let install: Value = api
+        .get(&format!("/installs/{install_id}"))
+        .await
+        .unwrap()
+        .json;
+
+    assert_eq!(status, "FAILED");
+    assert_eq!(
+        install["last_error"]["code"], "ProvisionChecksFailed",
+        "{:#}",
+        install["last_error"]
+    );
+    let checks = install["step_data"]["provision_checks"]["checks"]
+        .as_array()
+        .unwrap();
+    let statuses: Vec<(&str, &str)> = checks
+        .iter()
+        .map(|c| (c["check"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("region", "failed"),
+            ("permissions", "skipped"),
+            ("instance_type", "skipped"),
+            ("vpc_cidr", "skipped"),
+            ("quotas", "skipped"),
+            ("kubernetes_version", "skipped"),
+        ],
+        "{checks:#?}"
+    );
+
+    let emails = inbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    let body = &emails[0].body;
+    assert!(
+        body.contains(&format!(
+            "1. region: af-south-1 is an opt-in region that account {account} has not enabled"
+        )) && body.contains("aws account enable-region --region-name af-south-1"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("Nothing in your account needs to change"),
+        "{body}"
+    );
 }
