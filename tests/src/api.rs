@@ -4,6 +4,8 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 pub use byoc_client::{Api as Client, ApiResponse};
 
+use std::time::Duration;
+
 use crate::stack::LocalStack;
 
 #[derive(Debug, Clone)]
@@ -24,6 +26,53 @@ impl Api {
             &stack.outputs.region,
             credentials,
         ))
+    }
+
+    /// Creates tenant `tenant_id` (its email gets the customer's mail) and returns its External ID.
+    pub async fn create_tenant(&self, tenant_id: &str, email: &str) -> Result<String, String> {
+        let body = serde_json::json!({"tenant_id": tenant_id, "name": format!("{tenant_id} Co"), "email": email});
+        let created = self.post("/tenants", &body).await?;
+        if created.status != 201 {
+            return Err(format!(
+                "POST /tenants: {} {}",
+                created.status, created.text
+            ));
+        }
+        created.json["external_id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("POST /tenants: no external_id in {}", created.text))
+    }
+
+    /// Starts the install `body` describes (`POST /installs`, 202 expected), waits up to
+    /// `timeout` for its execution to end, and returns the execution's status with the install
+    /// as `GET /installs/{id}` shows it.
+    pub async fn install_and_wait(
+        &self,
+        stack: &LocalStack,
+        body: &serde_json::Value,
+        timeout: Duration,
+    ) -> Result<(String, serde_json::Value), String> {
+        let accepted = self.post("/installs", body).await?;
+        if accepted.status != 202 {
+            return Err(format!(
+                "POST /installs: {} {}",
+                accepted.status, accepted.text
+            ));
+        }
+        let field = |name: &str| {
+            accepted.json[name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("POST /installs: no {name} in {}", accepted.text))
+        };
+        let status = stack
+            .wait_for_execution(&field("execution_arn")?, timeout)
+            .await?;
+        let install = self
+            .get(&format!("/installs/{}", field("install_id")?))
+            .await?;
+        Ok((status, install.json))
     }
 
     pub async fn get(&self, path: &str) -> Result<ApiResponse, String> {

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use byoc_e2e::{random_account_id, random_tenant_id, Api, Inbox, LocalStack};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const EXECUTION_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -19,15 +19,10 @@ async fn a_boundary_without_create_nat_gateway_and_a_taken_block_fail_the_instal
         .unwrap_or_else(|e| panic!("{e}"));
     let api = Api::new(&stack);
     let tenant = random_tenant_id("boundary");
-    let created = api
-        .post(
-            "/tenants",
-            &json!({"tenant_id": tenant, "name": "Bounded Co", "email": "ops@bounded.example"}),
-        )
+    let external_id = api
+        .create_tenant(&tenant, "ops@bounded.example")
         .await
         .unwrap();
-    assert_eq!(created.status, 201, "{}", created.text);
-    let external_id = created.json["external_id"].as_str().unwrap().to_owned();
     let inbox = Inbox::for_tenant(&stack, &tenant).await.unwrap();
 
     // The customer's security team caps every role it makes with a boundary that leaves out
@@ -49,24 +44,12 @@ async fn a_boundary_without_create_nat_gateway_and_a_taken_block_fail_the_instal
         .unwrap();
     let taken = taken.vpc().and_then(|v| v.vpc_id()).unwrap().to_owned();
 
-    let accepted = api
-        .post("/installs", &json!({"tenant_id": tenant, "account_id": account, "region": "us-east-1", "options": {"node_desired_size": 2, "node_max_size": 2, "vpc_cidr": "10.78.0.0/16"}}))
+    let body = json!({"tenant_id": tenant, "account_id": account, "region": "us-east-1", "options": {"node_desired_size": 2, "node_max_size": 2, "vpc_cidr": "10.78.0.0/16"}});
+    let (status, install) = api
+        .install_and_wait(&stack, &body, EXECUTION_TIMEOUT)
         .await
         .unwrap();
-    assert_eq!(accepted.status, 202, "{}", accepted.text);
-    let status = stack
-        .wait_for_execution(
-            accepted.json["execution_arn"].as_str().unwrap(),
-            EXECUTION_TIMEOUT,
-        )
-        .await
-        .unwrap();
-    let install_id = accepted.json["install_id"].as_str().unwrap();
-    let install = api
-        .get(&format!("/installs/{install_id}"))
-        .await
-        .unwrap()
-        .json;
+    let install_id = install["install_id"].as_str().unwrap();
 
     assert_eq!(status, "FAILED");
     assert_eq!(install["status"], "failed");
@@ -152,15 +135,10 @@ async fn an_install_into_a_region_the_account_has_not_enabled_ends_at_its_checks
         .unwrap_or_else(|e| panic!("{e}"));
     let api = Api::new(&stack);
     let tenant = random_tenant_id("optin");
-    let created = api
-        .post(
-            "/tenants",
-            &json!({"tenant_id": tenant, "name": "Opt-in Co", "email": "ops@optin.example"}),
-        )
+    let external_id = api
+        .create_tenant(&tenant, "ops@optin.example")
         .await
         .unwrap();
-    assert_eq!(created.status, 201, "{}", created.text);
-    let external_id = created.json["external_id"].as_str().unwrap().to_owned();
     let inbox = Inbox::for_tenant(&stack, &tenant).await.unwrap();
     let account = random_account_id();
     stack
@@ -170,24 +148,11 @@ async fn an_install_into_a_region_the_account_has_not_enabled_ends_at_its_checks
         .unwrap();
 
     // af-south-1 is an opt-in region, and this account (as every new one) has not enabled it.
-    let accepted = api
-        .post("/installs", &json!({"tenant_id": tenant, "account_id": account, "region": "af-south-1", "options": {"node_desired_size": 2, "node_max_size": 2}}))
+    let body = json!({"tenant_id": tenant, "account_id": account, "region": "af-south-1", "options": {"node_desired_size": 2, "node_max_size": 2}});
+    let (status, install) = api
+        .install_and_wait(&stack, &body, EXECUTION_TIMEOUT)
         .await
         .unwrap();
-    assert_eq!(accepted.status, 202, "{}", accepted.text);
-    let status = stack
-        .wait_for_execution(
-            accepted.json["execution_arn"].as_str().unwrap(),
-            EXECUTION_TIMEOUT,
-        )
-        .await
-        .unwrap();
-    let install_id = accepted.json["install_id"].as_str().unwrap();
-    let install: Value = api
-        .get(&format!("/installs/{install_id}"))
-        .await
-        .unwrap()
-        .json;
 
     assert_eq!(status, "FAILED");
     assert_eq!(

@@ -266,22 +266,15 @@ async fn every_problem_of_an_account_is_reported_at_once() {
     let stack = LocalStack::connect().await.unwrap();
     let api = Api::new(&stack);
     let tenant = random_tenant_id("preflightbad");
-    let created = api
-        .post(
-            "/tenants",
-            &json!({"tenant_id": tenant, "name": "Bounded Co", "email": "ops@bounded.example"}),
-        )
+    let external_id = api
+        .create_tenant(&tenant, "ops@bounded.example")
         .await
         .unwrap();
-    assert_eq!(created.status, 201, "{}", created.text);
     let account = random_account_id();
     let customer = stack.customer(&account);
     // A boundary that leaves out NAT gateways, as a security team might set.
     customer
-        .create_access_stack_without_nat_gateways(
-            &stack.outputs.vendor_account_id,
-            created.json["external_id"].as_str().unwrap(),
-        )
+        .create_access_stack_without_nat_gateways(&stack.outputs.vendor_account_id, &external_id)
         .await
         .unwrap();
     // The block the vendor asks for is taken by the customer's own network.
@@ -443,14 +436,7 @@ async fn a_stack_the_install_cannot_use_stops_the_checks_that_need_it_and_says_w
 
     // No stack at all in the account: access fails, and nothing else can be checked.
     let tenant = random_tenant_id("preflightnone");
-    let created = api
-        .post(
-            "/tenants",
-            &json!({"tenant_id": tenant, "name": "New Co", "email": "ops@new.example"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(created.status, 201, "{}", created.text);
+    api.create_tenant(&tenant, "ops@new.example").await.unwrap();
     let body =
         json!({"tenant_id": tenant, "account_id": random_account_id(), "region": "us-east-1"});
     let answer = api.post("/installs/preflight", &body).await.unwrap();
