@@ -11,7 +11,7 @@ use aws_sdk_eks::types::{AuthenticationMode, CreateAccessConfigRequest, VpcConfi
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancerTypeEnum, ProtocolEnum, TargetTypeEnum,
 };
-use byoc_core::controller_tags::EBS_CSI_ADDON;
+use byoc_domain::controller_tags::EBS_CSI_ADDON;
 use serde_json::{json, Value};
 
 use crate::account_header::AccountHeader;
@@ -688,10 +688,10 @@ async fn balancer_and_targets(
 
 fn ebs_csi_configuration_for(install_id: &str, tenant_id: &str) -> Result<String, String> {
     let install =
-        byoc_core::ids::InstallId::parse("install_id", install_id).map_err(|e| e.to_string())?;
+        byoc_domain::ids::InstallId::parse("install_id", install_id).map_err(|e| e.to_string())?;
     let tenant =
-        byoc_core::ids::TenantId::parse("tenant_id", tenant_id).map_err(|e| e.to_string())?;
-    Ok(byoc_core::controller_tags::ebs_csi_configuration(
+        byoc_domain::ids::TenantId::parse("tenant_id", tenant_id).map_err(|e| e.to_string())?;
+    Ok(byoc_domain::controller_tags::ebs_csi_configuration(
         &install, &tenant,
     ))
 }

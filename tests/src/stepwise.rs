@@ -4,10 +4,10 @@
 //! install while the test calls its step.
 
 use aws_sdk_lambda::primitives::Blob;
-use byoc_core::ids::{AccountId, Region, TenantId};
-use byoc_core::model::Install;
-use byoc_core::options::InstallOptions;
 use byoc_core::store::InstallStore;
+use byoc_domain::ids::{AccountId, Region, TenantId};
+use byoc_domain::model::Install;
+use byoc_domain::options::InstallOptions;
 use chrono::Utc;
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! The API's error responses: `{"error":{"code","message","field"}}`, one place that decides
 //! the HTTP status for each kind of failure.
 
-use byoc_core::ids::InvalidInput;
+use byoc_domain::ids::InvalidInput;
 use lambda_http::http::StatusCode;
 use serde::Serialize;
 
@@ -51,9 +51,9 @@ impl From<InvalidInput> for ApiError {
 
 /// Core failures that reach the API; the caller has already turned the expected ones
 /// (not found, conflicts) into their own responses with the right field.
-impl From<byoc_core::Error> for ApiError {
-    fn from(err: byoc_core::Error) -> Self {
-        use byoc_core::Error as E;
+impl From<byoc_domain::Error> for ApiError {
+    fn from(err: byoc_domain::Error) -> Self {
+        use byoc_domain::Error as E;
         match err {
             E::InvalidInput(input) => input.into(),
             E::TenantNotFound(id) => ApiError::not_found("tenant_id", format!("tenant \"{id}\" does not exist; create it with POST /tenants")),

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use byoc_core::idempotency::{Claim, IdempotencyKey, Lease, StoredResponse, HEADER};
+use byoc_domain::idempotency::{Claim, IdempotencyKey, Lease, StoredResponse, HEADER};
 use chrono::Utc;
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;

@@ -1,12 +1,12 @@
 //! `POST /installs`, `GET /installs/{id}`, `GET /tenants/{tenant_id}/installs`.
 
 use byoc_core::aws::executions::{start_or_undo, Execution};
-use byoc_core::cluster_plan;
-use byoc_core::ids::{AccountId, InstallId, Region, TenantId};
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, InstallError, InstallStatus, Outcome, Step, TimelineEvent};
-use byoc_core::options::{InstallOptions, SupportType};
-use byoc_core::step_input::StepInput;
+use byoc_domain::cluster_plan;
+use byoc_domain::ids::{AccountId, InstallId, Region, TenantId};
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, InstallError, InstallStatus, Outcome, Step, TimelineEvent};
+use byoc_domain::options::{InstallOptions, SupportType};
+use byoc_domain::step_input::StepInput;
 use chrono::Utc;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,7 @@ pub async fn create(
     if let Some(id) = &reserved {
         match deps.store.get_install(id).await {
             Ok(existing) => return carry_on(deps, existing).await,
-            Err(byoc_core::Error::InstallNotFound(_)) => {}
+            Err(byoc_domain::Error::InstallNotFound(_)) => {}
             Err(err) => return Err(err.into()),
         }
     }
@@ -105,7 +105,7 @@ pub async fn create(
         request.options,
         Utc::now(),
     )
-    .map_err(byoc_core::Error::from)?;
+    .map_err(byoc_domain::Error::from)?;
     if let Some(id) = reserved {
         install.install_id = id;
     }
@@ -113,8 +113,8 @@ pub async fn create(
     let mut attempts = 0;
     loop {
         match deps.store.create_install(&install, &requested).await {
-            Err(byoc_core::Error::Contended(_)) if attempts < 3 => attempts += 1,
-            Err(byoc_core::Error::SlotTaken { existing }) => {
+            Err(byoc_domain::Error::Contended(_)) if attempts < 3 => attempts += 1,
+            Err(byoc_domain::Error::SlotTaken { existing }) => {
                 return Err(place_taken(&existing, "account_id"))
             }
             other => break other?,
@@ -136,7 +136,7 @@ fn place_taken(existing: &InstallId, field: &str) -> ApiError {
 /// A new install id, for an idempotency key to reserve before the install is recorded.
 pub fn reserve_id() -> Result<InstallId, ApiError> {
     let now = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-    Ok(InstallId::generate(now).map_err(byoc_core::Error::from)?)
+    Ok(InstallId::generate(now).map_err(byoc_domain::Error::from)?)
 }
 
 /// An install recorded by a request that stopped before answering: started if it is not yet.
@@ -226,7 +226,7 @@ pub async fn remove(
         .status(InstallStatus::Removing);
     let install = match deps.store.record(install_id, requested).await {
         // A failed install gave its place up; another took it since.
-        Err(byoc_core::Error::SlotTaken { existing }) => {
+        Err(byoc_domain::Error::SlotTaken { existing }) => {
             return Err(place_taken(&existing, "install_id"))
         }
         other => other?,
@@ -235,7 +235,7 @@ pub async fn remove(
         install_id: install_id.clone(),
         tenant_id: install.tenant_id.clone(),
     })
-    .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
+    .map_err(|e| byoc_domain::Error::Corrupt(e.to_string()))?;
     // One execution per removal request: the name carries the record's version.
     let started = deps
         .sfn
@@ -245,7 +245,7 @@ pub async fn remove(
         .input(input)
         .send()
         .await
-        .map_err(|e| byoc_core::Error::aws("Step Functions", e))?;
+        .map_err(|e| byoc_domain::Error::aws("Step Functions", e))?;
     let change = Change::new(
         Step::Request,
         Outcome::Succeeded,

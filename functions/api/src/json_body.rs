@@ -97,7 +97,7 @@ pub fn parse<T: DeserializeOwned>(body: &Body) -> Result<T, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byoc_core::ids::TenantId;
+    use byoc_domain::ids::TenantId;
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]

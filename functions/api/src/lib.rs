@@ -14,8 +14,8 @@ pub mod tenants;
 pub mod upgrade;
 pub mod webhooks;
 
-use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::store::InstallStore;
+use byoc_domain::ids::{InstallId, TenantId};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -161,7 +161,7 @@ fn body_is_empty(body: &Body) -> bool {
 }
 
 fn to_json(value: &impl Serialize) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(value).map_err(|e| byoc_core::Error::Corrupt(e.to_string()).into())
+    serde_json::to_value(value).map_err(|e| byoc_domain::Error::Corrupt(e.to_string()).into())
 }
 
 /// `POST /tenants`, once per `Idempotency-Key`. The tenant's view holds its External ID, so a
@@ -191,7 +191,7 @@ async fn create_tenant(
         Answer::Fresh(status, body) => Ok((status, body)),
         Answer::Replay { response, resource } => {
             let tenant = resource.ok_or_else(|| {
-                byoc_core::Error::Corrupt("an idempotency key kept no tenant id".into())
+                byoc_domain::Error::Corrupt("an idempotency key kept no tenant id".into())
             })?;
             let (_, view) = tenants::show(deps, &TenantId::parse("tenant_id", &tenant)?).await?;
             Ok((
@@ -243,7 +243,7 @@ async fn create_install(
         Answer::Fresh(status, body) => Ok((status, body)),
         Answer::Replay { response, .. } => {
             let body = response.body.ok_or_else(|| {
-                byoc_core::Error::Corrupt("an idempotency key kept no response".into())
+                byoc_domain::Error::Corrupt("an idempotency key kept no response".into())
             })?;
             Ok((
                 StatusCode::from_u16(response.status).unwrap_or(StatusCode::ACCEPTED),

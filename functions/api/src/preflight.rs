@@ -5,7 +5,7 @@
 //! what the account lacks is a finding in a 200, not an error.
 
 use aws_sdk_lambda::primitives::Blob;
-use byoc_core::preflight::{PreflightReport, PreflightRequest};
+use byoc_domain::preflight::{PreflightReport, PreflightRequest};
 use lambda_http::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -27,7 +27,7 @@ pub async fn preflight(
     request.options.validate()?;
     deps.store.get_tenant(&request.tenant_id).await?;
     let payload = serde_json::to_vec(&json!({ "preflight": request }))
-        .map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
+        .map_err(|e| byoc_domain::Error::Corrupt(e.to_string()))?;
     let out = deps
         .lambda
         .invoke()
@@ -35,7 +35,7 @@ pub async fn preflight(
         .payload(Blob::new(payload))
         .send()
         .await
-        .map_err(|e| byoc_core::Error::aws("Lambda", e))?;
+        .map_err(|e| byoc_domain::Error::aws("Lambda", e))?;
     let body = out.payload().map(Blob::as_ref).unwrap_or_default();
     if out.function_error().is_some() {
         // The message may name the account's resources; it goes to the log, not the caller.
@@ -56,6 +56,6 @@ pub async fn preflight(
         });
     }
     let report: PreflightReport = serde_json::from_slice(body)
-        .map_err(|e| byoc_core::Error::Corrupt(format!("the preflight's answer: {e}")))?;
+        .map_err(|e| byoc_domain::Error::Corrupt(format!("the preflight's answer: {e}")))?;
     Ok((StatusCode::OK, report))
 }

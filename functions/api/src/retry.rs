@@ -7,10 +7,10 @@
 //! retries, so calling again while the retry runs answers with the same execution.
 
 use byoc_core::aws::executions::{start_or_undo, Execution};
-use byoc_core::ids::InstallId;
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, InstallError, InstallStatus, Outcome, Step};
-use byoc_core::retry_plan::{self, ResumeInput, RetryRecord, RETRY_KEY};
+use byoc_domain::ids::InstallId;
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, InstallError, InstallStatus, Outcome, Step};
+use byoc_domain::retry_plan::{self, ResumeInput, RetryRecord, RETRY_KEY};
 use lambda_http::http::StatusCode;
 use tracing::info;
 
@@ -55,8 +55,8 @@ pub async fn retry(
         }
         // A ready install whose last upgrade failed: the upgrade resumes where it stopped.
         if install.status == InstallStatus::Ready
-            && byoc_core::upgrade::UpgradeRecord::of(&install)
-                .is_some_and(|r| r.state == byoc_core::upgrade::UpgradeState::Failed)
+            && byoc_domain::upgrade::UpgradeRecord::of(&install)
+                .is_some_and(|r| r.state == byoc_domain::upgrade::UpgradeState::Failed)
         {
             return crate::upgrade::retry_failed(deps, install).await;
         }
@@ -71,7 +71,7 @@ pub async fn retry(
         let execution_arn =
             retry_plan::execution_arn(&deps.settings.install_state_machine_arn, &execution_name)
                 .ok_or_else(|| {
-                    byoc_core::Error::Config(
+                    byoc_domain::Error::Config(
                         "INSTALL_STATE_MACHINE_ARN is not a state machine ARN".into(),
                     )
                 })?;
@@ -86,8 +86,8 @@ pub async fn retry(
             Some(step) => format!("retry requested (it failed at {failed}): access is checked again, then the install resumes at {step}"),
             None => format!("retry requested (it failed at {failed}): every step runs again"),
         };
-        let data =
-            serde_json::to_value(&record).map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
+        let data = serde_json::to_value(&record)
+            .map_err(|e| byoc_domain::Error::Corrupt(e.to_string()))?;
         let mut change = Change::new(Step::Request, Outcome::Started, message)
             .status(InstallStatus::Pending)
             .only_from(InstallStatus::Failed)
@@ -102,8 +102,8 @@ pub async fn retry(
                 return start(deps, &pending, &record).await;
             }
             // Another call moved it first: read again and answer as that call did.
-            Err(byoc_core::Error::InvalidTransition { .. }) => continue,
-            Err(byoc_core::Error::SlotTaken { existing }) => {
+            Err(byoc_domain::Error::InvalidTransition { .. }) => continue,
+            Err(byoc_domain::Error::SlotTaken { existing }) => {
                 return Err(conflict(format!(
                     "install \"{existing}\" was started for the same tenant, account and region after this one failed; \
                      remove it (DELETE /installs/{existing}) before retrying this one, or keep it"
@@ -112,7 +112,7 @@ pub async fn retry(
             Err(err) => return Err(err.into()),
         }
     }
-    Err(byoc_core::Error::Contended(install_id.clone()).into())
+    Err(byoc_domain::Error::Contended(install_id.clone()).into())
 }
 
 /// Starts the retry's execution (joining it when a repeated call started it already); if Step
@@ -159,7 +159,7 @@ async fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byoc_core::ids::{AccountId, Region, TenantId};
+    use byoc_domain::ids::{AccountId, Region, TenantId};
     use chrono::Utc;
 
     fn install(status: InstallStatus) -> Install {

@@ -1,7 +1,7 @@
 //! The api function's configuration, read once at start from its environment.
 
 use byoc_core::customer_access::CustomerAccess;
-use byoc_core::ids::AccountId;
+use byoc_domain::ids::AccountId;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -18,7 +18,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, byoc_core::Error> {
+    pub fn from_env() -> Result<Self, byoc_domain::Error> {
         let env = byoc_core::aws::env;
         let vendor = env("VENDOR_ACCOUNT_ID")?;
         Ok(Self {
@@ -29,7 +29,7 @@ impl Settings {
             preflight_function: env("PREFLIGHT_FUNCTION")?,
             customer_template_url: env("CUSTOMER_TEMPLATE_URL")?,
             vendor_account: AccountId::parse("VENDOR_ACCOUNT_ID", &vendor)
-                .map_err(|e| byoc_core::Error::Config(e.to_string()))?,
+                .map_err(|e| byoc_domain::Error::Config(e.to_string()))?,
             access: CustomerAccess::from_env()?,
         })
     }

@@ -1,9 +1,9 @@
 //! `POST /tenants`, `GET /tenants/{tenant_id}`.
 
-use byoc_core::external_id::ExternalId;
-use byoc_core::ids::{Email, TenantId};
-use byoc_core::model::Tenant;
-use byoc_core::quick_create::QuickCreate;
+use byoc_domain::external_id::ExternalId;
+use byoc_domain::ids::{Email, TenantId};
+use byoc_domain::model::Tenant;
+use byoc_domain::quick_create::QuickCreate;
 use chrono::{DateTime, Utc};
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -86,7 +86,7 @@ pub async fn create(
         tenant_id: request.tenant_id,
         name: request.name,
         email: request.email,
-        external_id: ExternalId::generate().map_err(byoc_core::Error::from)?,
+        external_id: ExternalId::generate().map_err(byoc_domain::Error::from)?,
         created_at: Utc::now(),
     };
     deps.store.create_tenant(&tenant).await?;
@@ -100,7 +100,7 @@ pub async fn create(
 }
 
 /// Subscribes the tenant's email to the topic, filtered to messages about this tenant.
-async fn subscribe(deps: &Deps, tenant: &Tenant) -> Result<(), byoc_core::Error> {
+async fn subscribe(deps: &Deps, tenant: &Tenant) -> Result<(), byoc_domain::Error> {
     let filter = serde_json::json!({ "tenant_id": [tenant.tenant_id.as_str()] }).to_string();
     deps.sns
         .subscribe()
@@ -112,7 +112,7 @@ async fn subscribe(deps: &Deps, tenant: &Tenant) -> Result<(), byoc_core::Error>
         .return_subscription_arn(true)
         .send()
         .await
-        .map_err(|e| byoc_core::Error::aws("SNS", e))?;
+        .map_err(|e| byoc_domain::Error::aws("SNS", e))?;
     Ok(())
 }
 

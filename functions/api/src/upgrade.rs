@@ -9,11 +9,11 @@
 //! `POST /installs/{id}/retry`) resumes it where it stopped.
 
 use aws_config::SdkConfig;
-use byoc_core::cluster_plan::OfferedVersion;
-use byoc_core::ids::{InstallId, Region};
-use byoc_core::model::{Install, InstallStatus};
-use byoc_core::upgrade::{self, MinorVersion, UpgradeRecord, UpgradeState};
 use byoc_core::upgrade_start::{Launched, UpgradeLauncher, UpgradeOrder};
+use byoc_domain::cluster_plan::OfferedVersion;
+use byoc_domain::ids::{InstallId, Region};
+use byoc_domain::model::{Install, InstallStatus};
+use byoc_domain::upgrade::{self, MinorVersion, UpgradeRecord, UpgradeState};
 use lambda_http::http::StatusCode;
 use serde::Deserialize;
 
@@ -195,7 +195,7 @@ pub(crate) async fn offered_versions(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byoc_core::ids::{AccountId, TenantId};
+    use byoc_domain::ids::{AccountId, TenantId};
     use chrono::Utc;
 
     fn install(status: InstallStatus) -> Install {

@@ -4,8 +4,8 @@
 use std::sync::OnceLock;
 
 use byoc_core::destination::{self, DestinationPolicy, Resolve, SystemResolver};
-use byoc_core::ids::TenantId;
-use byoc_core::webhook::{Webhook, WebhookSecret, WebhookUrl};
+use byoc_domain::ids::TenantId;
+use byoc_domain::webhook::{Webhook, WebhookSecret, WebhookUrl};
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -72,7 +72,7 @@ fn policy() -> Result<&'static DestinationPolicy, ApiError> {
     POLICY
         .get_or_init(DestinationPolicy::from_env)
         .as_ref()
-        .map_err(|e| ApiError::from(byoc_core::Error::Config(e.clone())))
+        .map_err(|e| ApiError::from(byoc_domain::Error::Config(e.clone())))
 }
 
 /// The URL as registered: https, no credentials, and a host that is, or resolves only to,
@@ -100,7 +100,7 @@ pub async fn put(
     let url = checked_url(&request, policy()?, &SystemResolver).await?;
     let webhook = Webhook {
         url,
-        secret: WebhookSecret::generate().map_err(byoc_core::Error::from)?,
+        secret: WebhookSecret::generate().map_err(byoc_domain::Error::from)?,
         created_at: Utc::now(),
     };
     deps.store.put_webhook(tenant_id, &webhook).await?;

@@ -2,7 +2,7 @@
 //! account's own value, else AWS's default); a quota Service Quotas does not know stops the check.
 
 use aws_sdk_servicequotas::Client;
-use byoc_core::quota_plan::Quota;
+use byoc_domain::quota_plan::Quota;
 
 use crate::CheckQuotasError;
 

@@ -6,14 +6,14 @@
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::Vpc;
 use byoc_core::aws::zones;
-use byoc_core::cidr::Ipv4Cidr;
-use byoc_core::cluster_plan::{self, Support};
 use byoc_core::customer_access::CustomerAccess;
-use byoc_core::model::Install;
-use byoc_core::network_plan::{self, ExistingVpc};
-use byoc_core::options::QuotaRequestMode;
-use byoc_core::preflight::{Check, CheckName, PreflightReport};
-use byoc_core::quota_plan::{self, Deficit};
+use byoc_domain::cidr::Ipv4Cidr;
+use byoc_domain::cluster_plan::{self, Support};
+use byoc_domain::model::Install;
+use byoc_domain::network_plan::{self, ExistingVpc};
+use byoc_domain::options::QuotaRequestMode;
+use byoc_domain::preflight::{Check, CheckName, PreflightReport};
+use byoc_domain::quota_plan::{self, Deficit};
 
 use crate::{aws_error, cidr_conflict, instance_type, permission_probe, CheckQuotasError};
 

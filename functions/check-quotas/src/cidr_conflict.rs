@@ -2,8 +2,8 @@
 //! gateways and VPNs the customer has or adds later cannot route overlapping blocks.
 
 use aws_sdk_ec2::types::Vpc;
-use byoc_core::cidr::Ipv4Cidr;
-use byoc_core::network_plan::ExistingVpc;
+use byoc_domain::cidr::Ipv4Cidr;
+use byoc_domain::network_plan::ExistingVpc;
 
 /// Every IPv4 block of `vpc` (its primary and associated ones).
 fn blocks(vpc: &Vpc) -> impl Iterator<Item = Ipv4Cidr> + '_ {

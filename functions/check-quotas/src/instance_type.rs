@@ -2,7 +2,7 @@
 //! it (the zones themselves come from `byoc_core::aws::zones`, as create-network reads them).
 
 use aws_sdk_ec2::Client;
-use byoc_core::model::Install;
+use byoc_domain::model::Install;
 
 use crate::CheckQuotasError;
 

@@ -22,16 +22,16 @@ use aws_config::SdkConfig;
 use aws_sdk_ec2::types::Vpc;
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
-use byoc_core::ids::{InstallId, TenantId};
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, Outcome, Step};
-use byoc_core::preflight::{
+use byoc_core::store::InstallStore;
+use byoc_domain::ids::{InstallId, TenantId};
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, Outcome, Step};
+use byoc_domain::preflight::{
     PreflightReport, PreflightRequest, ProvisionChecks, PROVISION_CHECKS_FAILED,
     PROVISION_CHECKS_KEY,
 };
-use byoc_core::quota_plan::{self, Deficit, Need};
-use byoc_core::step_input::StepInput;
-use byoc_core::store::InstallStore;
+use byoc_domain::quota_plan::{self, Deficit, Need};
+use byoc_domain::step_input::StepInput;
 use chrono::Utc;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
@@ -39,7 +39,7 @@ use serde_json::json;
 use tracing::{info, info_span, warn, Instrument};
 
 /// The `step_data` key the result is stored under.
-pub use byoc_core::quota_plan::QUOTA_CHECK_KEY;
+pub use byoc_domain::quota_plan::QUOTA_CHECK_KEY;
 
 pub struct Deps {
     pub store: InstallStore,
@@ -70,7 +70,7 @@ pub enum CheckQuotasError {
     #[error("{0}")]
     QuotaUnavailable(String),
     #[error(transparent)]
-    Core(#[from] byoc_core::Error),
+    Core(#[from] byoc_domain::Error),
 }
 
 impl CheckQuotasError {
@@ -95,7 +95,7 @@ impl From<CheckQuotasError> for Diagnostic {
 }
 
 pub(crate) fn aws_error(service: &'static str, err: impl std::error::Error) -> CheckQuotasError {
-    CheckQuotasError::Core(byoc_core::Error::aws(service, err))
+    CheckQuotasError::Core(byoc_domain::Error::aws(service, err))
 }
 
 /// What the function is asked: the state machine's step, or the API's preflight.

@@ -5,8 +5,8 @@ use lambda_runtime::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    byoc_core::telemetry::init();
-    byoc_core::lambda_main::serve(
+    byoc_lambda::telemetry::init();
+    byoc_lambda::lambda_main::serve(
         || async {
             let config = byoc_core::aws::load_config().await;
             // The Price List Query API answers in a few regions only; us-east-1 is one.
@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
                     .region(aws_sdk_pricing::config::Region::new(pricing_region))
                     .build(),
             );
-            Ok::<_, byoc_core::Error>(Deps {
+            Ok::<_, byoc_domain::Error>(Deps {
                 store: InstallStore::from_env(&config)?,
                 access: CustomerAccess::from_env()?,
                 pricing,

@@ -13,8 +13,8 @@
 
 use aws_sdk_ec2::types::{DomainType, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
-use byoc_core::model::Install;
-use byoc_core::tags::{INSTALL_TAG, TENANT_TAG};
+use byoc_domain::model::Install;
+use byoc_domain::tags::{INSTALL_TAG, TENANT_TAG};
 use serde_json::Value;
 
 use crate::{aws_error, CheckQuotasError};

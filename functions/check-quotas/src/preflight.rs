@@ -4,12 +4,12 @@
 //! failed check it waits for. The session names the id the install would have
 //! (`byoc.<id>.preflight`), so the customer's CloudTrail shows the probes for what they are.
 
-use byoc_core::cost_estimate;
 use byoc_core::customer_access::{assume_customer_role, preflight_identity, AssumeRoleError};
 use byoc_core::customer_session::resume_instruction;
 use byoc_core::customer_stack::{self, template_update_command, SWITCHES_VERSION};
-use byoc_core::model::Install;
-use byoc_core::preflight::{Check, CheckName, PreflightReport, PreflightRequest};
+use byoc_domain::cost_estimate;
+use byoc_domain::model::Install;
+use byoc_domain::preflight::{Check, CheckName, PreflightReport, PreflightRequest};
 use chrono::Utc;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -23,7 +23,10 @@ pub async fn run(
     deps: &Deps,
     request: PreflightRequest,
 ) -> Result<PreflightReport, CheckQuotasError> {
-    request.options.validate().map_err(byoc_core::Error::from)?;
+    request
+        .options
+        .validate()
+        .map_err(byoc_domain::Error::from)?;
     let tenant = deps.store.get_tenant(&request.tenant_id).await?;
     let (install, _) = Install::requested(
         request.tenant_id,
@@ -32,7 +35,7 @@ pub async fn run(
         request.options,
         Utc::now(),
     )
-    .map_err(byoc_core::Error::from)?;
+    .map_err(byoc_domain::Error::from)?;
     let span =
         info_span!("preflight", install_id = %install.install_id, tenant_id = %install.tenant_id);
     async {

@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_sdk_pricing::types::{Filter, FilterType};
-use byoc_core::cost_estimate::{Product, UnitPrice};
+use byoc_domain::cost_estimate::{Product, UnitPrice};
 use futures_util::future::try_join_all;
 use serde_json::Value;
 

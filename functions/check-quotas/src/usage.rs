@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{Filter, Vpc};
 use aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum;
-use byoc_core::quota_plan::{Measure, Need};
+use byoc_domain::quota_plan::{Measure, Need};
 
 use crate::{aws_error, CheckQuotasError};
 

@@ -29,23 +29,11 @@ pub async fn load_config() -> SdkConfig {
     loader.load().await
 }
 
-/// The SDK's Display for service errors is just "service error"; this walks the source chain
-/// so a log line or message says what AWS actually said.
-pub fn describe_sdk_error(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(inner) = source {
-        let text = inner.to_string();
-        if !parts.contains(&text) {
-            parts.push(text);
-        }
-        source = inner.source();
-    }
-    parts.join(": ")
-}
+/// The SDK's Display for service errors is just "service error": the whole source chain.
+pub use byoc_domain::error::describe_error as describe_sdk_error;
 
 /// Reads a required environment variable, naming it when missing.
-pub fn env(name: &str) -> Result<String, crate::Error> {
+pub fn env(name: &str) -> Result<String, byoc_domain::Error> {
     std::env::var(name)
-        .map_err(|_| crate::Error::Config(format!("environment variable {name} is not set")))
+        .map_err(|_| byoc_domain::Error::Config(format!("environment variable {name} is not set")))
 }

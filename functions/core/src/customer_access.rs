@@ -5,10 +5,10 @@
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 
-use crate::error::{Error, Result};
-use crate::external_id::ExternalId;
-use crate::ids::{AccountId, InstallId, Region};
-use crate::model::{Install, InstallStatus};
+use byoc_domain::error::{Error, Result};
+use byoc_domain::external_id::ExternalId;
+use byoc_domain::ids::{AccountId, InstallId, Region};
+use byoc_domain::model::{Install, InstallStatus};
 
 /// The path the customer template puts the role under, so the vendor's own IAM policy can
 /// allow `sts:AssumeRole` on `arn:aws:iam::*:role/byoc/*` and nothing else.

@@ -9,11 +9,11 @@ use crate::customer_access::{
     assume_customer_role, session_identity, AssumeRoleError, CustomerAccess,
 };
 use crate::customer_stack::{self, StackSettings, VendorAccess};
-use crate::error::{Error, Result};
-use crate::model::Install;
-use crate::step_input::StepInput;
 use crate::store::InstallStore;
 use crate::vendor_access;
+use byoc_domain::error::{Error, Result};
+use byoc_domain::model::Install;
+use byoc_domain::step_input::StepInput;
 
 pub struct CustomerSession {
     pub install: Install,

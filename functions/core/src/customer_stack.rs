@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::customer_access::CustomerAccess;
-use crate::error::{Error, Result};
+use byoc_domain::error::{Error, Result};
 
 /// The first template version with the switches and source identities.
 pub const SWITCHES_VERSION: u32 = 7;
@@ -254,7 +254,7 @@ mod tests {
         let access = CustomerAccess {
             role_name: "byoc-installer".into(),
             stack_name: "acme-access".into(),
-            stack_region: crate::ids::Region::parse("r", "eu-west-2").unwrap(),
+            stack_region: byoc_domain::ids::Region::parse("r", "eu-west-2").unwrap(),
             template_url: "https://bucket.s3.amazonaws.com/cfn/customer-role.yaml".into(),
         };
         let command = template_update_command(&access);

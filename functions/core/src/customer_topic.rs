@@ -4,9 +4,9 @@
 
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use crate::email::Email;
-use crate::error::{Error, Result};
-use crate::model::Install;
+use byoc_domain::email::Email;
+use byoc_domain::error::{Error, Result};
+use byoc_domain::model::Install;
 
 /// Publishes `email` about `install`, marked with `notice` (e.g. `ready`, `trust-lost`); the
 /// SNS message id.

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::ids::InvalidInput;
-use crate::webhook::WebhookUrl;
+use byoc_domain::ids::InvalidInput;
+use byoc_domain::webhook::WebhookUrl;
 
 /// Extra blocks a deployment lets webhooks reach, comma-separated CIDRs (e.g. `127.0.0.1/32`).
 /// Only the local test stack sets it, for the tests' receiver on 127.0.0.1; a deployment to

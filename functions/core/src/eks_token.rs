@@ -16,7 +16,7 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
-use crate::Error;
+use byoc_domain::Error;
 
 /// The header that binds a token to one cluster.
 pub const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";

@@ -27,10 +27,10 @@ use sha2::{Digest, Sha256};
 pub use dispatch::{dispatch, Dispatched, ENUMERATION_PAGE};
 pub use worker::{checked_alone, Worked, Worker};
 
-use crate::error::Result;
-use crate::ids::{AccountId, InstallId, TenantId};
-use crate::model::{Install, InstallStatus};
-use crate::step_input::StepInput;
+use byoc_domain::error::Result;
+use byoc_domain::ids::{AccountId, InstallId, TenantId};
+use byoc_domain::model::{Install, InstallStatus};
+use byoc_domain::step_input::StepInput;
 
 /// Where a job's messages go and how many checks one customer account may see at once.
 #[derive(Debug, Clone, PartialEq, Eq)]

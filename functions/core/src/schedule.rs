@@ -12,11 +12,11 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 use crate::fleet::{self, Dispatched, FleetMessage, FleetSettings, Resume, Worked, Worker};
-use crate::ids::InstallId;
-use crate::model::{Install, InstallStatus};
 use crate::store::InstallStore;
+use byoc_domain::error::{Error, Result};
+use byoc_domain::ids::InstallId;
+use byoc_domain::model::{Install, InstallStatus};
 
 /// The event an EventBridge schedule rule sends (only what the functions read).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -387,7 +387,7 @@ impl ScheduledRun<'_> {
     where
         Fut: Future<Output = Result<T>>,
     {
-        let holder = crate::ids::random_hex::<8>()?;
+        let holder = byoc_domain::ids::random_hex::<8>()?;
         let now = Utc::now();
         let left =
             chrono::Duration::from_std(self.deadline.saturating_duration_since(Instant::now()))

@@ -22,10 +22,10 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
-use crate::error::{Error, Result};
-use crate::ids::{InstallId, TenantId};
-use crate::install_change::Change;
-use crate::model::{Install, Tenant, TimelineEvent};
+use byoc_domain::error::{Error, Result};
+use byoc_domain::ids::{InstallId, TenantId};
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, Tenant, TimelineEvent};
 
 mod batch;
 pub mod by_status;
@@ -84,7 +84,7 @@ impl InstallPage {
 /// DynamoDB refuses the later writer as a mismatched repeat (IdempotentParameterMismatch-
 /// Exception; seen on the local stack with API processes started together).
 pub(crate) fn transaction_token() -> Result<String> {
-    Ok(crate::ids::random_hex::<16>()?)
+    Ok(byoc_domain::ids::random_hex::<16>()?)
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {

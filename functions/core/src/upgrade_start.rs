@@ -7,13 +7,15 @@
 use chrono::Utc;
 
 use crate::aws::executions::{start_or_undo, Execution};
-use crate::error::{Error, Result};
-use crate::install_change::Change;
-use crate::model::{Install, InstallError, InstallStatus, Outcome, Step};
-use crate::retry_plan::execution_arn;
-use crate::step_input::StepInput;
 use crate::store::InstallStore;
-use crate::upgrade::{execution_name, MinorVersion, UpgradeRecord, UpgradeState, UPGRADE_KEY};
+use byoc_domain::error::{Error, Result};
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, InstallError, InstallStatus, Outcome, Step};
+use byoc_domain::retry_plan::execution_arn;
+use byoc_domain::step_input::StepInput;
+use byoc_domain::upgrade::{
+    execution_name, MinorVersion, UpgradeRecord, UpgradeState, UPGRADE_KEY,
+};
 
 pub struct UpgradeLauncher<'a> {
     pub store: &'a InstallStore,

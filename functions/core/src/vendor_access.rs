@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::customer_stack::VendorAccess;
-use crate::error::Result;
-use crate::install_change::Change;
-use crate::model::{Install, Outcome, Step};
 use crate::store::InstallStore;
+use byoc_domain::error::Result;
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, Outcome, Step};
 
 pub const VENDOR_ACCESS_KEY: &str = "vendor_access";
 
@@ -93,9 +93,9 @@ pub async fn note(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AccountId, Region, TenantId};
-    use crate::install_change::apply;
-    use crate::install_event::DetailType;
+    use byoc_domain::ids::{AccountId, Region, TenantId};
+    use byoc_domain::install_change::apply;
+    use byoc_domain::install_event::DetailType;
 
     fn install() -> Install {
         Install::requested(

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use byoc_core::destination::{
     check_url, is_public, non_public_reason, DestinationPolicy, Refused, StaticResolver,
 };
-use byoc_core::webhook::WebhookUrl;
+use byoc_domain::webhook::WebhookUrl;
 use proptest::prelude::*;
 
 fn ip(text: &str) -> IpAddr {

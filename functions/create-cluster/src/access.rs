@@ -6,9 +6,9 @@
 
 use aws_sdk_eks::types::{AccessScope, AccessScopeType};
 use aws_sdk_eks::Client;
-use byoc_core::cluster_plan::{CLUSTER_ADMIN_POLICY_ARN, EDIT_POLICY_ARN};
-use byoc_core::fault::Fault;
-use byoc_core::model::Install;
+use byoc_domain::cluster_plan::{CLUSTER_ADMIN_POLICY_ARN, EDIT_POLICY_ARN};
+use byoc_domain::model::Install;
+use byoc_lambda::fault::Fault;
 
 use crate::cluster::tag_map;
 use crate::error::{aws, eks_message, CreateClusterError};

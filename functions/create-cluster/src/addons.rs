@@ -2,11 +2,11 @@
 
 use aws_sdk_eks::types::{Addon, AddonPodIdentityAssociations, AddonStatus, ResolveConflicts};
 use aws_sdk_eks::Client;
-use byoc_core::cluster_plan::{self, AddonVersion};
-use byoc_core::controller_tags::{
+use byoc_domain::cluster_plan::{self, AddonVersion};
+use byoc_domain::controller_tags::{
     ebs_csi_configuration, EBS_CSI_ADDON, EBS_CSI_ROLE_KEY, EBS_CSI_SERVICE_ACCOUNT,
 };
-use byoc_core::model::Install;
+use byoc_domain::model::Install;
 use futures_util::future::try_join_all;
 
 use crate::cluster::{issue_line, join_issues, tag_map};
@@ -158,7 +158,7 @@ async fn create(
 }
 
 fn missing(addon: &str) -> CreateClusterError {
-    CreateClusterError::Core(byoc_core::Error::Aws {
+    CreateClusterError::Core(byoc_domain::Error::Aws {
         service: "EKS",
         message: format!("add-on {addon} was created but cannot be read"),
     })

@@ -8,9 +8,9 @@ use aws_sdk_eks::types::{
     SupportType as EksSupportType, UpgradePolicyRequest, VpcConfigRequest,
 };
 use aws_sdk_eks::Client;
-use byoc_core::cluster_plan::{self, OfferedVersion};
-use byoc_core::model::Install;
-use byoc_core::tags::install_tags;
+use byoc_domain::cluster_plan::{self, OfferedVersion};
+use byoc_domain::model::Install;
+use byoc_domain::tags::install_tags;
 
 use crate::error::{aws, eks_message, CreateClusterError};
 use crate::network::InstallNetwork;
@@ -52,7 +52,7 @@ pub async fn create(
     version: &str,
     settings: &Settings,
 ) -> Result<Cluster, CreateClusterError> {
-    let name = byoc_core::tags::cluster_name(install);
+    let name = byoc_domain::tags::cluster_name(install);
     let role_arn = install.resources.get("cluster_role_arn").ok_or_else(|| {
         CreateClusterError::Invalid(format!("install {} has no cluster_role_arn: the validate-trust step did not record the customer stack's outputs", install.install_id))
     })?;
@@ -119,7 +119,7 @@ pub async fn create(
 }
 
 fn aws_missing(operation: &str) -> CreateClusterError {
-    CreateClusterError::Core(byoc_core::Error::Aws {
+    CreateClusterError::Core(byoc_domain::Error::Aws {
         service: "EKS",
         message: format!("{operation} returned no cluster"),
     })

@@ -6,9 +6,9 @@
 //! association with the customer stack's role for it (`pod_identity`), or, when the stack
 //! predates that role, a note saying the controller will have no AWS credentials.
 
-use byoc_core::controller_tags::load_balancer_controller_values;
-use byoc_core::model::Install;
-use byoc_core::tags::cluster_name;
+use byoc_domain::controller_tags::load_balancer_controller_values;
+use byoc_domain::model::Install;
+use byoc_domain::tags::cluster_name;
 use serde_json::{json, Value};
 
 use crate::pod_identity::ControllerIdentity;

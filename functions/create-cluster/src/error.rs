@@ -16,7 +16,7 @@ pub enum CreateClusterError {
     #[error("{0}")]
     NetworkNotReady(String),
     #[error(transparent)]
-    Core(#[from] byoc_core::Error),
+    Core(#[from] byoc_domain::Error),
 }
 
 impl CreateClusterError {
@@ -39,15 +39,15 @@ impl From<CreateClusterError> for Diagnostic {
     }
 }
 
-impl From<byoc_core::cluster_plan::PlanError> for CreateClusterError {
-    fn from(err: byoc_core::cluster_plan::PlanError) -> Self {
+impl From<byoc_domain::cluster_plan::PlanError> for CreateClusterError {
+    fn from(err: byoc_domain::cluster_plan::PlanError) -> Self {
         CreateClusterError::Invalid(err.to_string())
     }
 }
 
 /// A failed AWS call that a retry may fix (throttling, 5xx, network): `Transient`.
 pub fn aws(service: &'static str, err: impl std::error::Error) -> CreateClusterError {
-    CreateClusterError::Core(byoc_core::Error::aws(service, err))
+    CreateClusterError::Core(byoc_domain::Error::aws(service, err))
 }
 
 /// What EKS said, for the errors whose text is the useful part.
@@ -82,7 +82,7 @@ mod tests {
             CreateClusterError::NetworkNotReady(String::new()).error_name(),
             "NetworkNotReady"
         );
-        let transient = CreateClusterError::Core(byoc_core::Error::Aws {
+        let transient = CreateClusterError::Core(byoc_domain::Error::Aws {
             service: "EKS",
             message: "throttled".into(),
         });

@@ -24,16 +24,16 @@ use std::collections::BTreeMap;
 use aws_sdk_eks::types::{
     AddonStatus, Cluster, ClusterStatus as EksClusterStatus, NodegroupStatus,
 };
-use byoc_core::cluster_plan::{self, OfferedVersion, ADDONS};
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
-use byoc_core::fault::Fault;
-use byoc_core::ids::{InstallId, TenantId};
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, Outcome, Step};
-use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
-use byoc_core::tags::{cluster_name, INSTALL_TAG};
+use byoc_domain::cluster_plan::{self, OfferedVersion, ADDONS};
+use byoc_domain::ids::{InstallId, TenantId};
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, Outcome, Step};
+use byoc_domain::step_input::StepInput;
+use byoc_domain::tags::{cluster_name, INSTALL_TAG};
+use byoc_lambda::fault::Fault;
 use progress::{AddonData, NodegroupData, SupportData};
 use serde::{Deserialize, Serialize};
 use tracing::{info, info_span, warn, Instrument};
@@ -446,12 +446,12 @@ fn finish(
             data.load_balancer_controller.as_ref(),
         ) {
             next = next.data(
-                byoc_core::controller_tags::LOAD_BALANCER_CONTROLLER_KEY,
+                byoc_domain::controller_tags::LOAD_BALANCER_CONTROLLER_KEY,
                 values,
             );
         }
         let value =
-            serde_json::to_value(&data).map_err(|e| byoc_core::Error::Corrupt(e.to_string()))?;
+            serde_json::to_value(&data).map_err(|e| byoc_domain::Error::Corrupt(e.to_string()))?;
         change = Some(next.data(DATA_KEY, value));
     }
     let status = ClusterStatus {

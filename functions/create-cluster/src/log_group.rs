@@ -6,7 +6,7 @@
 //! Guide, "Send control plane logs to CloudWatch Logs").
 
 use aws_sdk_cloudwatchlogs::Client;
-use byoc_core::model::Install;
+use byoc_domain::model::Install;
 
 use crate::cluster::tag_map;
 use crate::error::{aws, CreateClusterError};

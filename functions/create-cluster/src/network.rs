@@ -4,8 +4,8 @@
 
 use aws_sdk_ec2::types::{Filter, NatGatewayState, SubnetState};
 use aws_sdk_ec2::Client;
-use byoc_core::ids::InstallId;
-use byoc_core::tags::INSTALL_TAG;
+use byoc_domain::ids::InstallId;
+use byoc_domain::tags::INSTALL_TAG;
 
 use crate::error::{aws, CreateClusterError};
 

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use aws_sdk_eks::types::{AmiTypes, Nodegroup, NodegroupScalingConfig};
 use aws_sdk_eks::Client;
-use byoc_core::cluster_plan;
-use byoc_core::model::Install;
+use byoc_domain::cluster_plan;
+use byoc_domain::model::Install;
 
 use crate::cluster::{issue_line, join_issues, tag_map};
 use crate::error::{aws, eks_message, CreateClusterError};
@@ -81,7 +81,7 @@ pub async fn create(
         .await;
     match result {
         Ok(out) => out.nodegroup.ok_or_else(|| {
-            CreateClusterError::Core(byoc_core::Error::Aws {
+            CreateClusterError::Core(byoc_domain::Error::Aws {
                 service: "EKS",
                 message: "CreateNodegroup returned no node group".into(),
             })
@@ -89,7 +89,7 @@ pub async fn create(
         Err(err) => match err.as_service_error() {
             Some(e) if e.is_resource_in_use_exception() => {
                 describe(eks, cluster, &name).await?.ok_or_else(|| {
-                    CreateClusterError::Core(byoc_core::Error::Aws {
+                    CreateClusterError::Core(byoc_domain::Error::Aws {
                         service: "EKS",
                         message: format!("node group {name} is in use but not found"),
                     })

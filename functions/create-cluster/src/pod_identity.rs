@@ -9,11 +9,11 @@
 
 use aws_sdk_eks::types::PodIdentityAssociation;
 use aws_sdk_eks::Client;
-use byoc_core::controller_tags::{
+use byoc_domain::controller_tags::{
     CONTROLLER_NAMESPACE, LOAD_BALANCER_CONTROLLER_ROLE_KEY,
     LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
 };
-use byoc_core::model::Install;
+use byoc_domain::model::Install;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::tag_map;
@@ -81,7 +81,7 @@ pub async fn ensure_load_balancer_controller(
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
             let found = find(eks, cluster).await?.ok_or_else(|| {
-                CreateClusterError::Core(byoc_core::Error::Aws {
+                CreateClusterError::Core(byoc_domain::Error::Aws {
                     service: "EKS",
                     message: format!(
                         "EKS said an association for {} exists in {cluster} but lists none",

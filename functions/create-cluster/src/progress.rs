@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_eks::types::{Addon, Cluster, Nodegroup};
-use byoc_core::model::Install;
+use byoc_domain::model::Install;
 
 use crate::pod_identity::ControllerIdentity;
 use serde::{Deserialize, Serialize};
 
-/// `byoc_core::cluster_plan::CLUSTER_KEY`: other steps read the version and support from it.
-pub const DATA_KEY: &str = byoc_core::cluster_plan::CLUSTER_KEY;
+/// `byoc_domain::cluster_plan::CLUSTER_KEY`: other steps read the version and support from it.
+pub const DATA_KEY: &str = byoc_domain::cluster_plan::CLUSTER_KEY;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClusterData {
@@ -38,7 +38,7 @@ pub struct ClusterData {
 }
 
 /// Where the cluster's Kubernetes version stands (shared with upgrade-cluster, which moves it).
-pub use byoc_core::cluster_plan::SupportData;
+pub use byoc_domain::cluster_plan::SupportData;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodegroupData {

@@ -1,7 +1,7 @@
 //! What the vendor's deployment configures for every cluster, read once at start.
 
 use byoc_core::aws::env;
-use byoc_core::cidr::Ipv4Cidr;
+use byoc_domain::cidr::Ipv4Cidr;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -18,7 +18,7 @@ pub struct Settings {
 impl Settings {
     /// Reads `VENDOR_DEPLOY_ROLE_ARN` and optional
     /// `CLUSTER_PUBLIC_ACCESS_CIDRS` (comma-separated, default `0.0.0.0/0`).
-    pub fn from_env() -> Result<Self, byoc_core::Error> {
+    pub fn from_env() -> Result<Self, byoc_domain::Error> {
         let optional = |name: &str| {
             std::env::var(name)
                 .ok()
@@ -32,7 +32,7 @@ impl Settings {
     }
 }
 
-fn parse_cidrs(value: Option<&str>) -> Result<Vec<String>, byoc_core::Error> {
+fn parse_cidrs(value: Option<&str>) -> Result<Vec<String>, byoc_domain::Error> {
     let Some(value) = value else {
         return Ok(vec!["0.0.0.0/0".to_owned()]);
     };
@@ -43,7 +43,9 @@ fn parse_cidrs(value: Option<&str>) -> Result<Vec<String>, byoc_core::Error> {
         .map(|c| {
             c.parse::<Ipv4Cidr>()
                 .map(|cidr| cidr.to_string())
-                .map_err(|e| byoc_core::Error::Config(format!("CLUSTER_PUBLIC_ACCESS_CIDRS: {e}")))
+                .map_err(|e| {
+                    byoc_domain::Error::Config(format!("CLUSTER_PUBLIC_ACCESS_CIDRS: {e}"))
+                })
         })
         .collect()
 }

@@ -4,9 +4,9 @@
 
 use aws_sdk_ec2::types::{Address, InternetGateway, NatGateway, RouteTable, Subnet, Vpc};
 use aws_sdk_ec2::Client;
-use byoc_core::cidr::Ipv4Cidr;
-use byoc_core::model::Install;
-use byoc_core::network_plan::ExistingVpc;
+use byoc_domain::cidr::Ipv4Cidr;
+use byoc_domain::model::Install;
+use byoc_domain::network_plan::ExistingVpc;
 
 use crate::build::state;
 use crate::error::{ec2_error, CreateNetworkError};

@@ -2,7 +2,7 @@
 
 use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use byoc_core::network_plan::PlanError;
+use byoc_domain::network_plan::PlanError;
 use lambda_runtime::Diagnostic;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ pub enum CreateNetworkError {
     NotActive { install_id: String, status: String },
 
     #[error(transparent)]
-    Core(#[from] byoc_core::Error),
+    Core(#[from] byoc_domain::Error),
 }
 
 impl CreateNetworkError {
@@ -89,13 +89,13 @@ where
                 service.code().unwrap_or("Unknown").to_owned(),
                 service.message().unwrap_or_default().to_owned(),
             ),
-            None => return CreateNetworkError::Core(byoc_core::Error::aws("EC2", err)),
+            None => return CreateNetworkError::Core(byoc_domain::Error::aws("EC2", err)),
         };
         let retryable = status.is_some_and(|s| s >= 500)
             || RETRYABLE_CODES.contains(&code.as_str())
             || code.ends_with(".NotFound");
         if retryable {
-            CreateNetworkError::Core(byoc_core::Error::Aws {
+            CreateNetworkError::Core(byoc_domain::Error::Aws {
                 service: "EC2",
                 message: format!("{action}: {code}: {message}"),
             })
@@ -112,7 +112,7 @@ where
 /// An EC2 answer without the field the call exists for; EC2 does not do that, so it is
 /// treated as a hiccup worth a retry.
 pub fn incomplete(action: &'static str, what: &str) -> CreateNetworkError {
-    CreateNetworkError::Core(byoc_core::Error::Aws {
+    CreateNetworkError::Core(byoc_domain::Error::Aws {
         service: "EC2",
         message: format!("{action} returned no {what}"),
     })
@@ -137,12 +137,12 @@ mod tests {
         };
         assert_eq!(nat.error_name(), "NetworkFailed");
         assert!(nat.to_string().contains("boom"));
-        let throttled = CreateNetworkError::Core(byoc_core::Error::Aws {
+        let throttled = CreateNetworkError::Core(byoc_domain::Error::Aws {
             service: "EC2",
             message: "x".into(),
         });
         assert_eq!(throttled.error_name(), "Transient");
-        let lost = CreateNetworkError::Core(byoc_core::Error::AccessLost {
+        let lost = CreateNetworkError::Core(byoc_domain::Error::AccessLost {
             role_arn: "arn:aws:iam::1:role/byoc/x".into(),
         });
         let diagnostic = Diagnostic::from(lost);

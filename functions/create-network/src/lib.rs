@@ -16,11 +16,11 @@ pub mod unrepeatable;
 use aws_config::SdkConfig;
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
-use byoc_core::fault::Fault;
-use byoc_core::ids::{InstallId, TenantId};
-use byoc_core::model::{Install, InstallStatus, Outcome, Step};
-use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
+use byoc_domain::ids::{InstallId, TenantId};
+use byoc_domain::model::{Install, InstallStatus, Outcome, Step};
+use byoc_domain::step_input::StepInput;
+use byoc_lambda::fault::Fault;
 use serde::{Deserialize, Serialize};
 use tracing::{info, info_span, warn, Instrument};
 

@@ -2,12 +2,12 @@
 //! `resources`, for sweep-dangling and people) and the whole network under
 //! `step_data["network"]` (for the cluster step and the API).
 
-use byoc_core::cidr::Ipv4Cidr;
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, Outcome, Step};
-use byoc_core::network_plan::{Zone, ZonePlan};
-use byoc_core::options::NatMode;
 use byoc_core::store::InstallStore;
+use byoc_domain::cidr::Ipv4Cidr;
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, Outcome, Step};
+use byoc_domain::network_plan::{Zone, ZonePlan};
+use byoc_domain::options::NatMode;
 use serde::{Deserialize, Serialize};
 
 pub const STEP_DATA_KEY: &str = "network";
@@ -129,7 +129,7 @@ impl<'a> Recorder<'a> {
     }
 
     /// Writes what was noted, with the network as it stands now, in one transaction.
-    pub async fn flush(&mut self) -> Result<(), byoc_core::Error> {
+    pub async fn flush(&mut self) -> Result<(), byoc_domain::Error> {
         let Some(mut last) = self.pending.pop() else {
             return Ok(());
         };

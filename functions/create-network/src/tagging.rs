@@ -2,8 +2,8 @@
 //! resource, so a resource found by its install tag and name is the one an earlier run made.
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use byoc_core::model::Install;
-use byoc_core::tags::{cluster_name, install_tags, INSTALL_TAG};
+use byoc_domain::model::Install;
+use byoc_domain::tags::{cluster_name, install_tags, INSTALL_TAG};
 
 /// Which kind of subnet, for names and the EKS load balancer tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,15 +7,15 @@
 //! duplicate for a lost email (a crash before Publish would leave it marked, unsent).
 
 use byoc_core::customer_topic;
-use byoc_core::email::{self, Email, QuotaLine};
-use byoc_core::fault::Fault;
-use byoc_core::ids::{InstallId, TenantId};
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, InstallError, InstallStatus, Notice, Outcome, Step};
-use byoc_core::quota_plan::Deficit;
-use byoc_core::step_input::CaughtError;
 use byoc_core::store::InstallStore;
-use byoc_core::upgrade::{UpgradeRecord, UpgradeState, UPGRADE_KEY};
+use byoc_domain::email::{self, Email, QuotaLine};
+use byoc_domain::ids::{InstallId, TenantId};
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, InstallError, InstallStatus, Notice, Outcome, Step};
+use byoc_domain::quota_plan::Deficit;
+use byoc_domain::step_input::CaughtError;
+use byoc_domain::upgrade::{UpgradeRecord, UpgradeState, UPGRADE_KEY};
+use byoc_lambda::fault::Fault;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
 use tracing::{info, info_span, Instrument};
@@ -67,7 +67,7 @@ pub struct NotifyOutput {
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     #[error(transparent)]
-    Core(#[from] byoc_core::Error),
+    Core(#[from] byoc_domain::Error),
 }
 
 impl From<NotifyError> for Diagnostic {
@@ -85,7 +85,7 @@ pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, Not
     async {
         let install = deps.store.get_install(&input.install_id).await?;
         if install.tenant_id != input.tenant_id {
-            return Err(byoc_core::Error::InstallNotFound(input.install_id.clone()).into());
+            return Err(byoc_domain::Error::InstallNotFound(input.install_id.clone()).into());
         }
         let (install, email, notice) = match input.outcome {
             NotifyOutcome::Ready => {
@@ -120,17 +120,17 @@ pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, Not
                 (install, email, Notice::WaitingForQuota)
             }
             NotifyOutcome::UpgradeStarted => {
-                let email = byoc_core::upgrade_email::started(&deps.vendor_name, &install);
+                let email = byoc_domain::upgrade_email::started(&deps.vendor_name, &install);
                 (install, email, Notice::UpgradeStarted)
             }
             NotifyOutcome::Upgraded => {
                 let install = end_upgrade(deps, install, None).await?;
-                let email = byoc_core::upgrade_email::upgraded(&deps.vendor_name, &install);
+                let email = byoc_domain::upgrade_email::upgraded(&deps.vendor_name, &install);
                 (install, email, Notice::Upgraded)
             }
             NotifyOutcome::UpgradeFailed => {
                 let install = end_upgrade(deps, install, input.error.as_ref()).await?;
-                let email = byoc_core::upgrade_email::upgrade_failed(&deps.vendor_name, &install);
+                let email = byoc_domain::upgrade_email::upgrade_failed(&deps.vendor_name, &install);
                 (install, email, Notice::UpgradeFailed)
             }
         };
@@ -162,15 +162,15 @@ pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, Not
 /// What the removal's last entry says: "nothing it made is left" only when the sweep's last
 /// pass found nothing left in the account's listings; otherwise what is left.
 fn removed_message(install: &Install) -> String {
-    let leftovers = byoc_core::leftover::recorded(install);
+    let leftovers = byoc_domain::leftover::recorded(install);
     if leftovers.is_empty() {
         "install removed: nothing it made is left".to_owned()
     } else {
         format!(
             "install removed, except {} resources it made that the installer cannot delete ({}), about ${:.2} a month; the customer was sent the commands that delete them",
             leftovers.len(),
-            byoc_core::leftover::one_line(&leftovers),
-            byoc_core::leftover::total_monthly_usd(&leftovers)
+            byoc_domain::leftover::one_line(&leftovers),
+            byoc_domain::leftover::total_monthly_usd(&leftovers)
         )
     }
 }
@@ -280,7 +280,7 @@ async fn mark_failed(
 fn requested_quotas(install: &Install) -> Vec<QuotaLine> {
     let deficits = install
         .step_data
-        .get(byoc_core::quota_plan::QUOTA_CHECK_KEY)
+        .get(byoc_domain::quota_plan::QUOTA_CHECK_KEY)
         .and_then(|check| check.get("deficits"))
         .and_then(|d| serde_json::from_value::<Vec<Deficit>>(d.clone()).ok())
         .unwrap_or_default();

@@ -1,15 +1,15 @@
-use byoc_core::fault::Fault;
 use byoc_core::store::InstallStore;
+use byoc_lambda::fault::Fault;
 use lambda_runtime::Error;
 use notify::{handle, Deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    byoc_core::telemetry::init();
-    byoc_core::lambda_main::serve(
+    byoc_lambda::telemetry::init();
+    byoc_lambda::lambda_main::serve(
         || async {
             let config = byoc_core::aws::load_config().await;
-            Ok::<_, byoc_core::Error>(Deps {
+            Ok::<_, byoc_domain::Error>(Deps {
                 store: InstallStore::from_env(&config)?,
                 sns: aws_sdk_sns::Client::new(&config),
                 topic_arn: byoc_core::aws::env("TOPIC_ARN")?,

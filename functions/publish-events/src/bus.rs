@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, PutEventsResultEntry};
-use byoc_core::install_event::{InstallEvent, SOURCE};
+use byoc_domain::install_event::{InstallEvent, SOURCE};
 use tracing::warn;
 
 /// PutEvents takes at most ten entries per call.

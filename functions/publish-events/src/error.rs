@@ -7,7 +7,7 @@ use lambda_runtime::Diagnostic;
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error(transparent)]
-    Core(#[from] byoc_core::Error),
+    Core(#[from] byoc_domain::Error),
 
     #[error("configuration: {0}")]
     Config(String),

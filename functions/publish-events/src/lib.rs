@@ -16,11 +16,11 @@ use std::collections::{HashMap, HashSet};
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use byoc_core::ids::{InstallId, TenantId};
-use byoc_core::install_event::InstallEvent;
-use byoc_core::model::Install;
 use byoc_core::store::InstallStore;
-use byoc_core::webhook::{DeliveryOutcome, Webhook};
+use byoc_domain::ids::{InstallId, TenantId};
+use byoc_domain::install_event::InstallEvent;
+use byoc_domain::model::Install;
+use byoc_domain::webhook::{DeliveryOutcome, Webhook};
 use tracing::{error, info, info_span, warn, Instrument};
 
 pub use crate::error::PublishError;
@@ -53,13 +53,13 @@ impl Lookups {
         &mut self,
         store: &InstallStore,
         install_id: &InstallId,
-    ) -> Result<Option<(Install, Option<Webhook>)>, byoc_core::Error> {
+    ) -> Result<Option<(Install, Option<Webhook>)>, byoc_domain::Error> {
         if !self.installs.contains_key(install_id) {
             match store.get_install(install_id).await {
                 Ok(install) => {
                     self.installs.insert(install_id.clone(), install);
                 }
-                Err(byoc_core::Error::InstallNotFound(_)) => return Ok(None),
+                Err(byoc_domain::Error::InstallNotFound(_)) => return Ok(None),
                 Err(err) => return Err(err),
             }
         }
@@ -69,7 +69,7 @@ impl Lookups {
         if !self.webhooks.contains_key(&install.tenant_id) {
             let webhook = match store.get_webhook(&install.tenant_id).await {
                 Ok(webhook) => webhook,
-                Err(byoc_core::Error::TenantNotFound(_)) => None,
+                Err(byoc_domain::Error::TenantNotFound(_)) => None,
                 Err(err) => return Err(err),
             };
             self.webhooks.insert(install.tenant_id.clone(), webhook);

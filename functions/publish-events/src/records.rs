@@ -3,9 +3,9 @@
 //! an entry) is skipped: one timeline entry is one event.
 
 use aws_lambda_events::event::dynamodb::EventRecord;
-use byoc_core::ids::InstallId;
-use byoc_core::model::TimelineEvent;
 use byoc_core::store::stream::timeline_install;
+use byoc_domain::ids::InstallId;
+use byoc_domain::model::TimelineEvent;
 use serde_dynamo::AttributeValue;
 
 /// A record's new timeline entry, if it is one. An entry that cannot be read is an error

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use byoc_core::destination::{self, DestinationPolicy, Refused, Resolve, SystemResolver, Target};
-use byoc_core::install_event::InstallEvent;
-use byoc_core::webhook::{
+use byoc_domain::install_event::InstallEvent;
+use byoc_domain::webhook::{
     is_success, retry_delay, worth_retrying, DeliveryOutcome, Webhook, WebhookDelivery,
     EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };

@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use byoc_core::destination::{DestinationPolicy, StaticResolver};
-use byoc_core::ids::{AccountId, Region, TenantId};
-use byoc_core::install_event::InstallEvent;
-use byoc_core::model::Install;
-use byoc_core::options::InstallOptions;
-use byoc_core::webhook::{DeliveryOutcome, Webhook, WebhookSecret, WebhookUrl};
+use byoc_domain::ids::{AccountId, Region, TenantId};
+use byoc_domain::install_event::InstallEvent;
+use byoc_domain::model::Install;
+use byoc_domain::options::InstallOptions;
+use byoc_domain::webhook::{DeliveryOutcome, Webhook, WebhookSecret, WebhookUrl};
 use chrono::Utc;
 use publish_events::webhook_sender::MAX_ATTEMPTS;
 use publish_events::WebhookSender;

@@ -10,14 +10,14 @@ pub mod status;
 use aws_config::SdkConfig;
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
-use byoc_core::fault::Fault;
-use byoc_core::ids::{InstallId, TenantId};
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, Outcome, Step};
-use byoc_core::options::QuotaRequestMode;
-use byoc_core::quota_plan::Deficit;
-use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
+use byoc_domain::ids::{InstallId, TenantId};
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, Outcome, Step};
+use byoc_domain::options::QuotaRequestMode;
+use byoc_domain::quota_plan::Deficit;
+use byoc_domain::step_input::StepInput;
+use byoc_lambda::fault::Fault;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -26,7 +26,7 @@ use tracing::{info, info_span, warn, Instrument};
 use status::{overall, state_of, RequestState};
 
 /// Where check-quotas leaves its deficits, and where this step keeps its requests.
-pub use byoc_core::quota_plan::QUOTA_CHECK_KEY;
+pub use byoc_domain::quota_plan::QUOTA_CHECK_KEY;
 pub const QUOTA_REQUESTS_KEY: &str = "quota_requests";
 pub const DEFAULT_POLL_SECONDS: u64 = 300;
 
@@ -109,7 +109,7 @@ pub enum RequestQuotaError {
     #[error("{0}")]
     NotChecked(String),
     #[error(transparent)]
-    Core(#[from] byoc_core::Error),
+    Core(#[from] byoc_domain::Error),
 }
 
 impl From<RequestQuotaError> for Diagnostic {
@@ -128,7 +128,7 @@ impl From<RequestQuotaError> for Diagnostic {
 }
 
 pub(crate) fn aws_error(err: impl std::error::Error) -> RequestQuotaError {
-    RequestQuotaError::Core(byoc_core::Error::aws("Service Quotas", err))
+    RequestQuotaError::Core(byoc_domain::Error::aws("Service Quotas", err))
 }
 
 pub async fn handle(
@@ -173,7 +173,7 @@ async fn run(deps: &Deps, input: &StepInput) -> Result<RequestState, RequestQuot
         Some(Ok(deficits)) => deficits,
         Some(Err(err)) => {
             return Err(
-                byoc_core::Error::Corrupt(format!("step_data.{QUOTA_CHECK_KEY}: {err}")).into(),
+                byoc_domain::Error::Corrupt(format!("step_data.{QUOTA_CHECK_KEY}: {err}")).into(),
             )
         }
         None => {

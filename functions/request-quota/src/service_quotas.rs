@@ -3,7 +3,7 @@
 use aws_sdk_servicequotas::error::SdkError;
 use aws_sdk_servicequotas::types::{RequestStatus, RequestedServiceQuotaChange};
 use aws_sdk_servicequotas::Client;
-use byoc_core::quota_plan::Deficit;
+use byoc_domain::quota_plan::Deficit;
 
 use crate::{aws_error, RequestQuotaError};
 
@@ -110,7 +110,7 @@ pub async fn file(
 }
 
 fn aws_message(message: &str) -> RequestQuotaError {
-    RequestQuotaError::Core(byoc_core::Error::Aws {
+    RequestQuotaError::Core(byoc_domain::Error::Aws {
         service: "Service Quotas",
         message: message.to_owned(),
     })

@@ -1,7 +1,7 @@
 //! What an install's leftovers cost per month while they stay, for the dry-run report. Only
 //! what bills by the hour or by the GB-month on its own is counted (no traffic, no LCUs).
 
-use byoc_core::deletion_order::{Found, Kind};
+use byoc_domain::deletion_order::{Found, Kind};
 
 /// us-east-1 on-demand list prices in USD. The authority is AWS's pricing pages
 /// (https://aws.amazon.com/vpc/pricing/, https://aws.amazon.com/elasticloadbalancing/pricing/,
@@ -100,7 +100,7 @@ pub fn total_monthly_usd(found: &[Found]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byoc_core::deletion_order::Reason;
+    use byoc_domain::deletion_order::Reason;
 
     fn found(kind: Kind) -> Found {
         Found::new(kind, "x", Reason::InstallTag)

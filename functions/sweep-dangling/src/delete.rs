@@ -3,7 +3,7 @@
 
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::RouteTableAssociation;
-use byoc_core::deletion_order::{Found, Kind};
+use byoc_domain::deletion_order::{Found, Kind};
 use tracing::debug;
 
 use crate::attempt::{self, Attempt};

@@ -8,7 +8,7 @@ pub enum SweepError {
     /// DependencyViolation and throttling on deletions are not errors: they leave the
     /// resource for the next pass.
     #[error(transparent)]
-    Core(#[from] byoc_core::Error),
+    Core(#[from] byoc_domain::Error),
 }
 
 impl From<SweepError> for Diagnostic {

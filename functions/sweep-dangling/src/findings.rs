@@ -6,9 +6,9 @@
 
 use std::collections::BTreeSet;
 
-use byoc_core::deletion_order::Kind;
-use byoc_core::leftover::Leftover;
-use byoc_core::model::{InstallStatus, Outcome};
+use byoc_domain::deletion_order::Kind;
+use byoc_domain::leftover::Leftover;
+use byoc_domain::model::{InstallStatus, Outcome};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +17,7 @@ use crate::cost::{monthly_usd, total_monthly_usd};
 use crate::report::{count_by_kind, Pass};
 
 /// The key of the findings in the install's step data.
-pub const FINDINGS_KEY: &str = byoc_core::leftover::SCHEDULED_FINDINGS_KEY;
+pub const FINDINGS_KEY: &str = byoc_domain::leftover::SCHEDULED_FINDINGS_KEY;
 
 /// What the check does with what it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +73,7 @@ pub struct Findings {
     pub remaining: usize,
     /// What the remaining resources cost a month (USD, list prices) while they stay.
     pub monthly_cost_usd: f64,
-    /// What of the remaining ones waiting will not remove (see `byoc_core::leftover`).
+    /// What of the remaining ones waiting will not remove (see `byoc_domain::leftover`).
     #[serde(default)]
     pub leftovers: Vec<Leftover>,
     /// Checks in a row, this one included, that looked and found nothing.
@@ -221,7 +221,7 @@ impl Findings {
             (Access::Ok, Action::Delete) if self.remaining == self.leftovers.len() && self.deleted.is_empty() => format!(
                 "scheduled check: {} resources the installer cannot delete are still in account {account} ({}), about ${:.2} a month",
                 self.leftovers.len(),
-                byoc_core::leftover::one_line(&self.leftovers),
+                byoc_domain::leftover::one_line(&self.leftovers),
                 self.monthly_cost_usd
             ),
             (Access::Ok, Action::Delete) if self.remaining == 0 => format!(
@@ -244,7 +244,7 @@ impl Findings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byoc_core::deletion_order::{Found, Reason};
+    use byoc_domain::deletion_order::{Found, Reason};
     use serde_json::json;
 
     fn now() -> DateTime<Utc> {

@@ -5,8 +5,8 @@
 
 pub use aws_lambda_events::event::sqs::SqsEvent;
 use byoc_core::fleet::recognise_queue_event;
-use byoc_core::ids::{InstallId, TenantId};
 use byoc_core::schedule::ScheduledEvent;
+use byoc_domain::ids::{InstallId, TenantId};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 

@@ -16,8 +16,9 @@ use std::time::SystemTime;
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_eks::types::ClusterStatus;
-use byoc_core::deletion_order::Kind;
-use byoc_core::{eks_token, Error};
+use byoc_core::eks_token;
+use byoc_domain::deletion_order::Kind;
+use byoc_domain::Error;
 use serde_json::Value;
 
 use crate::attempt::Attempt;

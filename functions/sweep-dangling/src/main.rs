@@ -6,11 +6,11 @@ use sweep_dangling::{handle, Deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    byoc_core::telemetry::init();
-    byoc_core::lambda_main::serve(
+    byoc_lambda::telemetry::init();
+    byoc_lambda::lambda_main::serve(
         || async {
             let config = byoc_core::aws::load_config().await;
-            Ok::<_, byoc_core::Error>(Deps {
+            Ok::<_, byoc_domain::Error>(Deps {
                 store: InstallStore::from_env(&config)?,
                 access: CustomerAccess::from_env()?,
                 schedule: sweep_dangling::settings::from_env()?,

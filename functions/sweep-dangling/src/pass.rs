@@ -2,7 +2,7 @@
 //! found becomes a [`Pass`], and the deletions whose blockers are gone are issued in
 //! dependency order. Deciding whether to delete at all, and recording, is the callers' part.
 
-use byoc_core::deletion_order::{ready_now, Kind, ORDER};
+use byoc_domain::deletion_order::{ready_now, Kind, ORDER};
 use tracing::{info, warn};
 
 use crate::attempt::Attempt;

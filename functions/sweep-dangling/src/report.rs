@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use byoc_core::deletion_order::{held, Found, Kind};
-use byoc_core::leftover::{delete_command, one_line, Leftover};
+use byoc_domain::deletion_order::{held, Found, Kind};
+use byoc_domain::leftover::{delete_command, one_line, Leftover};
 use serde_json::{json, Value};
 
 use crate::attempt::Attempt;
@@ -12,7 +12,7 @@ use crate::cost::{monthly_usd, total_monthly_usd};
 use crate::input::Mode;
 
 /// The key of the sweep's record in the install's step data.
-pub const RECORD_KEY: &str = byoc_core::leftover::SWEEP_RECORD_KEY;
+pub const RECORD_KEY: &str = byoc_domain::leftover::SWEEP_RECORD_KEY;
 
 #[derive(Debug, Default)]
 pub struct Pass {
@@ -194,7 +194,7 @@ impl Pass {
                 self.deleted().count(),
                 self.leftovers.len(),
                 one_line(&self.leftovers),
-                byoc_core::leftover::total_monthly_usd(&self.leftovers)
+                byoc_domain::leftover::total_monthly_usd(&self.leftovers)
             ),
             Mode::Delete | Mode::Rollback => format!(
                 "deleted {} of {found} resources found; {} remain ({}), to be retried on the next pass",
@@ -254,7 +254,7 @@ impl Pass {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byoc_core::deletion_order::Reason;
+    use byoc_domain::deletion_order::Reason;
 
     #[test]
     fn a_pass_reads_as_counts_and_the_record_lists_ids_with_reasons() {

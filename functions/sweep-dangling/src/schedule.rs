@@ -17,12 +17,12 @@ use std::time::Instant;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use byoc_core::customer_session;
 use byoc_core::fleet::FleetMessage;
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, InstallStatus, Step};
 use byoc_core::schedule::{ScheduledEvent, ScheduledRun};
 use byoc_core::store::by_status::SweepRetired;
-use byoc_core::tags::cluster_name;
-use byoc_core::Error;
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, InstallStatus, Step};
+use byoc_domain::tags::cluster_name;
+use byoc_domain::Error;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
@@ -329,7 +329,7 @@ async fn sweep_once(
 async fn record(deps: &Deps, install: &Install, mut findings: Findings) -> Result<Checked, Error> {
     let previous = Findings::recorded(&install.step_data);
     findings.count_clean_streak(previous.as_ref());
-    let had_leftovers = !byoc_core::leftover::recorded(install).is_empty();
+    let had_leftovers = !byoc_domain::leftover::recorded(install).is_empty();
     let value = serde_json::to_value(&findings).map_err(|e| Error::Corrupt(e.to_string()))?;
     let checked = Checked::of(install, &findings);
     let retired = SweepRetired::recorded(install).is_some();

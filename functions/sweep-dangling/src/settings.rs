@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 pub use byoc_core::schedule::ScheduleSettings;
-use byoc_core::Error;
+use byoc_domain::Error;
 
 /// One pass over a large install takes tens of seconds on AWS.
 pub const DEFAULT_SETTINGS: ScheduleSettings = ScheduleSettings {

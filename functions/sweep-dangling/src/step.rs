@@ -3,10 +3,10 @@
 //! whether anything remains, so the state machine waits and calls again until nothing does.
 
 use byoc_core::customer_session;
-use byoc_core::install_change::Change;
-use byoc_core::model::{Outcome, Step};
-use byoc_core::step_input::StepInput;
-use byoc_core::tags::cluster_name;
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Outcome, Step};
+use byoc_domain::step_input::StepInput;
+use byoc_domain::tags::cluster_name;
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::clients::{Clients, Deps};
@@ -65,7 +65,7 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
                 install.account_id, install.region
             ),
         )
-        .forget(byoc_core::leftover::SCHEDULED_FINDINGS_KEY);
+        .forget(byoc_domain::leftover::SCHEDULED_FINDINGS_KEY);
         deps.store.record(&install.install_id, change).await?;
     }
 

@@ -10,8 +10,8 @@
 use aws_sdk_eks::error::ProvideErrorMetadata;
 use aws_sdk_eks::types::{ResolveConflicts, Update};
 use aws_sdk_eks::Client;
-use byoc_core::model::Install;
-use byoc_core::upgrade::{Finding, MinorVersion, Part, UpdateRef, UpgradeRecord};
+use byoc_domain::model::Install;
+use byoc_domain::upgrade::{Finding, MinorVersion, Part, UpdateRef, UpgradeRecord};
 
 use crate::error::{aws, UpgradeError};
 

@@ -18,7 +18,7 @@ pub enum UpgradeError {
     #[error("{0}")]
     NotUpgrading(String),
     #[error(transparent)]
-    Core(#[from] byoc_core::Error),
+    Core(#[from] byoc_domain::Error),
 }
 
 impl UpgradeError {
@@ -43,7 +43,7 @@ impl From<UpgradeError> for Diagnostic {
 
 /// A failed AWS call that a retry may fix (throttling, 5xx, network): `Transient`.
 pub fn aws(service: &'static str, err: impl std::error::Error) -> UpgradeError {
-    UpgradeError::Core(byoc_core::Error::aws(service, err))
+    UpgradeError::Core(byoc_domain::Error::aws(service, err))
 }
 
 #[cfg(test)]
@@ -64,7 +64,7 @@ mod tests {
             UpgradeError::NotUpgrading(String::new()).error_name(),
             "UpgradeInvalid"
         );
-        let transient = UpgradeError::Core(byoc_core::Error::Aws {
+        let transient = UpgradeError::Core(byoc_domain::Error::Aws {
             service: "EKS",
             message: "throttled".into(),
         });

@@ -23,21 +23,21 @@ mod versions;
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
-use byoc_core::cluster_plan::{ClusterVersionRecord, CLUSTER_KEY};
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
-use byoc_core::fault::Fault;
-use byoc_core::ids::{InstallId, TenantId};
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, InstallStatus, Outcome, Step};
-use byoc_core::quota_plan::QUOTA_CHECK_KEY;
 use byoc_core::schedule::ScheduledEvent;
-use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
-use byoc_core::tags::cluster_name;
-use byoc_core::upgrade::{
+use byoc_domain::cluster_plan::{ClusterVersionRecord, CLUSTER_KEY};
+use byoc_domain::ids::{InstallId, TenantId};
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, InstallStatus, Outcome, Step};
+use byoc_domain::quota_plan::QUOTA_CHECK_KEY;
+use byoc_domain::step_input::StepInput;
+use byoc_domain::tags::cluster_name;
+use byoc_domain::upgrade::{
     self, Finding, MinorVersion, UpgradePhase, UpgradeRecord, UpgradeState, UPGRADE_KEY,
 };
+use byoc_lambda::fault::Fault;
 use serde::{Deserialize, Serialize};
 use tracing::{info, info_span, warn, Instrument};
 
@@ -449,7 +449,7 @@ async fn wait_for_quota(
     install: &Install,
     mut record: UpgradeRecord,
     findings: Vec<Finding>,
-    deficits: &[byoc_core::quota_plan::Deficit],
+    deficits: &[byoc_domain::quota_plan::Deficit],
     version: MinorVersion,
     target: MinorVersion,
 ) -> Result<UpgradeStatus, UpgradeError> {

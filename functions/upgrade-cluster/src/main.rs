@@ -1,19 +1,19 @@
 use byoc_core::customer_access::CustomerAccess;
-use byoc_core::fault::Fault;
 use byoc_core::schedule::deadline_from_epoch_ms;
 use byoc_core::store::InstallStore;
+use byoc_lambda::fault::Fault;
 use lambda_runtime::Error;
 use upgrade_cluster::scheduled::{self, ScheduleDeps};
 use upgrade_cluster::{handle_event, Deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    byoc_core::telemetry::init();
-    byoc_core::lambda_main::serve(
+    byoc_lambda::telemetry::init();
+    byoc_lambda::lambda_main::serve(
         || async {
             let config = byoc_core::aws::load_config().await;
             let env = byoc_core::aws::env;
-            Ok::<_, byoc_core::Error>(Deps {
+            Ok::<_, byoc_domain::Error>(Deps {
                 store: InstallStore::from_env(&config)?,
                 access: CustomerAccess::from_env()?,
                 fault: Fault::from_env("upgrade-cluster"),

@@ -16,8 +16,8 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use byoc_core::cluster_plan::newer;
-use byoc_core::upgrade::{Finding, MinorVersion, Part, UpdateRef, UpgradePhase};
+use byoc_domain::cluster_plan::newer;
+use byoc_domain::upgrade::{Finding, MinorVersion, Part, UpdateRef, UpgradePhase};
 
 use crate::observe::{ClusterSeen, PartSeen, UpdateSeen};
 

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_eks::types::{Addon, Cluster, Nodegroup, Update};
 use aws_sdk_eks::Client;
-use byoc_core::cluster_plan::AddonVersion;
-use byoc_core::upgrade::{MinorVersion, Part, UpdateRef};
+use byoc_domain::cluster_plan::AddonVersion;
+use byoc_domain::upgrade::{MinorVersion, Part, UpdateRef};
 use futures_util::future::try_join_all;
 
 use crate::error::{aws, UpgradeError};

@@ -16,10 +16,10 @@
 
 use aws_sdk_eks::types::{Category, InsightStatusValue, InsightsFilter};
 use aws_sdk_eks::Client;
-use byoc_core::model::Install;
-use byoc_core::options::QuotaRequestMode;
-use byoc_core::quota_plan::Deficit;
-use byoc_core::upgrade::{Finding, MinorVersion};
+use byoc_domain::model::Install;
+use byoc_domain::options::QuotaRequestMode;
+use byoc_domain::quota_plan::Deficit;
+use byoc_domain::upgrade::{Finding, MinorVersion};
 use futures_util::future::try_join_all;
 
 use crate::error::{aws, UpgradeError};

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use byoc_core::quota_plan::{self, Deficit, Measure, Need};
+use byoc_domain::quota_plan::{self, Deficit, Measure, Need};
 
 use crate::error::UpgradeError;
 use crate::observe::NodeGroupShape;

@@ -8,8 +8,8 @@ use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_stack::{
     template_update_command, update_instruction, AllowChanges, StackSettings, UPGRADES_VERSION,
 };
-use byoc_core::model::Install;
-use byoc_core::upgrade::Finding;
+use byoc_domain::model::Install;
+use byoc_domain::upgrade::Finding;
 use chrono::{DateTime, Duration, Utc};
 
 /// An allowance ending sooner than this is worth a warning: a control plane update alone
@@ -96,7 +96,7 @@ pub fn findings(
 mod tests {
     use super::*;
     use byoc_core::customer_stack::VendorAccess;
-    use byoc_core::ids::{AccountId, InstallId, Region, TenantId};
+    use byoc_domain::ids::{AccountId, InstallId, Region, TenantId};
 
     fn access() -> CustomerAccess {
         CustomerAccess {

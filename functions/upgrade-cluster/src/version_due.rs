@@ -2,10 +2,10 @@
 //! check: whether anything may be due (a notice, an automatic upgrade) without an AWS call, and
 //! the facts the decision takes. Most installs have nothing due and are never queued.
 
-use byoc_core::cluster_plan::ClusterVersionRecord;
-use byoc_core::model::Install;
-use byoc_core::upgrade::{MinorVersion, UpgradeRecord, UpgradeState};
-use byoc_core::version_check::{self, Facts, VersionCheck};
+use byoc_domain::cluster_plan::ClusterVersionRecord;
+use byoc_domain::model::Install;
+use byoc_domain::upgrade::{MinorVersion, UpgradeRecord, UpgradeState};
+use byoc_domain::version_check::{self, Facts, VersionCheck};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// What the record says of the install's version: the version and its end of standard
@@ -81,10 +81,10 @@ pub(crate) fn may_be_due(install: &Install, now: DateTime<Utc>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byoc_core::cluster_plan::CLUSTER_KEY;
-    use byoc_core::ids::{AccountId, Region, TenantId};
-    use byoc_core::model::InstallStatus;
-    use byoc_core::version_check::VERSION_CHECK_KEY;
+    use byoc_domain::cluster_plan::CLUSTER_KEY;
+    use byoc_domain::ids::{AccountId, Region, TenantId};
+    use byoc_domain::model::InstallStatus;
+    use byoc_domain::version_check::VERSION_CHECK_KEY;
 
     fn install(version: &str, end: &str, options: serde_json::Value) -> Install {
         let (mut install, _) = Install::requested(

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_eks::Client;
-use byoc_core::cluster_plan::{self, OfferedVersion, SupportData};
-use byoc_core::upgrade::MinorVersion;
+use byoc_domain::cluster_plan::{self, OfferedVersion, SupportData};
+use byoc_domain::upgrade::MinorVersion;
 use futures_util::future::try_join_all;
 
 use crate::error::UpgradeError;

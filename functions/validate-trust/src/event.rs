@@ -6,7 +6,7 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use byoc_core::fleet::recognise_queue_event;
 use byoc_core::schedule::ScheduledEvent;
-use byoc_core::step_input::StepInput;
+use byoc_domain::step_input::StepInput;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 

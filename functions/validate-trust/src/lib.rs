@@ -15,14 +15,14 @@ use byoc_core::customer_access::{
 use byoc_core::customer_session;
 use byoc_core::customer_stack::{self, Described, VendorAccess};
 use byoc_core::fleet::FleetSettings;
-use byoc_core::ids::AccountId;
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, InstallStatus, Outcome, Step};
 use byoc_core::schedule::ScheduleSettings;
-use byoc_core::step_input::StepInput;
 use byoc_core::store::InstallStore;
-use byoc_core::trust_policy;
 use byoc_core::vendor_access;
+use byoc_domain::ids::AccountId;
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, InstallStatus, Outcome, Step};
+use byoc_domain::step_input::StepInput;
+use byoc_domain::trust_policy;
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
@@ -59,7 +59,7 @@ const REQUIRED_OUTPUTS: [(&str, &str); 4] = [
     ("NodeRoleArn", "node_role_arn"),
     (
         "EbsCsiDriverRoleArn",
-        byoc_core::controller_tags::EBS_CSI_ROLE_KEY,
+        byoc_domain::controller_tags::EBS_CSI_ROLE_KEY,
     ),
 ];
 
@@ -68,7 +68,7 @@ const REQUIRED_OUTPUTS: [(&str, &str); 4] = [
 /// install record then offers the controller's values without a role.
 const OPTIONAL_OUTPUTS: [(&str, &str); 1] = [(
     "LoadBalancerControllerRoleArn",
-    byoc_core::controller_tags::LOAD_BALANCER_CONTROLLER_ROLE_KEY,
+    byoc_domain::controller_tags::LOAD_BALANCER_CONTROLLER_ROLE_KEY,
 )];
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,7 @@ pub enum ValidateTrustError {
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
-    Core(#[from] byoc_core::Error),
+    Core(#[from] byoc_domain::Error),
 }
 
 impl From<ValidateTrustError> for Diagnostic {
@@ -99,7 +99,7 @@ impl From<ValidateTrustError> for Diagnostic {
 }
 
 fn aws_error(service: &'static str, err: impl std::error::Error) -> ValidateTrustError {
-    ValidateTrustError::Core(byoc_core::Error::aws(service, err))
+    ValidateTrustError::Core(byoc_domain::Error::aws(service, err))
 }
 
 /// One install's validation, or a scheduled run over the ready installs that must be done by
@@ -158,7 +158,7 @@ async fn handle_install(deps: &Deps, input: StepInput) -> Result<StepInput, Vali
 async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustError> {
     let install = deps.store.get_install(&input.install_id).await?;
     if install.tenant_id != input.tenant_id {
-        return Err(byoc_core::Error::InstallNotFound(input.install_id.clone()).into());
+        return Err(byoc_domain::Error::InstallNotFound(input.install_id.clone()).into());
     }
     let tenant = deps.store.get_tenant(&install.tenant_id).await?;
     if install.status == InstallStatus::Pending || install.current_step != Some(Step::ValidateTrust)
@@ -183,7 +183,7 @@ async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustErr
         Entry::Paused => {
             let instruction = customer_session::resume_instruction(&deps.access);
             vendor_access::note(&deps.store, install.clone(), VendorAccess::Paused, &instruction).await?;
-            return Err(byoc_core::Error::AccessPaused {
+            return Err(byoc_domain::Error::AccessPaused {
                 account: install.account_id.to_string(),
                 instruction,
             }
@@ -259,7 +259,7 @@ pub(crate) enum Entry {
 pub(crate) async fn enter(
     deps: &Deps,
     install: &Install,
-    external_id: &byoc_core::external_id::ExternalId,
+    external_id: &byoc_domain::external_id::ExternalId,
 ) -> Result<Entry, ValidateTrustError> {
     let role_arn = deps.access.role_arn(&install.account_id);
     let customer = match assume_customer_role(

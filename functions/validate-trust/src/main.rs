@@ -1,17 +1,17 @@
 use byoc_core::customer_access::CustomerAccess;
-use byoc_core::ids::AccountId;
 use byoc_core::schedule::deadline_from_epoch_ms;
 use byoc_core::store::InstallStore;
+use byoc_domain::ids::AccountId;
 use lambda_runtime::Error;
 use validate_trust::{handle, scheduled, Deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    byoc_core::telemetry::init();
-    byoc_core::lambda_main::serve(
+    byoc_lambda::telemetry::init();
+    byoc_lambda::lambda_main::serve(
         || async {
             let config = byoc_core::aws::load_config().await;
-            Ok::<_, byoc_core::Error>(Deps {
+            Ok::<_, byoc_domain::Error>(Deps {
                 store: InstallStore::from_env(&config)?,
                 access: CustomerAccess::from_env()?,
                 vendor_account: AccountId::parse(

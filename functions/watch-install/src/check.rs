@@ -5,8 +5,8 @@
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_smithy_types::Blob;
-use byoc_core::step_input::StepInput;
-use byoc_core::watch_schedule::WatchKind;
+use byoc_domain::step_input::StepInput;
+use byoc_domain::watch_schedule::WatchKind;
 use serde_json::Value;
 
 /// The errors the state machine's Retry blocks retry (statemachines/install.asl.json): a
@@ -115,8 +115,8 @@ pub async fn check(
 /// upgrade-cluster's input for one step of the upgrade.
 #[derive(serde::Serialize)]
 struct AdvanceInput {
-    install_id: byoc_core::ids::InstallId,
-    tenant_id: byoc_core::ids::TenantId,
+    install_id: byoc_domain::ids::InstallId,
+    tenant_id: byoc_domain::ids::TenantId,
     action: &'static str,
 }
 
@@ -194,7 +194,7 @@ fn invoke_failed(function: &str, err: &SdkError<InvokeError>) -> Checked {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byoc_core::error::ACCESS_PAUSED;
+    use byoc_domain::error::ACCESS_PAUSED;
 
     /// A state machine definition with its `${Name}` placeholders filled (all numbers or
     /// ARNs) so it parses.

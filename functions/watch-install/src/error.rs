@@ -18,8 +18,8 @@ pub enum WatchError {
     Config(String),
 }
 
-impl From<byoc_core::Error> for WatchError {
-    fn from(err: byoc_core::Error) -> Self {
+impl From<byoc_domain::Error> for WatchError {
+    fn from(err: byoc_domain::Error) -> Self {
         WatchError::Config(err.to_string())
     }
 }

@@ -5,7 +5,7 @@
 //! task token) to the watch queue. Each message is one check: the watcher invokes the step
 //! functions the state machine used to poll, then either ends the wait (SendTaskSuccess with
 //! the step's result, SendTaskFailure with its error) or heartbeats the task and sends the
-//! next message, delayed by the schedule (byoc_core::watch_schedule). A wait costs the state
+//! next message, delayed by the schedule (byoc_domain::watch_schedule). A wait costs the state
 //! machine two transitions however long it lasts; a lost chain of messages shows as a missed
 //! heartbeat, and the state machine's Retry starts a new one.
 
@@ -16,8 +16,8 @@ pub mod message;
 pub mod task;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use byoc_core::step_input::StepInput;
-use byoc_core::watch_schedule::{delay_before, may_retry, retry_delay, WatchKind};
+use byoc_domain::step_input::StepInput;
+use byoc_domain::watch_schedule::{delay_before, may_retry, retry_delay, WatchKind};
 use futures_util::future::join_all;
 use serde_json::Value;
 use tracing::{error, info, info_span, warn, Instrument};
@@ -106,7 +106,7 @@ pub fn decide(message: &WatchMessage, checked: Checked, settings: &Settings) -> 
         Checked::Waiting => keep_waiting(message, settings),
         // The customer paused the vendor's access: the wait goes on, bounded by its own
         // limits as any wait; the step recorded the pause on the install once.
-        Checked::Failed { error, .. } if error == byoc_core::error::ACCESS_PAUSED => {
+        Checked::Failed { error, .. } if error == byoc_domain::error::ACCESS_PAUSED => {
             keep_waiting(message, settings)
         }
         Checked::Failed { error, cause } if check::retryable(&error) => {
@@ -269,7 +269,7 @@ async fn watch(deps: &Deps, message: &WatchMessage, message_id: &str) -> Result<
 async fn send(deps: &Deps, next: &WatchMessage, delay: u64) -> Result<(), WatchError> {
     let delay = i32::try_from(delay)
         .unwrap_or(i32::MAX)
-        .min(byoc_core::watch_schedule::MAX_DELAY_SECONDS as i32);
+        .min(byoc_domain::watch_schedule::MAX_DELAY_SECONDS as i32);
     deps.sqs
         .send_message()
         .queue_url(&deps.settings.queue_url)
@@ -287,7 +287,7 @@ async fn send(deps: &Deps, next: &WatchMessage, delay: u64) -> Result<(), WatchE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byoc_core::watch_schedule::MAX_CONSECUTIVE_FAILURES;
+    use byoc_domain::watch_schedule::MAX_CONSECUTIVE_FAILURES;
 
     fn settings() -> Settings {
         Settings {
@@ -387,7 +387,7 @@ mod tests {
         let current = message(WatchKind::Cluster, 3, 2);
         let paused = decide(
             &current,
-            Checked::failed(byoc_core::error::ACCESS_PAUSED, "paused"),
+            Checked::failed(byoc_domain::error::ACCESS_PAUSED, "paused"),
             &settings(),
         );
         let waiting = decide(&current, Checked::Waiting, &settings());

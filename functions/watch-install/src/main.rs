@@ -3,8 +3,8 @@ use watch_install::{handle, Claims, Deps, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    byoc_core::telemetry::init();
-    byoc_core::lambda_main::serve(
+    byoc_lambda::telemetry::init();
+    byoc_lambda::lambda_main::serve(
         || async {
             let config = byoc_core::aws::load_config().await;
             Ok::<_, watch_install::WatchError>(Deps {

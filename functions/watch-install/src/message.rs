@@ -1,8 +1,8 @@
 //! The watch message: what the state machine's callback task sends (`watch`, the ids, the task
 //! token), and what the watcher re-sends, delayed, for the next check (`check`, `failures`).
 
-use byoc_core::ids::{InstallId, TenantId};
-use byoc_core::watch_schedule::WatchKind;
+use byoc_domain::ids::{InstallId, TenantId};
+use byoc_domain::watch_schedule::WatchKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -3,7 +3,7 @@
 //!    node group for 3, NAT gateways pending for 2, AWS approving the quota after 10.
 //!
 //! The emulator's waits count polls, not seconds, and the bench cannot wait 12 real minutes:
-//! the watcher (watch-install) checks a wait on the schedule of byoc_core::watch_schedule at
+//! the watcher (watch-install) checks a wait on the schedule of byoc_domain::watch_schedule at
 //! the production intervals (`ResourcePollSeconds` / `QuotaPollSeconds`), so a wait of W
 //! seconds is seen by as many checks as that schedule places before W; the emulator is steered
 //! to that many, and the bench stack checks every second. Nothing billed depends on the
@@ -22,7 +22,7 @@ use super::lag::WatchCheck;
 use super::prices::{self, Price};
 use super::recording::{tally, Call, Caller};
 use super::session::{Session, INSTALL_TIMEOUT};
-use byoc_core::watch_schedule::{delay_before, WatchKind};
+use byoc_domain::watch_schedule::{delay_before, WatchKind};
 
 /// The real-world waits modelled, and the production poll intervals (cfn/vendor.yaml).
 #[derive(Debug, Clone)]

@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use byoc_core::ids::{AccountId, Region, TenantId};
-use byoc_core::model::{Install, InstallStatus};
-use byoc_core::options::InstallOptions;
 use byoc_core::store::InstallStore;
+use byoc_domain::ids::{AccountId, Region, TenantId};
+use byoc_domain::model::{Install, InstallStatus};
+use byoc_domain::options::InstallOptions;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use serde_json::json;
@@ -250,7 +250,7 @@ async fn seed_one(
             .resources
             .insert("kubernetes_version".into(), "1.34".into());
         install.step_data.insert(
-            byoc_core::cluster_plan::CLUSTER_KEY.into(),
+            byoc_domain::cluster_plan::CLUSTER_KEY.into(),
             json!({"support": {"policy": "STANDARD", "end_of_standard_support": "2027-12-01"}}),
         );
     } else {

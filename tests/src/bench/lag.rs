@@ -3,7 +3,7 @@
 //! The cluster, its node group and the NAT gateways are watched by watch-install (the state
 //! machine waits on a callback): each check invokes create-network then create-cluster and,
 //! while something is still being made, re-sends its SQS message delayed by the schedule of
-//! byoc_core::watch_schedule (at once, then 2, 4, 8 s, then every `ResourcePollSeconds` P). In the steady
+//! byoc_domain::watch_schedule (at once, then 2, 4, 8 s, then every `ResourcePollSeconds` P). In the steady
 //! state a check follows the previous one after C = P + o, o being the check itself, the
 //! heartbeat, the re-send and SQS's delivery. A resource that becomes ready at a moment
 //! uniformly spread over that cycle is seen by the next check, 0 to C later, and the install

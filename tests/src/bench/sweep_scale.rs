@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use aws_sdk_ec2::types::{DomainType, Filter, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
-use byoc_core::tags::{INSTALL_TAG, TENANT_TAG};
+use byoc_domain::tags::{INSTALL_TAG, TENANT_TAG};
 use serde_json::json;
 
 use super::history::History;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::Filter;
-use byoc_core::tags::INSTALL_TAG;
+use byoc_domain::tags::INSTALL_TAG;
 use serde_json::json;
 
 use super::overhead::fitting_options;

@@ -4,7 +4,7 @@
 //! Modelled on a real one: each hop's control plane update takes 10 minutes, the node group's
 //! rolling update 8, each add-on's update 2. The whole upgrade is one callback wait
 //! (`WaitForUpgrade`): watch-install calls upgrade-cluster's `advance` on the schedule of
-//! byoc_core::watch_schedule (at once, 2, 4, 8 s, then every `ResourcePollSeconds` P), and
+//! byoc_domain::watch_schedule (at once, 2, 4, 8 s, then every `ResourcePollSeconds` P), and
 //! each call starts the next update EKS allows. As for the install's bill, the emulator counts
 //! sightings, not seconds: each update is steered to stay InProgress for as many checks as that
 //! schedule makes at the production P in its modelled time, the bench stack checks every
@@ -22,7 +22,7 @@ use super::history::History;
 use super::lag::{Lag, WatchCheck};
 use super::session::{Session, INSTALL_TIMEOUT};
 use crate::customer_eks::eks;
-use byoc_core::watch_schedule::WatchKind;
+use byoc_domain::watch_schedule::WatchKind;
 
 /// On this day (the emulator's EKS clock, steered per account) 1.33, 1.34 and 1.35 are all in
 /// standard support, as in tests/tests/e2e/upgrade.rs.

@@ -11,7 +11,7 @@ use super::upgrade::{
     transitions_of, upgrade_checks, Upgrade, CALENDAR_DAY, FROM, SIGHTINGS_PER_CHECK, SURGE_VCPUS,
     TO,
 };
-use byoc_core::watch_schedule::{delay_before, WatchKind};
+use byoc_domain::watch_schedule::{delay_before, WatchKind};
 
 impl Upgrade {
     fn per_hop(&self) -> Vec<usize> {

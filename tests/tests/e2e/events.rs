@@ -464,10 +464,10 @@ async fn webhooks_are_https_only_and_their_secret_is_shown_once() {
 /// step that crashed right after its write) is published all the same, once per entry.
 #[tokio::test]
 async fn an_entry_is_published_even_when_its_writer_does_nothing_more() {
-    use byoc_core::ids::{AccountId, Region, TenantId};
-    use byoc_core::install_change::Change;
-    use byoc_core::model::{Install, Outcome, Step};
     use byoc_core::store::InstallStore;
+    use byoc_domain::ids::{AccountId, Region, TenantId};
+    use byoc_domain::install_change::Change;
+    use byoc_domain::model::{Install, Outcome, Step};
 
     let (stack, api) = setup().await;
     let tenant_id = random_tenant_id("crash");

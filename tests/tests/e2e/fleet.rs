@@ -9,11 +9,11 @@
 
 use std::time::{Duration, Instant};
 
-use byoc_core::ids::{AccountId, Region, TenantId};
-use byoc_core::model::{Install, InstallStatus};
-use byoc_core::options::InstallOptions;
 use byoc_core::store::by_status::{SweepRetired, INSTALLS_BY_STATUS_INDEX, STATUS_KEY};
 use byoc_core::store::InstallStore;
+use byoc_domain::ids::{AccountId, Region, TenantId};
+use byoc_domain::model::{Install, InstallStatus};
+use byoc_domain::options::InstallOptions;
 use byoc_e2e::installed::{place, Place};
 use byoc_e2e::invoke::invoke;
 use byoc_e2e::{Api, LocalStack};

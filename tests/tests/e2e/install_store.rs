@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use byoc_core::ids::{AccountId, Region, TenantId};
-use byoc_core::install_change::Change;
-use byoc_core::model::{Install, InstallStatus, Outcome, Step};
 use byoc_core::store::InstallStore;
+use byoc_domain::ids::{AccountId, Region, TenantId};
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{Install, InstallStatus, Outcome, Step};
 use byoc_e2e::{random_account_id, random_tenant_id, LocalStack};
 use chrono::Utc;
 
@@ -21,7 +21,7 @@ fn new_place() -> (TenantId, AccountId) {
 async fn new_install(
     store: &InstallStore,
     (tenant_id, account_id): &(TenantId, AccountId),
-) -> Result<Install, byoc_core::Error> {
+) -> Result<Install, byoc_domain::Error> {
     let region = Region::parse("region", "us-east-1").unwrap();
     let (install, first) = Install::requested(
         tenant_id.clone(),
@@ -99,7 +99,7 @@ async fn a_skipped_state_is_refused_and_one_place_holds_one_active_install() {
     assert!(
         matches!(
             err,
-            byoc_core::Error::InvalidTransition {
+            byoc_domain::Error::InvalidTransition {
                 from: InstallStatus::Pending,
                 to: InstallStatus::Ready,
                 ..
@@ -123,7 +123,7 @@ async fn a_skipped_state_is_refused_and_one_place_holds_one_active_install() {
 
     let taken = new_install(&store, &place).await.unwrap_err();
     assert!(
-        matches!(&taken, byoc_core::Error::SlotTaken { existing } if *existing == first.install_id),
+        matches!(&taken, byoc_domain::Error::SlotTaken { existing } if *existing == first.install_id),
         "{taken}"
     );
 
@@ -144,7 +144,7 @@ async fn a_skipped_state_is_refused_and_one_place_holds_one_active_install() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&retry, byoc_core::Error::SlotTaken { existing } if *existing == second.install_id),
+        matches!(&retry, byoc_domain::Error::SlotTaken { existing } if *existing == second.install_id),
         "{retry}"
     );
     assert_eq!(

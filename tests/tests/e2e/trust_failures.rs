@@ -470,9 +470,9 @@ async fn a_role_weakened_after_the_install_is_flagged_and_the_customer_told_how_
 /// announce its change): the lease on the local DynamoDB, under a job name of this test's own.
 #[tokio::test]
 async fn scheduled_runs_of_a_job_never_overlap() {
-    use byoc_core::model::InstallStatus;
     use byoc_core::schedule::{ScheduleSettings, ScheduledRun};
     use byoc_core::store::InstallStore;
+    use byoc_domain::model::InstallStatus;
     use std::time::Instant;
 
     let stack = LocalStack::connect().await.unwrap();

@@ -3,10 +3,10 @@
 //! call must find that update (its client request token brings the same one back), not start
 //! a second, and the upgrade must finish from there. Counted with EKS's own listings.
 
-use byoc_core::install_change::Change;
-use byoc_core::model::{InstallStatus, Outcome, Step};
 use byoc_core::store::InstallStore;
-use byoc_core::upgrade::{MinorVersion, UpgradeRecord, UPGRADE_KEY};
+use byoc_domain::install_change::Change;
+use byoc_domain::model::{InstallStatus, Outcome, Step};
+use byoc_domain::upgrade::{MinorVersion, UpgradeRecord, UPGRADE_KEY};
 use byoc_e2e::crashing::{crash, crashing_copy, run};
 use byoc_e2e::customer_eks::{eks, pin_calendar, steer_eks};
 use byoc_e2e::installed::{install_with, place};
@@ -34,7 +34,7 @@ async fn a_crash_after_an_update_started_resumes_it_without_a_second_update() {
         aws_sdk_dynamodb::Client::new(&stack.config),
         &stack.outputs.table_name,
     );
-    let install_id = byoc_core::ids::InstallId::parse("install_id", &id).unwrap();
+    let install_id = byoc_domain::ids::InstallId::parse("install_id", &id).unwrap();
     let record =
         UpgradeRecord::requested(MinorVersion::parse("1.35"), false, chrono::Utc::now(), 1);
     store

@@ -4,8 +4,8 @@
 //! planner's plain values. One reader for create-cluster, upgrade-cluster and the API's check
 //! of an upgrade's target.
 
-use crate::cluster_plan::{AddonCompatibility, AddonVersion, OfferedVersion, Support};
-use crate::error::Error;
+use byoc_domain::cluster_plan::{AddonCompatibility, AddonVersion, OfferedVersion, Support};
+use byoc_domain::error::Error;
 
 pub async fn offered_versions(eks: &aws_sdk_eks::Client) -> Result<Vec<OfferedVersion>, Error> {
     let mut pages = eks.describe_cluster_versions().into_paginator().send();

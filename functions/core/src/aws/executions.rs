@@ -4,11 +4,11 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-use crate::ids::InstallId;
-use crate::install_change::Change;
-use crate::retry_plan::execution_arn;
 use crate::store::InstallStore;
+use byoc_domain::error::{Error, Result};
+use byoc_domain::ids::InstallId;
+use byoc_domain::install_change::Change;
+use byoc_domain::retry_plan::execution_arn;
 
 /// One execution to start: `name` of `state_machine_arn`, with `input`.
 pub struct Execution<'a, I: Serialize> {

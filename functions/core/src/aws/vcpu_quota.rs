@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, InstanceLifecycleType, InstanceType};
 use aws_sdk_servicequotas::error::SdkError;
 
-use crate::error::Error;
-use crate::quota_plan::{on_demand_vcpu_quota, Quota};
+use byoc_domain::error::Error;
+use byoc_domain::quota_plan::{on_demand_vcpu_quota, Quota};
 
 /// The value of `quota` that applies to the account; `None` when Service Quotas knows no
 /// such quota in the region or gives no value.

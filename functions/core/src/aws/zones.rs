@@ -7,8 +7,8 @@
 use aws_sdk_ec2::types::{AvailabilityZoneState, Filter, LocationType};
 use aws_sdk_ec2::Client;
 
-use crate::error::Error;
-use crate::network_plan::{choose_zones, eligible_zones, PlanError, Zone, ZoneInfo};
+use byoc_domain::error::Error;
+use byoc_domain::network_plan::{choose_zones, eligible_zones, PlanError, Zone, ZoneInfo};
 
 /// What the choice reads: the region's zones, with whether each can take the install, and the
 /// names of those that offer the node instance type.

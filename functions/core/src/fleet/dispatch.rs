@@ -10,10 +10,10 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 
 use super::{Continuation, FleetMessage, FleetSettings, Resume};
-use crate::error::{Error, Result};
-use crate::ids::InstallId;
-use crate::model::{Install, InstallStatus};
 use crate::store::InstallStore;
+use byoc_domain::error::{Error, Result};
+use byoc_domain::ids::InstallId;
+use byoc_domain::model::{Install, InstallStatus};
 
 /// SQS takes at most ten entries per SendMessageBatch.
 const SEND_BATCH: usize = 10;

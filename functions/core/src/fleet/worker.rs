@@ -11,8 +11,8 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use super::{Continuation, Dispatched, FleetMessage, QueueMessage};
-use crate::error::Result;
 use crate::store::InstallStore;
+use byoc_domain::error::Result;
 
 /// How the job's function works through a batch from its queue.
 pub struct Worker<'a> {
@@ -212,7 +212,7 @@ where
 {
     let install_id = message.install_id.to_string();
     let lease = format!("{job}#{install_id}");
-    let holder = crate::ids::random_hex::<8>()?;
+    let holder = byoc_domain::ids::random_hex::<8>()?;
     let now = Utc::now();
     let until = now
         + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::zero())

@@ -11,10 +11,10 @@ use super::{
     conflict_backoff, event_item, install_item, refused_conditions, s, slot_item, slot_pk,
     InstallStore, MAX_ATTEMPTS,
 };
-use crate::error::{Error, Result};
-use crate::ids::InstallId;
-use crate::install_change::{apply, Change};
-use crate::model::Install;
+use byoc_domain::error::{Error, Result};
+use byoc_domain::ids::InstallId;
+use byoc_domain::install_change::{apply, Change};
+use byoc_domain::model::Install;
 
 /// DynamoDB takes at most 100 items in a transaction: the install, the slot, and the events.
 const MAX_EVENTS_PER_WRITE: usize = 90;

@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{install_pk, s, InstallPage, InstallStore, Item};
-use crate::error::{Error, Result};
-use crate::ids::InstallId;
-use crate::model::{Install, InstallStatus};
+use byoc_domain::error::{Error, Result};
+use byoc_domain::ids::InstallId;
+use byoc_domain::model::{Install, InstallStatus};
 
 pub const INSTALLS_BY_STATUS_INDEX: &str = "installs-by-status";
 /// The index's hash key: on install items only, so tenants, events and slots stay out of it.

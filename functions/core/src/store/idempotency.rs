@@ -1,7 +1,7 @@
 //! Idempotency keys in the install store: one item per caller, route and key
 //! (`IDEMPOTENCY#<scope>#<key>`, `META`), claimed with a conditional write so that of any
 //! number of concurrent requests with one key exactly one acts. The rules (what a found key
-//! means) are in `crate::idempotency`.
+//! means) are in `byoc_domain::idempotency`.
 
 use std::collections::HashMap;
 
@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use tracing::warn;
 
 use super::{s, InstallStore};
-use crate::error::{Error, Result};
-use crate::idempotency::{
+use byoc_domain::error::{Error, Result};
+use byoc_domain::idempotency::{
     judge, Claim, IdempotencyKey, Judgement, KeyRecord, KeyState, Lease, StoredResponse,
     KEEP_SECONDS, LEASE_MILLIS,
 };
@@ -91,7 +91,7 @@ impl InstallStore {
         let lease_until_ms = now_ms + LEASE_MILLIS;
         // Tells this request's own write from another's when the SDK repeats a write that took
         // effect (its answer lost) and the repeat is refused.
-        let holder = crate::ids::random_hex::<16>()?;
+        let holder = byoc_domain::ids::random_hex::<16>()?;
         for _ in 0..MAX_ROUNDS {
             let mut item: Item = HashMap::from([
                 ("pk".to_string(), s(pk.clone())),

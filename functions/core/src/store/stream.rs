@@ -2,7 +2,7 @@
 //! entries of an install's timeline. The key scheme stays in this module's parent.
 
 use super::{event_sk, install_pk};
-use crate::ids::InstallId;
+use byoc_domain::ids::InstallId;
 
 /// The install whose timeline an item with these keys belongs to, when it is a timeline event
 /// (not the install itself, a tenant, or a slot).

@@ -8,9 +8,9 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::{event_sk, install_pk, s, tenant_pk, InstallStore, Item};
-use crate::error::{Error, Result};
-use crate::ids::{InstallId, TenantId};
-use crate::webhook::{Webhook, WebhookDelivery};
+use byoc_domain::error::{Error, Result};
+use byoc_domain::ids::{InstallId, TenantId};
+use byoc_domain::webhook::{Webhook, WebhookDelivery};
 
 const WEBHOOK_ATTRIBUTE: &str = "webhook";
 

@@ -22,9 +22,9 @@ mod vpc;
 use std::future::Future;
 
 use aws_sdk_ec2::Client;
-use byoc_core::fault::Fault;
-use byoc_core::model::Install;
-use byoc_core::options::NatMode;
+use byoc_domain::model::Install;
+use byoc_domain::options::NatMode;
+use byoc_lambda::fault::Fault;
 use futures_util::future::join_all;
 
 use crate::discover::{self, Inventory};
@@ -245,8 +245,8 @@ impl Builder<'_> {
 
 #[cfg(test)]
 mod tests {
-    use byoc_core::ids::{AccountId, InstallId, Region, TenantId};
-    use byoc_core::model::Install;
+    use byoc_domain::ids::{AccountId, InstallId, Region, TenantId};
+    use byoc_domain::model::Install;
 
     /// An install as the record holds it, with a fixed id, for the tests of the parts.
     pub(super) fn install() -> Install {

@@ -5,7 +5,7 @@
 use aws_sdk_ec2::operation::allocate_address::AllocateAddressOutput;
 use aws_sdk_ec2::operation::create_nat_gateway::CreateNatGatewayOutput;
 use aws_sdk_ec2::types::{DomainType, NatGateway, ResourceType};
-use byoc_core::model::Install;
+use byoc_domain::model::Install;
 
 use super::find::{keep, Ensured};
 use super::state::{nat_available, nat_failed};

@@ -3,7 +3,7 @@
 
 use aws_sdk_ec2::operation::create_subnet::CreateSubnetOutput;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
-use byoc_core::cidr::Ipv4Cidr;
+use byoc_domain::cidr::Ipv4Cidr;
 
 use super::find::{keep, Ensured};
 use super::state::subnet_available;

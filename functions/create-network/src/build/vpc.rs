@@ -4,8 +4,8 @@
 use aws_sdk_ec2::operation::create_vpc::CreateVpcOutput;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc};
 use byoc_core::aws::zones::{self, ZoneFacts};
-use byoc_core::cidr::Ipv4Cidr;
-use byoc_core::network_plan::{choose_vpc_cidr, plan_subnets, ZonePlan};
+use byoc_domain::cidr::Ipv4Cidr;
+use byoc_domain::network_plan::{choose_vpc_cidr, plan_subnets, ZonePlan};
 
 use super::find::{note, Ensured};
 use super::{Builder, Result};

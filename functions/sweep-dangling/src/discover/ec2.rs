@@ -7,9 +7,9 @@ use std::future::Future;
 
 use aws_sdk_ec2::types::{Filter, Tag};
 use aws_sdk_ec2::Client;
-use byoc_core::deletion_order::{Found, Kind, Reason, Scope};
-use byoc_core::tags::{kubernetes_cluster_tag, INSTALL_TAG};
-use byoc_core::Error;
+use byoc_domain::deletion_order::{Found, Kind, Reason, Scope};
+use byoc_domain::tags::{kubernetes_cluster_tag, INSTALL_TAG};
+use byoc_domain::Error;
 
 use super::ownership::reason_for;
 

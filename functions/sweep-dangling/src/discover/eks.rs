@@ -5,9 +5,9 @@ use std::future::Future;
 
 use aws_sdk_eks::error::ProvideErrorMetadata;
 use aws_sdk_eks::Client;
-use byoc_core::deletion_order::{Found, Kind, Reason, Scope};
-use byoc_core::tags::INSTALL_TAG;
-use byoc_core::Error;
+use byoc_domain::deletion_order::{Found, Kind, Reason, Scope};
+use byoc_domain::tags::INSTALL_TAG;
+use byoc_domain::Error;
 
 fn aws(err: impl std::error::Error) -> Error {
     Error::aws("EKS", err)

@@ -3,7 +3,7 @@
 //! [`RELEASE_WAIT`] is waited for no longer: the sweep goes on, and what the controller made is
 //! found by its tags and deleted, or reported.
 
-use byoc_core::deletion_order::{Found, Kind, Reason};
+use byoc_domain::deletion_order::{Found, Kind, Reason};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 

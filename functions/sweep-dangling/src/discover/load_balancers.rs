@@ -12,8 +12,8 @@ use std::future::Future;
 
 use aws_sdk_elasticloadbalancing as classic;
 use aws_sdk_elasticloadbalancingv2 as v2;
-use byoc_core::deletion_order::{Found, Kind, Scope};
-use byoc_core::Error;
+use byoc_domain::deletion_order::{Found, Kind, Scope};
+use byoc_domain::Error;
 
 use super::ownership::reason_for;
 

@@ -17,10 +17,10 @@ pub mod tagging;
 
 use std::collections::BTreeMap;
 
-use byoc_core::deletion_order::{verdict, Found, Kind, Scope, Verdict};
-use byoc_core::model::Install;
-use byoc_core::tags::cluster_name;
-use byoc_core::Error;
+use byoc_domain::deletion_order::{verdict, Found, Kind, Scope, Verdict};
+use byoc_domain::model::Install;
+use byoc_domain::tags::cluster_name;
+use byoc_domain::Error;
 
 use crate::clients::Clients;
 use crate::kubernetes::KubeApi;

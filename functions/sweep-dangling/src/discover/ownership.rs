@@ -1,9 +1,9 @@
 //! The one rule every part of discovery applies: why a resource it sees is the install's, if
 //! it is. Whether the install may delete it is the domain's safety rule
-//! (`byoc_core::deletion_order::verdict`), applied once everything is found.
+//! (`byoc_domain::deletion_order::verdict`), applied once everything is found.
 
-use byoc_core::deletion_order::{Reason, Scope};
-use byoc_core::tags::{kubernetes_cluster_tag, made_for_cluster, INSTALL_TAG};
+use byoc_domain::deletion_order::{Reason, Scope};
+use byoc_domain::tags::{kubernetes_cluster_tag, made_for_cluster, INSTALL_TAG};
 
 /// Why a resource with these tags in this VPC is the install's, if it is found by us at all.
 /// The install's own tag comes first, then a tag saying Kubernetes or EKS made it for the

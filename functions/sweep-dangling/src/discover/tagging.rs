@@ -4,9 +4,9 @@
 
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_resourcegroupstagging::Client;
-use byoc_core::deletion_order::{Kind, Scope};
-use byoc_core::tags::{kubernetes_cluster_tag, CLUSTER_NAME_TAGS, INSTALL_TAG, TENANT_TAG};
-use byoc_core::Error;
+use byoc_domain::deletion_order::{Kind, Scope};
+use byoc_domain::tags::{kubernetes_cluster_tag, CLUSTER_NAME_TAGS, INSTALL_TAG, TENANT_TAG};
+use byoc_domain::Error;
 
 /// The kind an ARN names, for the kinds this step deletes (listeners go with their load
 /// balancer).
@@ -54,7 +54,7 @@ pub async fn unhandled(tagging: &Client, scope: &Scope) -> Result<Vec<String>, E
             .build(),
         TagFilter::builder()
             .key(kubernetes_cluster_tag(&scope.cluster_name))
-            .values(byoc_core::tags::OWNED)
+            .values(byoc_domain::tags::OWNED)
             .build(),
     ];
     filters.extend(CLUSTER_NAME_TAGS.iter().map(|key| {

@@ -83,7 +83,7 @@ impl Error {
     pub fn aws(service: &'static str, err: impl std::error::Error) -> Self {
         Error::Aws {
             service,
-            message: crate::aws::describe_sdk_error(&err),
+            message: describe_error(&err),
         }
     }
 }
@@ -95,3 +95,18 @@ impl From<getrandom::Error> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The SDK's Display for service errors is just "service error"; this walks the source chain
+/// so a log line or message says what AWS actually said.
+pub fn describe_error(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = inner.source();
+    }
+    parts.join(": ")
+}

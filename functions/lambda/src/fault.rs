@@ -1,7 +1,8 @@
 //! Crash injection for the crash-safety tests: with `BYOC_FAULT_CRASH_AFTER=<function>:<point>`
 //! in its environment, a function exits right after the AWS create call at `<point>` and before
 //! it records that call, as a Lambda killed mid-run would. The next run must adopt what the
-//! crashed one made. Unset (always, in a real deployment) it does nothing.
+//! crashed one made. Unset it does nothing; built without the `crash-injection` feature (the
+//! release zips) the setting is not even read.
 //!
 //! Points by function:
 //! - `create-network`: `vpc`, `subnet`, `internet-gateway`, `route-table`, `eip`, `nat-gateway`
@@ -21,9 +22,15 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// The crash point set for `function` (its crate name) in the environment, if any.
+    /// The crash point set for `function` (its crate name) in the environment, if any. Without
+    /// the `crash-injection` feature (every release build) the environment is not read: no
+    /// setting can make a deployed function exit.
     pub fn from_env(function: &str) -> Self {
-        Self::at(function, std::env::var(ENV).ok().as_deref())
+        if cfg!(feature = "crash-injection") {
+            Self::at(function, std::env::var(ENV).ok().as_deref())
+        } else {
+            Self::none()
+        }
     }
 
     pub fn at(function: &str, setting: Option<&str>) -> Self {

@@ -62,7 +62,9 @@ fn setup_failed(err: impl std::fmt::Display) -> Diagnostic {
     let message = format!("the function could not start: {err}");
     tracing::error!(error = %message, "setup failed");
     Diagnostic {
-        error_type: crate::Error::Config(String::new()).error_name().into(),
+        error_type: byoc_domain::Error::Config(String::new())
+            .error_name()
+            .into(),
         error_message: message,
     }
 }
