@@ -219,10 +219,7 @@ pub async fn refusals(
 }
 
 fn is_busy(code: &str) -> bool {
-    code.contains("Throttl")
-        || code.contains("Unavailable")
-        || code.contains("InternalError")
-        || code == "RequestLimitExceeded"
+    byoc_core::aws::retryable::is_retryable(code)
 }
 
 /// The decoded authorization message, when the role may decode it (sts:DecodeAuthorizationMessage).

@@ -5,6 +5,7 @@
 pub mod eks_versions;
 pub mod executions;
 mod lazy_https;
+pub mod retryable;
 pub mod vcpu_quota;
 pub mod zones;
 

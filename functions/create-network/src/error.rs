@@ -2,6 +2,7 @@
 
 use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use byoc_core::aws::retryable;
 use byoc_domain::network_plan::PlanError;
 use lambda_runtime::Diagnostic;
 
@@ -63,17 +64,6 @@ impl From<CreateNetworkError> for Diagnostic {
     }
 }
 
-/// Error codes EC2 uses for "slow down" and "our fault, try again".
-const RETRYABLE_CODES: &[&str] = &[
-    "RequestLimitExceeded",
-    "Throttling",
-    "ThrottlingException",
-    "InternalError",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "Unavailable",
-];
-
 /// Sorts an EC2 failure into "retry" (throttling, 5xx, network trouble, and the `*.NotFound`
 /// that EC2's eventual consistency gives right after a create) or "refused".
 pub fn ec2_error<E>(
@@ -92,7 +82,7 @@ where
             None => return CreateNetworkError::Core(byoc_domain::Error::aws("EC2", err)),
         };
         let retryable = status.is_some_and(|s| s >= 500)
-            || RETRYABLE_CODES.contains(&code.as_str())
+            || retryable::is_retryable(&code)
             || code.ends_with(".NotFound");
         if retryable {
             CreateNetworkError::Core(byoc_domain::Error::Aws {

@@ -15,9 +15,6 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 
 use crate::error::{ec2_error, CreateNetworkError};
 
-/// Throttling answers: EC2 did nothing with the request.
-const REFUSED_BEFORE_ACTING: &[&str] =
-    &["RequestLimitExceeded", "Throttling", "ThrottlingException"];
 /// Sends of one call at most (the first and the throttled ones).
 const MAX_SENDS: u32 = 5;
 const FIRST_PAUSE: Duration = Duration::from_millis(200);
@@ -32,7 +29,7 @@ pub fn one_attempt() -> aws_sdk_ec2::config::Builder {
 pub fn refused_before_acting<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     err.as_service_error()
         .and_then(|e| e.code())
-        .is_some_and(|code| REFUSED_BEFORE_ACTING.contains(&code))
+        .is_some_and(byoc_core::aws::retryable::is_throttling)
 }
 
 /// Sends the call `send` makes (built with `.customize().config_override(one_attempt())`),

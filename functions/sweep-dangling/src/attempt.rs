@@ -1,6 +1,7 @@
 //! What became of one deletion call, read from AWS's answer. Pure, so the rule for "try again
 //! next pass" is tested without AWS.
 
+use byoc_core::aws::retryable;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,10 +19,11 @@ pub enum Attempt {
     Failed { code: String, message: String },
 }
 
-/// Error codes that mean "not yet": dependents still there or AWS is busy. EC2 answers an
-/// overloaded moment with `Unavailable` (HTTP 503, EC2 API reference, "Error codes"); taken
-/// for a refusal, it ended a removal with a leftover the next pass would have deleted.
-const NOT_YET: [&str; 20] = [
+/// Error codes that mean "not yet, dependents are still there" (the ones that mean "AWS is
+/// busy" are `byoc_core::aws::retryable`'s). EC2 answers an overloaded moment with
+/// `Unavailable` (HTTP 503, EC2 API reference, "Error codes"); taken for a refusal, it ended a
+/// removal with a leftover the next pass would have deleted.
+const IN_USE: [&str; 9] = [
     "DependencyViolation",
     "InvalidNetworkInterface.InUse",
     "InvalidIPAddress.InUse",
@@ -31,17 +33,6 @@ const NOT_YET: [&str; 20] = [
     "ResourceInUseException",
     "InvalidRequestException",
     "OperationAbortedException",
-    "Throttling",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "TooManyRequestsException",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "Unavailable",
-    "InternalError",
-    "InternalFailure",
-    "ServerException",
 ];
 
 /// Classifies a refused deletion by its error code (`None`: no answer from AWS at all, e.g. a
@@ -53,7 +44,7 @@ pub fn from_error(code: Option<&str>, message: Option<&str>) -> Attempt {
         },
         // Every "does not exist" code of EC2, ELB, EKS and Logs says NotFound somewhere.
         Some(code) if code.contains("NotFound") => Attempt::Gone,
-        Some(code) if NOT_YET.contains(&code) => Attempt::Later {
+        Some(code) if IN_USE.contains(&code) || retryable::is_retryable(code) => Attempt::Later {
             code: code.to_owned(),
         },
         Some(code) => Attempt::Failed {
