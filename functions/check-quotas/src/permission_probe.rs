@@ -67,18 +67,6 @@ impl Cause {
     }
 }
 
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} on {}: {}",
-            self.action,
-            self.resource,
-            self.cause.advice()
-        )
-    }
-}
-
 /// Reads a refused call's answer: who was refused what. `None` when the refusal was of a
 /// placeholder parent (inconclusive) or is not a permission refusal at all.
 pub fn refusal(
@@ -276,7 +264,7 @@ mod tests {
                 Cause::Boundary
             )
         );
-        assert!(found.to_string().contains("permissions boundary"));
+        assert!(found.cause.advice().contains("permissions boundary"));
     }
 
     #[test]

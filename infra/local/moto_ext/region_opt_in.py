@@ -63,7 +63,9 @@ moto dispatches through its action handler (S3's own request router is not cover
 services are never refused: botocore's endpoints data marks them `"isRegionalized": false` with
 one partition endpoint (IAM, Organizations, Route 53, CloudFront, Account, ...;
 `global_services()`), which every SDK reaches and signs for us-east-1 whatever Region its client
-is set to. Locally the endpoint is overridden (AWS_ENDPOINT_URL), so the SDK signs such a call
+is set to (AWS General Reference, "AWS Identity and Access Management endpoints and quotas",
+https://docs.aws.amazon.com/general/latest/gr/iam-service.html: one endpoint, iam.amazonaws.com,
+in us-east-1, for the aws partition). Locally the endpoint is overridden (AWS_ENDPOINT_URL), so the SDK signs such a call
 with the client's Region; it is treated as AWS would treat it, not refused. Not modelled: session tokens from the
 global STS endpoint (v1 tokens), which AWS rejects in every opt-in Region even when enabled.
 """
