@@ -197,6 +197,27 @@ async fn leaks(stack: &LocalStack, account: &str, id: &str) -> Vec<String> {
     left.into_iter().map(|r| format!("{id}: {r}")).collect()
 }
 
+/// The removal's entries on the install's timeline (the sweep's passes and the notice), each
+/// as `<id>: <step> <outcome>: <message>`.
+fn removal_entries(id: &str, record: &Value) -> Vec<String> {
+    let timeline = record["timeline"].as_array().cloned().unwrap_or_default();
+    let start = timeline
+        .iter()
+        .rposition(|e| e["step"] == "sweep-dangling" && e["outcome"] == "started")
+        .unwrap_or(0);
+    timeline[start..]
+        .iter()
+        .map(|e| {
+            format!(
+                "{id}: {} {}: {}",
+                e["step"].as_str().unwrap_or("?"),
+                e["outcome"].as_str().unwrap_or("?"),
+                e["message"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
 /// A complete timeline: seq 1, 2, 3… without a gap or a repeat, the install declared ready
 /// before the removal, and removed at the end.
 fn timeline_problems(id: &str, record: &Value) -> Vec<String> {
@@ -305,11 +326,15 @@ async fn install_and_remove(stack: &LocalStack, n: usize) -> Outcome {
         )
         .await
         .unwrap();
-    let leaks = leaks(stack, &account, &install_id).await;
+    let mut leaks = leaks(stack, &account, &install_id).await;
     let record = call(&api, "GET", &format!("/installs/{install_id}"), None, None)
         .await
         .json;
     let timeline_problems = timeline_problems(&install_id, &record);
+    // What the removal said it did, beside what it left: a leak is read from the two together.
+    if !leaks.is_empty() {
+        leaks.extend(removal_entries(&install_id, &record));
+    }
     Outcome {
         install_id,
         install_execution,

@@ -6,6 +6,8 @@ use byoc_domain::ids::{AccountId, InstallId, Region, TenantId};
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, InstallError, InstallStatus, Outcome, Step, TimelineEvent};
 use byoc_domain::options::{InstallOptions, SupportType};
+use byoc_domain::removal;
+use byoc_domain::retry_plan::execution_arn;
 use byoc_domain::step_input::StepInput;
 use chrono::Utc;
 use lambda_http::http::StatusCode;
@@ -198,7 +200,9 @@ async fn start(deps: &Deps, install: &Install) -> Result<(StatusCode, Accepted),
 }
 
 /// Starts the uninstall: everything the install made is swept from the customer's account.
-/// Repeating the call while it runs answers with the same execution.
+/// The execution is named and recorded with the request (status `removing`) before it is
+/// started, so a repeated DELETE — the vendor's retry after a lost answer or a 5xx, or after
+/// this function stopped between the two — starts or joins that execution, never a second one.
 pub async fn remove(
     deps: &Deps,
     install_id: &InstallId,
@@ -209,8 +213,9 @@ pub async fn remove(
     };
     match install.status {
         InstallStatus::Removing => {
-            if let Some(arn) = install.resources.get("uninstall_execution_arn") {
-                return Ok((StatusCode::ACCEPTED, Accepted { install_id: install.install_id, status: InstallStatus::Removing, execution_arn: arn.clone() }));
+            if let Some(arn) = install.resources.get(removal::UNINSTALL_EXECUTION_KEY) {
+                let arn = start_uninstall(deps, &install, arn).await?;
+                return Ok((StatusCode::ACCEPTED, Accepted { install_id: install.install_id, status: InstallStatus::Removing, execution_arn: arn }));
             }
         }
         InstallStatus::Ready | InstallStatus::Failed => {}
@@ -222,8 +227,17 @@ pub async fn remove(
             return Err(conflict(format!("install \"{install_id}\" is still {}; remove it once it is ready or failed (a failed install has already been swept)", install.status)))
         }
     }
+    let name = removal::execution_name(install_id, install.version);
+    let arn =
+        execution_arn(&deps.settings.uninstall_state_machine_arn, &name).ok_or_else(|| {
+            byoc_domain::Error::Config(format!(
+                "UNINSTALL_STATE_MACHINE_ARN is not a state machine's ARN: {}",
+                deps.settings.uninstall_state_machine_arn
+            ))
+        })?;
     let requested = Change::new(Step::Request, Outcome::Succeeded, "removal requested")
-        .status(InstallStatus::Removing);
+        .status(InstallStatus::Removing)
+        .resource(removal::UNINSTALL_EXECUTION_KEY, &arn);
     let install = match deps.store.record(install_id, requested).await {
         // A failed install gave its place up; another took it since.
         Err(byoc_domain::Error::SlotTaken { existing }) => {
@@ -231,27 +245,19 @@ pub async fn remove(
         }
         other => other?,
     };
-    let input = serde_json::to_string(&StepInput {
-        install_id: install_id.clone(),
-        tenant_id: install.tenant_id.clone(),
-    })
-    .map_err(|e| byoc_domain::Error::Corrupt(e.to_string()))?;
-    // One execution per removal request: the name carries the record's version.
-    let started = deps
-        .sfn
-        .start_execution()
-        .state_machine_arn(&deps.settings.uninstall_state_machine_arn)
-        .name(format!("{install_id}-remove-{}", install.version))
-        .input(input)
-        .send()
-        .await
-        .map_err(|e| byoc_domain::Error::aws("Step Functions", e))?;
+    // A request racing this one may have recorded its own name last: start the recorded one.
+    let recorded = install
+        .resources
+        .get(removal::UNINSTALL_EXECUTION_KEY)
+        .cloned()
+        .unwrap_or(arn);
+    let execution_arn = start_uninstall(deps, &install, &recorded).await?;
+    deps.fault.point("uninstall-started");
     let change = Change::new(
         Step::Request,
         Outcome::Succeeded,
         "uninstall state machine started",
-    )
-    .resource("uninstall_execution_arn", &started.execution_arn);
+    );
     deps.store.record(install_id, change).await?;
     info!(install_id = %install_id, "uninstall started");
     Ok((
@@ -259,9 +265,49 @@ pub async fn remove(
         Accepted {
             install_id: install_id.clone(),
             status: InstallStatus::Removing,
-            execution_arn: started.execution_arn,
+            execution_arn,
         },
     ))
+}
+
+/// Starts the recorded uninstall execution, or joins it when it already runs or ran. A start
+/// Step Functions refuses leaves the install `removing` with its execution named, and says on
+/// its timeline that a repeated DELETE starts it.
+async fn start_uninstall(
+    deps: &Deps,
+    install: &Install,
+    recorded_arn: &str,
+) -> Result<String, ApiError> {
+    let name = removal::name_of(recorded_arn).ok_or_else(|| {
+        byoc_domain::Error::Corrupt(format!(
+            "the install's uninstall execution is not an execution ARN: {recorded_arn}"
+        ))
+    })?;
+    let input = StepInput {
+        install_id: install.install_id.clone(),
+        tenant_id: install.tenant_id.clone(),
+    };
+    let not_started = Change::new(
+        Step::Request,
+        Outcome::Failed,
+        format!(
+            "the uninstall state machine could not be started; DELETE /installs/{} again starts it",
+            install.install_id
+        ),
+    );
+    let execution = Execution {
+        state_machine_arn: &deps.settings.uninstall_state_machine_arn,
+        name,
+        input: &input,
+    };
+    Ok(start_or_undo(
+        &deps.sfn,
+        &deps.store,
+        &install.install_id,
+        execution,
+        not_started,
+    )
+    .await?)
 }
 
 pub async fn show(

@@ -35,6 +35,8 @@ pub struct Deps {
     /// The vendor-account config, for the region-specific reads (EKS's version catalogue).
     pub base: aws_config::SdkConfig,
     pub settings: Settings,
+    /// The crash-safety tests' crash points (`uninstall-started`); none in release builds.
+    pub fault: byoc_lambda::fault::Fault,
 }
 
 fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {

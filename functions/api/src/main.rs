@@ -15,6 +15,7 @@ async fn setup() -> Result<Deps, byoc_domain::Error> {
         sfn: aws_sdk_sfn::Client::new(&config),
         lambda: aws_sdk_lambda::Client::new(&config),
         settings: Settings::from_env()?,
+        fault: byoc_lambda::fault::Fault::from_env("api"),
         base: config,
     })
 }

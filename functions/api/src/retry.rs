@@ -29,7 +29,7 @@ fn conflict(message: String) -> ApiError {
 fn refusal(install: &Install) -> Option<ApiError> {
     let id = &install.install_id;
     let message = match install.status {
-        InstallStatus::Failed if install.resources.contains_key("uninstall_execution_arn") => {
+        InstallStatus::Failed if install.resources.contains_key(byoc_domain::removal::UNINSTALL_EXECUTION_KEY) => {
             format!("install \"{id}\" failed while it was being removed; finish the removal with DELETE /installs/{id} instead of retrying it")
         }
         InstallStatus::Failed => return None,
@@ -197,9 +197,10 @@ mod tests {
             );
         }
         let mut removal_failed = install(InstallStatus::Failed);
-        removal_failed
-            .resources
-            .insert("uninstall_execution_arn".into(), "arn:x".into());
+        removal_failed.resources.insert(
+            byoc_domain::removal::UNINSTALL_EXECUTION_KEY.into(),
+            "arn:x".into(),
+        );
         assert!(refusal(&removal_failed)
             .unwrap()
             .message

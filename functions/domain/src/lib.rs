@@ -27,6 +27,7 @@ pub mod preflight;
 pub mod quick_create;
 pub mod quota_plan;
 pub mod regions;
+pub mod removal;
 pub mod retry_plan;
 pub mod step_input;
 pub mod tags;

@@ -5,6 +5,7 @@
 //! release zips) the setting is not even read.
 //!
 //! Points by function:
+//! - `api`: `uninstall-started` (after the uninstall's StartExecution, before the answer)
 //! - `create-network`: `vpc`, `subnet`, `internet-gateway`, `route-table`, `eip`, `nat-gateway`
 //! - `create-cluster`: `cluster`, `access-entry`, `nodegroup`, `addon`
 //! - `request-quota`: `quota-request`

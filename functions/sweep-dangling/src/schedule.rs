@@ -31,7 +31,7 @@ use crate::clients::{Clients, Deps};
 use crate::discover::discover;
 use crate::error::SweepError;
 use crate::findings::{Access, Action, Findings, FINDINGS_KEY};
-use crate::pass::{delete_what_can_go, pass_of};
+use crate::pass::{confirm_refusals, delete_what_can_go, pass_of};
 use crate::report::RECORD_KEY;
 
 /// The name the job's leases and messages carry.
@@ -314,6 +314,7 @@ async fn sweep_once(
             return Ok(None);
         }
         delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
+        confirm_refusals(&clients, install, &mut pass).await?;
         pass.settle(install.region.as_str(), &cluster_name(install));
     }
     Ok(Some(Findings::of_pass(

@@ -13,7 +13,7 @@ use crate::clients::{Clients, Deps};
 use crate::discover::discover;
 use crate::error::SweepError;
 use crate::input::{Mode, SweepInput, SweepOutput};
-use crate::pass::{delete_what_can_go, pass_of};
+use crate::pass::{confirm_refusals, delete_what_can_go, pass_of};
 use crate::report::RECORD_KEY;
 
 pub async fn run(deps: &Deps, input: SweepInput) -> Result<SweepOutput, SweepError> {
@@ -73,6 +73,7 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
     let mut pass = pass_of(discover(&clients, install).await?);
     if mode == Mode::Delete {
         delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
+        confirm_refusals(&clients, install, &mut pass).await?;
         pass.settle(install.region.as_str(), &cluster_name(install));
     }
 

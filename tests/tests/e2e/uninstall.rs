@@ -485,3 +485,96 @@ async fn what_kubernetes_left_in_the_install_is_removed_too_and_the_neighbours_s
         "a neighbour was touched"
     );
 }
+
+/// `DELETE /installs/{id}` as API Gateway hands it to the API function (REST proxy event).
+fn delete_event(stack: &LocalStack, id: &str) -> Value {
+    json!({
+        "resource": "/installs/{install_id}",
+        "path": format!("/installs/{id}"),
+        "httpMethod": "DELETE",
+        "headers": {"Host": "api.local"},
+        "multiValueHeaders": {"Host": ["api.local"]},
+        "pathParameters": {"install_id": id},
+        "requestContext": {
+            "accountId": stack.outputs.vendor_account_id,
+            "resourcePath": "/installs/{install_id}",
+            "stage": "v1",
+            "requestId": format!("crash-{id}"),
+            "httpMethod": "DELETE",
+            "path": format!("/v1/installs/{id}"),
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": "127.0.0.1"}
+        },
+        "body": null,
+        "isBase64Encoded": false
+    })
+}
+
+/// The vendor's retry of a DELETE whose answer never came (the API died after starting the
+/// uninstall, as a lost answer or a timeout looks to the caller) joins the uninstall that is
+/// running: one execution removes the install, and the second DELETE answers with it.
+#[tokio::test]
+async fn a_delete_repeated_after_the_api_died_mid_request_joins_the_one_uninstall() {
+    let stack = LocalStack::connect().await.unwrap();
+    let api = Api::new(&stack);
+    let place = place(&stack, &api, "rmcrash").await;
+    let (id, execution, record) = install(&stack, &api, &place).await;
+    assert_eq!(execution, "SUCCEEDED", "{record:#}");
+
+    let crashing = byoc_e2e::crashing::crashing_copy(&stack, "api", "uninstall-started").await;
+    byoc_e2e::crashing::crash(&stack, &crashing, &delete_event(&stack, &id)).await;
+    let record = api.get(&format!("/installs/{id}")).await.unwrap().json;
+    assert_eq!(record["status"], "removing", "{record:#}");
+    let started = record["resources"]["uninstall_execution_arn"]
+        .as_str()
+        .expect("the uninstall's execution is recorded with the request")
+        .to_owned();
+
+    let again = api
+        .send("DELETE", &format!("/installs/{id}"), None, true)
+        .await
+        .unwrap();
+    assert_eq!(again.status, 202, "{}", again.text);
+    assert_eq!(again.json["execution_arn"], started.as_str());
+    let execution = stack.wait_for_execution(&started, TIMEOUT).await.unwrap();
+    assert_eq!(execution, "SUCCEEDED");
+
+    let sfn = aws_sdk_sfn::Client::new(&stack.config);
+    let machine = started
+        .rsplit_once(':')
+        .and_then(|(prefix, _)| prefix.split_once(":execution:"))
+        .map(|(head, machine)| format!("{head}:stateMachine:{machine}"))
+        .unwrap();
+    let removals: Vec<String> = sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name().to_owned())
+        .filter(|name| name.starts_with(&id))
+        .collect();
+    assert_eq!(removals.len(), 1, "one uninstall execution: {removals:?}");
+    let record = api.get(&format!("/installs/{id}")).await.unwrap().json;
+    assert_eq!(record["status"], "removed", "{record:#}");
+    let left = tagged(&ec2(&stack, &place.account), &id, true)
+        .await
+        .unwrap();
+    let live: Vec<String> = left
+        .ids()
+        .into_iter()
+        .filter(|i| !i.starts_with("nat-"))
+        .chain(
+            left.nat_gateways
+                .iter()
+                .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+                .filter_map(|n| n.nat_gateway_id().map(str::to_owned)),
+        )
+        .collect();
+    assert!(live.is_empty(), "left in the account: {live:?}");
+    assert!(!cluster_exists(&stack, &place.account, &id).await);
+}
