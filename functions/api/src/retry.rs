@@ -11,6 +11,7 @@ use byoc_domain::ids::InstallId;
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, InstallError, InstallStatus, Outcome, Step};
 use byoc_domain::retry_plan::{self, ResumeInput, RetryRecord, RETRY_KEY};
+use byoc_domain::step_record::StepRecord;
 use lambda_http::http::StatusCode;
 use tracing::info;
 

@@ -13,6 +13,7 @@ use byoc_core::upgrade_start::{Launched, UpgradeLauncher, UpgradeOrder};
 use byoc_domain::cluster_plan::OfferedVersion;
 use byoc_domain::ids::{InstallId, Region};
 use byoc_domain::model::{Install, InstallStatus};
+use byoc_domain::step_record::StepRecord;
 use byoc_domain::upgrade::{self, MinorVersion, UpgradeRecord, UpgradeState};
 use lambda_http::http::StatusCode;
 use serde::Deserialize;
@@ -54,7 +55,7 @@ fn refusal(install: &Install) -> Option<ApiError> {
 pub fn current_version(install: &Install) -> Option<MinorVersion> {
     install
         .resources
-        .get("kubernetes_version")
+        .get(byoc_domain::step_record::resource::KUBERNETES_VERSION)
         .and_then(|v| MinorVersion::parse(v))
 }
 

@@ -28,7 +28,6 @@ use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, Outcome, Step};
 use byoc_domain::preflight::{
     PreflightReport, PreflightRequest, ProvisionChecks, PROVISION_CHECKS_FAILED,
-    PROVISION_CHECKS_KEY,
 };
 use byoc_domain::quota_plan::{self, Deficit, Need};
 use byoc_domain::step_input::StepInput;
@@ -134,7 +133,7 @@ pub async fn step(deps: &Deps, input: StepInput) -> Result<QuotaCheckOutput, Che
                 let mut change = Change::new(Step::CheckQuotas, Outcome::Failed, err.to_string());
                 // Every finding, on the record the API serves and the failure email reads.
                 if let CheckQuotasError::ProvisionChecksFailed(checks) = err {
-                    change = change.data(PROVISION_CHECKS_KEY, json!(checks));
+                    change = change.record(checks.as_ref());
                 }
                 deps.store.record(&input.install_id, change).await?;
             }
@@ -204,7 +203,7 @@ async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuot
     });
     let change = Change::new(Step::CheckQuotas, outcome, message)
         .data(QUOTA_CHECK_KEY, data)
-        .data(PROVISION_CHECKS_KEY, json!(recorded));
+        .record(&recorded);
     deps.store.record(&install.install_id, change).await?;
     Ok(deficits)
 }

@@ -4,6 +4,7 @@
 //! nothing claims an upgrade that never ran. Used by `POST /installs/{id}/upgrade`, the retry
 //! of a failed upgrade, and the scheduled version check's `auto_upgrade`.
 
+use byoc_domain::step_record::StepRecord;
 use chrono::Utc;
 
 use crate::aws::executions::{start_or_undo, Execution};

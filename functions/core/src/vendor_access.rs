@@ -3,6 +3,7 @@
 //! "Access Resumed"), hears of a change only, whichever step or scheduled check saw it first.
 //! A pause is the customer's own choice: it is never emailed to them as a failure.
 
+use byoc_domain::step_record::StepRecord;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,7 @@ use byoc_domain::error::Result;
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, Outcome, Step};
 
-pub const VENDOR_ACCESS_KEY: &str = "vendor_access";
+pub use byoc_domain::step_record::VENDOR_ACCESS_KEY;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VendorAccessRecord {
@@ -21,13 +22,8 @@ pub struct VendorAccessRecord {
     pub since: DateTime<Utc>,
 }
 
-impl VendorAccessRecord {
-    pub fn recorded(install: &Install) -> Option<Self> {
-        install
-            .step_data
-            .get(VENDOR_ACCESS_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-    }
+impl StepRecord for VendorAccessRecord {
+    const KEY: &'static str = VENDOR_ACCESS_KEY;
 }
 
 /// The timeline entry for what was seen now, if it is news: a first pause, or a resume after
@@ -38,7 +34,7 @@ pub fn change(
     now: DateTime<Utc>,
     instruction: &str,
 ) -> Option<Change> {
-    let previous = VendorAccessRecord::recorded(install);
+    let previous = VendorAccessRecord::of(install);
     let was = previous
         .as_ref()
         .map_or(VendorAccess::Enabled, |p| p.status);

@@ -18,7 +18,9 @@ pub fn load_balancer_controller(
     install: &Install,
     identity: Option<&ControllerIdentity>,
 ) -> Option<Value> {
-    let vpc_id = install.resources.get("vpc_id")?;
+    let vpc_id = install
+        .resources
+        .get(byoc_domain::step_record::resource::VPC_ID)?;
     let values = load_balancer_controller_values(
         &cluster_name(install),
         install.region.as_str(),

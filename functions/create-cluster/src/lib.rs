@@ -19,6 +19,7 @@ mod progress;
 mod settings;
 
 use aws_config::SdkConfig;
+use byoc_domain::step_record::{resource, StepRecord};
 use std::collections::BTreeMap;
 
 use aws_sdk_eks::types::{
@@ -87,14 +88,14 @@ async fn run(deps: &Deps, input: &StepInput) -> Result<ClusterStatus, CreateClus
     let install = session.install;
     let name = cluster_name(&install);
     let mut changes = Vec::new();
-    if !install.resources.contains_key("cluster_name") {
+    if !install.resources.contains_key(resource::CLUSTER_NAME) {
         changes.push(
             Change::new(
                 Step::CreateCluster,
                 Outcome::Started,
                 format!("creating EKS cluster {name}"),
             )
-            .resource("cluster_name", &name),
+            .resource(resource::CLUSTER_NAME, &name),
         );
     }
     match advance(deps, &install, &session.config).await {
@@ -128,11 +129,11 @@ async fn advance(
     let ec2 = aws_sdk_ec2::Client::new(config);
     let logs = aws_sdk_cloudwatchlogs::Client::new(config);
     let name = cluster_name(install);
-    let recorded = ClusterData::recorded(install);
+    let recorded = ClusterData::of(install);
     let mut notes: Vec<String> = Vec::new();
 
     let (cluster, offered) = ensure_cluster(deps, install, &eks, &ec2, &logs, &mut notes).await?;
-    let mut data = ClusterData::of(install, &cluster);
+    let mut data = ClusterData::from_cluster(install, &cluster);
     data.support = support(&eks, &cluster, recorded.as_ref(), offered.as_deref()).await?;
     match cluster.status() {
         Some(EksClusterStatus::Active) => {}
@@ -424,15 +425,18 @@ fn finish(
         };
         let mut next = Change::new(Step::CreateCluster, outcome, message);
         let resources = [
-            ("cluster_arn", data.arn.clone()),
-            ("cluster_endpoint", data.endpoint.clone()),
-            ("kubernetes_version", data.kubernetes_version.clone()),
+            (resource::CLUSTER_ARN, data.arn.clone()),
+            (resource::CLUSTER_ENDPOINT, data.endpoint.clone()),
+            (
+                resource::KUBERNETES_VERSION,
+                data.kubernetes_version.clone(),
+            ),
             (
                 "kubernetes_support",
                 data.support.as_ref().map(SupportData::summary),
             ),
             (
-                "nodegroup_name",
+                resource::NODEGROUP_NAME,
                 data.nodegroup.as_ref().map(|n| n.name.clone()),
             ),
         ];
@@ -450,9 +454,7 @@ fn finish(
                 values,
             );
         }
-        let value =
-            serde_json::to_value(&data).map_err(|e| byoc_domain::Error::Corrupt(e.to_string()))?;
-        change = Some(next.data(DATA_KEY, value));
+        change = Some(next.record(&data));
     }
     let status = ClusterStatus {
         install_id: install.install_id.clone(),

@@ -2,6 +2,7 @@
 //! last seen, which the API and the ready email show. A call records only when this changes,
 //! so polling a cluster for fifteen minutes does not flood the timeline.
 
+use byoc_domain::step_record::StepRecord;
 use std::collections::BTreeMap;
 
 use aws_sdk_eks::types::{Addon, Cluster, Nodegroup};
@@ -91,16 +92,12 @@ impl AddonData {
     }
 }
 
-impl ClusterData {
-    /// What the install recorded last time, if anything readable.
-    pub fn recorded(install: &Install) -> Option<Self> {
-        install
-            .step_data
-            .get(DATA_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-    }
+impl StepRecord for ClusterData {
+    const KEY: &'static str = DATA_KEY;
+}
 
-    pub fn of(install: &Install, cluster: &Cluster) -> Self {
+impl ClusterData {
+    pub fn from_cluster(install: &Install, cluster: &Cluster) -> Self {
         let name = cluster.name().unwrap_or_default().to_owned();
         Self {
             update_kubeconfig: format!(

@@ -8,9 +8,10 @@ use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, Outcome, Step};
 use byoc_domain::network_plan::{Zone, ZonePlan};
 use byoc_domain::options::NatMode;
+use byoc_domain::step_record::StepRecord;
 use serde::{Deserialize, Serialize};
 
-pub const STEP_DATA_KEY: &str = "network";
+pub const STEP_DATA_KEY: &str = byoc_domain::step_record::NETWORK_KEY;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NetworkRecord {
@@ -56,21 +57,10 @@ impl ZoneRecord {
     }
 }
 
-impl NetworkRecord {
-    /// What an earlier run recorded; an unreadable entry is treated as none (the tags are the
-    /// truth, the record only mirrors them).
-    pub fn of(install: &Install) -> Self {
-        install
-            .step_data
-            .get(STEP_DATA_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
-    }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        // A struct of strings, CIDRs and flags always serializes.
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
+/// An unreadable entry is treated as none (the tags are the truth, the record only mirrors
+/// them).
+impl StepRecord for NetworkRecord {
+    const KEY: &'static str = STEP_DATA_KEY;
 }
 
 /// Keeps the record as the network takes shape: each id found or made is a timeline event,
@@ -96,7 +86,7 @@ pub fn set(slot: &mut Option<String>, id: &str) -> bool {
 
 impl<'a> Recorder<'a> {
     pub fn new(store: &'a InstallStore, install: Install) -> Self {
-        let network = NetworkRecord::of(&install);
+        let network = NetworkRecord::of(&install).unwrap_or_default();
         Self {
             store,
             install,
@@ -134,8 +124,8 @@ impl<'a> Recorder<'a> {
             return Ok(());
         };
         // Each write replaces step_data["network"]; the last event carries the whole of it.
-        if self.network != NetworkRecord::of(&self.install) {
-            last = last.data(STEP_DATA_KEY, self.network.to_json());
+        if self.network != NetworkRecord::of(&self.install).unwrap_or_default() {
+            last = last.record(&self.network);
         }
         self.pending.push(last);
         let changes = std::mem::take(&mut self.pending);
@@ -169,7 +159,7 @@ mod tests {
             ..Default::default()
         };
         record.zones.push(ZoneRecord::planned(&plan));
-        let json = record.to_json();
+        let json = record.to_value();
         assert_eq!(json["zones"][0]["zone"]["name"], "us-east-1a");
         assert_eq!(json["zones"][0]["private_cidr"], "10.1.0.0/18");
         assert_eq!(json["nat_mode"], "single");

@@ -210,18 +210,8 @@ pub struct ClusterVersionRecord {
     pub rest: serde_json::Map<String, serde_json::Value>,
 }
 
-impl ClusterVersionRecord {
-    /// The install's record of its cluster, when there is a readable one.
-    pub fn of(install: &crate::model::Install) -> Option<Self> {
-        install
-            .step_data
-            .get(CLUSTER_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-    }
-
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
+impl crate::step_record::StepRecord for ClusterVersionRecord {
+    const KEY: &'static str = CLUSTER_KEY;
 }
 
 /// Where the cluster's Kubernetes version stands: what EKS does at the end of standard support
@@ -295,6 +285,7 @@ pub fn nodegroup_name(cluster_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::step_record::StepRecord;
 
     #[test]
     fn the_version_record_moves_version_and_support_and_keeps_the_rest() {

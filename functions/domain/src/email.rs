@@ -5,6 +5,8 @@ use crate::leftover::{self, Leftover};
 use crate::model::{Install, InstallError};
 use crate::options::QuotaRequestMode;
 use crate::preflight::{Check, CheckStatus, ProvisionChecks, PROVISION_CHECKS_FAILED};
+use crate::step_record::StepRecord;
+use crate::sweep_record::SweepRecord;
 use crate::trust_check::TrustStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -416,10 +418,7 @@ fn failed_leftovers(vendor: &str, install: &Install) -> String {
     if !leftovers.is_empty() {
         return leftovers_text(vendor, &leftovers);
     }
-    let rollback_unfinished = install
-        .step_data
-        .get(leftover::SWEEP_RECORD_KEY)
-        .is_some_and(|r| r.get("done").and_then(|d| d.as_bool()) == Some(false));
+    let rollback_unfinished = SweepRecord::of(install).is_some_and(|r| !r.done);
     if rollback_unfinished {
         format!("Removing what the install created has not finished yet; {vendor} keeps at it and records when nothing is left.")
     } else {

@@ -82,6 +82,11 @@ impl Change {
         self
     }
 
+    /// Keeps `record` under its key.
+    pub fn record<R: crate::step_record::StepRecord>(self, record: &R) -> Self {
+        self.data(R::KEY, record.to_value())
+    }
+
     pub fn notified(mut self, notice: Notice) -> Self {
         self.notified = Some(notice);
         self

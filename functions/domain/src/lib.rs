@@ -30,6 +30,8 @@ pub mod regions;
 pub mod removal;
 pub mod retry_plan;
 pub mod step_input;
+pub mod step_record;
+pub mod sweep_record;
 pub mod tags;
 pub mod trust_check;
 pub mod trust_policy;

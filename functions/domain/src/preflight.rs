@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::cost_estimate::Estimate;
 use crate::ids::{AccountId, Region, TenantId};
-use crate::model::Install;
 use crate::options::InstallOptions;
 
 /// The `step_data` key an install's provision checks are recorded under.
@@ -202,6 +201,10 @@ pub struct ProvisionChecks {
     pub checks: Vec<Check>,
 }
 
+impl crate::step_record::StepRecord for ProvisionChecks {
+    const KEY: &'static str = PROVISION_CHECKS_KEY;
+}
+
 impl ProvisionChecks {
     pub fn new(checks: Vec<Check>, checked_at: DateTime<Utc>) -> Self {
         let ok = checks.iter().all(|c| c.status != CheckStatus::Failed);
@@ -210,14 +213,6 @@ impl ProvisionChecks {
             ok,
             checks,
         }
-    }
-
-    /// The checks recorded on `install`, if its step ran.
-    pub fn of(install: &Install) -> Option<Self> {
-        install
-            .step_data
-            .get(PROVISION_CHECKS_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     pub fn failed(&self) -> impl Iterator<Item = &Check> {

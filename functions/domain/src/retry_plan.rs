@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{InstallId, TenantId};
 use crate::model::{Install, InstallStatus, Step};
+use crate::step_record::{self, resource};
 
 /// `step_data` key of the retry in flight.
 pub const RETRY_KEY: &str = "retry";
@@ -15,17 +16,17 @@ pub const RETRY_KEY: &str = "retry";
 const RECORDS: [(Step, &[&str]); 4] = [
     (Step::CheckQuotas, &[crate::quota_plan::QUOTA_CHECK_KEY]),
     // The open requests are found again by listing; the wait's clock starts anew.
-    (Step::RequestQuota, &["quota_requests"]),
-    (Step::CreateNetwork, &["network"]),
+    (Step::RequestQuota, &[step_record::QUOTA_REQUESTS_KEY]),
+    (Step::CreateNetwork, &[step_record::NETWORK_KEY]),
     (
         Step::CreateCluster,
         &[
-            "cluster",
-            "cluster_name",
-            "cluster_arn",
-            "cluster_endpoint",
-            "kubernetes_version",
-            "nodegroup_name",
+            crate::cluster_plan::CLUSTER_KEY,
+            resource::CLUSTER_NAME,
+            resource::CLUSTER_ARN,
+            resource::CLUSTER_ENDPOINT,
+            resource::KUBERNETES_VERSION,
+            resource::NODEGROUP_NAME,
         ],
     ),
 ];

@@ -46,6 +46,10 @@ pub struct TrustCheck {
     pub reason: Option<String>,
 }
 
+impl crate::step_record::StepRecord for TrustCheck {
+    const KEY: &'static str = TRUST_CHECK_KEY;
+}
+
 impl TrustCheck {
     /// This run's result, carrying `since` over from the last check when the status is the same.
     pub fn new(
@@ -63,15 +67,6 @@ impl TrustCheck {
             since,
             reason,
         }
-    }
-
-    /// The check recorded last, if any is readable.
-    pub fn recorded(
-        step_data: &std::collections::BTreeMap<String, serde_json::Value>,
-    ) -> Option<Self> {
-        step_data
-            .get(TRUST_CHECK_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     /// Whether the status changed since the last check. An install never checked became
@@ -108,6 +103,7 @@ impl TrustCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::step_record::StepRecord;
     use serde_json::json;
 
     fn at(time: &str) -> DateTime<Utc> {

@@ -280,6 +280,10 @@ pub struct UpgradeRecord {
     pub attempt: u32,
 }
 
+impl crate::step_record::StepRecord for UpgradeRecord {
+    const KEY: &'static str = UPGRADE_KEY;
+}
+
 fn first_attempt() -> u32 {
     1
 }
@@ -308,18 +312,6 @@ impl UpgradeRecord {
         }
     }
 
-    /// The install's upgrade record, if it has one that can be read.
-    pub fn of(install: &Install) -> Option<Self> {
-        install
-            .step_data
-            .get(UPGRADE_KEY)
-            .and_then(|value| serde_json::from_value(value.clone()).ok())
-    }
-
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
     /// The blocking findings, one line each.
     pub fn blocking(&self) -> Vec<&Finding> {
         self.findings.iter().filter(|f| f.blocking).collect()
@@ -334,6 +326,7 @@ pub fn execution_name(install: &Install, record_version: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::step_record::StepRecord;
 
     fn v(text: &str) -> MinorVersion {
         MinorVersion::parse(text).unwrap()

@@ -3,6 +3,7 @@
 
 use crate::email::{subject_line, where_, Email};
 use crate::model::Install;
+use crate::step_record::StepRecord;
 use crate::upgrade::UpgradeRecord;
 
 fn versions(install: &Install) -> (String, String) {
@@ -43,7 +44,7 @@ pub fn upgraded(vendor: &str, install: &Install) -> Email {
     let (from, _) = versions(install);
     let now = install
         .resources
-        .get("kubernetes_version")
+        .get(crate::step_record::resource::KUBERNETES_VERSION)
         .cloned()
         .unwrap_or_else(|| "the target version".into());
     let support = install
@@ -89,7 +90,7 @@ pub fn upgrade_failed(vendor: &str, install: &Install) -> Email {
     }
     let now = install
         .resources
-        .get("kubernetes_version")
+        .get(crate::step_record::resource::KUBERNETES_VERSION)
         .cloned()
         .unwrap_or_else(|| from.clone());
     let body = format!(

@@ -159,14 +159,8 @@ pub struct VersionCheck {
     pub notified: Vec<i64>,
 }
 
-impl VersionCheck {
-    pub fn recorded(
-        step_data: &std::collections::BTreeMap<String, serde_json::Value>,
-    ) -> Option<Self> {
-        step_data
-            .get(VERSION_CHECK_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-    }
+impl crate::step_record::StepRecord for VersionCheck {
+    const KEY: &'static str = VERSION_CHECK_KEY;
 }
 
 /// Whether the installer upgrades the install on its own now.

@@ -14,7 +14,8 @@ use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, InstallError, InstallStatus, Notice, Outcome, Step};
 use byoc_domain::quota_plan::Deficit;
 use byoc_domain::step_input::CaughtError;
-use byoc_domain::upgrade::{UpgradeRecord, UpgradeState, UPGRADE_KEY};
+use byoc_domain::step_record::StepRecord;
+use byoc_domain::upgrade::{UpgradeRecord, UpgradeState};
 use byoc_lambda::fault::Fault;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
@@ -188,7 +189,7 @@ async fn end_upgrade(
     let mut record = UpgradeRecord::of(&install);
     let version = install
         .resources
-        .get("kubernetes_version")
+        .get(byoc_domain::step_record::resource::KUBERNETES_VERSION)
         .cloned()
         .unwrap_or_default();
     let change = match caught {
@@ -221,7 +222,7 @@ async fn end_upgrade(
         .status(InstallStatus::Ready)
         .only_from(InstallStatus::Upgrading);
     if let Some(record) = record {
-        change = change.data(UPGRADE_KEY, record.to_value());
+        change = change.record(&record);
     }
     Ok(deps.store.record(&install.install_id, change).await?)
 }

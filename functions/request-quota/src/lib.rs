@@ -27,7 +27,7 @@ use status::{overall, state_of, RequestState};
 
 /// Where check-quotas leaves its deficits, and where this step keeps its requests.
 pub use byoc_domain::quota_plan::QUOTA_CHECK_KEY;
-pub const QUOTA_REQUESTS_KEY: &str = "quota_requests";
+pub use byoc_domain::step_record::QUOTA_REQUESTS_KEY;
 pub const DEFAULT_POLL_SECONDS: u64 = 300;
 
 pub struct Deps {

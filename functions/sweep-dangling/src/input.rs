@@ -10,16 +10,7 @@ use byoc_domain::ids::{InstallId, TenantId};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    #[default]
-    Delete,
-    DryRun,
-    /// A failed install's Catch: delete, unless the install asked to keep what a failed
-    /// install made for inspection (option `keep_failed_resources`), then only report.
-    Rollback,
-}
+pub use byoc_domain::sweep_record::SweepMode as Mode;
 
 /// Ids only, like every step's input; other fields (a caught `error`) are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

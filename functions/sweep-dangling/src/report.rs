@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use byoc_domain::deletion_order::{held, Found, Kind};
 use byoc_domain::leftover::{delete_command, one_line, Leftover};
-use serde_json::{json, Value};
+use byoc_domain::sweep_record::{AttemptEntry, FoundEntry, KeptEntry, SweepRecord};
 
 use crate::attempt::Attempt;
 use crate::cost::{monthly_usd, total_monthly_usd};
@@ -215,39 +215,59 @@ impl Pass {
         text
     }
 
-    pub fn record(&self, mode: Mode) -> Value {
-        let entry = |f: &Found| json!({"kind": f.kind, "id": f.id, "reason": f.reason.describe()});
-        let by_result = |wanted: fn(&Attempt) -> bool| -> Vec<Value> {
+    pub fn record(&self, mode: Mode) -> SweepRecord {
+        let attempts = |wanted: fn(&Attempt) -> bool| -> Vec<AttemptEntry> {
             self.attempts
                 .iter()
                 .filter(|(_, _, a)| wanted(a))
-                .map(|(kind, id, a)| {
-                    let mut v = json!({"kind": kind, "id": id});
-                    if let Attempt::Later { code } | Attempt::Failed { code, .. } = a {
-                        v["code"] = json!(code);
+                .map(|(kind, id, attempt)| {
+                    let (code, message) = match attempt {
+                        Attempt::Later { code } => (Some(code.clone()), None),
+                        Attempt::Failed { code, message } => {
+                            (Some(code.clone()), Some(message.clone()))
+                        }
+                        Attempt::Gone | Attempt::Started => (None, None),
+                    };
+                    AttemptEntry {
+                        kind: *kind,
+                        id: id.clone(),
+                        code,
+                        message,
                     }
-                    if let Attempt::Failed { message, .. } = a {
-                        v["message"] = json!(message);
-                    }
-                    v
                 })
                 .collect()
         };
-        json!({
-            "mode": mode,
-            "found": self.found.iter().map(entry).collect::<Vec<_>>(),
-            "deleted": by_result(|a| *a == Attempt::Gone),
-            "started": by_result(|a| *a == Attempt::Started),
-            "deferred": by_result(|a| matches!(a, Attempt::Later { .. })),
-            "failed": by_result(|a| matches!(a, Attempt::Failed { .. })),
-            "kept": self.kept.iter().map(|(f, why)| json!({"kind": f.kind, "id": f.id, "why": why})).collect::<Vec<_>>(),
-            "unhandled": self.unhandled,
-            "leftovers": self.leftovers,
-            "notes": self.notes,
-            "remaining": self.remaining.len(),
-            "done": self.done(),
-            "monthly_cost_usd": self.monthly_cost_usd(),
-        })
+        SweepRecord {
+            mode,
+            found: self
+                .found
+                .iter()
+                .map(|f| FoundEntry {
+                    kind: f.kind,
+                    id: f.id.clone(),
+                    reason: f.reason.describe(),
+                })
+                .collect(),
+            deleted: attempts(|a| *a == Attempt::Gone),
+            started: attempts(|a| *a == Attempt::Started),
+            deferred: attempts(|a| matches!(a, Attempt::Later { .. })),
+            failed: attempts(|a| matches!(a, Attempt::Failed { .. })),
+            kept: self
+                .kept
+                .iter()
+                .map(|(f, why)| KeptEntry {
+                    kind: f.kind,
+                    id: f.id.clone(),
+                    why: why.clone(),
+                })
+                .collect(),
+            unhandled: self.unhandled.clone(),
+            leftovers: self.leftovers.clone(),
+            notes: self.notes.clone(),
+            remaining: self.remaining.len(),
+            done: self.done(),
+            monthly_cost_usd: self.monthly_cost_usd(),
+        }
     }
 }
 
@@ -255,6 +275,8 @@ impl Pass {
 mod tests {
     use super::*;
     use byoc_domain::deletion_order::Reason;
+    use byoc_domain::step_record::StepRecord;
+    use serde_json::json;
 
     #[test]
     fn a_pass_reads_as_counts_and_the_record_lists_ids_with_reasons() {
@@ -288,7 +310,7 @@ mod tests {
             pass.message(Mode::Delete),
             "deleted 0 of 2 resources found; 2 remain (1 nat-gateway, 1 security-group), to be retried on the next pass; left alone 1 resources that are not the install's"
         );
-        let record = pass.record(Mode::Delete);
+        let record = pass.record(Mode::Delete).to_value();
         assert_eq!(
             record["found"][1],
             json!({"kind": "security-group", "id": "sg-1", "reason": "inside vpc-1"})
@@ -390,7 +412,7 @@ mod tests {
             "{message}"
         );
         assert_eq!(
-            pass.record(Mode::Delete)["leftovers"]
+            json!(pass.record(Mode::Delete).leftovers)
                 .as_array()
                 .map(Vec::len),
             Some(4)

@@ -129,9 +129,16 @@ impl Checked {
 /// access it never had.
 pub fn built_something(install: &Install) -> bool {
     // The keys create-network, create-cluster, sweep passes and these checks record under.
-    const BUILT: [&str; 4] = ["network", "cluster", RECORD_KEY, FINDINGS_KEY];
+    const BUILT: [&str; 4] = [
+        byoc_domain::step_record::NETWORK_KEY,
+        byoc_domain::cluster_plan::CLUSTER_KEY,
+        RECORD_KEY,
+        FINDINGS_KEY,
+    ];
     BUILT.iter().any(|key| install.step_data.contains_key(*key))
-        || install.resources.contains_key("vpc_id")
+        || install
+            .resources
+            .contains_key(byoc_domain::step_record::resource::VPC_ID)
 }
 
 /// What the check does with an install's leftovers.

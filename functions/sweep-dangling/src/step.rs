@@ -6,6 +6,8 @@ use byoc_core::customer_session;
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Outcome, Step};
 use byoc_domain::step_input::StepInput;
+use byoc_domain::step_record::StepRecord;
+use byoc_domain::sweep_record::SweepRecord;
 use byoc_domain::tags::cluster_name;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -14,7 +16,6 @@ use crate::discover::discover;
 use crate::error::SweepError;
 use crate::input::{Mode, SweepInput, SweepOutput};
 use crate::pass::{confirm_refusals, delete_what_can_go, pass_of};
-use crate::report::RECORD_KEY;
 
 pub async fn run(deps: &Deps, input: SweepInput) -> Result<SweepOutput, SweepError> {
     let span = info_span!("sweep-dangling", install_id = %input.install_id, tenant_id = %input.tenant_id, mode = ?input.mode);
@@ -48,7 +49,7 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
         Mode::Rollback => Mode::Delete,
         other => other,
     };
-    if starts_a_sweep(install.step_data.get(RECORD_KEY), mode) {
+    if SweepRecord::starts_a_sweep(SweepRecord::of(install).as_ref(), mode) {
         let what = if kept_for_inspection {
             "keeping for inspection, as the install's options ask,"
         } else if mode == Mode::DryRun {
@@ -84,8 +85,8 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
         _ if pass.done() => Outcome::Succeeded,
         _ => Outcome::Waiting,
     };
-    let change = Change::new(Step::SweepDangling, outcome, pass.message(mode))
-        .data(RECORD_KEY, pass.record(mode));
+    let change =
+        Change::new(Step::SweepDangling, outcome, pass.message(mode)).record(&pass.record(mode));
     deps.store.record(&install.install_id, change).await?;
     Ok(SweepOutput {
         install_id: input.install_id.clone(),
@@ -96,37 +97,4 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
         monthly_cost_usd: pass.monthly_cost_usd(),
         leftovers: pass.leftovers.len(),
     })
-}
-
-/// A new sweep begins unless the last pass recorded was an unfinished one of the same mode.
-fn starts_a_sweep(last: Option<&serde_json::Value>, mode: Mode) -> bool {
-    let Some(last) = last else { return true };
-    let same_mode = last
-        .get("mode")
-        .and_then(|m| serde_json::from_value::<Mode>(m.clone()).ok())
-        == Some(mode);
-    !same_mode || last.get("done").and_then(|d| d.as_bool()).unwrap_or(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_sweep_starts_afresh_after_a_finished_one_or_a_mode_change() {
-        assert!(starts_a_sweep(None, Mode::Delete));
-        assert!(!starts_a_sweep(
-            Some(&json!({"mode": "delete", "done": false})),
-            Mode::Delete
-        ));
-        assert!(starts_a_sweep(
-            Some(&json!({"mode": "delete", "done": true})),
-            Mode::Delete
-        ));
-        assert!(starts_a_sweep(
-            Some(&json!({"mode": "dry_run", "done": true})),
-            Mode::Delete
-        ));
-    }
 }

@@ -8,7 +8,7 @@ use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, Outcome, Step};
 use byoc_domain::quota_plan::QUOTA_CHECK_KEY;
 use byoc_domain::tags::cluster_name;
-use byoc_domain::upgrade::{self, Finding, MinorVersion, UpgradeRecord, UpgradeState, UPGRADE_KEY};
+use byoc_domain::upgrade::{self, Finding, MinorVersion, UpgradeRecord, UpgradeState};
 
 use crate::{
     lines, observe, preflight, status, stop, switches, upgrading, versions, Deps, UpgradeError,
@@ -108,8 +108,7 @@ pub(crate) async fn begin(
     } else {
         format!("upgrade from Kubernetes {} to {target} in {} hop(s) ({hop_list}): preflight passed, {notes}", seen.version, hops.len())
     };
-    let change = Change::new(Step::UpgradeCluster, Outcome::Started, message)
-        .data(UPGRADE_KEY, record.to_value());
+    let change = Change::new(Step::UpgradeCluster, Outcome::Started, message).record(&record);
     deps.store.record_all(install, &[change]).await?;
     Ok(status(install, seen.version, target, false))
 }
@@ -140,7 +139,7 @@ async fn wait_for_quota(
             described.join("; ")
         ),
     )
-    .data(UPGRADE_KEY, record.to_value())
+    .record(&record)
     .data(QUOTA_CHECK_KEY, check);
     deps.store.record_all(install, &[change]).await?;
     Ok(UpgradeStatus {

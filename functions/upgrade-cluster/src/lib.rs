@@ -21,6 +21,7 @@ mod switches;
 mod version_due;
 mod versions;
 
+use byoc_domain::step_record::{resource, StepRecord};
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
@@ -35,7 +36,7 @@ use byoc_domain::model::{Install, InstallStatus, Outcome, Step};
 use byoc_domain::step_input::StepInput;
 use byoc_domain::tags::cluster_name;
 use byoc_domain::upgrade::{
-    self, Finding, MinorVersion, UpgradePhase, UpgradeRecord, UpgradeState, UPGRADE_KEY,
+    self, Finding, MinorVersion, UpgradePhase, UpgradeRecord, UpgradeState,
 };
 use byoc_lambda::fault::Fault;
 use serde::{Deserialize, Serialize};
@@ -270,8 +271,8 @@ async fn advance(
                 if let Some(update) = adopted {
                     record.updates.insert(key, update);
                 }
-                let change = Change::new(Step::UpgradeCluster, Outcome::Progress, message)
-                    .data(UPGRADE_KEY, record.to_value());
+                let change =
+                    Change::new(Step::UpgradeCluster, Outcome::Progress, message).record(&record);
                 let change = reached(change, install, seen.version);
                 deps.store.record_all(install, &[change]).await?;
             }
@@ -299,7 +300,7 @@ async fn advance(
                     record.hop = Some(hop);
                     record.phase = Some(phase);
                     let change = Change::new(Step::UpgradeCluster, Outcome::Started, message)
-                        .data(UPGRADE_KEY, record.to_value());
+                        .record(&record);
                     let change = reached(change, install, seen.version);
                     deps.store.record_all(install, &[change]).await?;
                     Ok(status(install, seen.version, target, false))
@@ -329,8 +330,8 @@ async fn advance(
                     seen.version
                 ),
             )
-            .data(UPGRADE_KEY, record.to_value())
-            .resource("kubernetes_version", seen.version.to_string())
+            .record(&record)
+            .resource(resource::KUBERNETES_VERSION, seen.version.to_string())
             .resource("kubernetes_support", support.summary());
             if let Some(mut cluster) = ClusterVersionRecord::of(install) {
                 cluster.kubernetes_version = Some(seen.version.to_string());
@@ -355,10 +356,10 @@ pub(crate) fn lines(findings: &[Finding]) -> String {
 /// upgrade's target against it, and the emails name it.
 fn reached(change: Change, install: &Install, version: MinorVersion) -> Change {
     let text = version.to_string();
-    if install.resources.get("kubernetes_version") == Some(&text) {
+    if install.resources.get(resource::KUBERNETES_VERSION) == Some(&text) {
         change
     } else {
-        change.resource("kubernetes_version", text)
+        change.resource(resource::KUBERNETES_VERSION, text)
     }
 }
 
@@ -382,8 +383,8 @@ pub(crate) async fn stop(
     } else {
         format!("upgrade stopped: {text}")
     };
-    let mut change = Change::new(Step::UpgradeCluster, Outcome::Failed, message.clone())
-        .data(UPGRADE_KEY, record.to_value());
+    let mut change =
+        Change::new(Step::UpgradeCluster, Outcome::Failed, message.clone()).record(&record);
     if let Some(version) = reached_version {
         change = reached(change, install, version);
     }

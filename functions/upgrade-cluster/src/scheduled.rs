@@ -14,6 +14,7 @@
 //! batches come back here; one install is never checked twice at once (a lease per install),
 //! so a notice goes out once.
 
+use byoc_domain::step_record::StepRecord;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};

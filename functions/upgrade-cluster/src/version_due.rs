@@ -4,6 +4,7 @@
 
 use byoc_domain::cluster_plan::ClusterVersionRecord;
 use byoc_domain::model::Install;
+use byoc_domain::step_record::StepRecord;
 use byoc_domain::upgrade::{MinorVersion, UpgradeRecord, UpgradeState};
 use byoc_domain::version_check::{self, Facts, VersionCheck};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -12,7 +13,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 /// support (from the last check of this version, else from create-cluster's or the upgrade's
 /// record of the cluster).
 fn recorded_version(install: &Install) -> Option<(MinorVersion, Option<NaiveDate>)> {
-    let version = MinorVersion::parse(install.resources.get("kubernetes_version")?)?;
+    let version = MinorVersion::parse(
+        install
+            .resources
+            .get(byoc_domain::step_record::resource::KUBERNETES_VERSION)?,
+    )?;
     let checked = VersionCheck::recorded(&install.step_data)
         .filter(|c| c.version == version)
         .map(|c| c.end_of_standard_support);

@@ -12,6 +12,7 @@
 //! throttled past the SDK's retries, the record changed meanwhile) is that install's result and
 //! never stops the others; its status stays as last recorded and the next cycle checks it again.
 
+use byoc_domain::step_record::StepRecord;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -207,7 +208,7 @@ async fn check_install(deps: &Deps, listed: &FleetMessage) -> Result<Checked, Va
     };
     // A paused or resumed access goes on the timeline first (its own event), whatever the
     // trust itself shows; a lost role says nothing of the switch, which stays as recorded.
-    let access_before = vendor_access::VendorAccessRecord::recorded(&install);
+    let access_before = vendor_access::VendorAccessRecord::of(&install);
     let install = match (&status, paused) {
         (TrustStatus::Ok, true) => {
             let instruction = customer_session::resume_instruction(&deps.access);
@@ -218,7 +219,7 @@ async fn check_install(deps: &Deps, listed: &FleetMessage) -> Result<Checked, Va
         }
         _ => install,
     };
-    let access_changed = vendor_access::VendorAccessRecord::recorded(&install) != access_before;
+    let access_changed = vendor_access::VendorAccessRecord::of(&install) != access_before;
     let previous = TrustCheck::recorded(&install.step_data);
     let found = TrustCheck::new(status, reason, checked_at, previous.as_ref());
     let emailed = record(deps, &install, &found, previous.as_ref()).await?;

@@ -6,6 +6,7 @@
 use byoc_core::store::InstallStore;
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{InstallStatus, Outcome, Step};
+use byoc_domain::step_record::StepRecord;
 use byoc_domain::upgrade::{MinorVersion, UpgradeRecord, UPGRADE_KEY};
 use byoc_e2e::crashing::{crash, crashing_copy, run};
 use byoc_e2e::customer_eks::{eks, pin_calendar, steer_eks};

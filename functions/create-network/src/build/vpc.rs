@@ -125,7 +125,13 @@ impl Builder<'_> {
         network.dns_enabled = false;
         let zones: Vec<&str> = plan.iter().map(|z| z.zone.name.as_str()).collect();
         let what = format!("VPC {vpc_id} ({cidr}) over {}", zones.join(", "));
-        note(rec, "vpc_id", vpc_id, created, &what);
+        note(
+            rec,
+            byoc_domain::step_record::resource::VPC_ID,
+            vpc_id,
+            created,
+            &what,
+        );
     }
 
     /// EKS needs both for its private endpoint and node registration. Done once per VPC (the
