@@ -2,6 +2,7 @@
 
 use byoc_core::aws::executions::{start_or_undo, Execution};
 use byoc_domain::cluster_plan;
+use byoc_domain::error_names;
 use byoc_domain::ids::{AccountId, InstallId, Region, TenantId};
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, InstallError, InstallStatus, Outcome, Step, TimelineEvent};
@@ -170,7 +171,7 @@ async fn start(deps: &Deps, install: &Install) -> Result<(StatusCode, Accepted),
     .status(InstallStatus::Failed)
     .error(InstallError {
         step: Step::Request,
-        code: "StartFailed".into(),
+        code: error_names::START_FAILED.into(),
         message: "the install state machine could not be started; retry the request".into(),
     });
     // Named after the install: a repeated start cannot run the install twice.

@@ -5,6 +5,7 @@
 //! what the account lacks is a finding in a 200, not an error.
 
 use aws_sdk_lambda::primitives::Blob;
+use byoc_domain::error_names;
 use byoc_domain::preflight::{PreflightReport, PreflightRequest};
 use lambda_http::http::StatusCode;
 use serde::Deserialize;
@@ -44,7 +45,7 @@ pub async fn preflight(
             .unwrap_or_default();
         tracing::warn!(%error_type, "the preflight did not finish");
         return Err(match error_type.as_str() {
-            "InstallNotFound" => ApiError::not_found(
+            error_names::INSTALL_NOT_FOUND => ApiError::not_found(
                 "tenant_id",
                 "the tenant does not exist; create it with POST /tenants",
             ),

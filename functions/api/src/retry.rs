@@ -7,6 +7,7 @@
 //! retries, so calling again while the retry runs answers with the same execution.
 
 use byoc_core::aws::executions::{start_or_undo, Execution};
+use byoc_domain::error_names;
 use byoc_domain::ids::InstallId;
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, InstallError, InstallStatus, Outcome, Step};
@@ -137,7 +138,7 @@ async fn start(
     .only_from(InstallStatus::Pending)
     .error(InstallError {
         step: Step::Request,
-        code: "StartFailed".into(),
+        code: error_names::START_FAILED.into(),
         message: "the retry could not be started; retry again".into(),
     });
     let execution = Execution {

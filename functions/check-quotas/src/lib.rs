@@ -23,6 +23,8 @@ use aws_sdk_ec2::types::Vpc;
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
 use byoc_core::store::InstallStore;
+use byoc_domain::error::NamedError;
+use byoc_domain::error_names;
 use byoc_domain::ids::{InstallId, TenantId};
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, Outcome, Step};
@@ -35,7 +37,7 @@ use chrono::Utc;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info, warn};
 
 /// The `step_data` key the result is stored under.
 pub use byoc_domain::quota_plan::QUOTA_CHECK_KEY;
@@ -79,17 +81,19 @@ impl CheckQuotasError {
     }
 }
 
+impl NamedError for CheckQuotasError {
+    fn error_name(&self) -> &'static str {
+        match self {
+            CheckQuotasError::ProvisionChecksFailed(_) => PROVISION_CHECKS_FAILED,
+            CheckQuotasError::QuotaUnavailable(_) => error_names::QUOTA_UNAVAILABLE,
+            CheckQuotasError::Core(core) => core.error_name(),
+        }
+    }
+}
+
 impl From<CheckQuotasError> for Diagnostic {
     fn from(err: CheckQuotasError) -> Self {
-        let error_type = match &err {
-            CheckQuotasError::ProvisionChecksFailed(_) => PROVISION_CHECKS_FAILED,
-            CheckQuotasError::QuotaUnavailable(_) => "QuotaUnavailable",
-            CheckQuotasError::Core(core) => core.error_name(),
-        };
-        Diagnostic {
-            error_type: error_type.into(),
-            error_message: err.to_string(),
-        }
+        byoc_lambda::diagnostic(&err)
     }
 }
 
@@ -121,34 +125,29 @@ pub async fn handle(deps: &Deps, request: Request) -> Result<Answer, CheckQuotas
     }
 }
 
+#[tracing::instrument(name = "check-quotas", skip_all, fields(install_id = %input.install_id, tenant_id = %input.tenant_id))]
 pub async fn step(deps: &Deps, input: StepInput) -> Result<QuotaCheckOutput, CheckQuotasError> {
-    let span =
-        info_span!("check-quotas", install_id = %input.install_id, tenant_id = %input.tenant_id);
-    async {
-        let result = check(deps, &input).await;
-        match &result {
-            Ok(deficits) => info!(deficits = deficits.len(), "quotas checked"),
-            Err(err) if err.is_final() => {
-                warn!(error = %err, "install cannot proceed");
-                let mut change = Change::new(Step::CheckQuotas, Outcome::Failed, err.to_string());
-                // Every finding, on the record the API serves and the failure email reads.
-                if let CheckQuotasError::ProvisionChecksFailed(checks) = err {
-                    change = change.record(checks.as_ref());
-                }
-                deps.store.record(&input.install_id, change).await?;
+    let result = check(deps, &input).await;
+    match &result {
+        Ok(deficits) => info!(deficits = deficits.len(), "quotas checked"),
+        Err(err) if err.is_final() => {
+            warn!(error = %err, "install cannot proceed");
+            let mut change = Change::new(Step::CheckQuotas, Outcome::Failed, err.to_string());
+            // Every finding, on the record the API serves and the failure email reads.
+            if let CheckQuotasError::ProvisionChecksFailed(checks) = err {
+                change = change.record(checks.as_ref());
             }
-            Err(err) => warn!(error = %err, "check-quotas failed"),
+            deps.store.record(&input.install_id, change).await?;
         }
-        let deficits = result?.len();
-        Ok(QuotaCheckOutput {
-            install_id: input.install_id.clone(),
-            tenant_id: input.tenant_id.clone(),
-            ok: deficits == 0,
-            deficits,
-        })
+        Err(err) => warn!(error = %err, "check-quotas failed"),
     }
-    .instrument(span)
-    .await
+    let deficits = result?.len();
+    Ok(QuotaCheckOutput {
+        install_id: input.install_id.clone(),
+        tenant_id: input.tenant_id.clone(),
+        ok: deficits == 0,
+        deficits,
+    })
 }
 
 async fn check(deps: &Deps, input: &StepInput) -> Result<Vec<Deficit>, CheckQuotasError> {

@@ -4,6 +4,7 @@
 //! nothing claims an upgrade that never ran. Used by `POST /installs/{id}/upgrade`, the retry
 //! of a failed upgrade, and the scheduled version check's `auto_upgrade`.
 
+use byoc_domain::error_names;
 use byoc_domain::step_record::StepRecord;
 use chrono::Utc;
 
@@ -92,7 +93,7 @@ impl UpgradeLauncher<'_> {
         .data(UPGRADE_KEY, record.to_value())
         .error(InstallError {
             step: Step::UpgradeCluster,
-            code: "StartFailed".into(),
+            code: error_names::START_FAILED.into(),
             message: "the upgrade could not be started; ask again".into(),
         });
         let input = StepInput {

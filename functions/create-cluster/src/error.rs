@@ -1,5 +1,7 @@
 //! The errors of create-cluster and the Step Functions error names they carry.
 
+use byoc_domain::error::NamedError;
+use byoc_domain::error_names;
 use lambda_runtime::Diagnostic;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +21,12 @@ pub enum CreateClusterError {
     Core(#[from] byoc_domain::Error),
 }
 
-impl CreateClusterError {
-    pub fn error_name(&self) -> &'static str {
+impl NamedError for CreateClusterError {
+    fn error_name(&self) -> &'static str {
         match self {
-            CreateClusterError::ClusterFailed(_) => "ClusterFailed",
-            CreateClusterError::Invalid(_) => "ClusterInvalid",
-            CreateClusterError::NetworkNotReady(_) => "NetworkNotReady",
+            CreateClusterError::ClusterFailed(_) => error_names::CLUSTER_FAILED,
+            CreateClusterError::Invalid(_) => error_names::CLUSTER_INVALID,
+            CreateClusterError::NetworkNotReady(_) => error_names::NETWORK_NOT_READY,
             CreateClusterError::Core(core) => core.error_name(),
         }
     }
@@ -32,10 +34,7 @@ impl CreateClusterError {
 
 impl From<CreateClusterError> for Diagnostic {
     fn from(err: CreateClusterError) -> Self {
-        Diagnostic {
-            error_type: err.error_name().into(),
-            error_message: err.to_string(),
-        }
+        byoc_lambda::diagnostic(&err)
     }
 }
 

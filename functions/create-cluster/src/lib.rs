@@ -37,7 +37,7 @@ use byoc_domain::tags::{cluster_name, INSTALL_TAG};
 use byoc_lambda::fault::Fault;
 use progress::{AddonData, NodegroupData, SupportData};
 use serde::{Deserialize, Serialize};
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info, warn};
 
 pub use error::CreateClusterError;
 pub use progress::{ClusterData, DATA_KEY};
@@ -66,19 +66,16 @@ pub struct ClusterStatus {
     pub ready: bool,
 }
 
+#[tracing::instrument(name = "create-cluster", skip_all, fields(install_id = %input.install_id, tenant_id = %input.tenant_id))]
 pub async fn handle(deps: &Deps, input: StepInput) -> Result<ClusterStatus, CreateClusterError> {
-    let span =
-        info_span!("create-cluster", install_id = %input.install_id, tenant_id = %input.tenant_id);
-    async {
-        let result = run(deps, &input).await;
-        match &result {
-            Ok(status) => info!(cluster = %status.cluster_status, nodegroup = %status.nodegroup_status, ready = status.ready, "cluster progress"),
-            Err(err) => warn!(error = %err, "create-cluster did not finish this call"),
+    let result = run(deps, &input).await;
+    match &result {
+        Ok(status) => {
+            info!(cluster = %status.cluster_status, nodegroup = %status.nodegroup_status, ready = status.ready, "cluster progress")
         }
-        result
+        Err(err) => warn!(error = %err, "create-cluster did not finish this call"),
     }
-    .instrument(span)
-    .await
+    result
 }
 
 /// One call: what it saw and did goes on the record in one write (the start of the step, the

@@ -3,6 +3,8 @@
 use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use byoc_core::aws::retryable;
+use byoc_domain::error::NamedError;
+use byoc_domain::error_names;
 use byoc_domain::network_plan::PlanError;
 use lambda_runtime::Diagnostic;
 
@@ -41,15 +43,15 @@ pub enum CreateNetworkError {
     Core(#[from] byoc_domain::Error),
 }
 
-impl CreateNetworkError {
+impl NamedError for CreateNetworkError {
     /// The name the state machine routes on.
-    pub fn error_name(&self) -> &'static str {
+    fn error_name(&self) -> &'static str {
         match self {
-            CreateNetworkError::Plan(_) => "NetworkInvalid",
+            CreateNetworkError::Plan(_) => error_names::NETWORK_INVALID,
             CreateNetworkError::NatFailed { .. } | CreateNetworkError::Rejected { .. } => {
-                "NetworkFailed"
+                error_names::NETWORK_FAILED
             }
-            CreateNetworkError::NotActive { .. } => "InstallNotActive",
+            CreateNetworkError::NotActive { .. } => error_names::INSTALL_NOT_ACTIVE,
             CreateNetworkError::Core(core) => core.error_name(),
         }
     }
@@ -57,10 +59,7 @@ impl CreateNetworkError {
 
 impl From<CreateNetworkError> for Diagnostic {
     fn from(err: CreateNetworkError) -> Self {
-        Diagnostic {
-            error_type: err.error_name().into(),
-            error_message: err.to_string(),
-        }
+        byoc_lambda::diagnostic(&err)
     }
 }
 

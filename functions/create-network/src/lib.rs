@@ -22,7 +22,7 @@ use byoc_domain::model::{Install, InstallStatus, Outcome, Step};
 use byoc_domain::step_input::StepInput;
 use byoc_lambda::fault::Fault;
 use serde::{Deserialize, Serialize};
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info, warn};
 
 use crate::build::{state, Builder, Readiness};
 pub use crate::error::CreateNetworkError;
@@ -45,28 +45,23 @@ pub struct NetworkStatus {
     pub nat_ready: bool,
 }
 
+#[tracing::instrument(name = "create-network", skip_all, fields(install_id = %input.install_id, tenant_id = %input.tenant_id))]
 pub async fn handle(deps: &Deps, input: StepInput) -> Result<NetworkStatus, CreateNetworkError> {
-    let span =
-        info_span!("create-network", install_id = %input.install_id, tenant_id = %input.tenant_id);
-    async {
-        let result = create(deps, &input).await;
-        match &result {
-            Ok(ready) => info!(
-                subnets_ready = ready.subnets_ready,
-                nat_ready = ready.nat_ready,
-                "network step done"
-            ),
-            Err(err) => warn!(error = %err, "create-network failed"),
-        }
-        result.map(|ready| NetworkStatus {
-            install_id: input.install_id.clone(),
-            tenant_id: input.tenant_id.clone(),
-            subnets_ready: ready.subnets_ready,
-            nat_ready: ready.nat_ready,
-        })
+    let result = create(deps, &input).await;
+    match &result {
+        Ok(ready) => info!(
+            subnets_ready = ready.subnets_ready,
+            nat_ready = ready.nat_ready,
+            "network step done"
+        ),
+        Err(err) => warn!(error = %err, "create-network failed"),
     }
-    .instrument(span)
-    .await
+    result.map(|ready| NetworkStatus {
+        install_id: input.install_id.clone(),
+        tenant_id: input.tenant_id.clone(),
+        subnets_ready: ready.subnets_ready,
+        nat_ready: ready.nat_ready,
+    })
 }
 
 /// Errors that need the vendor or the customer: they go on the install's timeline.

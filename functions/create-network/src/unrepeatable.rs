@@ -74,6 +74,7 @@ mod tests {
     use aws_sdk_ec2::operation::create_vpc::CreateVpcError;
     use aws_smithy_runtime_api::http::{Response, StatusCode};
     use aws_smithy_types::body::SdkBody;
+    use byoc_domain::error::NamedError;
     use std::cell::Cell;
 
     fn service_error(code: &str, status: u16) -> SdkError<CreateVpcError, HttpResponse> {

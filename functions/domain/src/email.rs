@@ -1,6 +1,7 @@
 //! The text of the emails a customer receives. Pure, so every wording is tested and no
 //! secret can slip in: the inputs are the install record and its error, which hold none.
 
+use crate::error_names;
 use crate::leftover::{self, Leftover};
 use crate::model::{Install, InstallError};
 use crate::options::QuotaRequestMode;
@@ -294,7 +295,7 @@ pub fn access_at_risk(vendor: &str, install: &Install, status: TrustStatus, reas
 /// What the customer can do about a failure, by the error's name.
 fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
     match error.code.as_str() {
-        "TrustNotReady" | "AccessLost" => format!(
+        error_names::TRUST_NOT_READY | error_names::ACCESS_LOST => format!(
             "Create (or fix) the CloudFormation stack from the install link {vendor} gave you, in account {}: \
              it must be in CREATE_COMPLETE, and its ExternalId and VendorAccountId parameters must be exactly \
              as the link filled them in. If the stack exists but was made with other values (for example \
@@ -308,7 +309,7 @@ fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
              VendorAccess set to enabled, then ask {vendor} to retry install {}.",
             install.account_id, install.install_id
         ),
-        "QuotaDenied" | "QuotaWaitExpired" => format!(
+        error_names::QUOTA_DENIED | error_names::QUOTA_WAIT_EXPIRED => format!(
             "Raise the quotas named above in the Service Quotas console (or open a support case), then ask \
              {vendor} to retry install {}. {vendor} can also retry with a smaller install (fewer zones, \
              a single NAT gateway, a smaller node group).",
@@ -325,7 +326,7 @@ fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
              fixed, ask {vendor} to retry install {}.",
             install.install_id
         ),
-        "TrustInvalid" => format!(
+        error_names::TRUST_INVALID => format!(
             "Update the stack from the install link so the role is as the template makes it (see above), \
              then ask {vendor} to retry install {}.",
             install.install_id

@@ -1,6 +1,7 @@
 //! The one error type of byoc-core. Functions wrap it in their own enums and map those to the
 //! error names the state machines route on.
 
+use crate::error_names;
 use crate::ids::{InstallId, InvalidInput, TenantId};
 use crate::model::InstallStatus;
 
@@ -64,19 +65,32 @@ pub enum Error {
 
 /// The error name of a step that met the vendor's access paused by the customer: the state
 /// machines and watch-install wait on it.
-pub const ACCESS_PAUSED: &str = "AccessPaused";
+pub const ACCESS_PAUSED: &str = error_names::ACCESS_PAUSED;
+
+/// A function's error as Step Functions sees it: its name (the failed invocation's
+/// `errorType`, one of [`crate::error_names`]) and its message. Every function's error enum
+/// implements it; `byoc_lambda::diagnostic` turns it into the Lambda runtime's answer.
+pub trait NamedError: std::fmt::Display {
+    fn error_name(&self) -> &'static str;
+}
+
+impl NamedError for Error {
+    fn error_name(&self) -> &'static str {
+        Error::error_name(self)
+    }
+}
 
 impl Error {
     /// The Step Functions error name for a core failure. What a Retry can fix is `Transient`;
     /// the state machines route on these names, so they never change.
     pub fn error_name(&self) -> &'static str {
         match self {
-            Error::Aws { .. } | Error::Contended(_) => "Transient",
-            Error::InvalidTransition { .. } => "InvalidTransition",
-            Error::InstallNotFound(_) | Error::TenantNotFound(_) => "InstallNotFound",
-            Error::AccessLost { .. } => "AccessLost",
+            Error::Aws { .. } | Error::Contended(_) => error_names::TRANSIENT,
+            Error::InvalidTransition { .. } => error_names::INVALID_TRANSITION,
+            Error::InstallNotFound(_) | Error::TenantNotFound(_) => error_names::INSTALL_NOT_FOUND,
+            Error::AccessLost { .. } => error_names::ACCESS_LOST,
             Error::AccessPaused { .. } => ACCESS_PAUSED,
-            _ => "Internal",
+            _ => error_names::INTERNAL,
         }
     }
 

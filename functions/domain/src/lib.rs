@@ -14,6 +14,7 @@ pub mod cost_estimate;
 pub mod deletion_order;
 pub mod email;
 pub mod error;
+pub mod error_names;
 pub mod external_id;
 pub mod idempotency;
 pub mod ids;

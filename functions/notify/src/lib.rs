@@ -9,6 +9,7 @@
 use byoc_core::customer_topic;
 use byoc_core::store::InstallStore;
 use byoc_domain::email::{self, Email, QuotaLine};
+use byoc_domain::error::NamedError;
 use byoc_domain::ids::{InstallId, TenantId};
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, InstallError, InstallStatus, Notice, Outcome, Step};
@@ -19,7 +20,7 @@ use byoc_domain::upgrade::{UpgradeRecord, UpgradeState};
 use byoc_lambda::fault::Fault;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
-use tracing::{info, info_span, Instrument};
+use tracing::info;
 
 pub struct Deps {
     pub store: InstallStore,
@@ -71,93 +72,89 @@ pub enum NotifyError {
     Core(#[from] byoc_domain::Error),
 }
 
-impl From<NotifyError> for Diagnostic {
-    fn from(err: NotifyError) -> Self {
-        let NotifyError::Core(core) = &err;
-        Diagnostic {
-            error_type: core.error_name().into(),
-            error_message: err.to_string(),
-        }
+impl NamedError for NotifyError {
+    fn error_name(&self) -> &'static str {
+        let NotifyError::Core(core) = self;
+        core.error_name()
     }
 }
 
-pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, NotifyError> {
-    let span = info_span!("notify", install_id = %input.install_id, tenant_id = %input.tenant_id, outcome = ?input.outcome);
-    async {
-        let install = deps.store.get_install(&input.install_id).await?;
-        if install.tenant_id != input.tenant_id {
-            return Err(byoc_domain::Error::InstallNotFound(input.install_id.clone()).into());
-        }
-        let (install, email, notice) = match input.outcome {
-            NotifyOutcome::Ready => {
-                let (install, email) = mark_ready(deps, install).await?;
-                (install, email, Notice::Ready)
-            }
-            NotifyOutcome::Failed => {
-                let (install, email) = mark_failed(deps, install, input.error.as_ref()).await?;
-                (install, email, Notice::Failed)
-            }
-            NotifyOutcome::Removed => {
-                let install = if install.status == InstallStatus::Removed {
-                    install
-                } else {
-                    let change = Change::new(
-                        Step::SweepDangling,
-                        Outcome::Succeeded,
-                        removed_message(&install),
-                    )
-                    .status(InstallStatus::Removed);
-                    deps.store.record(&install.install_id, change).await?
-                };
-                let email = email::removed(&deps.vendor_name, &install);
-                (install, email, Notice::Removed)
-            }
-            NotifyOutcome::WaitingForQuota => {
-                let email = email::waiting_for_quota(
-                    &deps.vendor_name,
-                    &install,
-                    &requested_quotas(&install),
-                );
-                (install, email, Notice::WaitingForQuota)
-            }
-            NotifyOutcome::UpgradeStarted => {
-                let email = byoc_domain::upgrade_email::started(&deps.vendor_name, &install);
-                (install, email, Notice::UpgradeStarted)
-            }
-            NotifyOutcome::Upgraded => {
-                let install = end_upgrade(deps, install, None).await?;
-                let email = byoc_domain::upgrade_email::upgraded(&deps.vendor_name, &install);
-                (install, email, Notice::Upgraded)
-            }
-            NotifyOutcome::UpgradeFailed => {
-                let install = end_upgrade(deps, install, input.error.as_ref()).await?;
-                let email = byoc_domain::upgrade_email::upgrade_failed(&deps.vendor_name, &install);
-                (install, email, Notice::UpgradeFailed)
-            }
-        };
-        if install.notified.contains(&notice) {
-            info!("notification already sent");
-        } else {
-            let message_id = publish(deps, &install, &email, notice).await?;
-            deps.fault.point("publish");
-            let change = Change::new(
-                Step::Notify,
-                Outcome::Succeeded,
-                format!("{} email sent (SNS message {message_id})", notice.as_str()),
-            );
-            deps.store
-                .record(&install.install_id, change.notified(notice))
-                .await?;
-            info!(%message_id, "notification sent");
-        }
-        Ok(NotifyOutput {
-            install_id: install.install_id,
-            tenant_id: install.tenant_id,
-            status: install.status,
-        })
+impl From<NotifyError> for Diagnostic {
+    fn from(err: NotifyError) -> Self {
+        byoc_lambda::diagnostic(&err)
     }
-    .instrument(span)
-    .await
+}
+
+#[tracing::instrument(name = "notify", skip_all, fields(install_id = %input.install_id, tenant_id = %input.tenant_id, outcome = ?input.outcome))]
+pub async fn handle(deps: &Deps, input: NotifyInput) -> Result<NotifyOutput, NotifyError> {
+    let install = deps.store.get_install(&input.install_id).await?;
+    if install.tenant_id != input.tenant_id {
+        return Err(byoc_domain::Error::InstallNotFound(input.install_id.clone()).into());
+    }
+    let (install, email, notice) = match input.outcome {
+        NotifyOutcome::Ready => {
+            let (install, email) = mark_ready(deps, install).await?;
+            (install, email, Notice::Ready)
+        }
+        NotifyOutcome::Failed => {
+            let (install, email) = mark_failed(deps, install, input.error.as_ref()).await?;
+            (install, email, Notice::Failed)
+        }
+        NotifyOutcome::Removed => {
+            let install = if install.status == InstallStatus::Removed {
+                install
+            } else {
+                let change = Change::new(
+                    Step::SweepDangling,
+                    Outcome::Succeeded,
+                    removed_message(&install),
+                )
+                .status(InstallStatus::Removed);
+                deps.store.record(&install.install_id, change).await?
+            };
+            let email = email::removed(&deps.vendor_name, &install);
+            (install, email, Notice::Removed)
+        }
+        NotifyOutcome::WaitingForQuota => {
+            let email =
+                email::waiting_for_quota(&deps.vendor_name, &install, &requested_quotas(&install));
+            (install, email, Notice::WaitingForQuota)
+        }
+        NotifyOutcome::UpgradeStarted => {
+            let email = byoc_domain::upgrade_email::started(&deps.vendor_name, &install);
+            (install, email, Notice::UpgradeStarted)
+        }
+        NotifyOutcome::Upgraded => {
+            let install = end_upgrade(deps, install, None).await?;
+            let email = byoc_domain::upgrade_email::upgraded(&deps.vendor_name, &install);
+            (install, email, Notice::Upgraded)
+        }
+        NotifyOutcome::UpgradeFailed => {
+            let install = end_upgrade(deps, install, input.error.as_ref()).await?;
+            let email = byoc_domain::upgrade_email::upgrade_failed(&deps.vendor_name, &install);
+            (install, email, Notice::UpgradeFailed)
+        }
+    };
+    if install.notified.contains(&notice) {
+        info!("notification already sent");
+    } else {
+        let message_id = publish(deps, &install, &email, notice).await?;
+        deps.fault.point("publish");
+        let change = Change::new(
+            Step::Notify,
+            Outcome::Succeeded,
+            format!("{} email sent (SNS message {message_id})", notice.as_str()),
+        );
+        deps.store
+            .record(&install.install_id, change.notified(notice))
+            .await?;
+        info!(%message_id, "notification sent");
+    }
+    Ok(NotifyOutput {
+        install_id: install.install_id,
+        tenant_id: install.tenant_id,
+        status: install.status,
+    })
 }
 
 /// What the removal's last entry says: "nothing it made is left" only when the sweep's last

@@ -2,6 +2,8 @@
 //! a record that could not be published is reported back to the stream as a batch item
 //! failure and retried from there; only what stops the function altogether lands here.
 
+use byoc_domain::error::NamedError;
+use byoc_domain::error_names;
 use lambda_runtime::Diagnostic;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,15 +15,17 @@ pub enum PublishError {
     Config(String),
 }
 
+impl NamedError for PublishError {
+    fn error_name(&self) -> &'static str {
+        match self {
+            PublishError::Core(core) => core.error_name(),
+            PublishError::Config(_) => error_names::INTERNAL,
+        }
+    }
+}
+
 impl From<PublishError> for Diagnostic {
     fn from(err: PublishError) -> Self {
-        let error_type = match &err {
-            PublishError::Core(core) => core.error_name(),
-            PublishError::Config(_) => "Internal",
-        };
-        Diagnostic {
-            error_type: error_type.into(),
-            error_message: err.to_string(),
-        }
+        byoc_lambda::diagnostic(&err)
     }
 }

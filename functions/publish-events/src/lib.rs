@@ -21,7 +21,7 @@ use byoc_domain::ids::{InstallId, TenantId};
 use byoc_domain::install_event::InstallEvent;
 use byoc_domain::model::Install;
 use byoc_domain::webhook::{DeliveryOutcome, Webhook};
-use tracing::{error, info, info_span, warn, Instrument};
+use tracing::{error, info, warn};
 
 pub use crate::error::PublishError;
 pub use crate::webhook_sender::WebhookSender;
@@ -79,52 +79,54 @@ impl Lookups {
     }
 }
 
+#[tracing::instrument(name = "publish-events", skip_all, fields(records = event.records.len()))]
 pub async fn handle(deps: &Deps, event: Event) -> Result<DynamoDbEventResponse, PublishError> {
-    let span = info_span!("publish-events", records = event.records.len());
-    async {
-        // Read everything first: a failed read stops the batch before anything is sent.
-        let mut lookups = Lookups::default();
-        let mut pending = Vec::new();
-        let mut stop = None;
-        for (index, record) in event.records.iter().enumerate() {
-            let (install_id, entry) = match records::timeline_entry(record) {
-                Ok(Some(found)) => found,
-                Ok(None) => continue,
-                Err(err) => {
-                    error!(error = %err, "timeline entry cannot be read; skipped");
-                    continue;
-                }
-            };
-            match lookups.for_install(&deps.store, &install_id).await {
-                Ok(Some((install, webhook))) => pending.push(Pending { record: index, event: InstallEvent::new(&install, &entry), webhook }),
-                Ok(None) => error!(%install_id, seq = entry.seq, "timeline entry of an install that does not exist; skipped"),
-                Err(err) => {
-                    warn!(%install_id, error = %err, "could not read the install; the stream retries from here");
-                    stop = Some(index);
-                    break;
-                }
+    // Read everything first: a failed read stops the batch before anything is sent.
+    let mut lookups = Lookups::default();
+    let mut pending = Vec::new();
+    let mut stop = None;
+    for (index, record) in event.records.iter().enumerate() {
+        let (install_id, entry) = match records::timeline_entry(record) {
+            Ok(Some(found)) => found,
+            Ok(None) => continue,
+            Err(err) => {
+                error!(error = %err, "timeline entry cannot be read; skipped");
+                continue;
+            }
+        };
+        match lookups.for_install(&deps.store, &install_id).await {
+            Ok(Some((install, webhook))) => pending.push(Pending {
+                record: index,
+                event: InstallEvent::new(&install, &entry),
+                webhook,
+            }),
+            Ok(None) => {
+                error!(%install_id, seq = entry.seq, "timeline entry of an install that does not exist; skipped")
+            }
+            Err(err) => {
+                warn!(%install_id, error = %err, "could not read the install; the stream retries from here");
+                stop = Some(index);
+                break;
             }
         }
-
-        let events: Vec<InstallEvent> = pending.iter().map(|p| p.event.clone()).collect();
-        let published = bus::publish(&deps.events, &deps.event_bus_name, &events).await;
-        if let Some(first_unpublished) = pending.get(published) {
-            stop = Some(first_unpublished.record);
-        }
-
-        let delivered = deliver_webhooks(deps, &pending[..published]).await;
-        info!(published, webhooks = delivered, failed_record = ?stop, "batch handled");
-
-        let mut response = DynamoDbEventResponse::default();
-        if let Some(index) = stop {
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = event.records[index].change.sequence_number.clone();
-            response.batch_item_failures.push(failure);
-        }
-        Ok(response)
     }
-    .instrument(span)
-    .await
+
+    let events: Vec<InstallEvent> = pending.iter().map(|p| p.event.clone()).collect();
+    let published = bus::publish(&deps.events, &deps.event_bus_name, &events).await;
+    if let Some(first_unpublished) = pending.get(published) {
+        stop = Some(first_unpublished.record);
+    }
+
+    let delivered = deliver_webhooks(deps, &pending[..published]).await;
+    info!(published, webhooks = delivered, failed_record = ?stop, "batch handled");
+
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(index) = stop {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = event.records[index].change.sequence_number.clone();
+        response.batch_item_failures.push(failure);
+    }
+    Ok(response)
 }
 
 /// Delivers each published event to its tenant's webhook, in order, and writes the outcome on

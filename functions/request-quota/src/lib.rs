@@ -11,6 +11,8 @@ use aws_config::SdkConfig;
 use byoc_core::customer_access::CustomerAccess;
 use byoc_core::customer_session;
 use byoc_core::store::InstallStore;
+use byoc_domain::error::NamedError;
+use byoc_domain::error_names;
 use byoc_domain::ids::{InstallId, TenantId};
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, Outcome, Step};
@@ -21,7 +23,7 @@ use byoc_lambda::fault::Fault;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info, warn};
 
 use status::{overall, state_of, RequestState};
 
@@ -112,18 +114,20 @@ pub enum RequestQuotaError {
     Core(#[from] byoc_domain::Error),
 }
 
+impl NamedError for RequestQuotaError {
+    fn error_name(&self) -> &'static str {
+        match self {
+            RequestQuotaError::QuotaDenied(_) => error_names::QUOTA_DENIED,
+            RequestQuotaError::QuotaWaitExpired(_) => error_names::QUOTA_WAIT_EXPIRED,
+            RequestQuotaError::NotChecked(_) => error_names::INTERNAL,
+            RequestQuotaError::Core(core) => core.error_name(),
+        }
+    }
+}
+
 impl From<RequestQuotaError> for Diagnostic {
     fn from(err: RequestQuotaError) -> Self {
-        let error_type = match &err {
-            RequestQuotaError::QuotaDenied(_) => "QuotaDenied",
-            RequestQuotaError::QuotaWaitExpired(_) => "QuotaWaitExpired",
-            RequestQuotaError::NotChecked(_) => "Internal",
-            RequestQuotaError::Core(core) => core.error_name(),
-        };
-        Diagnostic {
-            error_type: error_type.into(),
-            error_message: err.to_string(),
-        }
+        byoc_lambda::diagnostic(&err)
     }
 }
 
@@ -131,27 +135,22 @@ pub(crate) fn aws_error(err: impl std::error::Error) -> RequestQuotaError {
     RequestQuotaError::Core(byoc_domain::Error::aws("Service Quotas", err))
 }
 
+#[tracing::instrument(name = "request-quota", skip_all, fields(install_id = %input.install_id, tenant_id = %input.tenant_id))]
 pub async fn handle(
     deps: &Deps,
     input: StepInput,
 ) -> Result<RequestQuotaOutput, RequestQuotaError> {
-    let span =
-        info_span!("request-quota", install_id = %input.install_id, tenant_id = %input.tenant_id);
-    async {
-        let result = run(deps, &input).await;
-        match &result {
-            Ok(state) => info!(?state, "quota requests checked"),
-            Err(err) => warn!(error = %err, "request-quota failed"),
-        }
-        Ok(RequestQuotaOutput {
-            install_id: input.install_id.clone(),
-            tenant_id: input.tenant_id.clone(),
-            status: result?,
-            wait_seconds: deps.poll_seconds,
-        })
+    let result = run(deps, &input).await;
+    match &result {
+        Ok(state) => info!(?state, "quota requests checked"),
+        Err(err) => warn!(error = %err, "request-quota failed"),
     }
-    .instrument(span)
-    .await
+    Ok(RequestQuotaOutput {
+        install_id: input.install_id.clone(),
+        tenant_id: input.tenant_id.clone(),
+        status: result?,
+        wait_seconds: deps.poll_seconds,
+    })
 }
 
 fn stored<T: serde::de::DeserializeOwned>(

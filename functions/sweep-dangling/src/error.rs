@@ -1,5 +1,6 @@
 //! The one error a call of sweep-dangling ends with, and the name the state machine routes on.
 
+use byoc_domain::error::NamedError;
 use lambda_runtime::Diagnostic;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,14 +12,16 @@ pub enum SweepError {
     Core(#[from] byoc_domain::Error),
 }
 
+impl NamedError for SweepError {
+    fn error_name(&self) -> &'static str {
+        match self {
+            SweepError::Core(core) => core.error_name(),
+        }
+    }
+}
+
 impl From<SweepError> for Diagnostic {
     fn from(err: SweepError) -> Self {
-        let error_type = match &err {
-            SweepError::Core(core) => core.error_name(),
-        };
-        Diagnostic {
-            error_type: error_type.into(),
-            error_message: err.to_string(),
-        }
+        byoc_lambda::diagnostic(&err)
     }
 }

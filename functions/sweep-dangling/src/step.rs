@@ -9,7 +9,7 @@ use byoc_domain::step_input::StepInput;
 use byoc_domain::step_record::StepRecord;
 use byoc_domain::sweep_record::SweepRecord;
 use byoc_domain::tags::cluster_name;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info, warn};
 
 use crate::clients::{Clients, Deps};
 use crate::discover::discover;
@@ -17,22 +17,18 @@ use crate::error::SweepError;
 use crate::input::{Mode, SweepInput, SweepOutput};
 use crate::pass::{confirm_refusals, delete_what_can_go, pass_of};
 
+#[tracing::instrument(name = "sweep-dangling", skip_all, fields(install_id = %input.install_id, tenant_id = %input.tenant_id, mode = ?input.mode))]
 pub async fn run(deps: &Deps, input: SweepInput) -> Result<SweepOutput, SweepError> {
-    let span = info_span!("sweep-dangling", install_id = %input.install_id, tenant_id = %input.tenant_id, mode = ?input.mode);
-    async {
-        let result = sweep(deps, &input).await;
-        match &result {
-            Ok(out) => info!(
-                remaining = out.remaining,
-                done = out.done,
-                "sweep pass finished"
-            ),
-            Err(err) => warn!(error = %err, "sweep pass failed"),
-        }
-        result
+    let result = sweep(deps, &input).await;
+    match &result {
+        Ok(out) => info!(
+            remaining = out.remaining,
+            done = out.done,
+            "sweep pass finished"
+        ),
+        Err(err) => warn!(error = %err, "sweep pass failed"),
     }
-    .instrument(span)
-    .await
+    result
 }
 
 async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepError> {

@@ -1,6 +1,8 @@
 //! The errors of upgrade-cluster and the Step Functions error names they carry
 //! (statemachines/upgrade.asl.json routes on them).
 
+use byoc_domain::error::NamedError;
+use byoc_domain::error_names;
 use lambda_runtime::Diagnostic;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,12 +23,12 @@ pub enum UpgradeError {
     Core(#[from] byoc_domain::Error),
 }
 
-impl UpgradeError {
-    pub fn error_name(&self) -> &'static str {
+impl NamedError for UpgradeError {
+    fn error_name(&self) -> &'static str {
         match self {
-            UpgradeError::Blocked(_) => "UpgradeBlocked",
-            UpgradeError::Failed(_) => "UpgradeFailed",
-            UpgradeError::NotUpgrading(_) => "UpgradeInvalid",
+            UpgradeError::Blocked(_) => error_names::UPGRADE_BLOCKED,
+            UpgradeError::Failed(_) => error_names::UPGRADE_FAILED,
+            UpgradeError::NotUpgrading(_) => error_names::UPGRADE_INVALID,
             UpgradeError::Core(core) => core.error_name(),
         }
     }
@@ -34,10 +36,7 @@ impl UpgradeError {
 
 impl From<UpgradeError> for Diagnostic {
     fn from(err: UpgradeError) -> Self {
-        Diagnostic {
-            error_type: err.error_name().into(),
-            error_message: err.to_string(),
-        }
+        byoc_lambda::diagnostic(&err)
     }
 }
 

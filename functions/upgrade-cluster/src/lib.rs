@@ -40,7 +40,7 @@ use byoc_domain::upgrade::{
 };
 use byoc_lambda::fault::Fault;
 use serde::{Deserialize, Serialize};
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info, warn};
 
 pub use error::UpgradeError;
 
@@ -143,26 +143,24 @@ pub struct UpgradeStatus {
     pub quota_ok: bool,
 }
 
+#[tracing::instrument(name = "upgrade-cluster", skip_all, fields(install_id = %input.install_id, tenant_id = %input.tenant_id, action = ?input.action))]
 pub async fn handle(deps: &Deps, input: UpgradeInput) -> Result<UpgradeStatus, UpgradeError> {
-    let span = info_span!("upgrade-cluster", install_id = %input.install_id, tenant_id = %input.tenant_id, action = ?input.action);
-    async {
-        let step = StepInput {
-            install_id: input.install_id.clone(),
-            tenant_id: input.tenant_id.clone(),
-        };
-        let session = customer_session::open(&deps.store, &deps.base, &deps.access, &step).await?;
-        let result = match input.action {
-            Action::Preflight => begin::begin(deps, &session).await,
-            Action::Advance => advance(deps, &session.install, &session.config).await,
-        };
-        match &result {
-            Ok(status) => info!(version = %status.version, target = %status.target, done = status.done, "upgrade progress"),
-            Err(err) => warn!(error = %err, "upgrade-cluster did not finish this call"),
+    let step = StepInput {
+        install_id: input.install_id.clone(),
+        tenant_id: input.tenant_id.clone(),
+    };
+    let session = customer_session::open(&deps.store, &deps.base, &deps.access, &step).await?;
+    let result = match input.action {
+        Action::Preflight => begin::begin(deps, &session).await,
+        Action::Advance => advance(deps, &session.install, &session.config).await,
+    };
+    match &result {
+        Ok(status) => {
+            info!(version = %status.version, target = %status.target, done = status.done, "upgrade progress")
         }
-        result
+        Err(err) => warn!(error = %err, "upgrade-cluster did not finish this call"),
     }
-    .instrument(span)
-    .await
+    result
 }
 
 /// The install's upgrade record, if the install is upgrading.

@@ -18,6 +18,8 @@ use byoc_core::fleet::FleetSettings;
 use byoc_core::schedule::ScheduleSettings;
 use byoc_core::store::InstallStore;
 use byoc_core::vendor_access;
+use byoc_domain::error::NamedError;
+use byoc_domain::error_names;
 use byoc_domain::ids::AccountId;
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, InstallStatus, Outcome, Step};
@@ -25,7 +27,7 @@ use byoc_domain::step_input::StepInput;
 use byoc_domain::trust_policy;
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info, warn};
 
 pub struct Deps {
     pub store: InstallStore,
@@ -84,17 +86,19 @@ pub enum ValidateTrustError {
     Core(#[from] byoc_domain::Error),
 }
 
+impl NamedError for ValidateTrustError {
+    fn error_name(&self) -> &'static str {
+        match self {
+            ValidateTrustError::NotReady(_) => error_names::TRUST_NOT_READY,
+            ValidateTrustError::Invalid(_) => error_names::TRUST_INVALID,
+            ValidateTrustError::Core(core) => core.error_name(),
+        }
+    }
+}
+
 impl From<ValidateTrustError> for Diagnostic {
     fn from(err: ValidateTrustError) -> Self {
-        let error_type = match &err {
-            ValidateTrustError::NotReady(_) => "TrustNotReady",
-            ValidateTrustError::Invalid(_) => "TrustInvalid",
-            ValidateTrustError::Core(core) => core.error_name(),
-        };
-        Diagnostic {
-            error_type: error_type.into(),
-            error_message: err.to_string(),
-        }
+        byoc_lambda::diagnostic(&err)
     }
 }
 
@@ -122,37 +126,32 @@ pub async fn handle(
     }
 }
 
+#[tracing::instrument(name = "validate-trust", skip_all, fields(install_id = %input.install_id, tenant_id = %input.tenant_id))]
 async fn handle_install(deps: &Deps, input: StepInput) -> Result<StepInput, ValidateTrustError> {
-    let span =
-        info_span!("validate-trust", install_id = %input.install_id, tenant_id = %input.tenant_id);
-    async {
-        let result = validate(deps, &input).await;
-        match &result {
-            Ok(()) => info!("trust validated"),
-            Err(ValidateTrustError::NotReady(message)) => {
-                info!(%message, "trust not ready yet");
-                deps.store
-                    .record(
-                        &input.install_id,
-                        Change::new(Step::ValidateTrust, Outcome::Waiting, message.clone()),
-                    )
-                    .await?;
-            }
-            Err(ValidateTrustError::Invalid(message)) => {
-                warn!(%message, "trust invalid");
-                deps.store
-                    .record(
-                        &input.install_id,
-                        Change::new(Step::ValidateTrust, Outcome::Failed, message.clone()),
-                    )
-                    .await?;
-            }
-            Err(err) => warn!(error = %err, "validate-trust failed"),
+    let result = validate(deps, &input).await;
+    match &result {
+        Ok(()) => info!("trust validated"),
+        Err(ValidateTrustError::NotReady(message)) => {
+            info!(%message, "trust not ready yet");
+            deps.store
+                .record(
+                    &input.install_id,
+                    Change::new(Step::ValidateTrust, Outcome::Waiting, message.clone()),
+                )
+                .await?;
         }
-        result.map(|()| input.clone())
+        Err(ValidateTrustError::Invalid(message)) => {
+            warn!(%message, "trust invalid");
+            deps.store
+                .record(
+                    &input.install_id,
+                    Change::new(Step::ValidateTrust, Outcome::Failed, message.clone()),
+                )
+                .await?;
+        }
+        Err(err) => warn!(error = %err, "validate-trust failed"),
     }
-    .instrument(span)
-    .await
+    result.map(|()| input.clone())
 }
 
 async fn validate(deps: &Deps, input: &StepInput) -> Result<(), ValidateTrustError> {

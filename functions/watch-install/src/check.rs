@@ -5,6 +5,7 @@
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_smithy_types::Blob;
+use byoc_domain::error_names;
 use byoc_domain::step_input::StepInput;
 use byoc_domain::watch_schedule::WatchKind;
 use serde_json::Value;
@@ -12,7 +13,7 @@ use serde_json::Value;
 /// The errors the state machine's Retry blocks retry (statemachines/install.asl.json): a
 /// check that fails with one of these is tried again; any other error ends the wait.
 pub const RETRYABLE: [&str; 6] = [
-    "Transient",
+    error_names::TRANSIENT,
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
@@ -128,7 +129,7 @@ async fn invoke(
 ) -> Result<Value, Checked> {
     let payload = serde_json::to_vec(input).map_err(|e| {
         Checked::failed(
-            "Internal",
+            error_names::INTERNAL,
             format!("could not write the input for {function}: {e}"),
         )
     })?;
@@ -145,7 +146,7 @@ async fn invoke(
     }
     serde_json::from_slice(body).map_err(|e| {
         Checked::failed(
-            "Internal",
+            error_names::INTERNAL,
             format!("{function} answered with something other than JSON: {e}"),
         )
     })

@@ -2,6 +2,8 @@
 //! failed is reported back to SQS (batchItemFailures) and delivered again after its
 //! visibility timeout; a wait whose chain is lost meanwhile restarts on its heartbeat timeout.
 
+use byoc_domain::error_names;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     /// A DynamoDB, SQS or Step Functions call failed; the message is tried again.
@@ -24,12 +26,12 @@ impl From<byoc_domain::Error> for WatchError {
     }
 }
 
-impl WatchError {
-    pub fn error_name(&self) -> &'static str {
+impl byoc_domain::error::NamedError for WatchError {
+    fn error_name(&self) -> &'static str {
         match self {
-            WatchError::Aws { .. } => "Transient",
-            WatchError::BadMessage(_) => "BadMessage",
-            WatchError::Config(_) => "Internal",
+            WatchError::Aws { .. } => error_names::TRANSIENT,
+            WatchError::BadMessage(_) => error_names::BAD_MESSAGE,
+            WatchError::Config(_) => error_names::INTERNAL,
         }
     }
 }
@@ -38,9 +40,6 @@ impl WatchError {
 /// source mapping then delivers the whole batch again.
 impl From<WatchError> for lambda_runtime::Diagnostic {
     fn from(err: WatchError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: err.error_name().into(),
-            error_message: err.to_string(),
-        }
+        byoc_lambda::diagnostic(&err)
     }
 }
