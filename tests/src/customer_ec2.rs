@@ -66,6 +66,21 @@ impl Tagged {
         ids
     }
 
+    /// The ids of what is still there: every resource but a NAT gateway in state `deleted`,
+    /// which EC2 keeps listing for about an hour after its deletion.
+    pub fn live_ids(&self) -> Vec<String> {
+        let deleted_nat: Vec<&str> = self
+            .nat_gateways
+            .iter()
+            .filter(|n| n.state().map(|s| s.as_str()) == Some("deleted"))
+            .filter_map(|n| n.nat_gateway_id())
+            .collect();
+        self.ids()
+            .into_iter()
+            .filter(|id| !deleted_nat.contains(&id.as_str()))
+            .collect()
+    }
+
     pub fn subnet(&self, id: &str) -> Option<&Subnet> {
         self.subnets.iter().find(|s| s.subnet_id() == Some(id))
     }

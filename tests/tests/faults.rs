@@ -173,17 +173,7 @@ async fn duplicates(stack: &LocalStack, account: &str, id: &str) -> Vec<String> 
 /// What the uninstall left in the account.
 async fn leaks(stack: &LocalStack, account: &str, id: &str) -> Vec<String> {
     let net = tagged(&ec2(stack, account), id, true).await.unwrap();
-    let mut left: Vec<String> = net
-        .ids()
-        .into_iter()
-        .filter(|i| !i.starts_with("nat-"))
-        .collect();
-    left.extend(
-        net.nat_gateways
-            .iter()
-            .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
-            .filter_map(|n| n.nat_gateway_id().map(str::to_owned)),
-    );
+    let mut left = net.live_ids();
     left.extend(
         eks(stack, account)
             .list_clusters()

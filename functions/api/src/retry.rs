@@ -11,7 +11,7 @@ use byoc_domain::error_names;
 use byoc_domain::ids::InstallId;
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, InstallError, InstallStatus, Outcome, Step};
-use byoc_domain::retry_plan::{self, ResumeInput, RetryRecord, RETRY_KEY};
+use byoc_domain::retry_plan::{self, ResumeInput, RetryRecord};
 use byoc_domain::step_record::StepRecord;
 use lambda_http::http::StatusCode;
 use tracing::info;
@@ -88,13 +88,11 @@ pub async fn retry(
             Some(step) => format!("retry requested (it failed at {failed}): access is checked again, then the install resumes at {step}"),
             None => format!("retry requested (it failed at {failed}): every step runs again"),
         };
-        let data = serde_json::to_value(&record)
-            .map_err(|e| byoc_domain::Error::Corrupt(e.to_string()))?;
         let mut change = Change::new(Step::Request, Outcome::Started, message)
             .status(InstallStatus::Pending)
             .only_from(InstallStatus::Failed)
             .execution_arn(&record.execution_arn)
-            .data(RETRY_KEY, data);
+            .record(&record);
         for key in plan.forget {
             change = change.forget(key);
         }

@@ -28,9 +28,7 @@ use byoc_domain::error_names;
 use byoc_domain::ids::{InstallId, TenantId};
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, Outcome, Step};
-use byoc_domain::preflight::{
-    PreflightReport, PreflightRequest, ProvisionChecks, PROVISION_CHECKS_FAILED,
-};
+use byoc_domain::preflight::{PreflightReport, PreflightRequest, ProvisionChecks};
 use byoc_domain::quota_plan::{self, Deficit, Need};
 use byoc_domain::step_input::StepInput;
 use chrono::Utc;
@@ -84,7 +82,7 @@ impl CheckQuotasError {
 impl NamedError for CheckQuotasError {
     fn error_name(&self) -> &'static str {
         match self {
-            CheckQuotasError::ProvisionChecksFailed(_) => PROVISION_CHECKS_FAILED,
+            CheckQuotasError::ProvisionChecksFailed(_) => error_names::PROVISION_CHECKS_FAILED,
             CheckQuotasError::QuotaUnavailable(_) => error_names::QUOTA_UNAVAILABLE,
             CheckQuotasError::Core(core) => core.error_name(),
         }

@@ -5,7 +5,7 @@ use crate::error_names;
 use crate::leftover::{self, Leftover};
 use crate::model::{Install, InstallError};
 use crate::options::QuotaRequestMode;
-use crate::preflight::{Check, CheckStatus, ProvisionChecks, PROVISION_CHECKS_FAILED};
+use crate::preflight::{Check, CheckStatus, ProvisionChecks};
 use crate::step_record::StepRecord;
 use crate::sweep_record::SweepRecord;
 use crate::trust_check::TrustStatus;
@@ -303,7 +303,7 @@ fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
              {vendor} to retry install {}.",
             install.account_id, install.install_id
         ),
-        crate::error::ACCESS_PAUSED => format!(
+        error_names::ACCESS_PAUSED => format!(
             "You paused {vendor}'s access to account {} (VendorAccess: paused on the byoc-installer access stack), \
              and it stayed paused longer than the install waits. When you are ready, update that stack with \
              VendorAccess set to enabled, then ask {vendor} to retry install {}.",
@@ -321,7 +321,7 @@ fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
              attached your own resources to the install's VPC.",
             install.install_id
         ),
-        PROVISION_CHECKS_FAILED => format!(
+        error_names::PROVISION_CHECKS_FAILED => format!(
             "Each finding above says what to change; nothing was built in your account. When they are \
              fixed, ask {vendor} to retry install {}.",
             install.install_id
@@ -342,7 +342,7 @@ fn remedy(vendor: &str, install: &Install, error: &InstallError) -> String {
 /// The findings of the provision checks that stopped the install, each with what to do, and
 /// its warnings after them; `None` when the failure is not theirs.
 fn provision_findings(install: &Install, error: &InstallError) -> Option<String> {
-    if error.code != PROVISION_CHECKS_FAILED {
+    if error.code != error_names::PROVISION_CHECKS_FAILED {
         return None;
     }
     let checks = ProvisionChecks::of(install).filter(|c| !c.ok)?;
@@ -791,7 +791,7 @@ mod tests {
         );
         let error = InstallError {
             step: Step::CheckQuotas,
-            code: PROVISION_CHECKS_FAILED.into(),
+            code: error_names::PROVISION_CHECKS_FAILED.into(),
             message: checks.summary(),
         };
         let body = failed("Acme", &install, &error).body;

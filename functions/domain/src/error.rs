@@ -63,10 +63,6 @@ pub enum Error {
     Config(String),
 }
 
-/// The error name of a step that met the vendor's access paused by the customer: the state
-/// machines and watch-install wait on it.
-pub const ACCESS_PAUSED: &str = error_names::ACCESS_PAUSED;
-
 /// A function's error as Step Functions sees it: its name (the failed invocation's
 /// `errorType`, one of [`crate::error_names`]) and its message. Every function's error enum
 /// implements it; `byoc_lambda::diagnostic` turns it into the Lambda runtime's answer.
@@ -89,7 +85,7 @@ impl Error {
             Error::InvalidTransition { .. } => error_names::INVALID_TRANSITION,
             Error::InstallNotFound(_) | Error::TenantNotFound(_) => error_names::INSTALL_NOT_FOUND,
             Error::AccessLost { .. } => error_names::ACCESS_LOST,
-            Error::AccessPaused { .. } => ACCESS_PAUSED,
+            Error::AccessPaused { .. } => error_names::ACCESS_PAUSED,
             _ => error_names::INTERNAL,
         }
     }

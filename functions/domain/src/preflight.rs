@@ -4,7 +4,6 @@
 //! contract between the two: the request, the report and its findings. An install runs the same
 //! checks first (check-quotas' step) and keeps them on its record (`ProvisionChecks`).
 
-use crate::error_names;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -14,10 +13,6 @@ use crate::options::InstallOptions;
 
 /// The `step_data` key an install's provision checks are recorded under.
 pub const PROVISION_CHECKS_KEY: &str = "provision_checks";
-
-/// The Step Functions error name of an install whose provision checks failed: nothing was
-/// built, and the record's `provision_checks` lists every finding.
-pub const PROVISION_CHECKS_FAILED: &str = error_names::PROVISION_CHECKS_FAILED;
 
 /// The same body as `POST /installs`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{InstallId, TenantId};
 use crate::model::{Install, InstallStatus, Step};
-use crate::step_record::{self, resource};
+use crate::step_record::{self, resource, StepRecord};
 
 /// `step_data` key of the retry in flight.
 pub const RETRY_KEY: &str = "retry";
@@ -99,11 +99,12 @@ impl RetryRecord {
         ) {
             return None;
         }
-        install
-            .step_data
-            .get(RETRY_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+        Self::of(install)
     }
+}
+
+impl StepRecord for RetryRecord {
+    const KEY: &'static str = RETRY_KEY;
 }
 
 /// The retry's execution input: ids and the resume point only.

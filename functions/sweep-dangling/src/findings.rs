@@ -4,6 +4,7 @@
 //! the check ran, and whether the customer's account could be reached at all. Pure: the
 //! scheduled run decides, from the last findings and these, whether the timeline hears of it.
 
+use byoc_domain::step_record::StepRecord;
 use std::collections::BTreeSet;
 
 use byoc_domain::deletion_order::Kind;
@@ -81,6 +82,11 @@ pub struct Findings {
     pub clean_streak: u32,
 }
 
+/// The findings the scheduled check recorded last (`Findings::of(install)`).
+impl StepRecord for Findings {
+    const KEY: &'static str = FINDINGS_KEY;
+}
+
 impl Findings {
     pub fn of_pass(
         pass: &Pass,
@@ -152,15 +158,6 @@ impl Findings {
         } else {
             0
         };
-    }
-
-    /// The findings a check recorded last, if any are readable.
-    pub fn recorded(
-        step_data: &std::collections::BTreeMap<String, serde_json::Value>,
-    ) -> Option<Self> {
-        step_data
-            .get(FINDINGS_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     fn found_ids(&self) -> BTreeSet<(Kind, &str)> {

@@ -4,6 +4,7 @@
 
 use byoc_domain::deletion_order::{ready_now, Found, Kind, ORDER};
 use byoc_domain::model::Install;
+use byoc_domain::tags::cluster_name;
 use byoc_domain::Error;
 use tracing::{info, warn};
 
@@ -25,9 +26,24 @@ pub(crate) fn pass_of(discovery: Discovery) -> Pass {
     }
 }
 
+/// A deleting pass: every deletion AWS lets through now, its refusals read against the account
+/// again ([`confirm_refusals`]), and then what is left that waiting will not remove
+/// ([`Pass::settle`]).
+pub(crate) async fn delete_and_settle(
+    clients: &Clients,
+    install: &Install,
+    pass: &mut Pass,
+) -> Result<(), Error> {
+    let cluster = cluster_name(install);
+    delete_what_can_go(clients, &cluster, pass).await;
+    confirm_refusals(clients, install, pass).await?;
+    pass.settle(install.region.as_str(), &cluster);
+    Ok(())
+}
+
 /// Walks the kinds in deletion order, issuing every deletion whose blockers are gone, so one
 /// pass gets as far as AWS lets it (a VPC whose parts all delete at once goes in one pass).
-pub(crate) async fn delete_what_can_go(clients: &Clients, cluster: &str, pass: &mut Pass) {
+async fn delete_what_can_go(clients: &Clients, cluster: &str, pass: &mut Pass) {
     for kind in ORDER {
         let ready: Vec<usize> = ready_now(&pass.remaining)
             .into_iter()
@@ -74,19 +90,16 @@ pub(crate) async fn delete_what_can_go(clients: &Clients, cluster: &str, pass: &
 /// again before anything is reported as left: what discovery no longer finds is gone, what it
 /// finds being deleted was deleted by that first call, and only what is still there, untouched,
 /// stays refused. Costs a discovery only in a pass that was refused something.
-pub(crate) async fn confirm_refusals(
+async fn confirm_refusals(
     clients: &Clients,
     install: &Install,
     pass: &mut Pass,
 ) -> Result<(), Error> {
-    let refused: Vec<usize> = pass
+    let refused = pass
         .attempts
         .iter()
-        .enumerate()
-        .filter(|(_, (_, _, attempt))| matches!(attempt, Attempt::Failed { .. }))
-        .map(|(i, _)| i)
-        .collect();
-    if refused.is_empty() {
+        .any(|(_, _, attempt)| matches!(attempt, Attempt::Failed { .. }));
+    if !refused {
         return Ok(());
     }
     let again = discover(clients, install).await?;

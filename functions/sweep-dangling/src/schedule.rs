@@ -12,6 +12,7 @@
 //! install's failure (its customer deleted the access stack, AWS refused) is that install's
 //! finding and never stops the others.
 
+use byoc_domain::step_record::StepRecord;
 use std::time::Instant;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -21,7 +22,6 @@ use byoc_core::schedule::{ScheduledEvent, ScheduledRun};
 use byoc_core::store::by_status::SweepRetired;
 use byoc_domain::install_change::Change;
 use byoc_domain::model::{Install, InstallStatus, Step};
-use byoc_domain::tags::cluster_name;
 use byoc_domain::Error;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -31,7 +31,7 @@ use crate::clients::{Clients, Deps};
 use crate::discover::discover;
 use crate::error::SweepError;
 use crate::findings::{Access, Action, Findings, FINDINGS_KEY};
-use crate::pass::{confirm_refusals, delete_what_can_go, pass_of};
+use crate::pass::{delete_and_settle, pass_of};
 use crate::report::RECORD_KEY;
 
 /// The name the job's leases and messages carry.
@@ -176,7 +176,7 @@ pub async fn run(
 
 /// Built something (see `built_something`), and not retired.
 fn owed_a_sweep(install: &Install, _cycle: DateTime<Utc>) -> bool {
-    built_something(install) && SweepRetired::recorded(install).is_none()
+    built_something(install) && SweepRetired::of(install).is_none()
 }
 
 fn scheduled_run(deps: &Deps, deadline: Instant) -> ScheduledRun<'_> {
@@ -320,9 +320,7 @@ async fn sweep_once(
         if deps.store.get_install(&install.install_id).await?.status != install.status {
             return Ok(None);
         }
-        delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
-        confirm_refusals(&clients, install, &mut pass).await?;
-        pass.settle(install.region.as_str(), &cluster_name(install));
+        delete_and_settle(&clients, install, &mut pass).await?;
     }
     Ok(Some(Findings::of_pass(
         &pass,
@@ -335,12 +333,12 @@ async fn sweep_once(
 /// Keeps the findings on the install, and tells its timeline when there is news; retires a
 /// removed install found clean `retire_after` times in a row.
 async fn record(deps: &Deps, install: &Install, mut findings: Findings) -> Result<Checked, Error> {
-    let previous = Findings::recorded(&install.step_data);
+    let previous = Findings::of(install);
     findings.count_clean_streak(previous.as_ref());
     let had_leftovers = !byoc_domain::leftover::recorded(install).is_empty();
     let value = serde_json::to_value(&findings).map_err(|e| Error::Corrupt(e.to_string()))?;
     let checked = Checked::of(install, &findings);
-    let retired = SweepRetired::recorded(install).is_some();
+    let retired = SweepRetired::of(install).is_some();
     if retired && !findings.found.is_empty() {
         // Something appeared after all: swept on schedule again.
         let change = Change::new(

@@ -8,14 +8,13 @@ use byoc_domain::model::{Outcome, Step};
 use byoc_domain::step_input::StepInput;
 use byoc_domain::step_record::StepRecord;
 use byoc_domain::sweep_record::SweepRecord;
-use byoc_domain::tags::cluster_name;
 use tracing::{info, warn};
 
 use crate::clients::{Clients, Deps};
 use crate::discover::discover;
 use crate::error::SweepError;
 use crate::input::{Mode, SweepInput, SweepOutput};
-use crate::pass::{confirm_refusals, delete_what_can_go, pass_of};
+use crate::pass::{delete_and_settle, pass_of};
 
 #[tracing::instrument(name = "sweep-dangling", skip_all, fields(install_id = %input.install_id, tenant_id = %input.tenant_id, mode = ?input.mode))]
 pub async fn run(deps: &Deps, input: SweepInput) -> Result<SweepOutput, SweepError> {
@@ -69,9 +68,7 @@ async fn sweep(deps: &Deps, input: &SweepInput) -> Result<SweepOutput, SweepErro
     let clients = Clients::new(&session.config);
     let mut pass = pass_of(discover(&clients, install).await?);
     if mode == Mode::Delete {
-        delete_what_can_go(&clients, &cluster_name(install), &mut pass).await;
-        confirm_refusals(&clients, install, &mut pass).await?;
-        pass.settle(install.region.as_str(), &cluster_name(install));
+        delete_and_settle(&clients, install, &mut pass).await?;
     }
 
     let outcome = match mode {

@@ -195,7 +195,7 @@ fn invoke_failed(function: &str, err: &SdkError<InvokeError>) -> Checked {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byoc_domain::error::ACCESS_PAUSED;
+    use byoc_domain::error_names::ACCESS_PAUSED;
 
     /// A state machine definition with its `${Name}` placeholders filled (all numbers or
     /// ARNs) so it parses.

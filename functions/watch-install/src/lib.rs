@@ -106,7 +106,7 @@ pub fn decide(message: &WatchMessage, checked: Checked, settings: &Settings) -> 
         Checked::Waiting => keep_waiting(message, settings),
         // The customer paused the vendor's access: the wait goes on, bounded by its own
         // limits as any wait; the step recorded the pause on the install once.
-        Checked::Failed { error, .. } if error == byoc_domain::error::ACCESS_PAUSED => {
+        Checked::Failed { error, .. } if error == byoc_domain::error_names::ACCESS_PAUSED => {
             keep_waiting(message, settings)
         }
         Checked::Failed { error, cause } if check::retryable(&error) => {
@@ -387,7 +387,7 @@ mod tests {
         let current = message(WatchKind::Cluster, 3, 2);
         let paused = decide(
             &current,
-            Checked::failed(byoc_domain::error::ACCESS_PAUSED, "paused"),
+            Checked::failed(byoc_domain::error_names::ACCESS_PAUSED, "paused"),
             &settings(),
         );
         let waiting = decide(&current, Checked::Waiting, &settings());

@@ -7,6 +7,7 @@
 //! The trust check's fan-out reaches every ready install of the shared stack, other tests'
 //! too: harmless (they are checked, as a schedule would), and each test asserts on its own.
 
+use byoc_domain::step_record::StepRecord;
 use std::time::{Duration, Instant};
 
 use byoc_core::store::by_status::{SweepRetired, INSTALLS_BY_STATUS_INDEX, STATUS_KEY};

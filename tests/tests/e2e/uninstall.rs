@@ -564,17 +564,7 @@ async fn a_delete_repeated_after_the_api_died_mid_request_joins_the_one_uninstal
     let left = tagged(&ec2(&stack, &place.account), &id, true)
         .await
         .unwrap();
-    let live: Vec<String> = left
-        .ids()
-        .into_iter()
-        .filter(|i| !i.starts_with("nat-"))
-        .chain(
-            left.nat_gateways
-                .iter()
-                .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
-                .filter_map(|n| n.nat_gateway_id().map(str::to_owned)),
-        )
-        .collect();
+    let live = left.live_ids();
     assert!(live.is_empty(), "left in the account: {live:?}");
     assert!(!cluster_exists(&stack, &place.account, &id).await);
 }

@@ -5,6 +5,7 @@
 //! per-install results as step data written without a timeline event; a job's enumeration,
 //! and each install's check, hold a lease item (`SCHEDULE#<job>[#<install>]`).
 
+use byoc_domain::step_record::StepRecord;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -31,17 +32,13 @@ pub struct SweepRetired {
     pub clean_sweeps: u32,
 }
 
+impl StepRecord for SweepRetired {
+    const KEY: &'static str = "sweep_retired";
+}
+
 impl SweepRetired {
-    pub const KEY: &'static str = "sweep_retired";
     /// The index key of a retired install: no status a job enumerates.
     pub const INDEX_VALUE: &'static str = "removed-retired";
-
-    pub fn recorded(install: &Install) -> Option<Self> {
-        install
-            .step_data
-            .get(Self::KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-    }
 }
 
 /// Adds the index key to an install item as it is written.
@@ -242,7 +239,7 @@ mod tests {
             indexed(Item::new(), &install).get(STATUS_KEY),
             Some(&AttributeValue::S("removed-retired".into()))
         );
-        assert_eq!(SweepRetired::recorded(&install).unwrap().clean_sweeps, 3);
+        assert_eq!(SweepRetired::of(&install).unwrap().clean_sweeps, 3);
         // Only a removed install retires: the same record on another status changes nothing.
         install.status = InstallStatus::Failed;
         assert_eq!(
